@@ -1,0 +1,1 @@
+"""vtac compiler: ONNX frontend, graph IR, tensor expressions, loop IR, VTA and LLVM backends."""

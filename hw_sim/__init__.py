@@ -1,0 +1,1 @@
+"""vtac hardware model: config, ISA, and the cycle-level simulator."""

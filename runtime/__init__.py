@@ -1,0 +1,1 @@
+"""vtac runtime: devices, artifacts, graph executor, CLI."""

@@ -1,0 +1,46 @@
+"""The `vtac` command line.
+
+Each feature area registers its own subcommands: a module listed in `_COMMAND_MODULES`
+exposes `register(subparsers)`, which adds parsers whose `func(args) -> int` runs the command.
+Modules are imported lazily so that `vtac --help` stays fast and one broken area cannot take
+the whole CLI down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# (module, one-line summary). Order is the order shown in `vtac --help`.
+_COMMAND_MODULES: list[str] = [
+    "runtime.cli_sim",  # disasm, sim, demo
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vtac",
+        description="Compile models for a VTA-style accelerator and simulate them cycle by cycle.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
