@@ -31,7 +31,7 @@ REQUIRED_KEYS: dict[str, str] = {
     "LOG_ACC_BUFF_SIZE": "log2 bytes of the accumulator SRAM",
     "CLOCK_MHZ": "accelerator clock in MHz (for GOPS and wall-time figures)",
     "LOG_BUS_WIDTH": "log2 bits of the memory data bus (6 = 64-bit AXI)",
-    "DRAM_LATENCY": "cycles from a burst request to its first beat (reads) / last beat to response (writes)",
+    "DRAM_LATENCY": "cycles a burst waits before its first beat (read) or after its last (write)",
     "MAX_BURST_BEATS": "longest burst in bus beats",
     "CMD_QUEUE_DEPTH": "entries in each of the load/compute/store command queues",
     "TOKEN_LATENCY": "cycles from the end of a pushing instruction to the token being poppable",
@@ -100,7 +100,9 @@ class HwConfig:
                 values[k] = float(v)
             else:
                 if not isinstance(v, int) or isinstance(v, bool):
-                    raise ConfigError(f"hardware config {name!r}: {k} must be an integer, got {v!r}")
+                    raise ConfigError(
+                        f"hardware config {name!r}: {k} must be an integer, got {v!r}"
+                    )
                 values[k] = v
         return cls(name=name, **values)
 
@@ -295,7 +297,8 @@ class HwConfig:
     def summary(self) -> str:
         return (
             f"{self.name}: {self.bitstream_name}, inp {self.inp_depth}x{self.inp_elem_bytes}B, "
-            f"wgt {self.wgt_depth}x{self.wgt_elem_bytes}B, acc {self.acc_depth}x{self.acc_elem_bytes}B, "
+            f"wgt {self.wgt_depth}x{self.wgt_elem_bytes}B, "
+            f"acc {self.acc_depth}x{self.acc_elem_bytes}B, "
             f"uop {self.uop_depth}, bus {self.bus_bits}b, {self.CLOCK_MHZ:g} MHz, "
             f"peak {self.peak_gops:.1f} GOPS"
         )

@@ -145,7 +145,7 @@ class GemmInsn(_Deps):
 
 @dataclass(frozen=True)
 class AluInsn(_Deps):
-    """ALU over a two-level loop of micro-ops: ACC[dst] = op(ACC[dst], imm if use_imm else ACC[src])."""
+    """ALU over a two-level micro-op loop: ACC[dst] = op(ACC[dst], imm if use_imm else ACC[src])."""
 
     reset: bool = False
     uop_bgn: int = 0
@@ -391,7 +391,9 @@ def decode(word: int, cfg: HwConfig, index: int | None = None) -> Insn:
     op = vals.pop("opcode")
     if op in (Opcode.LOAD, Opcode.STORE):
         if vals["mem_type"] not in MemType._value2member_map_:
-            raise MalformedInstruction(f"{where}: unknown memory type {vals['mem_type']} (valid: 0-5)")
+            raise MalformedInstruction(
+                f"{where}: unknown memory type {vals['mem_type']} (valid: 0-5)"
+            )
         vals["mem_type"] = MemType(vals["mem_type"])
         return MemInsn(opcode=Opcode(op), **vals, **deps)
     if op == Opcode.GEMM:
@@ -426,7 +428,7 @@ def decode_program(words: np.ndarray, cfg: HwConfig) -> list[Insn]:
 
 
 def encode_uops(uops: list[Uop] | np.ndarray, cfg: HwConfig) -> np.ndarray:
-    """Micro-ops as uint32 words. Accepts `Uop` records or an (n, 3) integer array (dst, src, wgt)."""
+    """Micro-ops as uint32 words, from `Uop` records or an (n, 3) int array of (dst, src, wgt)."""
     lay = isa_layout(cfg).uop
     arr = (
         np.array([(u.dst, u.src, u.wgt) for u in uops], dtype=np.int64).reshape(-1, 3)
