@@ -1,0 +1,75 @@
+"""Errors the simulator raises. Each names the instruction (index and listing) and field at fault.
+
+All derive from `SimError`, so a caller can catch every simulation failure at once; none of them
+leaves the process hung or half-written (the DRAM image a failed run was working on is the
+caller's copy, and the error carries the partial statistics where they are meaningful).
+"""
+
+from __future__ import annotations
+
+
+class SimError(RuntimeError):
+    """Base class of every error raised while simulating a program."""
+
+
+class InvalidInstructionError(SimError):
+    """An instruction that decodes but cannot execute (bad memory type, flags the module lacks...)."""
+
+    def __init__(self, index: int, listing: str, problem: str):
+        self.index = index
+        super().__init__(f"instruction {index} ({listing}): {problem}")
+
+
+class RangeError(SimError):
+    """An SRAM or DRAM access outside its buffer."""
+
+    def __init__(self, index: int, listing: str, fld: str, problem: str):
+        self.index = index
+        self.field = fld
+        super().__init__(f"instruction {index} ({listing}): field {fld}: {problem}")
+
+
+class SramRangeError(RangeError):
+    """An SRAM row index beyond the buffer's depth."""
+
+
+class DramRangeError(RangeError):
+    """A DRAM element beyond the end of the DRAM image."""
+
+
+class DeadlockError(SimError):
+    """No module can make progress and FINISH has not run.
+
+    `blocked` maps each module name to a description of what it waits for; `tokens` holds the
+    token counters at the deadlock (pushed and not yet popped).
+    """
+
+    def __init__(self, message: str, blocked: dict[str, str], tokens: dict[str, int]):
+        self.blocked = blocked
+        self.tokens = tokens
+        super().__init__(message)
+
+
+class PendingAtFinishError(SimError):
+    """FINISH ended the run while other instructions had not started or were still running."""
+
+    def __init__(self, message: str, pending: list[int]):
+        self.pending = pending
+        super().__init__(message)
+
+
+class NoFinishError(SimError):
+    """Every instruction ran but none was FINISH: the run never ends."""
+
+
+class WatchdogError(SimError):
+    """The run exceeded its cycle budget (`max_cycles`)."""
+
+    def __init__(self, message: str, cycle: int, index: int | None):
+        self.cycle = cycle
+        self.index = index
+        super().__init__(message)
+
+
+class TokenOverflowError(SimError):
+    """More than the counter maximum (255) dependency tokens were outstanding on one queue."""

@@ -1,0 +1,402 @@
+"""The event scheduler: start and end cycle of every instruction, by the formulas of
+docs/timing-model.md, and its data work through `hw_sim.functional`.
+
+No Python runs per cycle. The scheduler repeatedly
+1. lets fetch dispatch every instruction it can (`d_j = max(a_j, d_{j-1}+1, q_free)`; fetch stops
+   at an instruction whose queue is full and whose freeing start cycle is not known yet);
+2. computes, for each module whose next instruction is dispatched and whose tokens have all been
+   pushed, its start `s = max(e_prev, d+1, t_pop)`;
+3. executes the candidate with the smallest start (ties: load, compute, store) — so data work runs
+   in start-cycle order, as in hardware — and records its pushes, available at `e + TOKEN_LATENCY`.
+When no module can start and FINISH has not run, the program is deadlocked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw_sim import functional
+from hw_sim.config import HwConfig
+from hw_sim.disasm import TOKEN_OF_FLAG, disasm, listing_line
+from hw_sim.errors import (
+    DeadlockError,
+    InvalidInstructionError,
+    NoFinishError,
+    PendingAtFinishError,
+    TokenOverflowError,
+    WatchdogError,
+)
+from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, Insn, MemInsn, Module, Opcode, insn_module
+from hw_sim.program import Program, mem_elem_bytes
+from hw_sim.stats import MODULES, TOKEN_QUEUES, RunStats
+from hw_sim.timing import fetch_arrival_offset, fetch_chunk, insn_timing
+
+DEFAULT_MAX_CYCLES = 1_000_000_000  # 10 s of accelerator time at 100 MHz
+_TOKEN_ID = {name: i for i, name in enumerate(TOKEN_QUEUES)}
+_QUEUES = (Module.LOAD, Module.COMPUTE, Module.STORE)
+_K_LOAD, _K_STORE, _K_GEMM, _K_ALU, _K_FINISH = range(5)
+
+
+@dataclass
+class Schedule:
+    """Per-instruction cycle numbers of a run (index = instruction index; -1 = never)."""
+
+    module: list[int]
+    arrive: list[int]
+    dispatch: list[int]
+    start: list[int]
+    end: list[int]
+    memory: list[int]  # DRAM-latency cycles inside the instruction
+
+
+@dataclass
+class SimResult:
+    stats: RunStats
+    dram: np.ndarray
+    sram: functional.SramState
+    schedule: Schedule
+    insns: list[Insn] = field(repr=False, default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    """What the scheduler needs per instruction, computed once before the run."""
+
+    module: list[int]
+    kind: list[int]
+    duration: list[int]
+    memory: list[int]
+    pops: list[tuple[int, ...]]
+    pushes: list[tuple[int, ...]]
+    read_type: list[str | None]
+    nbytes: list[int]
+    n_uops: list[int]
+
+
+def _prepare(insns: list[Insn], cfg: HwConfig) -> _Prepared:
+    p = _Prepared([], [], [], [], [], [], [], [], [])
+    for idx, insn in enumerate(insns):
+        mod = insn_module(insn)
+        flags = TOKEN_OF_FLAG[mod]
+        pops, pushes = [], []
+        for flag, tok in flags.items():
+            if getattr(insn, flag):
+                if tok is None:
+                    raise InvalidInstructionError(
+                        idx,
+                        disasm(insn),
+                        f"the {mod.name.lower()} module has no {flag} queue (this flag must be 0)",
+                    )
+                (pops if flag.startswith("pop") else pushes).append(_TOKEN_ID[tok])
+        t = insn_timing(insn, cfg)
+        read_type, nbytes, n_uops = None, 0, 0
+        if isinstance(insn, MemInsn):
+            kind = _K_STORE if insn.opcode == Opcode.STORE else _K_LOAD
+            if insn.x_size:
+                nbytes = insn.x_size * insn.y_size * mem_elem_bytes(cfg, insn.mem_type)
+                read_type = None if kind == _K_STORE else insn.mem_type.name
+        elif isinstance(insn, GemmInsn):
+            kind, n_uops = _K_GEMM, (0 if insn.reset else insn.n_uops)
+        elif isinstance(insn, AluInsn):
+            kind, n_uops = _K_ALU, insn.n_uops
+        elif isinstance(insn, FinishInsn):
+            kind = _K_FINISH
+        else:
+            raise InvalidInstructionError(idx, repr(insn), "not an instruction")
+        p.module.append(int(mod))
+        p.kind.append(kind)
+        p.duration.append(t.duration)
+        p.memory.append(t.memory)
+        p.pops.append(tuple(pops))
+        p.pushes.append(tuple(pushes))
+        p.read_type.append(read_type)
+        p.nbytes.append(nbytes)
+        p.n_uops.append(n_uops)
+    return p
+
+
+class Simulator:
+    """Runs one program on one DRAM image. Use `simulate()` unless you need the pieces."""
+
+    def __init__(
+        self,
+        program: Program,
+        dram: np.ndarray | None = None,
+        max_cycles: int | None = None,
+        sram: functional.SramState | None = None,
+    ):
+        self.program = program
+        self.cfg = program.cfg
+        self.insns = program.insns
+        self.dram = program.dram.copy() if dram is None else dram
+        self.sram = sram if sram is not None else functional.SramState(self.cfg)
+        self.max_cycles = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
+
+    # ------------------------------------------------------------------------------------------
+    def run(self) -> SimResult:
+        cfg, insns = self.cfg, self.insns
+        n = len(insns)
+        prep = _prepare(insns, cfg)
+        mod, dur, pops_of, pushes_of = prep.module, prep.duration, prep.pops, prep.pushes
+        kind = prep.kind
+        chunk = fetch_chunk(cfg)
+        offsets = [fetch_arrival_offset(cfg, i) for i in range(min(chunk, max(n, 1)))]
+        depth, tok_lat, max_cycles = cfg.CMD_QUEUE_DEPTH, cfg.TOKEN_LATENCY, self.max_cycles
+
+        arrive, disp, start, end = [-1] * n, [-1] * n, [-1] * n, [-1] * n
+        queue: dict[int, list[int]] = {int(q): [] for q in _QUEUES}  # dispatched insn indices
+        qstart: dict[int, list[int]] = {int(q): [] for q in _QUEUES}
+        nxt = dict.fromkeys(queue, 0)
+        e_prev = dict.fromkeys(queue, 0)
+        push_avail: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+        pop_times: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+        push_src: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+
+        sram, dram = self.sram, self.dram
+        execs = {
+            _K_LOAD: functional.load,
+            _K_STORE: functional.store,
+            _K_GEMM: functional.gemm,
+            _K_ALU: functional.alu,
+        }
+        j, d_prev, read_at = 0, -1, 0
+        finished, total = False, 0
+        order = (int(Module.LOAD), int(Module.COMPUTE), int(Module.STORE))
+        while True:
+            # 1. fetch dispatches as far as it can
+            while j < n:
+                pos = j % chunk
+                if pos == 0:
+                    read_at = d_prev + 1 if j else 0
+                q = mod[j]
+                m = len(queue[q])
+                q_free = 0
+                if m >= depth:
+                    started = qstart[q]
+                    if m - depth >= len(started):
+                        break  # queue full; freed when its head starts (not known yet)
+                    q_free = started[m - depth] + 1
+                a = read_at + offsets[pos]
+                d = a if a > d_prev + 1 else d_prev + 1
+                if q_free > d:
+                    d = q_free
+                arrive[j], disp[j] = a, d
+                queue[q].append(j)
+                d_prev = d
+                j += 1
+            # 2. the module that can start earliest
+            best_q, best_t = -1, 0
+            for q in order:
+                m = nxt[q]
+                qq = queue[q]
+                if m >= len(qq):
+                    continue
+                k = qq[m]
+                t = disp[k] + 1
+                if e_prev[q] > t:
+                    t = e_prev[q]
+                ready = True
+                for c in pops_of[k]:
+                    avail = push_avail[c]
+                    npop = len(pop_times[c])
+                    if npop >= len(avail):
+                        ready = False
+                        break
+                    if avail[npop] > t:
+                        t = avail[npop]
+                if ready and (best_q < 0 or t < best_t):
+                    best_q, best_t = q, t
+            if best_q < 0 or (finished and best_t >= total):
+                break
+            # 3. execute it
+            q, s = best_q, best_t
+            k = queue[q][nxt[q]]
+            e = s + dur[k]
+            if e > max_cycles:
+                raise WatchdogError(
+                    f"watchdog: instruction {k} ({disasm(insns[k])}) on {Module(q).name.lower()} "
+                    f"would run until cycle {e} > max_cycles={max_cycles}",
+                    cycle=e,
+                    index=k,
+                )
+            kk = kind[k]
+            if kk == _K_LOAD or kk == _K_STORE:
+                execs[kk](sram, dram, insns[k], functional.Where(k, insns[k]))
+            elif kk != _K_FINISH:
+                execs[kk](sram, insns[k], functional.Where(k, insns[k]))
+            start[k], end[k] = s, e
+            qstart[q].append(s)
+            nxt[q] += 1
+            e_prev[q] = e
+            for c in pops_of[k]:
+                pop_times[c].append(s)
+            for c in pushes_of[k]:
+                push_avail[c].append(e + tok_lat)
+                push_src[c].append(k)
+            if kk == _K_FINISH and not finished:
+                finished, total = True, e
+
+        executed = sum(nxt.values())
+        if not finished:
+            if executed == n:
+                raise NoFinishError(
+                    f"all {n} instructions ran but none was FINISH: the run never ends"
+                )
+            raise self._deadlock(j, queue, nxt, push_avail, pop_times, pops_of, mod)
+        pending = [i for i in range(n) if end[i] < 0 or end[i] > total]
+        if pending:
+            lines = []
+            for i in pending[:10]:
+                state = (
+                    f"still running (cycles {start[i]}..{end[i] - 1})"
+                    if end[i] >= 0
+                    else ("not started" if disp[i] >= 0 else "not dispatched")
+                )
+                lines.append(f"  {listing_line(i, insns[i])}  -- {state}")
+            more = f"\n  ... and {len(pending) - 10} more" if len(pending) > 10 else ""
+            raise PendingAtFinishError(
+                f"FINISH ended the run at cycle {total} with {len(pending)} instruction(s) "
+                f"pending:\n"
+                + "\n".join(lines)
+                + more
+                + "\ntokens left: "
+                + _token_text(push_avail, pop_times),
+                pending,
+            )
+        self._check_token_overflow(push_avail, pop_times, push_src)
+        sched = Schedule(mod, arrive, disp, start, end, prep.memory)
+        stats = _stats(cfg, prep, sched, total, push_avail, pop_times)
+        return SimResult(stats, dram, sram, sched, insns)
+
+    # ------------------------------------------------------------------------------------------
+    def _deadlock(self, j, queue, nxt, push_avail, pop_times, pops_of, mod) -> DeadlockError:
+        insns, n = self.insns, len(self.insns)
+        blocked: dict[str, str] = {}
+        for q in _QUEUES:
+            qi = int(q)
+            m = nxt[qi]
+            if m < len(queue[qi]):
+                k = queue[qi][m]
+                missing = []
+                for c in pops_of[k]:
+                    npop, npush = len(pop_times[c]), len(push_avail[c])
+                    if npop >= npush:
+                        missing.append(
+                            f"a {TOKEN_QUEUES[c]} token (needs push #{npop + 1}, "
+                            f"{npush} pushed so far)"
+                        )
+                blocked[q.name.lower()] = (
+                    f"instruction {k} ({disasm(insns[k])}) waits for " + " and ".join(missing)
+                )
+            elif any(mod[i] == qi for i in range(j, n)):
+                nxt_i = next(i for i in range(j, n) if mod[i] == qi)
+                blocked[q.name.lower()] = (
+                    f"idle: its next instruction {nxt_i} has not been dispatched"
+                )
+            else:
+                blocked[q.name.lower()] = "done (no instructions left)"
+        if j < n:
+            q = Module(mod[j])
+            blocked["fetch"] = (
+                f"instruction {j} ({disasm(insns[j])}) cannot be dispatched: the "
+                f"{q.name.lower()} queue is full ({self.cfg.CMD_QUEUE_DEPTH} entries)"
+            )
+        else:
+            blocked["fetch"] = "done (every instruction dispatched)"
+        tokens = {
+            name: len(push_avail[c]) - len(pop_times[c]) for c, name in enumerate(TOKEN_QUEUES)
+        }
+        lines = [f"  {name}: {why}" for name, why in blocked.items()]
+        return DeadlockError(
+            "deadlock: no module can progress and FINISH has not run\n"
+            + "\n".join(lines)
+            + "\ntokens (pushed, not popped): "
+            + ", ".join(f"{k}={v}" for k, v in tokens.items()),
+            blocked,
+            tokens,
+        )
+
+    def _check_token_overflow(self, push_avail, pop_times, push_src) -> None:
+        limit = self.cfg.token_max
+        for c, name in enumerate(TOKEN_QUEUES):
+            if len(push_avail[c]) <= limit:
+                continue
+            pushes = np.asarray(push_avail[c])
+            pops = np.asarray(pop_times[c])
+            outstanding = np.arange(1, len(pushes) + 1) - np.searchsorted(
+                pops, pushes, side="right"
+            )
+            if outstanding.max() > limit:
+                k = int(np.argmax(outstanding > limit))
+                i = push_src[c][k]
+                raise TokenOverflowError(
+                    f"token counter {name} overflows: instruction {i} ({disasm(self.insns[i])}) "
+                    f"pushes token #{k + 1} while {int(outstanding[k]) - 1} are outstanding "
+                    f"(counters hold at most {limit})"
+                )
+
+
+def _token_text(push_avail, pop_times) -> str:
+    return ", ".join(
+        f"{name}={len(push_avail[c]) - len(pop_times[c])}" for c, name in enumerate(TOKEN_QUEUES)
+    )
+
+
+def _stats(cfg, prep: _Prepared, sched: Schedule, total: int, push_avail, pop_times) -> RunStats:
+    """Classify every cycle of every module (docs/timing-model.md, "Counters")."""
+    st = RunStats(total_cycles=total)
+    mod = np.asarray(sched.module)
+    disp = np.asarray(sched.dispatch, dtype=np.int64)
+    arr = np.asarray(sched.arrive, dtype=np.int64)
+    start = np.asarray(sched.start, dtype=np.int64)
+    end = np.asarray(sched.end, dtype=np.int64)
+    dur = np.asarray(prep.duration, dtype=np.int64)
+    mem = np.asarray(prep.memory, dtype=np.int64)
+    n = len(mod)
+    # fetch
+    prev_d = np.concatenate(([-1], disp[:-1]))
+    memory = np.maximum(0, arr - prev_d - 1)
+    queue_full = disp - np.maximum(arr, prev_d + 1)
+    f = st.modules["fetch"]
+    f["busy"] = n
+    f["memory"] = int(memory.sum())
+    f["queue_full"] = int(queue_full.sum())
+    f["idle"] = total - (int(disp[-1]) + 1 if n else 0)
+    f["insns"] = n
+    for q in _QUEUES:
+        sel = mod == int(q)
+        s, e, d = start[sel], end[sel], disp[sel]
+        c = st.modules[MODULES[int(q)]]
+        c["insns"] = int(sel.sum())
+        if not len(s):
+            c["empty"] = total
+            continue
+        e_prev = np.concatenate(([0], e[:-1]))
+        c["memory"] = int(mem[sel].sum())
+        c["busy"] = int(dur[sel].sum()) - c["memory"]
+        c["token"] = int((s - np.maximum(e_prev, d + 1)).clip(min=0).sum())
+        c["empty"] = int((np.minimum(s, d + 1) - e_prev).clip(min=0).sum()) + total - int(e[-1])
+    for rt, nb in zip(prep.read_type, prep.nbytes, strict=True):
+        if rt is not None:
+            st.dram_bytes_read[rt] += nb
+    st.dram_bytes_written = sum(
+        nb for k, nb in zip(prep.kind, prep.nbytes, strict=True) if k == _K_STORE
+    )
+    st.gemm_uops = sum(u for k, u in zip(prep.kind, prep.n_uops, strict=True) if k == _K_GEMM)
+    st.alu_uops = sum(u for k, u in zip(prep.kind, prep.n_uops, strict=True) if k == _K_ALU)
+    st.tokens_left = {
+        name: len(push_avail[c]) - len(pop_times[c]) for c, name in enumerate(TOKEN_QUEUES)
+    }
+    return st
+
+
+def simulate(
+    program: Program,
+    dram: np.ndarray | None = None,
+    max_cycles: int | None = None,
+) -> SimResult:
+    """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
+    program's image. Raises a `hw_sim.errors.SimError` subclass on any fault."""
+    return Simulator(program, dram, max_cycles).run()
