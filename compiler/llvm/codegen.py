@@ -418,7 +418,8 @@ class _FunctionGen:
             return self._load(e)
         if isinstance(e, Call):
             return self._call(e)
-        raise CodegenError(f"not a loop-IR expression: {e!r}")
+        hint = " (a Python bool: `==` on Vars compares identity; use BinOp('eq', a, b))"
+        raise CodegenError(f"not a loop-IR expression: {e!r}{hint if isinstance(e, bool) else ''}")
 
     def _binop(self, e: BinOp) -> ir.Value:
         dt, op = e.a.dtype, e.op

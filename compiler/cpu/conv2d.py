@@ -1,0 +1,186 @@
+"""conv2d for the CPU in the blocked NCHWc layout, as a knob-parameterized loop-IR generator.
+
+Layouts (`b` = the block size of that axis):
+    data    [N, C/ic_bn, H + 2*pad_h, W + 2*pad_w, ic_bn]   (already padded; see layout.py)
+    weight  [O/oc_bn, C/ic_bn, KH, KW, ic_bn, oc_bn]
+    bias    [O/oc_bn, oc_bn]                                 (optional)
+    out     [N, O/oc_bn, OH, OW, oc_bn]
+
+The schedule is the register-blocked direct convolution of TVM's x86 `conv2d_NCHWc`: a
+parallel loop over (n, output-channel block, output row); per row, tiles of `ow_tile` output
+pixels x `oc_bn` output channels are accumulated in registers (a local buffer whose every
+access has a constant offset after unrolling) across the whole reduction over input-channel
+blocks, kernel rows and columns and the input channels in a block; each step broadcasts one
+input scalar per pixel and multiplies it (FMA) by one weight vector of `oc_bn` lanes.
+Groups: `groups` divides C and O and each group's channels are whole blocks (depthwise
+convolution has its own kernel, depthwise.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.tir.nodes import (
+    Allocate,
+    BinOp,
+    Buffer,
+    Const,
+    For,
+    ForKind,
+    PrimFunc,
+    Store,
+    Var,
+    seq,
+)
+
+F32 = "float32"
+
+
+@dataclass(frozen=True)
+class Conv2dShape:
+    n: int
+    c: int
+    h: int
+    w: int
+    o: int
+    kh: int
+    kw: int
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)  # symmetric (top = bottom, left = right)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.pad, self.dilation
+        oh = (self.h + 2 * ph - dh * (self.kh - 1) - 1) // sh + 1
+        ow = (self.w + 2 * pw - dw * (self.kw - 1) - 1) // sw + 1
+        return oh, ow
+
+    @property
+    def flops(self) -> int:
+        oh, ow = self.out_hw
+        return 2 * self.n * self.o * oh * ow * (self.c // self.groups) * self.kh * self.kw
+
+
+@dataclass(frozen=True)
+class Conv2dKnobs:
+    """The schedule's free parameters (the tuner searches these)."""
+
+    ic_bn: int  # input channels per block (the innermost data axis)
+    oc_bn: int  # output channels per block = vector lanes of one accumulator row
+    ow_tile: int  # output pixels per register tile
+    unroll_kw: bool = True  # unroll the kernel-column loop inside the tile
+
+
+def default_knobs(shape: Conv2dShape, lanes: int) -> Conv2dKnobs:
+    """A good untuned schedule: two vector registers of output channels per pixel and as many
+    pixels as keep the accumulators plus one weight row within 16 vector registers."""
+    cg, og = shape.c // shape.groups, shape.o // shape.groups
+    oc_bn = _largest_divisor(og, 2 * lanes)
+    ic_bn = _largest_divisor(cg, 2 * lanes) if cg % lanes == 0 else cg
+    regs_per_pixel = max(1, oc_bn // lanes)
+    budget = max(1, (16 - 2 * regs_per_pixel - 1) // regs_per_pixel)
+    _, ow = shape.out_hw
+    return Conv2dKnobs(ic_bn=ic_bn, oc_bn=oc_bn, ow_tile=min(ow, budget))
+
+
+def _largest_divisor(n: int, limit: int) -> int:
+    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
+
+
+def check_knobs(shape: Conv2dShape, k: Conv2dKnobs) -> None:
+    cg, og = shape.c // shape.groups, shape.o // shape.groups
+    if shape.c % shape.groups or shape.o % shape.groups:
+        raise ValueError(f"conv2d: groups={shape.groups} must divide C={shape.c} and O={shape.o}")
+    if cg % k.ic_bn or og % k.oc_bn:
+        raise ValueError(
+            f"conv2d: ic_bn={k.ic_bn} must divide the {cg} input channels per group and "
+            f"oc_bn={k.oc_bn} the {og} output channels per group"
+        )
+
+
+def conv2d_nchwc(
+    shape: Conv2dShape,
+    knobs: Conv2dKnobs,
+    bias: bool = False,
+    relu: bool = False,
+    name: str = "conv2d_nchwc",
+) -> PrimFunc:
+    """The PrimFunc `name(data, weight, [bias,] out)` in the layouts above."""
+    check_knobs(shape, knobs)
+    s, k = shape, knobs
+    oh_n, ow_n = s.out_hw
+    (sh, sw), (dh, dw) = s.stride, s.dilation
+    hp, wp = s.h + 2 * s.pad[0], s.w + 2 * s.pad[1]
+    icc_n, occ_n = s.c // k.ic_bn, s.o // k.oc_bn
+    icc_per_group = icc_n // s.groups
+    occ_per_group = occ_n // s.groups
+    data = Buffer("data", (s.n, icc_n, hp, wp, k.ic_bn), F32)
+    weight = Buffer("weight", (occ_n, icc_per_group, s.kh, s.kw, k.ic_bn, k.oc_bn), F32)
+    bias_buf = Buffer("bias", (occ_n, k.oc_bn), F32) if bias else None
+    out = Buffer("out", (s.n, occ_n, oh_n, ow_n, k.oc_bn), F32)
+
+    p = Var("p")
+    n = p // (occ_n * oh_n)
+    occ = p // oh_n % occ_n
+    oh = p % oh_n
+    icc_base = occ // occ_per_group * icc_per_group if s.groups > 1 else Const(0)
+
+    def tile(ow0, width: int):
+        """Accumulate and store output pixels [ow0, ow0 + width) of row `oh`."""
+        acc = Buffer("acc", (width, k.oc_bn), F32, scope="local")
+        w, l = Var("w"), Var("l")  # noqa: E741 - l is the lane index
+        zero = _nest(
+            [(w, width, ForKind.UNROLLED), (l, k.oc_bn, ForKind.VECTORIZED)],
+            Store(acc, (w, l), Const(0.0, F32)),
+        )
+        icc, ky, kx, ic = Var("icc"), Var("ky"), Var("kx"), Var("ic")
+        w2, l2 = Var("w"), Var("l")
+        ix = (ow0 + w2) * sw + kx * dw
+        update = Store(
+            acc,
+            (w2, l2),
+            acc[w2, l2]
+            + data[n, icc_base + icc, oh * sh + ky * dh, ix, ic] * weight[occ, icc, ky, kx, ic, l2],
+        )
+        reduce = _nest(
+            [
+                (icc, icc_per_group, ForKind.SERIAL),
+                (ky, s.kh, ForKind.SERIAL),
+                (kx, s.kw, ForKind.UNROLLED if k.unroll_kw else ForKind.SERIAL),
+                (ic, k.ic_bn, ForKind.SERIAL),
+                (w2, width, ForKind.UNROLLED),
+                (l2, k.oc_bn, ForKind.VECTORIZED),
+            ],
+            update,
+        )
+        w3, l3 = Var("w"), Var("l")
+        val = acc[w3, l3]
+        if bias_buf is not None:
+            val = val + bias_buf[occ, l3]
+        if relu:
+            val = BinOp("max", val, Const(0.0, F32))
+        store = _nest(
+            [(w3, width, ForKind.UNROLLED), (l3, k.oc_bn, ForKind.VECTORIZED)],
+            Store(out, (n, occ, oh, ow0 + w3, l3), val),
+        )
+        return Allocate(acc, seq(zero, reduce, store))
+
+    full, rest = divmod(ow_n, k.ow_tile)
+    owo = Var("owo")
+    row = seq(
+        For(owo, Const(0), Const(full), ForKind.SERIAL, tile(owo * k.ow_tile, k.ow_tile))
+        if full
+        else None,
+        tile(Const(full * k.ow_tile), rest) if rest else None,
+    )
+    body = For(p, Const(0), Const(s.n * occ_n * oh_n), ForKind.PARALLEL, row)
+    params = (data, weight) + ((bias_buf,) if bias_buf is not None else ()) + (out,)
+    return PrimFunc(name, params, body)
+
+
+def _nest(loops, body):
+    for var, extent, kind in reversed(loops):
+        body = For(var, Const(0), Const(extent), kind, body)
+    return body

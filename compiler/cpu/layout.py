@@ -1,0 +1,82 @@
+"""Layout transforms between NCHW and the blocked NCHWc layout the CPU convolutions use.
+
+`pack_nchwc` / `unpack_nchwc` are loop-IR kernels (they run at inference time on activations);
+`pack_conv_weight` rearranges constant weights once on the host, with NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.cpu.nest import nest
+from compiler.tir.nodes import BinOp, Buffer, Const, ForKind, IfThenElse, PrimFunc, Store, Var, seq
+
+F32 = "float32"
+
+
+def pack_nchwc(n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (0, 0)) -> PrimFunc:
+    """`out[n, c // bn, y + pad_h, x + pad_w, c % bn] = x[n, c, y, x]`, zero in the border.
+
+    Params: x [N, C, H, W]; out [N, C/bn, H + 2 pad_h, W + 2 pad_w, bn].
+    """
+    if c % bn:
+        raise ValueError(f"pack_nchwc: block {bn} does not divide {c} channels")
+    ph, pw = pad
+    hp, wp = h + 2 * ph, w + 2 * pw
+    cb = c // bn
+    x = Buffer("x", (n, c, h, w), F32)
+    # The output seen as rows of (Wp * bn) floats, so zeroing a row is one contiguous store.
+    out = Buffer("out", (n, cb, hp, wp * bn), F32)
+    p, j, ci, xi = Var("p"), Var("j"), Var("ci"), Var("xi")
+    ni, cbi, yi = p // (cb * hp), p // hp % cb, p % hp
+    zero_row = nest(
+        [(j, wp * bn, ForKind.VECTORIZED)], Store(out, (ni, cbi, yi, j), Const(0.0, F32))
+    )
+    copy = nest(
+        [(ci, bn, ForKind.SERIAL), (xi, w, ForKind.VECTORIZED)],
+        Store(out, (ni, cbi, yi, (xi + pw) * bn + ci), x[ni, cbi * bn + ci, yi - ph, xi]),
+    )
+    # Output rows in the top/bottom border are only zeroed; interior rows are zeroed (for the
+    # left/right border) and then overwritten by the input row.
+    inside = BinOp("and", yi >= Const(ph), yi < Const(ph + h))
+    body = seq(zero_row if (ph or pw) else None, IfThenElse(inside, copy) if ph else copy)
+    loop = nest([(p, n * cb * hp, ForKind.PARALLEL)], body)
+    return PrimFunc("pack_nchwc", (x, out), loop)
+
+
+def unpack_nchwc(n: int, c: int, h: int, w: int, bn: int) -> PrimFunc:
+    """`out[n, c, y, x] = x[n, c // bn, y, x, c % bn]`. Params: x [N, C/bn, H, W, bn]; out."""
+    cb = c // bn
+    x = Buffer("x", (n, cb, h, w, bn), F32)
+    out = Buffer("out", (n, c, h, w), F32)
+    p, ci, xi = Var("p"), Var("ci"), Var("xi")
+    ni, cbi, yi = p // (cb * h), p // h % cb, p % h
+    body = nest(
+        [(ci, bn, ForKind.SERIAL), (xi, w, ForKind.VECTORIZED)],
+        Store(out, (ni, cbi * bn + ci, yi, xi), x[ni, cbi, yi, xi, ci]),
+    )
+    return PrimFunc("unpack_nchwc", (x, out), nest([(p, n * cb * h, ForKind.PARALLEL)], body))
+
+
+def pack_conv_weight(w: np.ndarray, ic_bn: int, oc_bn: int, groups: int = 1) -> np.ndarray:
+    """OIHW (I = input channels per group) -> [O/oc_bn, I/ic_bn, KH, KW, ic_bn, oc_bn]."""
+    o, i, kh, kw = w.shape
+    if o % oc_bn or i % ic_bn:
+        raise ValueError(f"pack_conv_weight: blocks ({ic_bn}, {oc_bn}) do not divide {w.shape}")
+    blocked = w.reshape(o // oc_bn, oc_bn, i // ic_bn, ic_bn, kh, kw)
+    return np.ascontiguousarray(blocked.transpose(0, 2, 4, 5, 3, 1), dtype=np.float32)
+
+
+def pack_nchwc_numpy(x: np.ndarray, bn: int, pad: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """NumPy twin of `pack_nchwc` (used for constants and by tests)."""
+    n, c, h, w = x.shape
+    ph, pw = pad
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    return np.ascontiguousarray(
+        xp.reshape(n, c // bn, bn, h + 2 * ph, w + 2 * pw).transpose(0, 1, 3, 4, 2)
+    )
+
+
+def unpack_nchwc_numpy(x: np.ndarray) -> np.ndarray:
+    n, cb, h, w, bn = x.shape
+    return np.ascontiguousarray(x.transpose(0, 1, 4, 2, 3).reshape(n, cb * bn, h, w))
