@@ -20,11 +20,36 @@ from compiler.graph.ref.pool import pool_geometry
 KNOWN_VALUE_LIMIT = 1 << 16
 
 UNARY_SAME = {
-    "Abs", "Neg", "Exp", "Log", "Sqrt", "Floor", "Ceil", "Reciprocal", "Tanh", "Sin", "Cos",
-    "Sign", "Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish",
-    "Softplus", "Identity", "Erf", "Round", "Clip", "Softmax", "LogSoftmax", "LRN",
-    "BatchNormalization", "PRelu",
-}  # fmt: skip
+    "Abs",
+    "Neg",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Floor",
+    "Ceil",
+    "Reciprocal",
+    "Tanh",
+    "Sin",
+    "Cos",
+    "Sign",
+    "Relu",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Softplus",
+    "Identity",
+    "Erf",
+    "Round",
+    "Clip",
+    "Softmax",
+    "LogSoftmax",
+    "LRN",
+    "BatchNormalization",
+    "PRelu",
+}
 BINARY = {"Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max", "Min", "Mean"}
 COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"}
 # Ops whose output shape depends on values we never compute during inference.
@@ -73,11 +98,17 @@ def _rule(node: Node, ins: list[TensorType | None], ctx: KernelCtx) -> list[Tens
     if op == "vtac.conv2d":
         x, w = ins[0], ins[1]
         if ctx.attr("packed", 0):
-            out = _conv_out(x.shape[2:4], w.shape[2:4], ctx.attr("strides"), ctx.attr("pads"),
-                            ctx.attr("dilations"))  # fmt: skip
+            out = _conv_out(
+                x.shape[2:4],
+                w.shape[2:4],
+                ctx.attr("strides"),
+                ctx.attr("pads"),
+                ctx.attr("dilations"),
+            )
             return [TensorType((x.shape[0], w.shape[0]) + out + (x.shape[4], w.shape[4]), "int32")]
-        out = _conv_out(x.shape[2:], w.shape[2:], ctx.attr("strides"), ctx.attr("pads"),
-                        ctx.attr("dilations"))  # fmt: skip
+        out = _conv_out(
+            x.shape[2:], w.shape[2:], ctx.attr("strides"), ctx.attr("pads"), ctx.attr("dilations")
+        )
         return [TensorType((x.shape[0], w.shape[0]) + out, "int32")]
     if op == "vtac.dense":
         x, w = ins[0], ins[1]
@@ -123,8 +154,9 @@ def infer_node(
         raise GraphError(f"node {node.name!r}: {node.op} has a value-dependent output shape")
     if node.op in ("Shape", "Size") and in_types and in_types[0] is not None:
         # Static shapes make these constants even when their input is a feature map.
-        dummy = np.lib.stride_tricks.as_strided(np.zeros(1, in_types[0].dtype), in_types[0].shape,
-                                                (0,) * in_types[0].rank)  # fmt: skip
+        dummy = np.lib.stride_tricks.as_strided(
+            np.zeros(1, in_types[0].dtype), in_types[0].shape, (0,) * in_types[0].rank
+        )
         value = np.asarray(KERNELS[node.op](ctx, dummy))
         return [TensorType.of(value)], [value]
     all_known = all((not i) or i in known for i in node.inputs)

@@ -1,0 +1,86 @@
+"""What the accelerator can run: the capability table the partition pass consults.
+
+THE ACCELERATOR BACKEND (`compiler/vta/`) OWNS THE TRUTH; this table mirrors what it
+supports so that the graph level can partition without importing the backend. When the
+backend gains or loses an operator, update this table (and its tests) with it.
+
+The accelerator computes int8 x int8 -> int32 GEMMs and an int32 ALU (add, shift, min, max).
+Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
+- `vtac.conv2d`: any kernel size and stride; padding up to 2**MEMOP_PAD_WIDTH - 1 per side
+  (the load instruction's pad fields); dilation 1; group 1, or grouped with in- and
+  out-channels per group a multiple of BLOCK; channels are padded to the block; one kernel
+  window of weights must fit the weight SRAM.
+- `vtac.dense`: 2-D int8 input and a constant 2-D weight.
+- ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.requantize`
+  (shift, min/max clip, relu).
+Everything else runs on the CPU, with the reason stated.
+"""
+
+from __future__ import annotations
+
+from compiler.graph.ir import Graph, Node
+from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
+
+MAX_PAD = (1 << MEMOP_PAD_WIDTH) - 1
+GEMM_OPS = {"vtac.conv2d", "vtac.dense"}
+ALU_OPS = {"vtac.add", "vtac.requantize"}
+
+# Why common ops stay on the CPU (the default reason names the op).
+CPU_REASONS = {
+    "vtac.quantize": "float -> int8 conversion (the accelerator has no float unit)",
+    "vtac.dequantize": "int8 -> float conversion (the accelerator has no float unit)",
+    "vtac.pack": "layout transform at an accelerator region boundary (host side)",
+    "vtac.unpack": "layout transform at an accelerator region boundary (host side)",
+    "Conv": "float convolution (not quantized; the accelerator computes int8 only)",
+    "Gemm": "float dense layer (not quantized; the accelerator computes int8 only)",
+    "MatMul": "float matmul (not quantized; the accelerator computes int8 only)",
+    "MaxPool": "pooling has no accelerator kernel",
+    "AveragePool": "pooling has no accelerator kernel",
+    "GlobalAveragePool": "pooling has no accelerator kernel",
+    "Softmax": "softmax needs exp/div (float)",
+    "Sigmoid": "sigmoid needs exp/div (float)",
+}
+
+
+def gemm_support(node: Node, graph: Graph, cfg: HwConfig) -> str | None:
+    """None if the accelerator runs this `vtac.conv2d`/`vtac.dense`, else the reason."""
+    x_t = graph.types[node.inputs[0]]
+    if node.inputs[1] not in graph.constants:
+        return "weights are not constant"
+    w = graph.constants[node.inputs[1]]
+    if node.op == "vtac.dense":
+        if x_t.rank != 2 or w.ndim != 2:
+            return "dense needs a 2-D input and a 2-D weight"
+        return None
+    pads = list(node.attr("pads", (0, 0, 0, 0)))
+    if max(pads) > MAX_PAD:
+        return f"padding {max(pads)} exceeds the load unit's {MAX_PAD} per side"
+    if any(d != 1 for d in node.attr("dilations", (1, 1))):
+        return "dilation != 1"
+    group = int(node.attr("group", 1))
+    if group != 1:
+        cin, cout = x_t.shape[1] // group, w.shape[0] // group
+        if cin % cfg.block or cout % cfg.block:
+            return (
+                f"grouped conv with {cin} in / {cout} out channels per group; the accelerator "
+                f"needs a multiple of BLOCK={cfg.block} per group"
+            )
+    kh, kw = w.shape[2], w.shape[3]
+    if kh * kw > cfg.wgt_depth:
+        return f"a {kh}x{kw} kernel window needs {kh * kw} weight rows, SRAM has {cfg.wgt_depth}"
+    return None
+
+
+def support(node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]) -> str | None:
+    """None if `node` runs on the accelerator, else the reason it stays on the CPU.
+
+    `accel_values` are the values already produced on the accelerator: ALU ops run there only
+    as an epilogue of accelerator work (their data input comes from it).
+    """
+    if node.op in GEMM_OPS:
+        return gemm_support(node, graph, cfg)
+    if node.op in ALU_OPS:
+        if node.inputs[0] not in accel_values:
+            return f"{node.op} runs on the ALU only as an epilogue of accelerator work"
+        return None
+    return CPU_REASONS.get(node.op, f"no accelerator kernel for {node.op}")

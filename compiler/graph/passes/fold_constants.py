@@ -1,0 +1,49 @@
+"""fold_constants: evaluate every node whose inputs are all constants, and `Shape`/`Size` of
+statically shaped values, replacing them by constants.
+
+Why: ONNX exporters compute shapes at run time (`Shape -> Gather -> Concat -> Reshape`) and
+older models build weights with `ConstantOfShape`; after folding, later passes see plain
+constants. Values larger than `max_elements` are left alone to bound memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.graph.executor import run_node
+from compiler.graph.ir import Graph, TensorType
+
+# Ops never folded: their results are not functions of their inputs alone.
+NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike"}
+
+
+def fold_constants(graph: Graph, max_elements: int = 1 << 26) -> Graph:
+    constants = dict(graph.constants)
+    types = dict(graph.types)
+    nodes = []
+    for node in graph.nodes:
+        if node.op in ("Shape", "Size") and node.inputs[0] not in constants:
+            t = graph.types[node.inputs[0]]
+            dims = np.array(t.shape, dtype=np.int64)
+            if node.op == "Shape":
+                value = dims[node.attr("start", 0) : node.attr("end", None)]
+            else:
+                value = np.array(t.size, dtype=np.int64)
+            constants[node.outputs[0]] = value
+            continue
+        foldable = (
+            node.op not in NOT_FOLDABLE
+            and all((not i) or i in constants for i in node.inputs)
+            and all(types[o].size <= max_elements for o in node.outputs if o)
+            and not (set(node.outputs) & set(graph.outputs))
+        )
+        if not foldable:
+            nodes.append(node)
+            continue
+        values = run_node(node, [constants[i] if i else None for i in node.inputs], graph.opset)
+        for name, value in zip(node.outputs, values, strict=False):
+            if name:
+                value = np.ascontiguousarray(value)
+                assert TensorType.of(value) == types[name], (node.name, name)
+                constants[name] = value
+    return graph.with_nodes(nodes, types=types, constants=constants)

@@ -1,0 +1,94 @@
+"""fuse_ops: group nodes into fused kernels, as TVM's graph-level FuseOps does.
+
+Op patterns: *anchors* (Conv, Gemm, MatMul, vtac.conv2d, vtac.dense: out-element-wise
+fusable) take the element-wise ops that follow them into their epilogue; chains of
+element-wise ops fuse among themselves; reductions, pooling, data movement and everything
+else (*opaque*) stay one node per group and end a chain. A node joins the group of the
+producer of one of its inputs when: it is element-wise; that producer is the node just
+before it (groups stay contiguous in node order); the producer's output has no other use (an intermediate
+escaping the group would have to be written out anyway); the producer's group has not ended;
+both have the same partition target. Other inputs may come from anywhere (a residual add
+reads a tensor produced elsewhere, a bias is a constant).
+
+The result is recorded in the IR: every node gets `group` (0, 1, ... in order); the
+backends compile one kernel per group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from compiler.graph.ir import Graph
+from compiler.graph.passes.rewrite import use_counts
+
+ANCHORS = {"Conv", "Gemm", "MatMul", "vtac.conv2d", "vtac.dense"}
+ELEMENTWISE = {
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Max",
+    "Min",
+    "Relu",
+    "LeakyRelu",
+    "Clip",
+    "Sigmoid",
+    "Tanh",
+    "HardSigmoid",
+    "HardSwish",
+    "Exp",
+    "Neg",
+    "Abs",
+    "Sqrt",
+    "Pow",
+    "Erf",
+    "PRelu",
+    "Elu",
+    "Softplus",
+    "Cast",
+    "vtac.add",
+    "vtac.requantize",
+    "vtac.quantize",
+    "vtac.dequantize",
+}
+
+
+def op_pattern(op: str) -> str:
+    if op in ANCHORS:
+        return "anchor"
+    if op in ELEMENTWISE:
+        return "elementwise"
+    return "opaque"
+
+
+def fuse_ops(graph: Graph) -> Graph:
+    uses = use_counts(graph)
+    nodes = []
+    group = -1
+    open_group = False  # whether the current group still accepts an epilogue
+    prev = None
+    for node in graph.nodes:
+        pattern = op_pattern(node.op)
+        joins = (
+            pattern == "elementwise"
+            and prev is not None
+            and open_group
+            and any(i in prev.outputs and uses.get(i, 0) == 1 for i in node.inputs if i)
+            and prev.target == node.target
+        )
+        if not joins:
+            group += 1
+            open_group = pattern in ("anchor", "elementwise")
+        node = replace(node, group=group)
+        nodes.append(node)
+        prev = node
+    return graph.with_nodes(nodes)
+
+
+def group_table(graph: Graph) -> list[tuple[int, list[str]]]:
+    """(group id, [node names]) in order."""
+    table: dict[int, list[str]] = {}
+    for n in graph.nodes:
+        if n.group is not None:
+            table.setdefault(n.group, []).append(n.name)
+    return sorted(table.items())

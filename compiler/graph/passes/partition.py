@@ -1,0 +1,90 @@
+"""partition: mark every node `target="accel"` or `target="cpu"` (with the reason), by what the
+hardware config and the accelerator backend support (`compiler/graph/accel_support.py`), and
+report what falls back to the CPU.
+
+Why here: after quantization (only int8 ops can run on the accelerator) and before layout
+packing and fusion (which work per region and never fuse across targets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from compiler.graph.accel_support import support
+from compiler.graph.ir import Graph, Node
+from hw_sim.config import HwConfig
+
+
+def partition(graph: Graph, cfg: HwConfig) -> Graph:
+    accel_values: set[str] = set()
+    nodes = []
+    for node in graph.nodes:
+        why = support(node, graph, cfg, accel_values)
+        if why is None:
+            accel_values.update(o for o in node.outputs if o)
+            nodes.append(replace(node, target="accel", reason=""))
+        else:
+            nodes.append(replace(node, target="cpu", reason=why))
+    return graph.with_nodes(nodes)
+
+
+def node_macs(node: Node, graph: Graph) -> int:
+    """Multiply-accumulates of conv/dense nodes (float or int8); 0 for other ops."""
+    if node.op in ("Conv", "vtac.conv2d", "ConvTranspose"):
+        w = graph.types[node.inputs[1]].shape
+        out = graph.types[node.outputs[0]].shape
+        if node.attr("packed", 0):
+            return int(np.prod(out[:4]) * out[4] * out[5] * w[1] * w[3] * w[2] * w[5])
+        return int(np.prod(out) * np.prod(w[1:]))
+    if node.op in ("Gemm", "MatMul", "vtac.dense"):
+        a = graph.types[node.inputs[0]].shape
+        out = graph.types[node.outputs[0]].shape
+        if node.attr("packed", 0):
+            return int(np.prod(out) * a[1] * a[3])
+        return int(np.prod(out) * a[-1])
+    return 0
+
+
+@dataclass(frozen=True)
+class PartitionReport:
+    accel_nodes: int
+    cpu_nodes: int
+    accel_macs: int
+    cpu_macs: int
+    fallbacks: list[tuple[str, str, list[str]]]  # (op, reason, node names)
+
+    def render(self) -> str:
+        total = self.accel_macs + self.cpu_macs
+        share = 100.0 * self.accel_macs / total if total else 0.0
+        lines = [
+            f"partition: {self.accel_nodes} node(s) on the accelerator, "
+            f"{self.cpu_nodes} on the CPU",
+            f"MACs: {self.accel_macs:,} on the accelerator, {self.cpu_macs:,} on the CPU "
+            f"({share:.1f}% accelerated)",
+        ]
+        if self.fallbacks:
+            lines.append("CPU fallback (op: reason -> nodes):")
+            for op, reason, names in self.fallbacks:
+                shown = ", ".join(names[:6]) + (
+                    f" ... ({len(names)} total)" if len(names) > 6 else ""
+                )
+                lines.append(f"  {op}: {reason} -> {shown}")
+        return "\n".join(lines)
+
+
+def partition_report(graph: Graph) -> PartitionReport:
+    buckets: dict[tuple[str, str], list[str]] = {}
+    accel = cpu = accel_macs = cpu_macs = 0
+    for node in graph.nodes:
+        macs = node_macs(node, graph)
+        if node.target == "accel":
+            accel += 1
+            accel_macs += macs
+        else:
+            cpu += 1
+            cpu_macs += macs
+            buckets.setdefault((node.op, node.reason or "not partitioned"), []).append(node.name)
+    fallbacks = [(op, reason, names) for (op, reason), names in sorted(buckets.items())]
+    return PartitionReport(accel, cpu, accel_macs, cpu_macs, fallbacks)

@@ -1,0 +1,81 @@
+"""The graph-level pipeline: one ordered list of passes, each with the reason it sits there.
+
+`optimize(graph)` runs the target-independent passes; `compile_for_accel(graph, cfg, samples)`
+adds quantization, partitioning, layout packing and fusion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.graph.ir import Graph
+from compiler.graph.passes import GraphPass, run_passes
+from compiler.graph.passes.cse import eliminate_common_subexpressions
+from compiler.graph.passes.dead_code import eliminate_dead_code
+from compiler.graph.passes.fold_batchnorm import fold_batchnorm
+from compiler.graph.passes.fold_constants import fold_constants
+from compiler.graph.passes.fuse_ops import fuse_ops
+from compiler.graph.passes.pack_layout import pack_layout
+from compiler.graph.passes.partition import partition
+from compiler.graph.passes.simplify_shapes import simplify_shapes
+from compiler.graph.quant.calibrate import calibrate
+from compiler.graph.quant.quantize import QuantPlan, quantize_int8
+from hw_sim.config import HwConfig
+
+OPTIMIZE: list[GraphPass] = [
+    GraphPass(
+        "fold_constants",
+        fold_constants,
+        "shape computations and generated weights become constants",
+    ),
+    GraphPass(
+        "simplify_shapes", simplify_shapes, "reshape/flatten/squeeze chains become one reshape"
+    ),
+    GraphPass(
+        "fold_batchnorm", fold_batchnorm, "BN disappears into conv/gemm weights before quantization"
+    ),
+    GraphPass("cse", eliminate_common_subexpressions, "duplicate constants and shape ops merge"),
+    GraphPass("dce", eliminate_dead_code, "orphans of the passes above go away"),
+]
+
+
+def optimize(graph: Graph, verify_each: bool = False) -> Graph:
+    return run_passes(graph, OPTIMIZE, verify_each)
+
+
+@dataclass
+class AccelCompileResult:
+    float_graph: Graph  # after `optimize`
+    graph: Graph  # quantized, partitioned, packed, fused
+    plan: QuantPlan
+
+
+def compile_for_accel(
+    graph: Graph,
+    cfg: HwConfig,
+    samples: Iterable[Mapping[str, np.ndarray]],
+    method: str = "max",
+    percentile: float = 99.99,
+    keep_first_float: bool = False,
+    keep_last_float: bool = False,
+    verify_each: bool = False,
+) -> AccelCompileResult:
+    """optimize -> calibrate + quantize -> partition -> pack layout -> fuse."""
+    float_graph = optimize(graph, verify_each)
+    ranges = calibrate(float_graph, samples, method, percentile)
+    qgraph, plan = quantize_int8(float_graph, ranges, keep_first_float, keep_last_float)
+    passes = [
+        GraphPass(
+            "partition", lambda g: partition(g, cfg), "only int8 ops can go to the accelerator"
+        ),
+        GraphPass(
+            "pack_layout", lambda g: pack_layout(g, cfg), "accelerator regions use blocked layouts"
+        ),
+        GraphPass("dce", eliminate_dead_code, "drop dequantize/pack nodes nobody reads"),
+        GraphPass("fuse_ops", fuse_ops, "one kernel per group, never across targets"),
+    ]
+    final = run_passes(qgraph, passes, verify_each)
+    return AccelCompileResult(float_graph, final, plan)

@@ -1,0 +1,274 @@
+"""quantize_int8: rewrite a float graph so that convolutions and dense layers compute in int8
+with int32 accumulation, power-of-two per-tensor scales, and requantization by shift + clip.
+
+For each *anchor* (a `Conv` with constant 4-D weights, a `Gemm` with constant 2-D B and
+alpha = beta = 1, transA = 0, or a 2-D `MatMul` with a constant 2-D weight) and its epilogue
+chain (an optional residual `Add` or 2-input `Sum` of a non-constant tensor of the same
+shape, then any `Relu` / `Clip` with constant bounds, each the only consumer of the previous
+value):
+
+    x_q  = vtac.quantize(x) {exp = e_x}                 (unless x already has an int8 form)
+    acc  = vtac.conv2d(x_q, W_q, b_q) | vtac.dense(..)  int32 at exponent e_x + e_w
+    acc' = vtac.add(acc, r_q) {shift_a, shift_b}        residual, aligned by left shifts
+    y_q  = vtac.requantize(acc') {shift = e_y - e_acc, lo, hi}   relu/clip folded into lo/hi
+    y    = vtac.dequantize(y_q) {exp = e_y}             for float consumers (else dead)
+
+W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W|; b_q = rint(b / 2**(e_x+e_w)) as
+int32. Exponents of activations come from calibration (`calibrate.py`). Float values keep
+their names, so graph inputs and outputs are unchanged; int8 forms are named `<value>_q`.
+Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
+anchor (in node order) in float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.graph.ir import Graph, NameGen, Node, TensorType
+from compiler.graph.passes.rewrite import use_counts
+from compiler.graph.quant.calibrate import pow2_exponent
+from compiler.graph.ref import KernelCtx
+from compiler.graph.ref.nn import conv_pads
+from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass
+class QuantizedLayer:
+    anchor: str
+    output: str
+    exp_in: int
+    exp_w: int
+    exp_out: int
+    epilogue: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QuantPlan:
+    """What was quantized: one entry per anchor, plus anchors kept in float and why."""
+
+    layers: list[QuantizedLayer] = field(default_factory=list)
+    kept_float: dict[str, str] = field(default_factory=dict)
+
+
+def _is_anchor(node: Node, graph: Graph) -> str | None:
+    """None if `node` can be quantized, else why not."""
+    c = graph.constants
+    if node.op == "Conv":
+        if node.inputs[1] not in c or c[node.inputs[1]].ndim != 4:
+            return "weights are not a constant 4-D tensor"
+        if len(node.inputs) > 2 and node.inputs[2] and node.inputs[2] not in c:
+            return "bias is not constant"
+        return None
+    if node.op == "Gemm":
+        if node.inputs[1] not in c or node.attr("transA", 0):
+            return "B is not constant or transA=1"
+        if node.attr("alpha", 1.0) != 1.0 or node.attr("beta", 1.0) != 1.0:
+            return "alpha/beta != 1"
+        if len(node.inputs) > 2 and node.inputs[2] and node.inputs[2] not in c:
+            return "C is not constant"
+        return None
+    if node.op == "MatMul":
+        if node.inputs[1] not in c or c[node.inputs[1]].ndim != 2:
+            return "weight is not a constant 2-D tensor"
+        if graph.types[node.inputs[0]].rank != 2:
+            return "input is not 2-D"
+        return None
+    return "not a conv/dense op"
+
+
+def _weights(node: Node, graph: Graph) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Float weights in vtac layout (OIHW for conv, [N, K] for dense), bias, attributes."""
+    c = graph.constants
+    w = c[node.inputs[1]].astype(np.float64)
+    b = c[node.inputs[2]].astype(np.float64) if len(node.inputs) > 2 and node.inputs[2] else None
+    if node.op == "Conv":
+        x_t = graph.types[node.inputs[0]]
+        ctx = KernelCtx(node.attrs, graph.opset, node.name, node.op)
+        strides = list(node.attr("strides", (1, 1)))
+        dil = list(node.attr("dilations", (1, 1)))
+        pb, pe = conv_pads(ctx, x_t.shape[2:], w.shape[2:], strides, dil)
+        attrs = {
+            "strides": strides,
+            "pads": pb + pe,
+            "dilations": dil,
+            "group": int(node.attr("group", 1)),
+        }
+        return w, b, attrs
+    if node.op == "Gemm":
+        w = w if node.attr("transB", 0) else w.T
+    else:
+        w = w.T
+    if b is not None:
+        b = np.broadcast_to(b.reshape(-1), (w.shape[0],)) if b.size in (1, w.shape[0]) else None
+    return w, b, {}
+
+
+def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> list[Node]:
+    """The epilogue after `anchor`: [Add]? then (Relu | Clip)*, single-use links only, none
+    already claimed by an earlier anchor (a residual add joins one of its two convs)."""
+    chain: list[Node] = []
+    cur = anchor.outputs[0]
+    seen_add = seen_act = False
+    while uses.get(cur, 0) == 1 and cur not in graph.outputs:
+        nxt = consumers[cur][0]
+        if nxt.name in claimed:
+            break
+        if (
+            (nxt.op == "Add" or (nxt.op == "Sum" and len(nxt.inputs) == 2))
+            and not seen_add
+            and not seen_act
+            and all(i not in graph.constants for i in nxt.inputs)
+            and graph.types[nxt.inputs[0]].shape == graph.types[nxt.inputs[1]].shape
+        ):
+            seen_add = True
+        elif nxt.op == "Relu":
+            seen_act = True
+        elif (
+            nxt.op == "Clip"
+            and all((not i) or i in graph.constants for i in nxt.inputs[1:])
+            and graph.opset >= 11
+        ):
+            seen_act = True
+        else:
+            break
+        chain.append(nxt)
+        cur = nxt.outputs[0]
+    return chain
+
+
+def quantize_int8(
+    graph: Graph,
+    ranges: Mapping[str, float],
+    keep_first_float: bool = False,
+    keep_last_float: bool = False,
+) -> tuple[Graph, QuantPlan]:
+    """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring."""
+    uses = use_counts(graph)
+    consumers = graph.consumers()
+    names = NameGen(graph)
+    plan = QuantPlan()
+    anchors = [n for n in graph.nodes if n.op in ("Conv", "Gemm", "MatMul")]
+    eligible = []
+    for a in anchors:
+        why = _is_anchor(a, graph)
+        if why:
+            plan.kept_float[a.name] = why
+        else:
+            eligible.append(a)
+    if eligible and keep_first_float:
+        plan.kept_float[eligible[0].name] = "first layer kept in float (keep_first_float)"
+        eligible = eligible[1:]
+    if eligible and keep_last_float:
+        plan.kept_float[eligible[-1].name] = "last layer kept in float (keep_last_float)"
+        eligible = eligible[:-1]
+    chains: dict[str, list[Node]] = {}
+    claimed: set[str] = set()
+    for a in eligible:
+        chains[a.name] = _chain(a, graph, uses, consumers, claimed)
+        claimed.update(n.name for n in chains[a.name])
+    # Each anchor's int8 code is emitted where its chain ends, where every operand of the
+    # chain (a residual computed after the anchor, say) is already defined.
+    by_name = {n.name: n for n in graph.nodes}
+    emit_at = {(ch[-1].name if ch else a): by_name[a] for a, ch in chains.items()}
+    absorbed = {n.name for ch in chains.values() for n in ch} | set(chains)
+
+    constants = dict(graph.constants)
+    types = dict(graph.types)
+    int8_of: dict[str, tuple[str, int]] = {}  # float value -> (int8 value, exponent)
+    out_nodes: list[Node] = []
+
+    def exp_of(value: str) -> int:
+        if value not in ranges:
+            raise ValueError(f"no calibration range for value {value!r}")
+        return pow2_exponent(ranges[value])
+
+    def emit(op: str, inputs, out_t: TensorType, attrs: dict, base: str, out: str | None = None):
+        out = out or names(base)
+        types[out] = out_t
+        out_nodes.append(
+            Node(names(f"{base}_{op.split('.')[-1]}"), op, tuple(inputs), (out,), attrs)
+        )
+        return out
+
+    def as_int8(value: str) -> tuple[str, int]:
+        if value not in int8_of:
+            e = exp_of(value)
+            t = graph.types[value]
+            q = emit(
+                "vtac.quantize", [value], TensorType(t.shape, "int8"), {"exp": e}, f"{value}_q"
+            )
+            int8_of[value] = (q, e)
+        return int8_of[value]
+
+    for original in graph.nodes:
+        if original.name not in absorbed:
+            out_nodes.append(original)
+            continue
+        if original.name not in emit_at:
+            continue
+        node = emit_at[original.name]
+        chain = chains[node.name]
+        x = node.inputs[0]
+        xq, ex = as_int8(x)
+        w, b, attrs = _weights(node, graph)
+        ew = pow2_exponent(float(np.abs(w).max()))
+        wq_name, bq_name = names(f"{node.name}_wq"), names(f"{node.name}_bq")
+        constants[wq_name] = np.clip(np.rint(w / 2.0**ew), -INT8_MAX, INT8_MAX).astype(np.int8)
+        types[wq_name] = TensorType.of(constants[wq_name])
+        inputs = [xq, wq_name]
+        e_acc = ex + ew
+        if b is not None:
+            bq = np.clip(np.rint(b / 2.0**e_acc), INT32_MIN, INT32_MAX).astype(np.int32)
+            constants[bq_name] = bq
+            types[bq_name] = TensorType.of(bq)
+            inputs.append(bq_name)
+        op = "vtac.conv2d" if node.op == "Conv" else "vtac.dense"
+        out_t = TensorType(graph.types[node.outputs[0]].shape, "int32")
+        acc = emit(op, inputs, out_t, attrs, f"{node.outputs[0]}_acc")
+        out_nodes[-1] = Node(node.name, op, tuple(inputs), (acc,), attrs)
+        lo, hi = INT8_MIN, INT8_MAX
+        final = chain[-1].outputs[0] if chain else node.outputs[0]
+        ey = exp_of(final)
+        for step in chain:
+            if step.op in ("Add", "Sum"):
+                cur_in = {node.outputs[0]} | {s.outputs[0] for s in chain[: chain.index(step)]}
+                other = next(i for i in step.inputs if i not in cur_in)
+                rq, er = as_int8(other)
+                # Align exponents with left shifts only: the result has the smaller exponent.
+                e_new = min(e_acc, er)
+                acc = emit(
+                    "vtac.add",
+                    [acc, rq],
+                    out_t,
+                    {"shift_a": e_acc - e_new, "shift_b": er - e_new},
+                    f"{step.outputs[0]}_acc",
+                )
+                e_acc = e_new
+            elif step.op == "Relu":
+                lo = max(lo, 0)
+            elif step.op == "Clip":
+                bounds = [constants[i] if i else None for i in step.inputs[1:3]]
+                bounds += [None] * (2 - len(bounds))
+                if bounds[0] is not None:
+                    lo = max(lo, int(np.ceil(float(bounds[0]) / 2.0**ey)))
+                if bounds[1] is not None:
+                    hi = min(hi, int(np.floor(float(bounds[1]) / 2.0**ey)))
+        yq = emit(
+            "vtac.requantize",
+            [acc],
+            TensorType(out_t.shape, "int8"),
+            {"shift": ey - e_acc, "lo": lo, "hi": hi},
+            f"{final}_q",
+        )
+        int8_of[final] = (yq, ey)
+        emit("vtac.dequantize", [yq], graph.types[final], {"exp": ey}, final, out=final)
+        plan.layers.append(QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain]))
+    from compiler.graph.passes.dead_code import eliminate_dead_code
+
+    result = graph.with_nodes(out_nodes, types=types, constants=constants)
+    return eliminate_dead_code(result), plan
