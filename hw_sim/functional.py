@@ -74,6 +74,20 @@ class SramState:
         self.uop = np.zeros((cfg.uop_depth, 3), np.int64)
         self.inp_f = np.zeros((cfg.inp_depth, b * bi), np.float32)
         self.wgt_f = np.zeros((cfg.wgt_depth, bo, bi), np.float32)
+        # Plain ints and tables read on every instruction (HwConfig properties are computed).
+        self.batch, self.block_in, self.block_out = b, bi, bo
+        self.elem_bytes = {m: mem_elem_bytes(cfg, m) for m in MemType}
+        self.depth = {
+            MemType.UOP: cfg.uop_depth,
+            MemType.INP: cfg.inp_depth,
+            MemType.WGT: cfg.wgt_depth,
+            MemType.ACC: cfg.acc_depth,
+            MemType.ACC_8BIT: cfg.acc_depth,
+            MemType.OUT: cfg.out_depth,
+        }
+        # Micro-op loop plans (index arrays, range checks done) keyed by instruction; cleared
+        # whenever a LOAD UOP changes the micro-op buffer.
+        self.plans: dict = {}
 
 
 # ----- LOAD / STORE -------------------------------------------------------------------------
@@ -98,6 +112,8 @@ def _dram_rows(dram: np.ndarray, insn: MemInsn, eb: int, where: Where) -> np.nda
         )
     if stride == x or y == 1:
         return dram[start:end].reshape(y, x * eb)
+    if stride > x and start + y * stride * eb <= dram.size:
+        return dram[start : start + y * stride * eb].reshape(y, stride * eb)[:, : x * eb]
     return np.lib.stride_tricks.as_strided(
         dram[start:], shape=(y, x * eb), strides=(stride * eb, 1), writeable=False
     )
@@ -126,49 +142,37 @@ def load(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
     """
     if insn.x_size == 0:
         return
-    cfg = st.cfg
     mt = insn.mem_type
     if mt == MemType.OUT:
         raise where.invalid("LOAD cannot target OUT (OUT is written by GEMM/ALU, read by STORE)")
-    pads = (insn.y_pad_0, insn.y_pad_1, insn.x_pad_0, insn.x_pad_1)
-    if mt == MemType.UOP and any(pads):
-        raise where.invalid(f"UOP loads cannot be padded, got pad(y0,y1,x0,x1)={pads}")
-    eb = mem_elem_bytes(cfg, mt)
-    rows_y = insn.y_pad_0 + insn.y_size + insn.y_pad_1
-    cols = insn.x_pad_0 + insn.x_size + insn.x_pad_1
-    depth = {
-        MemType.UOP: cfg.uop_depth,
-        MemType.INP: cfg.inp_depth,
-        MemType.WGT: cfg.wgt_depth,
-        MemType.ACC: cfg.acc_depth,
-        MemType.ACC_8BIT: cfg.acc_depth,
-    }[mt]
-    _check_sram(where, mt.name, insn.sram_base, rows_y * cols, depth, "sram_base")
-    raw = np.ascontiguousarray(_dram_rows_or_empty(dram, insn, eb, where))
+    y0, y1, x0, x1 = insn.y_pad_0, insn.y_pad_1, insn.x_pad_0, insn.x_pad_1
+    padded = y0 or y1 or x0 or x1
+    if mt == MemType.UOP and padded:
+        raise where.invalid(f"UOP loads cannot be padded, got pad(y0,y1,x0,x1)={(y0, y1, x0, x1)}")
     y, x = insn.y_size, insn.x_size
-    if mt == MemType.UOP:
-        data = decode_uops(raw.view("<u4").reshape(-1), cfg).reshape(y, x, 3)
-        targets = [st.uop]
-    elif mt == MemType.INP:
-        data = raw.view(np.int8).reshape(y, x, cfg.batch, cfg.block_in)
-        targets = [st.inp, st.inp_f]
-    elif mt == MemType.WGT:
-        data = raw.view(np.int8).reshape(y, x, cfg.block_out, cfg.block_in)
-        targets = [st.wgt, st.wgt_f]
-    elif mt == MemType.ACC:
-        data = raw.view("<i4").reshape(y, x, cfg.batch, cfg.block_out)
-        targets = [st.acc]
-    else:  # ACC_8BIT
-        data = raw.view(np.int8).reshape(y, x, cfg.batch, cfg.block_out)
-        targets = [st.acc]
+    rows_y, cols = y0 + y + y1, x0 + x + x1
     base, n = insn.sram_base, rows_y * cols
+    _check_sram(where, mt.name, base, n, st.depth[mt], "sram_base")
+    raw = _dram_rows_or_empty(dram, insn, st.elem_bytes[mt], where)
+    if mt == MemType.UOP:
+        data = decode_uops(np.ascontiguousarray(raw).view("<u4").reshape(-1), st.cfg)
+        targets = (st.uop,)
+        st.plans.clear()  # cached micro-op loop plans may read the rows just replaced
+    elif mt == MemType.INP:
+        data, targets = raw.view(np.int8), (st.inp, st.inp_f)
+    elif mt == MemType.WGT:
+        data, targets = raw.view(np.int8), (st.wgt, st.wgt_f)
+    elif mt == MemType.ACC:
+        data, targets = np.ascontiguousarray(raw).view("<i4"), (st.acc,)
+    else:  # ACC_8BIT
+        data, targets = raw.view(np.int8), (st.acc,)
     for arr in targets:
+        if not padded:
+            arr[base : base + n] = data.reshape(arr[base : base + n].shape)
+            continue
         block = arr[base : base + n].reshape((rows_y, cols) + arr.shape[1:])
-        if any(pads):
-            block[...] = 0
-        block[insn.y_pad_0 : insn.y_pad_0 + y, insn.x_pad_0 : insn.x_pad_0 + x] = data.reshape(
-            (y, x) + arr.shape[1:]
-        )
+        block[...] = 0
+        block[y0 : y0 + y, x0 : x0 + x] = data.reshape((y, x) + arr.shape[1:])
 
 
 def _dram_rows_or_empty(dram: np.ndarray, insn: MemInsn, eb: int, where: Where) -> np.ndarray:
@@ -194,15 +198,16 @@ def store(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
         raise where.invalid(f"STORE cannot be padded, got pad(y0,y1,x0,x1)={pads}")
     if insn.y_size == 0:
         return
-    cfg = st.cfg
     y, x = insn.y_size, insn.x_size
-    _check_sram(where, "OUT", insn.sram_base, y * x, cfg.out_depth, "sram_base")
-    eb = cfg.out_elem_bytes
+    _check_sram(where, "OUT", insn.sram_base, y * x, st.depth[MemType.OUT], "sram_base")
+    eb = st.elem_bytes[MemType.OUT]
     _dram_rows(dram, insn, eb, where)  # range check
     src = st.out[insn.sram_base : insn.sram_base + y * x].reshape(y, x * eb).view(np.uint8)
     start = insn.dram_base * eb
     if insn.x_stride == x or y == 1:
         dram[start : start + y * x * eb] = src.reshape(-1)
+    elif insn.x_stride > x and start + y * insn.x_stride * eb <= dram.size:
+        dram[start : start + y * insn.x_stride * eb].reshape(y, -1)[:, : x * eb] = src
     elif insn.x_stride > x:
         view = np.lib.stride_tricks.as_strided(
             dram[start:], shape=(y, x * eb), strides=(insn.x_stride * eb, 1)
@@ -281,59 +286,150 @@ def _loop_chunks(insn: GemmInsn | AluInsn, uops: np.ndarray, cols: tuple[int, ..
 # ----- GEMM ---------------------------------------------------------------------------------
 
 
+def _exact_dtype(terms: int) -> type:
+    """float32 if a sum of `terms` int8*int8 products is exact in it, else float64."""
+    return np.float32 if terms * (1 << 14) <= 1 << 24 else np.float64
+
+
 def _gemm_products(st: SramState, src: np.ndarray, wgt: np.ndarray) -> np.ndarray:
-    """(n, BATCH, BLOCK_OUT) float32 products INP[src[k]] . WGT[wgt[k]]^T (exact integers)."""
-    cfg = st.cfg
+    """(n, BATCH*BLOCK_OUT) products INP[src[k]] . WGT[wgt[k]]^T, exact integers in float32."""
+    b, bi, bo = st.batch, st.block_in, st.block_out
     n = len(src)
     s0, s1 = int(src.min()), int(src.max())
     w0, w1 = int(wgt.min()), int(wgt.max())
     ns, nw = s1 - s0 + 1, w1 - w0 + 1
     if ns * nw <= TABLE_FACTOR * n:
         # One BLAS call over every (src, wgt) pair in range, then pick the pairs used.
-        lhs = st.inp_f[s0 : s1 + 1].reshape(ns * cfg.batch, cfg.block_in)
-        rhs = st.wgt_f[w0 : w1 + 1].reshape(nw * cfg.block_out, cfg.block_in)
-        table = (lhs @ rhs.T).reshape(ns, cfg.batch, nw, cfg.block_out)
-        return table[src - s0, :, wgt - w0, :]
-    x = st.inp_f[src].reshape(n, cfg.batch, cfg.block_in)
-    w = st.wgt_f[wgt]
-    return np.matmul(x, w.transpose(0, 2, 1))
+        lhs = st.inp_f[s0 : s1 + 1].reshape(ns * b, bi)
+        rhs = st.wgt_f[w0 : w1 + 1].reshape(nw * bo, bi)
+        table = (lhs @ rhs.T).reshape(ns, b, nw, bo)
+        if b == 1:
+            return np.take(table.reshape(ns * nw, bo), (src - s0) * nw + (wgt - w0), axis=0)
+        return table[src - s0, :, wgt - w0, :].reshape(n, b * bo)
+    x = st.inp_f[src].reshape(n, b, bi)
+    return np.matmul(x, st.wgt_f[wgt].transpose(0, 2, 1)).reshape(n, b * bo)
+
+
+def _add_rows(st: SramState, rows: np.ndarray, values: np.ndarray) -> None:
+    """ACC[rows] += values (distinct rows, int32 wrap-around); OUT[rows] = low 8 bits."""
+    old = st.acc[rows]
+    new = (old.astype(np.int64) + values.reshape(old.shape).astype(np.int64)).astype(np.int32)
+    st.acc[rows] = new
+    st.out[rows] = new.astype(np.int8)
 
 
 def _accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
-    """ACC[dst[k]] += values[k] for every k (int32 wrap-around), and OUT[row] = low 8 bits."""
-    order = np.argsort(dst, kind="stable")
-    d = dst[order]
-    starts = np.flatnonzero(np.concatenate(([True], d[1:] != d[:-1])))
-    rows = d[starts]
-    if len(rows) == len(d):
-        sums = values[order].astype(np.int64)
+    """ACC[dst[k]] += values[k] for every k (rows may repeat); OUT of each touched row updated."""
+    lanes = values.shape[1]
+    d0 = int(dst.min())
+    span = int(dst.max()) - d0 + 1
+    rel = dst - d0
+    # Per-lane sums in float64 (exact: far below 2**53), one C pass.
+    idx = (rel[:, None] * lanes + np.arange(lanes)).reshape(-1)
+    sums = np.bincount(idx, weights=values.reshape(-1), minlength=span * lanes)
+    touched = np.flatnonzero(np.bincount(rel, minlength=span))
+    _add_rows(st, touched + d0, sums.reshape(span, lanes)[touched])
+
+
+def _factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | None:
+    """Plan a GEMM as one dense matrix product when one loop level is a pure reduction.
+
+    If loop level R has dst factor 0 while the other level P does not move src, and all micro-ops
+    share one wgt index, then for each (uop u, p):
+        ACC[dst_u + p*dF_P] += sum_r INP[src_u + r*sF_R] . WGT[wgt + r*wF_R + p*wF_P]^T
+    i.e. X (U x R*BLOCK_IN) @ Wm (R*BLOCK_IN x P*BLOCK_OUT), with no redundant products.
+    Requires the destinations (u, p) to be distinct. Returns None when it does not apply.
+    """
+    if len(uops) == 0 or (uops[:, 2] != uops[0, 2]).any():
+        return None
+    levels = {
+        "out": (insn.iter_out, insn.dst_factor_out, insn.src_factor_out, insn.wgt_factor_out),
+        "in": (insn.iter_in, insn.dst_factor_in, insn.src_factor_in, insn.wgt_factor_in),
+    }
+    for red, par in (("out", "in"), ("in", "out")):
+        nr, dr, sr, wr = levels[red]
+        npar, dp, sp, wp = levels[par]
+        if dr != 0 or sp != 0:
+            continue
+        dst = (uops[:, 0][:, None] + np.arange(npar) * dp).reshape(-1)  # (u, p) order
+        sorted_dst = np.sort(dst)
+        if (sorted_dst[1:] == sorted_dst[:-1]).any():
+            continue
+        src = (uops[:, 1][:, None] + np.arange(nr) * sr).reshape(-1)  # (u, r) order
+        widx = (int(uops[0, 2]) + (np.arange(nr) * wr)[:, None] + np.arange(npar) * wp).reshape(-1)
+        dtype = _exact_dtype(nr * st.block_in)
+        return ("factored", _as_slice(dst), _as_slice(src), widx, len(uops), nr, npar, dtype)
+    return None
+
+
+def _as_slice(idx: np.ndarray) -> np.ndarray | slice:
+    """A slice when `idx` is an increasing run of consecutive rows (views instead of gathers)."""
+    if len(idx) and int(idx[-1]) - int(idx[0]) == len(idx) - 1 and (np.diff(idx) == 1).all():
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def _run_factored(st: SramState, plan: tuple) -> None:
+    _, dst, src, widx, nu, nr, npar, dtype = plan
+    b, bi, bo = st.batch, st.block_in, st.block_out
+    x = st.inp_f[src]
+    if b == 1:
+        lhs = x.reshape(nu, nr * bi)
     else:
-        sums = np.add.reduceat(values[order].astype(np.int64), starts, axis=0)
-    new = (st.acc[rows].astype(np.int64) + sums).astype(np.int32)
-    st.acc[rows] = new
-    st.out[rows] = new.astype(np.int8)
+        lhs = x.reshape(nu, nr, b, bi).transpose(0, 2, 1, 3).reshape(nu * b, nr * bi)
+    rhs = st.wgt_f[widx].reshape(nr, npar, bo, bi).transpose(0, 3, 1, 2).reshape(nr * bi, -1)
+    if dtype is not np.float32:
+        lhs, rhs = lhs.astype(dtype), rhs.astype(dtype)
+    res = lhs @ rhs  # (U*BATCH, P*BLOCK_OUT)
+    if b != 1:
+        res = res.reshape(nu, b, npar, bo).transpose(0, 2, 1, 3)
+    _add_rows(st, dst, res.reshape(nu * npar, b * bo))
+
+
+def _gemm_plan(st: SramState, insn: GemmInsn, where: Where) -> tuple:
+    uops = _check_loop(st, insn, where)
+    if insn.n_uops == 0:
+        return ("none",)
+    if insn.n_uops > CHUNK_UOPS:
+        return ("chunked", uops.copy())
+    if insn.reset:
+        return ("reset", next(_loop_chunks(insn, uops, (0,)))[0])
+    plan = _factored_plan(st, insn, uops)
+    if plan is not None:
+        return plan
+    return ("generic", *next(_loop_chunks(insn, uops, (0, 1, 2))))
 
 
 def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
     """GEMM over a two-level micro-op loop.
 
-    for o < iter_out, i < iter_in, u in uop_bgn..uop_end-1:
-        d = UOP[u].dst + o*dst_factor_out + i*dst_factor_in
-        s = UOP[u].src + o*src_factor_out + i*src_factor_in
-        w = UOP[u].wgt + o*wgt_factor_out + i*wgt_factor_in
-        if reset: ACC[d] = 0                       (OUT unchanged)
-        else:     ACC[d] += INP[s] . WGT[w]^T      (int32 wrap-around)
-                  OUT[d] = low 8 bits of ACC[d]
+        for o < iter_out, i < iter_in, u in uop_bgn..uop_end-1:
+            d = UOP[u].dst + o*dst_factor_out + i*dst_factor_in
+            s = UOP[u].src + o*src_factor_out + i*src_factor_in
+            w = UOP[u].wgt + o*wgt_factor_out + i*wgt_factor_in
+            if reset: ACC[d] = 0                       (OUT unchanged)
+            else:     ACC[d] += INP[s] . WGT[w]^T      (int32 wrap-around)
+                      OUT[d] = low 8 bits of ACC[d]
+
+    The index work (and range checks) of a loop is planned once per instruction and micro-op
+    buffer content; only the data work runs each time.
     """
-    uops = _check_loop(st, insn, where)
-    if insn.n_uops == 0:
-        return
-    if insn.reset:
-        for (dst,) in _loop_chunks(insn, uops, (0,)):
-            st.acc[dst] = 0
-        return
-    for dst, src, wgt in _loop_chunks(insn, uops, (0, 1, 2)):
-        _accumulate(st, dst, _gemm_products(st, src, wgt))
+    plan = st.plans.get(insn)
+    if plan is None:
+        plan = st.plans[insn] = _gemm_plan(st, insn, where)
+    kind = plan[0]
+    if kind == "factored":
+        _run_factored(st, plan)
+    elif kind == "generic":
+        _accumulate(st, plan[1], _gemm_products(st, plan[2], plan[3]))
+    elif kind == "reset":
+        st.acc[plan[1]] = 0
+    elif kind == "chunked":
+        for dst, src, wgt in _loop_chunks(insn, plan[1], (0, 1, 2)):
+            if insn.reset:
+                st.acc[dst] = 0
+            else:
+                _accumulate(st, dst, _gemm_products(st, src, wgt))
 
 
 # ----- ALU ----------------------------------------------------------------------------------
@@ -383,6 +479,48 @@ def _reads_earlier_write(dst: np.ndarray, src: np.ndarray, depth: int) -> bool:
     return bool((first_write[src] < np.arange(len(src))).any())
 
 
+def _alu_plan(st: SramState, insn: AluInsn, where: Where) -> tuple:
+    uops = _check_loop(st, insn, where)
+    if insn.n_uops == 0:
+        return ("none",)
+    if insn.n_uops > CHUNK_UOPS:
+        return ("chunked", uops.copy())
+    dst, src = next(_loop_chunks(insn, uops, (0, 1)))
+    return _alu_chunk_plan(st, insn, dst, src)
+
+
+def _alu_chunk_plan(st: SramState, insn: AluInsn, dst: np.ndarray, src: np.ndarray) -> tuple:
+    if insn.use_imm:
+        rank = _occurrence_rank(dst)
+        rounds = int(rank.max()) + 1  # one round unless a destination repeats
+        return ("imm", [dst] if rounds == 1 else [dst[rank == r] for r in range(rounds)])
+    sorted_dst = np.sort(dst)
+    repeats = bool((sorted_dst[1:] == sorted_dst[:-1]).any())
+    if repeats or _reads_earlier_write(dst, src, st.cfg.acc_depth):
+        return ("ordered", dst.tolist(), src.tolist())
+    return ("tensor", dst, src)
+
+
+def _run_alu(st: SramState, insn: AluInsn, plan: tuple) -> None:
+    acc, out, op = st.acc, st.out, insn.alu_op
+    kind = plan[0]
+    if kind == "imm":
+        for d in plan[1]:
+            new = alu_apply(op, acc[d], insn.imm)
+            acc[d] = new
+            out[d] = new.astype(np.int8)
+    elif kind == "tensor":
+        d, s = plan[1], plan[2]
+        new = alu_apply(op, acc[d], acc[s])
+        acc[d] = new
+        out[d] = new.astype(np.int8)
+    elif kind == "ordered":
+        for d, s in zip(plan[1], plan[2], strict=True):  # one micro-op at a time
+            new = alu_apply(op, acc[d], acc[s])
+            acc[d] = new
+            out[d] = new.astype(np.int8)
+
+
 def alu(st: SramState, insn: AluInsn, where: Where) -> None:
     """ALU over a two-level micro-op loop (src indexes ACC; the uop's wgt field is unused).
 
@@ -392,30 +530,14 @@ def alu(st: SramState, insn: AluInsn, where: Where) -> None:
         ACC[d] = op(ACC[d], imm if use_imm else ACC[s])     (per lane, int32)
         OUT[d] = low 8 bits of ACC[d]
     """
-    uops = _check_loop(st, insn, where)
-    if insn.n_uops == 0:
-        return
-    acc, out, op = st.acc, st.out, insn.alu_op
-    for dst, src in _loop_chunks(insn, uops, (0, 1)):
-        if insn.use_imm:
-            rank = _occurrence_rank(dst)
-            rounds = int(rank.max()) + 1
-            for r in range(rounds):  # one round unless a destination repeats
-                d = dst if rounds == 1 else dst[rank == r]
-                new = alu_apply(op, acc[d], insn.imm)
-                acc[d] = new
-                out[d] = new.astype(np.int8)
-            continue
-        hazard = len(np.unique(dst)) != len(dst) or _reads_earlier_write(dst, src, st.cfg.acc_depth)
-        if not hazard:
-            new = alu_apply(op, acc[dst], acc[src])
-            acc[dst] = new
-            out[dst] = new.astype(np.int8)
-            continue
-        for d, s in zip(dst.tolist(), src.tolist(), strict=True):  # ordered path
-            new = alu_apply(op, acc[d], acc[s])
-            acc[d] = new
-            out[d] = new.astype(np.int8)
+    plan = st.plans.get(insn)
+    if plan is None:
+        plan = st.plans[insn] = _alu_plan(st, insn, where)
+    if plan[0] == "chunked":
+        for dst, src in _loop_chunks(insn, plan[1], (0, 1)):
+            _run_alu(st, insn, _alu_chunk_plan(st, insn, dst, src))
+    else:
+        _run_alu(st, insn, plan)
 
 
 def execute(st: SramState, dram: np.ndarray, insn: Insn, where: Where) -> None:

@@ -28,15 +28,16 @@ from hw_sim.errors import (
     TokenOverflowError,
     WatchdogError,
 )
-from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, Insn, MemInsn, Module, Opcode, insn_module
-from hw_sim.program import Program, mem_elem_bytes
+from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, Insn, MemInsn, MemType, Module, Opcode
+from hw_sim.program import Program
 from hw_sim.stats import MODULES, TOKEN_QUEUES, RunStats
-from hw_sim.timing import fetch_arrival_offset, fetch_chunk, insn_timing
+from hw_sim.timing import TimingModel, fetch_arrival_offset, fetch_chunk
 
 DEFAULT_MAX_CYCLES = 1_000_000_000  # 10 s of accelerator time at 100 MHz
 _TOKEN_ID = {name: i for i, name in enumerate(TOKEN_QUEUES)}
 _QUEUES = (Module.LOAD, Module.COMPUTE, Module.STORE)
 _K_LOAD, _K_STORE, _K_GEMM, _K_ALU, _K_FINISH = range(5)
+_LOAD_TYPES = (MemType.INP, MemType.WGT)  # dispatched to the load module
 
 
 @dataclass
@@ -75,42 +76,74 @@ class _Prepared:
     n_uops: list[int]
 
 
+_FLAGS = ("pop_prev", "pop_next", "push_prev", "push_next")
+# (module, flag) -> token counter id, or -1 where the module has no such queue
+_FLAG_TOKEN = {
+    (int(mod), flag): (_TOKEN_ID[tok] if tok else -1)
+    for mod, flags in TOKEN_OF_FLAG.items()
+    for flag, tok in flags.items()
+}
+
+
 def _prepare(insns: list[Insn], cfg: HwConfig) -> _Prepared:
+    """Module, duration, token ids and counters of every instruction (one pass, no data work)."""
     p = _Prepared([], [], [], [], [], [], [], [], [])
+    tm = TimingModel(cfg)
+    eb = tm.elem_bytes
+    store_op, load_mod, comp_mod, store_mod = Opcode.STORE, 1, 2, 3
     for idx, insn in enumerate(insns):
-        mod = insn_module(insn)
-        flags = TOKEN_OF_FLAG[mod]
-        pops, pushes = [], []
-        for flag, tok in flags.items():
-            if getattr(insn, flag):
-                if tok is None:
-                    raise InvalidInstructionError(
-                        idx,
-                        disasm(insn),
-                        f"the {mod.name.lower()} module has no {flag} queue (this flag must be 0)",
-                    )
-                (pops if flag.startswith("pop") else pushes).append(_TOKEN_ID[tok])
-        t = insn_timing(insn, cfg)
-        read_type, nbytes, n_uops = None, 0, 0
-        if isinstance(insn, MemInsn):
-            kind = _K_STORE if insn.opcode == Opcode.STORE else _K_LOAD
+        cls = type(insn)
+        memory, read_type, nbytes, n_uops = 0, None, 0, 0
+        if cls is MemInsn:
+            if insn.opcode == store_op:
+                kind, mod = _K_STORE, store_mod
+            else:
+                kind = _K_LOAD
+                mod = load_mod if insn.mem_type in _LOAD_TYPES else comp_mod
+            duration, memory = tm.dma(insn)
             if insn.x_size:
-                nbytes = insn.x_size * insn.y_size * mem_elem_bytes(cfg, insn.mem_type)
-                read_type = None if kind == _K_STORE else insn.mem_type.name
-        elif isinstance(insn, GemmInsn):
-            kind, n_uops = _K_GEMM, (0 if insn.reset else insn.n_uops)
-        elif isinstance(insn, AluInsn):
-            kind, n_uops = _K_ALU, insn.n_uops
-        elif isinstance(insn, FinishInsn):
-            kind = _K_FINISH
+                nbytes = insn.x_size * insn.y_size * eb[insn.mem_type]
+                if kind == _K_LOAD:
+                    read_type = insn.mem_type.name
+        elif cls is GemmInsn:
+            kind, mod, duration = _K_GEMM, comp_mod, tm.gemm(insn)
+            if insn.uop_end < insn.uop_bgn:
+                raise InvalidInstructionError(
+                    idx, disasm(insn), f"uop_end={insn.uop_end} < uop_bgn={insn.uop_bgn}"
+                )
+            n_uops = 0 if insn.reset else insn.n_uops
+        elif cls is AluInsn:
+            kind, mod, duration = _K_ALU, comp_mod, tm.alu(insn)
+            if insn.uop_end < insn.uop_bgn:
+                raise InvalidInstructionError(
+                    idx, disasm(insn), f"uop_end={insn.uop_end} < uop_bgn={insn.uop_bgn}"
+                )
+            n_uops = insn.n_uops
+        elif cls is FinishInsn:
+            kind, mod, duration = _K_FINISH, comp_mod, 1
         else:
             raise InvalidInstructionError(idx, repr(insn), "not an instruction")
-        p.module.append(int(mod))
+        pops, pushes = (), ()
+        if insn.pop_prev or insn.pop_next or insn.push_prev or insn.push_next:
+            pops, pushes = [], []
+            for flag in _FLAGS:
+                if getattr(insn, flag):
+                    tok = _FLAG_TOKEN[mod, flag]
+                    if tok < 0:
+                        raise InvalidInstructionError(
+                            idx,
+                            disasm(insn),
+                            f"the {Module(mod).name.lower()} module has no "
+                            f"{flag} queue (this flag must be 0)",
+                        )
+                    (pops if flag[1] == "o" else pushes).append(tok)
+            pops, pushes = tuple(pops), tuple(pushes)
+        p.module.append(mod)
         p.kind.append(kind)
-        p.duration.append(t.duration)
-        p.memory.append(t.memory)
-        p.pops.append(tuple(pops))
-        p.pushes.append(tuple(pushes))
+        p.duration.append(duration)
+        p.memory.append(memory)
+        p.pops.append(pops)
+        p.pushes.append(pushes)
         p.read_type.append(read_type)
         p.nbytes.append(nbytes)
         p.n_uops.append(n_uops)

@@ -70,6 +70,38 @@ def insn_timing(insn: Insn, cfg: HwConfig) -> InsnTiming:
     raise TypeError(f"not an instruction: {insn!r}")
 
 
+class TimingModel:
+    """The same formulas with every config constant precomputed (the simulator's hot path)."""
+
+    def __init__(self, cfg: HwConfig):
+        from hw_sim.isa import MemType
+
+        self.bus = cfg.bus_bytes
+        self.burst = cfg.MAX_BURST_BEATS
+        self.latency = cfg.DRAM_LATENCY
+        self.gemm_pipe = cfg.GEMM_PIPELINE
+        self.alu_pipe = cfg.ALU_PIPELINE
+        self.elem_bytes = {m: mem_elem_bytes(cfg, m) for m in MemType}
+
+    def dma(self, insn: MemInsn) -> tuple[int, int]:
+        if insn.x_size == 0:
+            return 1, 0
+        beats = -(-insn.x_size * self.elem_bytes[insn.mem_type] // self.bus)
+        bursts = -(-beats // self.burst)
+        xp = insn.x_pad_0 + insn.x_pad_1
+        pad = (insn.y_pad_0 + insn.y_pad_1) * (xp + insn.x_size) + insn.y_size * xp
+        memory = insn.y_size * bursts * self.latency
+        return 1 + memory + insn.y_size * beats + pad, memory
+
+    def gemm(self, insn: GemmInsn) -> int:
+        n = insn.iter_out * insn.iter_in * (insn.uop_end - insn.uop_bgn)
+        return max(1, n + self.gemm_pipe)
+
+    def alu(self, insn: AluInsn) -> int:
+        n = insn.iter_out * insn.iter_in * (insn.uop_end - insn.uop_bgn)
+        return max(1, (n if insn.use_imm else 2 * n) + self.alu_pipe)
+
+
 # ----- fetch ------------------------------------------------------------------------------------
 
 
