@@ -85,8 +85,11 @@ def run_case(case) -> CaseResult:
 
 def _run_data_set(case, op: str, k: int, inputs, outputs) -> CaseResult | None:
     """None when the data set passes, else the failed/skipped result."""
-    names = [vi.name for vi in case.model.graph.input if vi.name not in
-             {i.name for i in case.model.graph.initializer}]  # fmt: skip
+    names = [
+        vi.name
+        for vi in case.model.graph.input
+        if vi.name not in {i.name for i in case.model.graph.initializer}
+    ]
     feeds = dict(zip(names, inputs, strict=False))
     # Integer inputs (shapes, axes, indices) decide output shapes: freeze them to constants so
     # that the static-shape graph IR can be built.

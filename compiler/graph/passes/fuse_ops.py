@@ -5,10 +5,10 @@ fusable) take the element-wise ops that follow them into their epilogue; chains 
 element-wise ops fuse among themselves; reductions, pooling, data movement and everything
 else (*opaque*) stay one node per group and end a chain. A node joins the group of the
 producer of one of its inputs when: it is element-wise; that producer is the node just
-before it (groups stay contiguous in node order); the producer's output has no other use (an intermediate
-escaping the group would have to be written out anyway); the producer's group has not ended;
-both have the same partition target. Other inputs may come from anywhere (a residual add
-reads a tensor produced elsewhere, a bias is a constant).
+before it (groups stay contiguous in node order); the producer's output has no other
+use (an intermediate escaping the group would have to be written out anyway); the
+producer's group has not ended; both have the same partition target. Other inputs may
+come from anywhere (a residual add reads a tensor produced elsewhere, a bias is a constant).
 
 The result is recorded in the IR: every node gets `group` (0, 1, ... in order); the
 backends compile one kernel per group.
