@@ -13,7 +13,7 @@ class SimError(RuntimeError):
 
 
 class InvalidInstructionError(SimError):
-    """An instruction that decodes but cannot execute (bad memory type, flags the module lacks...)."""
+    """An instruction that decodes but cannot execute (bad memory type, a flag its module lacks)."""
 
     def __init__(self, index: int, listing: str, problem: str):
         self.index = index

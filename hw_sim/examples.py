@@ -285,8 +285,9 @@ def blocked_gemm(
                    wgt_factor_out=1, wgt_factor_in=ci, pop_prev=True,
                    push_prev=it + vt < total_steps, push_next=k == nb - 1)  # fmt: skip
             it += 1
-        b.store(ta * rows * co, cbuf, y=rows, x=co, stride=nc_out,
-                elem_offset=bi_ * rows * nc_out + bj * co, pop_prev=True, push_prev=True)  # fmt: skip
+        tile_offset = bi_ * rows * nc_out + bj * co
+        b.store(ta * rows * co, cbuf, y=rows, x=co, stride=nc_out, elem_offset=tile_offset,
+                pop_prev=True, push_prev=True)  # fmt: skip
     for _ in range(min(vt, len(tiles))):
         b.nop(Module.COMPUTE, pop_next=True)
     b.finish()
