@@ -53,7 +53,8 @@ def data_parallel(
         if row is not None and n >= MIN_PARALLEL_ELEMENTS:
             p, j = Var(f"{name}_o"), Var(f"{name}_v")
             body = body_fn([p * row + j])
-            return nest([(p, n // row, ForKind.PARALLEL), (j, row, ForKind.VECTORIZED)], body)
+            last = ForKind.VECTORIZED if vector_last else ForKind.SERIAL
+            return nest([(p, n // row, ForKind.PARALLEL), (j, row, last)], body)
         j = Var(f"{name}_v")
         return nest([(j, n, ForKind.VECTORIZED if vector_last else ForKind.SERIAL)], body_fn([j]))
     outer = math.prod(shape[:-1])
