@@ -150,7 +150,7 @@ def _attr_value(attr: onnx.AttributeProto, where: str) -> Any:
 def _tensor_to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
     if onnx_dtype_to_numpy(tensor.data_type) is None:
         raise FrontendError(f"{where}: data type {tensor.data_type} is not supported")
-    return np.ascontiguousarray(numpy_helper.to_array(tensor))
+    return np.array(order="C", object=numpy_helper.to_array(tensor))
 
 
 def collect_unsupported(model: onnx.ModelProto) -> dict[str, list[str]]:
@@ -246,7 +246,7 @@ def import_onnx(
     for k, v in bind.items():
         if k not in {vi.name for vi in g.input}:
             raise FrontendError(f"cannot bind {k!r}: the model has no input of that name")
-        constants[k] = np.ascontiguousarray(v)
+        constants[k] = np.array(order="C", object=v)
     unknown_shapes = set(shapes) - {vi.name for vi in g.input}
     if unknown_shapes:
         raise FrontendError(
@@ -275,7 +275,7 @@ def import_onnx(
             ctx = KernelCtx(attrs, opset, node_name, "Constant")
             if "sparse_value" in attrs or not attrs:
                 raise FrontendError(f"node {node_name!r}: Constant without a dense value")
-            constants[n.output[0]] = np.ascontiguousarray(KERNELS["Constant"](ctx))
+            constants[n.output[0]] = np.array(order="C", object=KERNELS["Constant"](ctx))
             continue
         nodes.append(Node(node_name, n.op_type, tuple(n.input), tuple(n.output), attrs))
     try:

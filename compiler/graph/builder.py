@@ -28,6 +28,7 @@ class GraphBuilder:
         self.types: dict[str, TensorType] = {}
         self.constants: dict[str, np.ndarray] = {}
         self.names = NameGen()
+        self.known: dict[str, np.ndarray] = {}  # constants and small computed values
 
     def input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> str:
         self.names.taken.add(name)
@@ -37,8 +38,9 @@ class GraphBuilder:
 
     def const(self, name: str, value) -> str:
         name = self.names(name)
-        value = np.ascontiguousarray(value)
+        value = np.array(order="C", object=value)
         self.constants[name] = value
+        self.known[name] = value
         self.types[name] = TensorType.of(value)
         return name
 
@@ -62,9 +64,11 @@ class GraphBuilder:
         )
         node = Node(node_name, op, tuple(inputs), outs, attrs)
         in_types = [self.types[i] if i else None for i in inputs]
-        out_types, _ = infer_node(node, in_types, self.constants, self.opset)
-        for o, t in zip(outs, out_types, strict=False):
+        out_types, values = infer_node(node, in_types, self.known, self.opset)
+        for o, t, v in zip(outs, out_types, values, strict=False):
             self.types[o] = t
+            if v is not None:
+                self.known[o] = v
         self.nodes.append(node)
         return outs[0] if num_outputs == 1 else outs
 

@@ -43,7 +43,7 @@ def fold_constants(graph: Graph, max_elements: int = 1 << 26) -> Graph:
         values = run_node(node, [constants[i] if i else None for i in node.inputs], graph.opset)
         for name, value in zip(node.outputs, values, strict=False):
             if name:
-                value = np.ascontiguousarray(value)
+                value = np.array(order="C", object=value)
                 assert TensorType.of(value) == types[name], (node.name, name)
                 constants[name] = value
     return graph.with_nodes(nodes, types=types, constants=constants)
