@@ -1,0 +1,131 @@
+"""Tensor expressions + schedule primitives + lowering, checked by the loop-IR interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.schedule.schedule import ScheduleError, create_schedule
+from compiler.te.tensor import cast, compute, placeholder, reduce_axis, sum_reduce
+from compiler.tir.interp import run
+from compiler.tir.lower import lower
+from compiler.tir.nodes import ForKind, Select
+from compiler.tir.printer import print_func
+from compiler.tir.verify import verify
+
+
+def _matmul(n, m, k):
+    a = placeholder((n, k), "int8", "A")
+    b = placeholder((m, k), "int8", "B")
+    r = reduce_axis(k, "r")
+    c = compute(
+        (n, m), lambda i, j: sum_reduce(cast("int32", a[i, r]) * cast("int32", b[j, r]), r), "C"
+    )
+    return a, b, c
+
+
+def _ref_matmul(a, b):
+    return a.astype(np.int32) @ b.astype(np.int32).T
+
+
+def test_default_schedule_matches_numpy(rng):
+    a, b, c = _matmul(3, 5, 7)
+    f = lower(create_schedule(c))
+    verify(f)
+    x = rng.integers(-128, 128, (3, 7)).astype(np.int8)
+    y = rng.integers(-128, 128, (5, 7)).astype(np.int8)
+    out = run(f, {"A": x, "B": y, "C": np.zeros((3, 5), np.int32)})["C"]
+    np.testing.assert_array_equal(out, _ref_matmul(x, y))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 5])
+def test_split_reorder_compute_at_cache_read(rng, factor):
+    a, b, c = _matmul(4, 6, 8)
+    d = compute((4, 6), lambda i, j: c[i, j] >> 2, "D")
+    s = create_schedule(d)
+    s[c].set_scope("local")
+    i, j = d.op.axis
+    jo, ji = s[d].split(j, factor)
+    io, ii = s[d].split(i, nparts=2)
+    s[d].reorder(io, jo, ii, ji)
+    s[c].compute_at(s[d], jo)
+    ko, ki = s[c].split(s[c].op.reduce_axis[0], factor)
+    aa = s.cache_read(a, "local", [c])
+    s[aa].compute_at(s[c], ko)
+    s[d].vectorize(ji)
+    f = lower(s)
+    verify(f)
+    text = print_func(f)
+    assert "vectorized" in text and "alloc A.local" in text and "alloc C" in text
+    x = rng.integers(-128, 128, (4, 8)).astype(np.int8)
+    y = rng.integers(-128, 128, (6, 8)).astype(np.int8)
+    out = run(f, {"A": x, "B": y, "D": np.zeros((4, 6), np.int32)})["D"]
+    np.testing.assert_array_equal(out, _ref_matmul(x, y) >> 2)
+
+
+def test_fuse_parallel_and_inline(rng):
+    a = placeholder((4, 6), "float32", "A")
+    t = compute((4, 6), lambda i, j: a[i, j] * 2.0, "T")
+    u = compute((4, 6), lambda i, j: t[i, j] + 1.0, "U")
+    s = create_schedule(u)
+    s[t].compute_inline()
+    f_ = s[u].fuse(*u.op.axis)
+    s[u].parallel(f_)
+    f = lower(s)
+    verify(f)
+    text = print_func(f)
+    assert "parallel" in text and "alloc" not in text
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    out = run(f, {"A": x, "U": np.zeros((4, 6), np.float32)})["U"]
+    np.testing.assert_allclose(out, x * 2 + 1, rtol=1e-6)
+
+
+def test_cache_write_and_unroll(rng):
+    a, b, c = _matmul(2, 4, 4)
+    s = create_schedule(c)
+    cl = s.cache_write(c, "local")
+    i, j = c.op.axis
+    s[cl].compute_at(s[c], i)
+    s[c].unroll(j)
+    f = lower(s)
+    verify(f)
+    assert "unrolled" in print_func(f)
+    x = rng.integers(-128, 128, (2, 4)).astype(np.int8)
+    y = rng.integers(-128, 128, (4, 4)).astype(np.int8)
+    out = run(f, {"A": x, "B": y, "C": np.zeros((2, 4), np.int32)})["C"]
+    np.testing.assert_array_equal(out, _ref_matmul(x, y))
+
+
+def test_padding_inlined_into_cache_read(rng):
+    a = placeholder((5,), "int8", "A")
+    p = compute((7,), lambda i: Select(_in(i), a[i - 1], cast("int8", 0)), "P")
+    o = compute((5,), lambda i: cast("int32", p[i]) + cast("int32", p[i + 2]), "O")
+    s = create_schedule(o)
+    s[p].compute_inline()
+    pc = s.cache_read(p, "local", [o])
+    io, ii = s[o].split(o.op.axis[0], 2)
+    s[pc].compute_at(s[o], io)
+    f = lower(s)
+    verify(f)
+    x = rng.integers(-128, 128, (5,)).astype(np.int8)
+    out = run(f, {"A": x, "O": np.zeros(5, np.int32)})["O"]
+    padded = np.concatenate([[0], x, [0]]).astype(np.int32)
+    np.testing.assert_array_equal(out, padded[:5] + padded[2:7])
+
+
+def _in(i):
+    from compiler.tir.nodes import BinOp, Const
+
+    return BinOp("and", BinOp("ge", i, Const(1)), BinOp("lt", i, Const(6)))
+
+
+def test_schedule_errors_name_the_stage():
+    a, b, c = _matmul(2, 2, 2)
+    s = create_schedule(c)
+    other = reduce_axis(3, "q")
+    with pytest.raises(ScheduleError, match="stage C"):
+        s[c].split(other, 2)
+    i, j = c.op.axis
+    with pytest.raises(ScheduleError, match="directly enclose"):
+        s[c].fuse(j, i)
+    assert ForKind.VIRTUAL_THREAD.value == "vthread"
