@@ -1,0 +1,150 @@
+"""The Verilated RTL as a device: same interface as `HwSimDevice`, so any program runs on the
+RTL by changing the device name (`get_device("rtl", cfg)`).
+
+Each run writes the instructions and the DRAM image to a temporary directory, runs the cached
+harness binary (`runtime.rtl_build.build`), and reads back the final DRAM, the counters
+(`RunStats.counters()` form) and, on request, the per-instruction trace.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hw_sim.config import HwConfig
+from hw_sim.errors import SimError, WatchdogError
+from hw_sim.isa import Module, encode_program, insn_module
+from hw_sim.program import Program
+from hw_sim.stats import FETCH_CLASSES, MODULE_CLASSES, MODULES, READ_TYPES, TOKEN_QUEUES, RunStats
+from runtime.device import Device
+from runtime.rtl_build import build
+
+DEFAULT_MAX_CYCLES = 1_000_000_000
+
+
+class RtlRunError(SimError):
+    """The RTL harness failed (bad memory access, crash); the message holds its output."""
+
+
+@dataclass
+class RtlSchedule:
+    """Per-instruction cycles observed in the RTL (index = instruction index; -1 = never)."""
+
+    module: list[int]
+    dispatch: list[int]
+    start: list[int]
+    end: list[int]
+
+
+def stats_from_counters(total: int, c: dict[str, int]) -> RunStats:
+    """Map the harness's flat counter names (runtime/rtl_params.COUNTER_NAMES) to RunStats."""
+    st = RunStats(total_cycles=total)
+    for m in MODULES:
+        classes = FETCH_CLASSES if m == "fetch" else MODULE_CLASSES
+        st.modules[m] = {k: int(c[f"{m}.{k}"]) for k in classes} | {"insns": int(c[f"{m}.insns"])}
+    st.dram_bytes_read = {t: int(c[f"read.{t}"]) for t in READ_TYPES}
+    st.dram_bytes_written = int(c["written"])
+    st.gemm_uops = int(c["gemm_uops"])
+    st.alu_uops = int(c["alu_uops"])
+    st.tokens_left = {t: int(c[f"tokens.{t}"]) for t in TOKEN_QUEUES}
+    return st
+
+
+def parse_trace(text: str, program: Program) -> RtlSchedule:
+    """Turn the harness's event lines into per-instruction cycles of `program`."""
+    mods = [int(insn_module(i)) for i in program.insns]
+    n = len(mods)
+    sched = RtlSchedule(mods, [-1] * n, [-1] * n, [-1] * n)
+    by_module: dict[int, list[int]] = {int(m): [] for m in Module if m != Module.FETCH}
+    for idx, m in enumerate(mods):
+        by_module[m].append(idx)
+    nxt_start = dict.fromkeys(by_module, 0)
+    nxt_end = dict.fromkeys(by_module, 0)
+    nxt_disp = 0
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "D":
+            if nxt_disp < n:
+                sched.dispatch[nxt_disp] = int(parts[1])
+            nxt_disp += 1
+            continue
+        m = int(parts[1]) + 1  # harness: 0 load, 1 compute, 2 store
+        lst = by_module[m]
+        if parts[0] == "S":
+            if nxt_start[m] < len(lst):
+                sched.start[lst[nxt_start[m]]] = int(parts[2])
+            nxt_start[m] += 1
+        else:
+            if nxt_end[m] < len(lst):
+                sched.end[lst[nxt_end[m]]] = int(parts[2])
+            nxt_end[m] += 1
+    return sched
+
+
+def run_rtl(
+    program: Program,
+    dram: np.ndarray,
+    max_cycles: int | None = None,
+    trace: bool = False,
+) -> tuple[RunStats, RtlSchedule | None]:
+    """Run `program` on the RTL with DRAM image `dram` (uint8, updated in place)."""
+    binary = build(program.cfg)
+    limit = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
+    with tempfile.TemporaryDirectory(prefix="vtac_rtl_") as d:
+        tmp = Path(d)
+        encode_program(program.insns, program.cfg).astype("<u8").tofile(tmp / "insns.bin")
+        np.ascontiguousarray(dram, dtype=np.uint8).tofile(tmp / "dram.bin")
+        cmd = [
+            str(binary),
+            "--insns",
+            str(tmp / "insns.bin"),
+            "--dram",
+            str(tmp / "dram.bin"),
+            "--out-dram",
+            str(tmp / "out.bin"),
+            "--counters",
+            str(tmp / "counters.json"),
+            "--max-cycles",
+            str(limit),
+        ]
+        if trace:
+            cmd += ["--trace", str(tmp / "trace.txt")]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode not in (0, 2):
+            raise RtlRunError(
+                f"RTL harness failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
+        result = json.loads((tmp / "counters.json").read_text())
+        if proc.returncode == 2:
+            raise WatchdogError(
+                f"watchdog: the RTL ran {limit} cycles without executing FINISH "
+                "(a deadlock, or raise max_cycles)",
+                cycle=limit,
+                index=None,
+            )
+        dram[...] = np.fromfile(tmp / "out.bin", dtype=np.uint8)
+        stats = stats_from_counters(int(result["total_cycles"]), result["counters"])
+        sched = parse_trace((tmp / "trace.txt").read_text(), program) if trace else None
+    return stats, sched
+
+
+class RtlDevice(Device):
+    """The accelerator's Verilog under Verilator (built and cached per hardware config)."""
+
+    name = "rtl"
+
+    def __init__(self, cfg: HwConfig):
+        super().__init__(cfg)
+        self.trace = False
+        self.last_schedule: RtlSchedule | None = None
+
+    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
+        stats, self.last_schedule = run_rtl(program, dram, max_cycles, trace=self.trace)
+        return stats
