@@ -1,0 +1,101 @@
+"""conv2d on the CPU vs NumPy: blocked NCHWc, depthwise, direct (groups, dilation, asymmetric
+pads) and int8 (bit-exact). float32 tolerance: 1e-4 relative to the output's max magnitude."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.cpu import ops
+from compiler.cpu.conv2d import Conv2dKnobs, Conv2dShape, conv2d_nchwc, default_knobs
+from tests.conftest import sweep_size
+from tests.cpu import npref
+
+RTOL = 1e-4
+
+
+def close(got, ref):
+    assert got.shape == ref.shape
+    scale = max(1.0, float(np.abs(ref).max()))
+    np.testing.assert_allclose(got, ref, atol=RTOL * scale, rtol=0)
+
+
+def test_random_blocked_convs(rng):
+    for _ in range(sweep_size(6)):
+        c = int(rng.choice([8, 16, 24, 32]))
+        o = int(rng.choice([8, 16, 32, 48]))
+        k = int(rng.choice([1, 3, 5]))
+        s = int(rng.choice([1, 2]))
+        h, w = (int(v) for v in rng.integers(k, 20, 2))
+        p = int(rng.integers(0, k // 2 + 1))
+        x = rng.standard_normal((1, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((o, c, k, k)).astype(np.float32)
+        b = rng.standard_normal(o).astype(np.float32)
+        close(ops.conv2d(x, wt, b, stride=s, pads=p), npref.conv2d(x, wt, b, (s, s), (p, p, p, p)))
+
+
+def test_batch_relu_dilation_and_odd_tiles(rng):
+    x = rng.standard_normal((2, 16, 13, 17)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    ref = np.maximum(npref.conv2d(x, w, None, (1, 1), (2, 2, 2, 2), (2, 2)), 0)
+    close(ops.conv2d(x, w, pads=2, dilation=2, relu=True), ref)
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [Conv2dKnobs(8, 8, 3, False), Conv2dKnobs(16, 16, 7, True), Conv2dKnobs(8, 32, 2, True)],
+)
+def test_every_knob_setting_is_correct(knobs, rng):
+    x = rng.standard_normal((1, 32, 9, 11)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    close(ops.conv2d(x, w, pads=1, knobs=knobs), npref.conv2d(x, w, None, (1, 1), (1, 1, 1, 1)))
+
+
+def test_resnet_first_layer_shape_with_three_channels(rng):
+    x = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
+    close(ops.conv2d(x, w, stride=2, pads=3), npref.conv2d(x, w, None, (2, 2), (3, 3, 3, 3)))
+
+
+def test_grouped_blocked_and_direct(rng):
+    x = rng.standard_normal((1, 64, 10, 10)).astype(np.float32)
+    w = rng.standard_normal((64, 16, 3, 3)).astype(np.float32)  # 4 groups of 16: blocked path
+    close(
+        ops.conv2d(x, w, pads=1, groups=4), npref.conv2d(x, w, None, (1, 1), (1, 1, 1, 1), groups=4)
+    )
+    x = rng.standard_normal((1, 6, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((9, 2, 3, 3)).astype(np.float32)  # 3 groups of 2: direct path
+    ref = npref.conv2d(x, w, None, (2, 1), (0, 1, 2, 1), groups=3)
+    close(ops.conv2d(x, w, stride=(2, 1), pads=(0, 1, 2, 1), groups=3), ref)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise(stride, rng):
+    x = rng.standard_normal((1, 32, 15, 14)).astype(np.float32)
+    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    ref = npref.conv2d(x, w, b, (stride, stride), (1, 1, 1, 1), groups=32)
+    close(ops.conv2d(x, w, b, stride=stride, pads=1, groups=32), ref)
+
+
+def test_int8_conv_is_bit_exact(rng):
+    x = rng.integers(-128, 128, (1, 8, 12, 12)).astype(np.int8)
+    w = rng.integers(-128, 128, (16, 8, 3, 3)).astype(np.int8)
+    b = rng.integers(-(2**14), 2**14, 16).astype(np.int32)
+    got = ops.conv2d(x, w, b, pads=1)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, npref.conv2d(x, w, b, (1, 1), (1, 1, 1, 1)))
+
+
+def test_default_knobs_fit_the_registers_and_the_shape():
+    for c, o in ((3, 64), (64, 64), (256, 512)):
+        shape = Conv2dShape(1, c, 14, 14, o, 3, 3, (1, 1), (1, 1))
+        k = default_knobs(shape, 8)
+        assert c % k.ic_bn == 0 and o % k.oc_bn == 0
+        assert (k.oc_bn // 8) * (k.ow_tile + 1) + 1 <= 16
+
+
+def test_bad_knobs_name_the_knob():
+    shape = Conv2dShape(1, 24, 8, 8, 24, 3, 3)
+    with pytest.raises(ValueError, match="ic_bn=16"):
+        conv2d_nchwc(shape, Conv2dKnobs(16, 8, 4))

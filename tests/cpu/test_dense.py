@@ -1,0 +1,50 @@
+"""dense / matmul / batched matmul vs NumPy (float32, tolerance 1e-4 of the output scale)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.cpu import ops
+from compiler.cpu.dense import DenseKnobs
+from tests.conftest import sweep_size
+
+
+def close(got, ref):
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=1e-4 * max(1.0, float(np.abs(ref).max())), rtol=0)
+
+
+def test_random_dense(rng):
+    for _ in range(sweep_size(6)):
+        m, k = (int(v) for v in rng.integers(1, 70, 2))
+        n = int(rng.choice([8, 16, 24, 40, 128]))
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = rng.standard_normal((k, n)).astype(np.float32)
+        b = rng.standard_normal(n).astype(np.float32)
+        close(ops.dense(x, w, b), x.astype(np.float64) @ w + b)
+
+
+@pytest.mark.parametrize(
+    "knobs", [DenseKnobs(8, 1, 4), DenseKnobs(16, 6, 32), DenseKnobs(32, 3, 64)]
+)
+def test_dense_knobs_and_relu(knobs, rng):
+    x = rng.standard_normal((13, 64)).astype(np.float32)
+    w = rng.standard_normal((64, 32)).astype(np.float32)
+    close(ops.dense(x, w, relu=True, knobs=knobs), np.maximum(x.astype(np.float64) @ w, 0))
+
+
+def test_matmul_batched_and_broadcast(rng):
+    a = rng.standard_normal((2, 3, 17, 20)).astype(np.float32)
+    b = rng.standard_normal((2, 3, 20, 24)).astype(np.float32)
+    close(ops.matmul(a, b), a.astype(np.float64) @ b)
+    b2 = rng.standard_normal((20, 8)).astype(np.float32)
+    close(ops.matmul(a, b2), a.astype(np.float64) @ b2)
+    close(ops.matmul(a[0, 0], b[0, 0]), a[0, 0].astype(np.float64) @ b[0, 0])
+
+
+def test_bad_blocking_is_reported():
+    from compiler.cpu.dense import dense
+
+    with pytest.raises(ValueError, match="nb=16 must divide N=24"):
+        dense(4, 8, 24, DenseKnobs(16, 2, 8))
