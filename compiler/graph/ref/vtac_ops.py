@@ -119,8 +119,10 @@ def conv2d(ctx: KernelCtx, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = 
     dil = list(ctx.attr("dilations", (1, 1)))
     pads = list(ctx.attr("pads", (0, 0, 0, 0)))
     group = int(ctx.attr("group", 1))
-    # int64 accumulation then a wrap to int32 models the hardware's 32-bit accumulator.
-    acc = conv_nd(x, w, strides, pads[:2], pads[2:], dil, group, acc_dtype=np.int64)
+    # Products of int8 values summed in float64 are exact integers (|sum| < 2**53 for any
+    # realistic K), and float64 uses BLAS; then a wrap to int32 models the accumulator.
+    acc = conv_nd(x, w, strides, pads[:2], pads[2:], dil, group, acc_dtype=np.float64)
+    acc = acc.astype(np.int64)
     if b is not None:
         acc = acc + b.astype(np.int64).reshape(1, -1, 1, 1)
     acc = acc.astype(np.int32)
@@ -135,7 +137,7 @@ def dense(ctx: KernelCtx, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = N
         bn, bc = x.shape[-2], x.shape[-1]
         x = unpack_array(x, x.shape[0] * bn, x.shape[1] * bc)
         w = unpack_weight_array(w)
-    acc = x.astype(np.int64) @ w.astype(np.int64).T
+    acc = (x.astype(np.float64) @ w.astype(np.float64).T).astype(np.int64)
     if b is not None:
         acc = acc + b.astype(np.int64)
     acc = acc.astype(np.int32)
