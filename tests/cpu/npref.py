@@ -24,8 +24,12 @@ def conv2d(x, w, bias=None, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
         ws = w[g * og : (g + 1) * og]
         for ky in range(kh):
             for kx in range(kw):
-                patch = xs[:, :, ky * dh : ky * dh + sh * (oh - 1) + 1 : sh,
-                           kx * dw : kx * dw + sw * (ow - 1) + 1 : sw]  # fmt: skip
+                patch = xs[
+                    :,
+                    :,
+                    ky * dh : ky * dh + sh * (oh - 1) + 1 : sh,
+                    kx * dw : kx * dw + sw * (ow - 1) + 1 : sw,
+                ]
                 out[:, g * og : (g + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
     if bias is not None:
         out += bias.astype(acc).reshape(1, -1, 1, 1)

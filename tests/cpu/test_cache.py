@@ -32,8 +32,15 @@ print(json.dumps(jit.stats))
 
 def _run_child(cache: Path) -> dict:
     env = {"VTAC_CPU_CACHE": str(cache), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    res = subprocess.run([sys.executable, "-W", "always", "-c", _CHILD], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    res = subprocess.run(
+        [sys.executable, "-W", "always", "-c", _CHILD],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(res.stdout.strip().splitlines()[-1]) | {"stderr": res.stderr}
 
 
