@@ -1,0 +1,97 @@
+"""Benchmark of the hw_sim simulator's own speed (wall clock, this machine).
+
+* blocked GEMM (VTA's hardware test: 256x256 int8, 64x64 tiles, 1 and 2 virtual threads) at the
+  default config: simulated cycles per wall-clock second;
+* a stream of many small instructions (5 per group: LOAD, GEMM reset, GEMM, ALU, STORE):
+  instructions per second.
+
+Each figure is the median over `--repeat` runs of `simulate()` alone (program assembly is not
+timed). `--json` prints one JSON object with `gemm_cycles_per_s` (the slower of the two thread
+counts), `small_insn_per_s` and the details.
+
+    python scripts/bench_hw_sim.py [--config default] [--repeat 7] [--groups 2000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from hw_sim.config import load_config  # noqa: E402
+from hw_sim.examples import blocked_gemm, small_insn_stream  # noqa: E402
+from hw_sim.simulator import simulate  # noqa: E402
+
+
+def _time(prog, repeat: int) -> tuple[float, object]:
+    simulate(prog)  # warm-up (imports, BLAS init)
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = simulate(prog)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def run(config: str, repeat: int, groups: int) -> dict:
+    cfg = load_config(config)
+    out: dict = {"config": cfg.name, "repeat": repeat}
+    rates = []
+    for vt in (1, 2):
+        prog, expected = blocked_gemm(cfg, np.random.default_rng(0), virtual_threads=vt)
+        wall, result = _time(prog, repeat)
+        ok = np.array_equal(prog.read_buffer(result.dram, "C"), expected["C"])
+        rate = result.stats.total_cycles / wall
+        rates.append(rate)
+        out[f"gemm_vt{vt}"] = {
+            "insns": len(prog.insns),
+            "cycles": result.stats.total_cycles,
+            "utilization": round(result.stats.utilization(), 4),
+            "wall_s": wall,
+            "cycles_per_s": rate,
+            "bit_exact": ok,
+        }
+    out["gemm_cycles_per_s"] = min(rates)
+    prog, expected = small_insn_stream(cfg, np.random.default_rng(0), groups=groups)
+    wall, result = _time(prog, repeat)
+    out["small_insns"] = {
+        "insns": len(prog.insns),
+        "cycles": result.stats.total_cycles,
+        "wall_s": wall,
+        "bit_exact": bool(np.array_equal(prog.read_buffer(result.dram, "out"), expected["out"])),
+    }
+    out["small_insn_per_s"] = len(prog.insns) / wall
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="default")
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--groups", type=int, default=2000, help="groups of 5 small instructions")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    res = run(args.config, args.repeat, args.groups)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    for vt in (1, 2):
+        g = res[f"gemm_vt{vt}"]
+        print(f"blocked GEMM vt{vt}: {g['cycles']:,} cycles, {g['insns']} insns, "
+              f"{g['wall_s'] * 1e3:.1f} ms -> {g['cycles_per_s'] / 1e6:.1f} M cycles/s "
+              f"(utilization {g['utilization']:.1%}, bit-exact {g['bit_exact']})")  # fmt: skip
+    s = res["small_insns"]
+    print(f"small instructions: {s['insns']:,} insns, {s['wall_s'] * 1e3:.1f} ms -> "
+          f"{res['small_insn_per_s']:,.0f} insns/s (bit-exact {s['bit_exact']})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
