@@ -310,12 +310,21 @@ def _gemm_products(st: SramState, src: np.ndarray, wgt: np.ndarray) -> np.ndarra
     return np.matmul(x, st.wgt_f[wgt].transpose(0, 2, 1)).reshape(n, b * bo)
 
 
-def _add_rows(st: SramState, rows: np.ndarray, values: np.ndarray) -> None:
-    """ACC[rows] += values (distinct rows, int32 wrap-around); OUT[rows] = low 8 bits."""
-    old = st.acc[rows]
-    new = (old.astype(np.int64) + values.reshape(old.shape).astype(np.int64)).astype(np.int32)
-    st.acc[rows] = new
-    st.out[rows] = new.astype(np.int8)
+def _add_rows(st: SramState, rows: np.ndarray | slice, values: np.ndarray) -> None:
+    """ACC[rows] += values (distinct rows, int32 wrap-around); OUT[rows] = low 8 bits.
+
+    `values` hold exact integers (float or int). They are reduced modulo 2**32 first (through
+    int64 unless they are known to fit int32), then added with NumPy's wrapping int32 add.
+    """
+    if values.dtype == np.float32:  # |v| < 2**24: fits int32 directly
+        delta = values.astype(np.int32)
+    else:
+        delta = values.astype(np.int64).astype(np.int32)
+    acc = st.acc[rows]  # a view for a slice, a copy for an index array
+    acc += delta.reshape(acc.shape)
+    if not isinstance(rows, slice):
+        st.acc[rows] = acc
+    st.out[rows] = acc.astype(np.int8)
 
 
 def _accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
