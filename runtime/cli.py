@@ -15,6 +15,7 @@ import sys
 # (module, one-line summary). Order is the order shown in `vtac --help`.
 _COMMAND_MODULES: list[str] = [
     "runtime.cli_sim",  # disasm, sim, demo
+    "runtime.cli_rtl",  # rtl run, crosscheck, build, lint, synth
 ]
 
 
