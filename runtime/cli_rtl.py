@@ -114,7 +114,8 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
         return 1
     if n > 1 or not args.file:
         print(
-            f"{n - bad} of {n} programs agree (DRAM, total cycles, counters, per-instruction timing)"
+            f"{n - bad} of {n} programs agree "
+            "(DRAM, total cycles, counters, per-instruction timing)"
         )
     return 1 if bad else 0
 

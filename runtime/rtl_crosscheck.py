@@ -121,7 +121,8 @@ def first_dram_divergence(program: Program, hw: np.ndarray, rtl: np.ndarray) -> 
             b = program.read_buffer(rtl, buf.name)[idx]
             return (
                 f"buffer {buf.name!r} element {idx}: hw_sim {a}, RTL {b} "
-                f"({inside.size} differing bytes in this buffer); {_last_store_writing(program, byte)}"
+                f"({inside.size} differing bytes in this buffer); "
+                + _last_store_writing(program, byte)
             )
     byte = int(diff[0])
     return f"DRAM byte {byte} (outside named buffers): hw_sim {hw[byte]}, RTL {rtl[byte]}"
