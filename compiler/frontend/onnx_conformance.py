@@ -67,16 +67,43 @@ def main_op(case) -> str:
     return case.model.graph.node[0].op_type if case.model.graph.node else "?"
 
 
+class _Skip(Exception):
+    pass
+
+
+def _as_array(value) -> np.ndarray:
+    """A case value as an array; sequences, optionals and exotic dtypes are skipped."""
+    import onnx
+    from onnx import numpy_helper
+
+    from compiler.graph.ref.dtypes import onnx_dtype_to_numpy
+
+    if isinstance(value, onnx.TensorProto):
+        if onnx_dtype_to_numpy(value.data_type) is None:
+            name = onnx.TensorProto.DataType.Name(value.data_type)
+            raise _Skip(f"data type {name} is not supported")
+        return numpy_helper.to_array(value)
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise _Skip(f"data type {array.dtype} is not supported")
+        return array
+    raise _Skip("sequence/optional values")
+
+
 def run_case(case) -> CaseResult:
     op = main_op(case)
     ops = {n.op_type for n in case.model.graph.node}
     foreign = sorted(o for o in ops if o not in KERNELS)
     if foreign:
         return CaseResult(case.name, op, "skipped", f"unsupported op {', '.join(foreign)}")
+    data_sets = []
     for inputs, outputs in case.data_sets:
-        if not all(isinstance(a, np.ndarray) for a in list(inputs) + list(outputs)):
-            return CaseResult(case.name, op, "skipped", "sequence/optional values")
-    for k, (inputs, outputs) in enumerate(case.data_sets):
+        try:
+            data_sets.append(([_as_array(a) for a in inputs], [_as_array(a) for a in outputs]))
+        except _Skip as e:
+            return CaseResult(case.name, op, "skipped", str(e))
+    for k, (inputs, outputs) in enumerate(data_sets):
         result = _run_data_set(case, op, k, inputs, outputs)
         if result is not None:
             return result
@@ -93,7 +120,9 @@ def _run_data_set(case, op: str, k: int, inputs, outputs) -> CaseResult | None:
     feeds = dict(zip(names, inputs, strict=False))
     # Integer inputs (shapes, axes, indices) decide output shapes: freeze them to constants so
     # that the static-shape graph IR can be built.
+    # Resize's roi/scales/sizes and Range's bounds decide output shapes too.
     resize_params = {i for n in case.model.graph.node if n.op_type == "Resize" for i in n.input[1:]}
+    resize_params |= {i for n in case.model.graph.node if n.op_type == "Range" for i in n.input}
     bind = {n: v for n, v in feeds.items() if v.dtype.kind in "iu" or n in resize_params}
     try:
         graph = import_onnx(case.model, bind=bind)

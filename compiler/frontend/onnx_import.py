@@ -153,6 +153,13 @@ def _tensor_to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
     return np.array(order="C", object=numpy_helper.to_array(tensor))
 
 
+def _is_false_constant(model: onnx.ModelProto, name: str) -> bool:
+    for init in model.graph.initializer:
+        if init.name == name:
+            return not bool(numpy_helper.to_array(init).any())
+    return False
+
+
 def collect_unsupported(model: onnx.ModelProto) -> dict[str, list[str]]:
     """Every unsupported op (or variant) -> the names of the nodes using it."""
     problems: dict[str, list[str]] = {}
@@ -170,6 +177,11 @@ def collect_unsupported(model: onnx.ModelProto) -> dict[str, list[str]]:
             problem = check(attrs)
             if problem:
                 problems.setdefault(f"{n.op_type} with {problem}", []).append(name)
+        if n.op_type == "Dropout" and len(n.input) > 2 and n.input[2]:
+            if not _is_false_constant(model, n.input[2]):
+                problems.setdefault(
+                    "Dropout with a training_mode input (inference only)", []
+                ).append(name)
         if any(a.type in (a.GRAPH, a.GRAPHS) for a in n.attribute):
             problems.setdefault(f"{n.op_type} (subgraph attribute)", []).append(name)
     return problems
