@@ -1,0 +1,157 @@
+"""The accelerator schedule for GEMM-based operators (conv2d, grouped conv2d, dense).
+
+A schedule is a function of named knobs (`Knobs`), the same knobs the tuner searches:
+    tile_b, tile_h, tile_w, tile_ci, tile_co   tile sizes in blocks / pixels
+    h_threading, oc_threading                  2 virtual threads over output-row or
+                                               output-channel tiles (ping-pong buffers)
+Structure (VTA's): the output is tiled; per output tile the accumulator tile is reset, then for
+each input-channel tile the input (padded by DMA) and weight tiles are loaded and the GEMM
+intrinsic runs over the tile; the epilogue runs on the ALU in the accumulator; the tile is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from compiler.schedule.schedule import Schedule, ScheduleError, create_schedule
+from compiler.vta.intrin import ACC, INP, WGT
+from compiler.vta.ops import VtaOp
+
+
+@dataclass(frozen=True)
+class Knobs:
+    tile_b: int = 1
+    tile_h: int = 1
+    tile_w: int = 1
+    tile_ci: int = 1
+    tile_co: int = 1
+    h_threading: int = 1
+    oc_threading: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def vthreads(self) -> int:
+        return max(self.h_threading, self.oc_threading)
+
+
+def op_dims(op: VtaOp) -> dict:
+    """Blocked extents: nb, g, cob (per group), cib (per group), oh, ow, kh, kw."""
+    g = op.gemm.op
+    shape = op.gemm.shape
+    red = {a.name: a.extent for a in g.reduce_axis}
+    if op.kind == "dense":
+        return dict(nb=shape[0], g=1, cob=shape[1], cib=red["k"], oh=1, ow=1, kh=1, kw=1, stride=1)
+    if op.kind == "group_conv2d":
+        nb, gg, cob, oh, ow = shape[:5]
+    else:
+        (nb, cob, oh, ow), gg = shape[:4], 1
+    return dict(
+        nb=nb,
+        g=gg,
+        cob=cob,
+        cib=red["ic"],
+        oh=oh,
+        ow=ow,
+        kh=red["ky"],
+        kw=red["kx"],
+        stride=op.workload["stride"],
+    )
+
+
+def _check(op: VtaOp, k: Knobs) -> None:
+    d = op_dims(op)
+    for knob, ext in (
+        ("tile_b", d["nb"]),
+        ("tile_h", d["oh"]),
+        ("tile_w", d["ow"]),
+        ("tile_ci", d["cib"]),
+        ("tile_co", d["cob"]),
+    ):
+        v = getattr(k, knob)
+        if v < 1 or ext % v:
+            raise ScheduleError(f"{op.name}: knob {knob}={v} must divide {ext}")
+    if k.h_threading > 1 and k.oc_threading > 1:
+        raise ScheduleError(f"{op.name}: use h_threading or oc_threading, not both")
+    for knob, tiles in (
+        ("h_threading", d["oh"] // k.tile_h),
+        ("oc_threading", d["cob"] // k.tile_co),
+    ):
+        v = getattr(k, knob)
+        if v not in (1, 2) or tiles % v:
+            raise ScheduleError(
+                f"{op.name}: {knob}={v} needs 1 or 2 dividing the {tiles} tiles along that axis"
+            )
+
+
+def schedule_vta(op: VtaOp, knobs: Knobs) -> Schedule:
+    """Schedule `op` for the accelerator with the given knobs (tiles must divide the shape)."""
+    _check(op, knobs)
+    s = create_schedule(op.output)
+    grouped = op.kind == "group_conv2d"
+    spatial = op.kind != "dense"
+    if op.pad is not None:
+        s[op.pad].compute_inline()
+    src = op.pad if op.pad is not None else op.data
+    d_inp = s.cache_read(src, INP, [op.gemm])
+    k_wgt = s.cache_read(op.kernel, WGT, [op.gemm])
+    s[op.gemm].set_scope(ACC)
+    caches = [s.cache_read(t, ACC, [reader]) for t, reader in op.acc_inputs]
+    for e in op.epilogue:
+        s[e].set_scope(ACC)
+
+    # ----- output tiling ----------------------------------------------------------------
+    out = s[op.output]
+    axes = list(op.output.op.axis)
+    b, co = axes[0], axes[2 if grouped else 1]
+    g = axes[1] if grouped else None
+    bo, bi = out.split(b, knobs.tile_b)
+    coo, coi = out.split(co, knobs.tile_co)
+    outer, inner = [bo], [bi]
+    if g is not None:
+        outer.append(g)
+    outer.append(coo)
+    inner.append(coi)
+    if spatial:
+        y, x = axes[-4], axes[-3]
+        yo, yi = out.split(y, knobs.tile_h)
+        xo, xi = out.split(x, knobs.tile_w)
+        outer += [yo, xo]
+        inner += [yi, xi]
+    out.reorder(*outer, *inner, axes[-2], axes[-1])
+    if knobs.oc_threading > 1:
+        vt, rest = out.split(coo, nparts=knobs.oc_threading)
+    elif knobs.h_threading > 1 and spatial:
+        vt, rest = out.split(yo, nparts=knobs.h_threading)
+    else:
+        vt = None
+    if vt is not None:
+        order = [bo, vt] + [iv for iv in out.leaf_iter_vars if iv not in (bo, vt)]
+        out.reorder(*order)
+        out.vthread(vt)
+    attach = out.leaf_iter_vars[out.leaf_iter_vars.index(bi) - 1]
+    out.pragma(bi, "dma_copy")
+
+    # ----- GEMM stage -------------------------------------------------------------------
+    gs = s[op.gemm]
+    gs.compute_at(out, attach)
+    red = list(op.gemm.op.reduce_axis)
+    ic, ici = red[0], red[-1]
+    ico, ic_i = gs.split(ic, knobs.tile_ci)
+    data_axes = list(op.gemm.op.axis)
+    windows = red[1:-1]  # ky, kx (conv) or none (dense)
+    gs.reorder(ico, *windows, ic_i, *data_axes[:-2], data_axes[-2], data_axes[-1], ici)
+    gs.tensorize(data_axes[-2], "gemm")
+    for c in (d_inp, k_wgt):
+        s[c].compute_at(gs, ico)
+        s[c].pragma(c.op.axis[0], "dma_copy")
+
+    # ----- epilogue on the ALU -----------------------------------------------------------
+    for c in caches:
+        s[c].compute_at(out, attach)
+        s[c].pragma(c.op.axis[0], "dma_copy")
+    for e in op.epilogue:
+        s[e].compute_at(out, attach)
+        s[e].pragma(e.op.axis[0], "alu")
+    return s

@@ -1,0 +1,1 @@
+"""Operator definitions as tensor expressions (packed accelerator layouts and element-wise)."""

@@ -1,0 +1,1 @@
+"""The accelerator backend: VTA operators, schedules, loop-IR passes and code generation."""

@@ -1,0 +1,138 @@
+"""`build(op, cfg) -> CompiledKernel`: schedule, lower, run the accelerator passes, generate code.
+
+    k = build(conv2d_op(cfg, 1, 64, 56, 56, 64, 3, 1, 1), cfg)
+    y, stats = k.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b)
+
+`CompiledKernel.program` runs on any device of the device API (`load`, `write`, `run`, `read`);
+its DRAM buffers are named after the operator's parameters and hold the packed layouts that
+`pack_inputs` produces from plain NCHW/OIHW/NK arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.schedule.vta_gemm import Knobs, schedule_vta
+from compiler.schedule.vta_heuristic import default_knobs
+from compiler.tir.lower import lower
+from compiler.tir.nodes import PrimFunc
+from compiler.tir.printer import print_func
+from compiler.tir.transform import Pass, Sequential, debug_level, debug_print
+from compiler.vta.alu_gemm import inject_alu, inject_gemm
+from compiler.vta.codegen import CodegenStats, generate
+from compiler.vta.dma import inject_dma_copy
+from compiler.vta.inplace import alias_inplace_alu
+from compiler.vta.ops import VtaOp
+from compiler.vta.sram import allocate_sram
+from compiler.vta.uop import fold_uop_loops
+from compiler.vta.vthread import inject_virtual_thread
+from hw_sim.config import HwConfig
+from hw_sim.program import Program
+
+
+def vta_pipeline(cfg: HwConfig) -> Sequential:
+    """The accelerator passes, in order, each with why it sits there."""
+    return Sequential(
+        [
+            Pass(
+                "alias_inplace_alu",
+                alias_inplace_alu,
+                "ALU ops update in place: epilogue stages share their operand's rows; done "
+                "first so later passes see one accumulator tile",
+            ),
+            Pass(
+                "inject_virtual_thread",
+                inject_virtual_thread,
+                "ping-pong copies of thread-local buffers and interleaved blocks; before SRAM "
+                "allocation, which must size the doubled buffers",
+            ),
+            Pass(
+                "allocate_sram",
+                lambda f: allocate_sram(f, cfg),
+                "row ranges for every SRAM buffer; the intrinsics need row numbers",
+            ),
+            Pass(
+                "inject_dma_copy",
+                inject_dma_copy,
+                "dma_copy nests -> 2-D LOAD/STORE with padding, while the copy loops are intact",
+            ),
+            Pass("inject_alu", lambda f: inject_alu(f, cfg), "alu nests -> ALU micro-ops"),
+            Pass(
+                "inject_gemm",
+                lambda f: inject_gemm(f, cfg),
+                "tensorize regions -> GEMM micro-ops (reset and update)",
+            ),
+            Pass(
+                "fold_uop_loops",
+                lambda f: fold_uop_loops(f, cfg),
+                "last: folds the loops around the micro-ops into the two hardware loop levels",
+            ),
+        ],
+        name="vta",
+    )
+
+
+@dataclass
+class CompiledKernel:
+    program: Program
+    func: PrimFunc
+    op: VtaOp
+    knobs: Knobs
+    compile_seconds: float
+    pass_times: list[tuple[str, float]] = field(default_factory=list)
+    codegen: CodegenStats | None = None
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.op.params]
+
+    @property
+    def output_name(self) -> str:
+        return self.op.output.name
+
+    def pack_inputs(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        """Plain arrays (NCHW / OIHW / NK, bias (O,)) → packed arrays by buffer name."""
+        missing = [n for n in self.input_names if n not in arrays]
+        if missing:
+            raise ValueError(f"{self.op.name}: missing inputs {', '.join(missing)}")
+        out = {}
+        for t in self.op.params:
+            packed = self.op.pack[t.name](np.asarray(arrays[t.name])).astype(t.dtype)
+            if packed.shape != t.shape:
+                raise ValueError(
+                    f"{self.op.name}: input {t.name} packs to {packed.shape}, expected {t.shape}"
+                )
+            out[t.name] = packed
+        return out
+
+    def run(self, device, **arrays: np.ndarray):
+        """Run on a device with plain inputs; returns (plain output, RunStats)."""
+        device.load(self.program)
+        for name, a in self.pack_inputs(**arrays).items():
+            device.write(name, a)
+        stats = device.run()
+        return self.op.unpack(device.read(self.output_name)), stats
+
+
+def build(
+    op: VtaOp, cfg: HwConfig, knobs: Knobs | None = None, vthreads: bool = True
+) -> CompiledKernel:
+    """Compile `op` for the accelerator (default knobs: `default_knobs(op, cfg, vthreads)`)."""
+    t0 = time.perf_counter()
+    if knobs is None:
+        knobs = default_knobs(op, cfg, vthreads)
+    sch = schedule_vta(op, knobs)
+    func = lower(sch, op.name)
+    if debug_level() >= 2:
+        debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")
+    pipe = vta_pipeline(cfg)
+    func = pipe.run(func)
+    prog, stats = generate(func, cfg, meta={"op": op.name, "knobs": knobs.to_dict()})
+    if debug_level() >= 3:
+        from hw_sim.disasm import listing
+
+        debug_print(3, listing(prog.insns))
+    return CompiledKernel(prog, func, op, knobs, time.perf_counter() - t0, pipe.timings, stats)

@@ -1,0 +1,66 @@
+"""Hardware intrinsics and memory scopes, declared once from the hardware config.
+
+The GEMM intrinsic is `acc[b, o] += sum_i inp[b, i] * wgt[o, i]` on one SRAM row of each buffer:
+inp (BATCH, BLOCK_IN) int8, wgt (BLOCK_OUT, BLOCK_IN) int8, acc (BATCH, BLOCK_OUT) int32. Every
+SRAM buffer in the loop IR ends with these two element dims; the rows are everything before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hw_sim.config import HwConfig
+from hw_sim.isa import MemType
+
+INP = "vta.inp"
+WGT = "vta.wgt"
+ACC = "vta.acc"
+SCOPES = (INP, WGT, ACC)
+
+
+@dataclass(frozen=True)
+class GemmIntrin:
+    """Shapes of the GEMM intrinsic (from the config)."""
+
+    batch: int
+    block_in: int
+    block_out: int
+
+    @property
+    def inp_elem(self) -> tuple[int, int]:
+        return (self.batch, self.block_in)
+
+    @property
+    def wgt_elem(self) -> tuple[int, int]:
+        return (self.block_out, self.block_in)
+
+    @property
+    def acc_elem(self) -> tuple[int, int]:
+        return (self.batch, self.block_out)
+
+
+def gemm_intrin(cfg: HwConfig) -> GemmIntrin:
+    return GemmIntrin(cfg.batch, cfg.block_in, cfg.block_out)
+
+
+def scope_elem(cfg: HwConfig, scope: str) -> tuple[int, int]:
+    g = gemm_intrin(cfg)
+    return {INP: g.inp_elem, WGT: g.wgt_elem, ACC: g.acc_elem}[scope]
+
+
+def scope_depth(cfg: HwConfig, scope: str) -> int:
+    return {INP: cfg.inp_depth, WGT: cfg.wgt_depth, ACC: cfg.acc_depth}[scope]
+
+
+def scope_mem(scope: str, dtype: str) -> MemType:
+    """The LOAD memory type filling `scope` from a DRAM tensor of `dtype`."""
+    if scope == INP:
+        return MemType.INP
+    if scope == WGT:
+        return MemType.WGT
+    return MemType.ACC if dtype == "int32" else MemType.ACC_8BIT
+
+
+def uop_kernel_budget(cfg: HwConfig) -> int:
+    """Most micro-ops one kernel may unroll (the rest is folded into loops or left to codegen)."""
+    return cfg.uop_depth // 4

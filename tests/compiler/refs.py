@@ -1,0 +1,59 @@
+"""NumPy references for the accelerator operators (integer, bit-exact)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def conv2d_nchw(x: np.ndarray, w: np.ndarray, stride: int, pad: int, groups: int = 1) -> np.ndarray:
+    """int32 conv2d, x (N, C, H, W), w (O, C/groups, KH, KW)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    out = np.zeros((n, o, oh, ow), np.int64)
+    og = o // groups
+    for g in range(groups):
+        xs = xp[:, g * cg : (g + 1) * cg]
+        ws = w[g * og : (g + 1) * og].astype(np.int64)
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xs[:, :, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride]
+                out[:, g * og : (g + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
+    return out.astype(np.int32)
+
+
+def epilogue(
+    acc: np.ndarray,
+    bias: np.ndarray | None,
+    shift: int | None = 8,
+    residual: np.ndarray | None = None,
+    clip=(0, 127),
+    relu=False,
+    channel_axis: int = 1,
+) -> np.ndarray:
+    """VTA's epilogue: ((acc >> shift) + bias [+ residual]) clipped, as int8 (wrapping)."""
+    y = acc.astype(np.int64)
+    if shift:
+        y = y >> shift
+    if bias is not None:
+        shape = [1] * y.ndim
+        shape[channel_axis] = -1
+        y = y + bias.reshape(shape)
+    if residual is not None:
+        y = y + residual.astype(np.int64)
+    if clip is not None:
+        y = np.clip(y, clip[0], clip[1])
+    elif relu:
+        y = np.maximum(y, 0)
+    return y.astype(np.int32).astype(np.int8)
+
+
+def random_conv_inputs(rng, n, ci, h, w, co, k, groups=1, residual_shape=None):
+    x = rng.integers(-128, 128, (n, ci, h, w)).astype(np.int8)
+    wt = rng.integers(-128, 128, (co, ci // groups, k, k)).astype(np.int8)
+    b = rng.integers(-(2**14), 2**14, (co,)).astype(np.int32)
+    res = None
+    if residual_shape is not None:
+        res = rng.integers(-128, 128, residual_shape).astype(np.int8)
+    return x, wt, b, res
