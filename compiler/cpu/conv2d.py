@@ -7,11 +7,12 @@ Layouts (`b` = the block size of that axis):
     out     [N, O/oc_bn, OH, OW, oc_bn]
 
 The schedule is the register-blocked direct convolution of TVM's x86 `conv2d_NCHWc`: a
-parallel loop over (n, output-channel block, output row); per row, tiles of `ow_tile` output
-pixels x `oc_bn` output channels are accumulated in registers (a local buffer whose every
-access has a constant offset after unrolling) across the whole reduction over input-channel
-blocks, kernel rows and columns and the input channels in a block; each step broadcasts one
-input scalar per pixel and multiplies it (FMA) by one weight vector of `oc_bn` lanes.
+parallel loop over (n, output-channel block, pixel tile), where the output pixels are tiled
+row-major across row ends in tiles of `ow_tile`; a tile of `ow_tile` pixels x `oc_bn` output
+channels is accumulated in registers (a local buffer whose every access has a constant offset
+after unrolling) across the whole reduction over input-channel blocks, kernel rows and
+columns and the input channels in a block; each step broadcasts one input scalar per pixel
+and multiplies it (FMA) by one weight vector of `oc_bn` lanes.
 Groups: `groups` divides C and O and each group's channels are whole blocks (depthwise
 convolution has its own kernel, depthwise.py).
 """
@@ -27,6 +28,7 @@ from compiler.tir.nodes import (
     Const,
     For,
     ForKind,
+    IfThenElse,
     PrimFunc,
     Store,
     Var,
@@ -69,20 +71,20 @@ class Conv2dKnobs:
 
     ic_bn: int  # input channels per block (the innermost data axis)
     oc_bn: int  # output channels per block = vector lanes of one accumulator row
-    ow_tile: int  # output pixels per register tile
-    unroll_kw: bool = True  # unroll the kernel-column loop inside the tile
+    ow_tile: int  # output pixels per register tile (row-major over OH x OW)
+    unroll_kw: bool = False  # unroll the kernel-column loop inside the tile
 
 
-def default_knobs(shape: Conv2dShape, lanes: int) -> Conv2dKnobs:
+def default_knobs(shape: Conv2dShape, lanes: int, registers: int = 16) -> Conv2dKnobs:
     """A good untuned schedule: two vector registers of output channels per pixel and as many
-    pixels as keep the accumulators plus one weight row within 16 vector registers."""
+    pixels as keep the accumulators, one weight row and a broadcast within `registers`."""
     cg, og = shape.c // shape.groups, shape.o // shape.groups
     oc_bn = _largest_divisor(og, 2 * lanes)
     ic_bn = _largest_divisor(cg, 2 * lanes) if cg % lanes == 0 else cg
     regs_per_pixel = max(1, oc_bn // lanes)
-    budget = max(1, (16 - 2 * regs_per_pixel - 1) // regs_per_pixel)
-    _, ow = shape.out_hw
-    return Conv2dKnobs(ic_bn=ic_bn, oc_bn=oc_bn, ow_tile=min(ow, budget))
+    # accumulators + one weight row + one broadcast register <= 16 vector registers
+    budget = max(1, (registers - regs_per_pixel - 1) // regs_per_pixel)
+    return Conv2dKnobs(ic_bn=ic_bn, oc_bn=oc_bn, ow_tile=budget)
 
 
 def _largest_divisor(n: int, limit: int) -> int:
@@ -121,14 +123,20 @@ def conv2d_nchwc(
     bias_buf = Buffer("bias", (occ_n, k.oc_bn), F32) if bias else None
     out = Buffer("out", (s.n, occ_n, oh_n, ow_n, k.oc_bn), F32)
 
+    # Output pixels of one (n, channel block) are tiled in row-major order across row ends, so
+    # small images (7x7, 14x14) do not leave a narrow tail tile on every row.
+    pixels = oh_n * ow_n
+    tile_n = min(k.ow_tile, pixels)
+    full, rest = divmod(pixels, tile_n)
+    tiles = full + (1 if rest else 0)
     p = Var("p")
-    n = p // (occ_n * oh_n)
-    occ = p // oh_n % occ_n
-    oh = p % oh_n
+    n = p // (occ_n * tiles)
+    occ = p // tiles % occ_n
+    t = p % tiles
     icc_base = occ // occ_per_group * icc_per_group if s.groups > 1 else Const(0)
 
-    def tile(ow0, width: int):
-        """Accumulate and store output pixels [ow0, ow0 + width) of row `oh`."""
+    def tile(q0, width: int):
+        """Accumulate and store output pixels [q0, q0 + width) (row-major over OH x OW)."""
         acc = Buffer("acc", (width, k.oc_bn), F32, scope="local")
         w, l = Var("w"), Var("l")  # noqa: E741 - l is the lane index
         zero = _nest(
@@ -137,12 +145,14 @@ def conv2d_nchwc(
         )
         icc, ky, kx, ic = Var("icc"), Var("ky"), Var("kx"), Var("ic")
         w2, l2 = Var("w"), Var("l")
-        ix = (ow0 + w2) * sw + kx * dw
+        q = q0 + w2
+        oy, ox = q // ow_n, q % ow_n
         update = Store(
             acc,
             (w2, l2),
             acc[w2, l2]
-            + data[n, icc_base + icc, oh * sh + ky * dh, ix, ic] * weight[occ, icc, ky, kx, ic, l2],
+            + data[n, icc_base + icc, oy * sh + ky * dh, ox * sw + kx * dw, ic]
+            * weight[occ, icc, ky, kx, ic, l2],
         )
         reduce = _nest(
             [
@@ -161,23 +171,19 @@ def conv2d_nchwc(
             val = val + bias_buf[occ, l3]
         if relu:
             val = BinOp("max", val, Const(0.0, F32))
+        q3 = q0 + w3
         store = _nest(
             [(w3, width, ForKind.UNROLLED), (l3, k.oc_bn, ForKind.VECTORIZED)],
-            Store(out, (n, occ, oh, ow0 + w3, l3), val),
+            Store(out, (n, occ, q3 // ow_n, q3 % ow_n, l3), val),
         )
         return Allocate(acc, seq(zero, reduce, store))
 
-    full, rest = divmod(ow_n, k.ow_tile)
-    owo = Var("owo")
-    row = seq(
-        For(owo, Const(0), Const(full), ForKind.SERIAL, tile(owo * k.ow_tile, k.ow_tile))
-        if full
-        else None,
-        tile(Const(full * k.ow_tile), rest) if rest else None,
-    )
-    body = For(p, Const(0), Const(s.n * occ_n * oh_n), ForKind.PARALLEL, row)
+    body = tile(t * tile_n, tile_n)
+    if rest:
+        body = IfThenElse(BinOp("lt", t, Const(full)), body, tile(Const(full * tile_n), rest))
+    loop = For(p, Const(0), Const(s.n * occ_n * tiles), ForKind.PARALLEL, body)
     params = (data, weight) + ((bias_buf,) if bias_buf is not None else ()) + (out,)
-    return PrimFunc(name, params, body)
+    return PrimFunc(name, params, loop)
 
 
 def _nest(loops, body):

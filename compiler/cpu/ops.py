@@ -23,7 +23,7 @@ from compiler.cpu import softmax as softmax_mod
 from compiler.cpu.conv2d_direct import conv2d_direct
 from compiler.cpu.depthwise import depthwise_nchwc, pack_depthwise_weight
 from compiler.cpu.runtime import CpuKernel, build
-from compiler.llvm import vector_lanes
+from compiler.llvm import vector_lanes, vector_registers
 
 _kernels: dict[tuple, CpuKernel] = {}
 
@@ -145,7 +145,7 @@ def conv2d(
     lanes = vector_lanes()
     if symmetric and groups == c == o and c % lanes == 0:
         return _depthwise(x, w, bias, shape, lanes, relu)
-    kn = knobs or conv_mod.default_knobs(shape, lanes)
+    kn = knobs or conv_mod.default_knobs(shape, lanes, vector_registers())
     blocked = (c // groups) % kn.ic_bn == 0 and (o // groups) % kn.oc_bn == 0
     if not symmetric or not blocked or (groups > 1 and (kn.ic_bn < lanes or kn.oc_bn < lanes)):
         return _conv_direct(x, w, bias, stride, pads4, dilation, groups, relu, "float32")

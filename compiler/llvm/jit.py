@@ -64,6 +64,11 @@ def vector_lanes(dtype_bytes: int = 4) -> int:
     return width // dtype_bytes
 
 
+def vector_registers() -> int:
+    """Architectural SIMD registers of the host (AVX-512: 32, AVX/SSE: 16)."""
+    return 32 if "+avx512f" in host().features else 16
+
+
 def _optimize_and_emit(text: str, name: str) -> bytes:
     h = host()
     mod = llvm.parse_assembly(text)

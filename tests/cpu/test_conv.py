@@ -43,7 +43,12 @@ def test_batch_relu_dilation_and_odd_tiles(rng):
 
 @pytest.mark.parametrize(
     "knobs",
-    [Conv2dKnobs(8, 8, 3, False), Conv2dKnobs(16, 16, 7, True), Conv2dKnobs(8, 32, 2, True)],
+    [
+        Conv2dKnobs(8, 8, 3, False),
+        Conv2dKnobs(16, 16, 7, True),
+        Conv2dKnobs(8, 16, 6, False),
+        Conv2dKnobs(8, 32, 2, True),
+    ],
 )
 def test_every_knob_setting_is_correct(knobs, rng):
     x = rng.standard_normal((1, 32, 9, 11)).astype(np.float32)
