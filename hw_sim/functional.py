@@ -85,6 +85,14 @@ class SramState:
             MemType.ACC_8BIT: cfg.acc_depth,
             MemType.OUT: cfg.out_depth,
         }
+        # LOAD destination per memory type: (DRAM view dtype, SRAM arrays, SRAM row shape)
+        self.load_targets = {
+            MemType.UOP: ("<u4", (self.uop,), (3,)),
+            MemType.INP: ("|i1", (self.inp, self.inp_f), (b, bi)),
+            MemType.WGT: ("|i1", (self.wgt, self.wgt_f), (bo, bi)),
+            MemType.ACC: ("<i4", (self.acc,), (b, bo)),
+            MemType.ACC_8BIT: ("|i1", (self.acc,), (b, bo)),
+        }
         # Micro-op loop plans (index arrays, range checks done) keyed by instruction; cleared
         # whenever a LOAD UOP changes the micro-op buffer.
         self.plans: dict = {}
@@ -143,36 +151,37 @@ def load(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
     if insn.x_size == 0:
         return
     mt = insn.mem_type
-    if mt == MemType.OUT:
+    target = st.load_targets.get(mt)
+    if target is None:
         raise where.invalid("LOAD cannot target OUT (OUT is written by GEMM/ALU, read by STORE)")
+    view, arrays, row_shape = target
     y0, y1, x0, x1 = insn.y_pad_0, insn.y_pad_1, insn.x_pad_0, insn.x_pad_1
     padded = y0 or y1 or x0 or x1
-    if mt == MemType.UOP and padded:
-        raise where.invalid(f"UOP loads cannot be padded, got pad(y0,y1,x0,x1)={(y0, y1, x0, x1)}")
     y, x = insn.y_size, insn.x_size
     rows_y, cols = y0 + y + y1, x0 + x + x1
     base, n = insn.sram_base, rows_y * cols
-    _check_sram(where, mt.name, base, n, st.depth[mt], "sram_base")
+    if base + n > st.depth[mt]:
+        _check_sram(where, mt.name, base, n, st.depth[mt], "sram_base")
     raw = _dram_rows_or_empty(dram, insn, st.elem_bytes[mt], where)
     if mt == MemType.UOP:
-        data = decode_uops(np.ascontiguousarray(raw).view("<u4").reshape(-1), st.cfg)
-        targets = (st.uop,)
+        if padded:
+            raise where.invalid(
+                f"UOP loads cannot be padded, got pad(y0,y1,x0,x1)={(y0, y1, x0, x1)}"
+            )
+        words = np.ascontiguousarray(raw).view("<u4").reshape(-1)
+        st.uop[base : base + n] = decode_uops(words, st.cfg)
         st.plans.clear()  # cached micro-op loop plans may read the rows just replaced
-    elif mt == MemType.INP:
-        data, targets = raw.view(np.int8), (st.inp, st.inp_f)
-    elif mt == MemType.WGT:
-        data, targets = raw.view(np.int8), (st.wgt, st.wgt_f)
-    elif mt == MemType.ACC:
-        data, targets = np.ascontiguousarray(raw).view("<i4"), (st.acc,)
-    else:  # ACC_8BIT
-        data, targets = raw.view(np.int8), (st.acc,)
-    for arr in targets:
-        if not padded:
-            arr[base : base + n] = data.reshape(arr[base : base + n].shape)
-            continue
-        block = arr[base : base + n].reshape((rows_y, cols) + arr.shape[1:])
+        return
+    data = (raw if view == "|i1" else np.ascontiguousarray(raw)).view(view)
+    first = arrays[0]
+    if not padded:
+        first[base : base + n] = data.reshape((n,) + row_shape)
+    else:
+        block = first[base : base + n].reshape((rows_y, cols) + row_shape)
         block[...] = 0
-        block[y0 : y0 + y, x0 : x0 + x] = data.reshape((y, x) + arr.shape[1:])
+        block[y0 : y0 + y, x0 : x0 + x] = data.reshape((y, x) + row_shape)
+    for shadow in arrays[1:]:  # float32 copies feeding the GEMM
+        shadow[base : base + n] = first[base : base + n].reshape((n,) + shadow.shape[1:])
 
 
 def _dram_rows_or_empty(dram: np.ndarray, insn: MemInsn, eb: int, where: Where) -> np.ndarray:
