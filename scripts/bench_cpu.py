@@ -196,7 +196,7 @@ def main(argv=None) -> int:
                 systems, flops, extra = dense_systems(t, rng)
                 row["kind"] = "dense"
             elif name == "chain":
-                from scripts.resnet_chain import chain_systems
+                from scripts.bench_cpu_chain import chain_systems
 
                 systems, flops, extra = chain_systems(t, rng)
                 row["kind"] = "resnet18_chain"

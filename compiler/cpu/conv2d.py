@@ -108,20 +108,35 @@ def conv2d_nchwc(
     bias: bool = False,
     relu: bool = False,
     name: str = "conv2d_nchwc",
+    in_pad: tuple[int, int] | None = None,
+    out_pad: int = 0,
+    residual: bool = False,
 ) -> PrimFunc:
-    """The PrimFunc `name(data, weight, [bias,] out)` in the layouts above."""
+    """The PrimFunc `name(data, weight, [bias,] [residual,] out)` in the layouts above.
+
+    For chains of layers kept in NCHWc: `in_pad` is the zero border the data buffer actually
+    has (>= the convolution's own padding; default: exactly that), `out_pad` a zero border
+    the output buffer has for its consumer (the kernel writes only the interior; the caller
+    zeroes the border once), and `residual` adds a tensor shaped like `out` before the ReLU.
+    """
     check_knobs(shape, knobs)
     s, k = shape, knobs
     oh_n, ow_n = s.out_hw
     (sh, sw), (dh, dw) = s.stride, s.dilation
-    hp, wp = s.h + 2 * s.pad[0], s.w + 2 * s.pad[1]
+    in_pad = in_pad or s.pad
+    if in_pad[0] < s.pad[0] or in_pad[1] < s.pad[1]:
+        raise ValueError(f"{name}: in_pad {in_pad} is smaller than the padding {s.pad}")
+    off_y, off_x = in_pad[0] - s.pad[0], in_pad[1] - s.pad[1]
+    hp, wp = s.h + 2 * in_pad[0], s.w + 2 * in_pad[1]
     icc_n, occ_n = s.c // k.ic_bn, s.o // k.oc_bn
     icc_per_group = icc_n // s.groups
     occ_per_group = occ_n // s.groups
     data = Buffer("data", (s.n, icc_n, hp, wp, k.ic_bn), F32)
     weight = Buffer("weight", (occ_n, icc_per_group, s.kh, s.kw, k.ic_bn, k.oc_bn), F32)
     bias_buf = Buffer("bias", (occ_n, k.oc_bn), F32) if bias else None
-    out = Buffer("out", (s.n, occ_n, oh_n, ow_n, k.oc_bn), F32)
+    op = out_pad
+    out = Buffer("out", (s.n, occ_n, oh_n + 2 * op, ow_n + 2 * op, k.oc_bn), F32)
+    res_buf = Buffer("residual", out.shape, F32) if residual else None
 
     # Output pixels of one (n, channel block) are tiled in row-major order across row ends, so
     # small images (7x7, 14x14) do not leave a narrow tail tile on every row.
@@ -151,7 +166,7 @@ def conv2d_nchwc(
             acc,
             (w2, l2),
             acc[w2, l2]
-            + data[n, icc_base + icc, oy * sh + ky * dh, ox * sw + kx * dw, ic]
+            + data[n, icc_base + icc, oy * sh + ky * dh + off_y, ox * sw + kx * dw + off_x, ic]
             * weight[occ, icc, ky, kx, ic, l2],
         )
         reduce = _nest(
@@ -167,14 +182,17 @@ def conv2d_nchwc(
         )
         w3, l3 = Var("w"), Var("l")
         val = acc[w3, l3]
+        q3 = q0 + w3
+        dst = (n, occ, q3 // ow_n + op, q3 % ow_n + op, l3)
         if bias_buf is not None:
             val = val + bias_buf[occ, l3]
+        if res_buf is not None:
+            val = val + res_buf[dst]
         if relu:
             val = BinOp("max", val, Const(0.0, F32))
-        q3 = q0 + w3
         store = _nest(
             [(w3, width, ForKind.UNROLLED), (l3, k.oc_bn, ForKind.VECTORIZED)],
-            Store(out, (n, occ, q3 // ow_n, q3 % ow_n, l3), val),
+            Store(out, dst, val),
         )
         return Allocate(acc, seq(zero, reduce, store))
 
@@ -182,8 +200,8 @@ def conv2d_nchwc(
     if rest:
         body = IfThenElse(BinOp("lt", t, Const(full)), body, tile(Const(full * tile_n), rest))
     loop = For(p, Const(0), Const(s.n * occ_n * tiles), ForKind.PARALLEL, body)
-    params = (data, weight) + ((bias_buf,) if bias_buf is not None else ()) + (out,)
-    return PrimFunc(name, params, loop)
+    extras = tuple(b for b in (bias_buf, res_buf) if b is not None)
+    return PrimFunc(name, (data, weight) + extras + (out,), loop)
 
 
 def _nest(loops, body):
