@@ -104,3 +104,28 @@ def test_bad_knobs_name_the_knob():
     shape = Conv2dShape(1, 24, 8, 8, 24, 3, 3)
     with pytest.raises(ValueError, match="ic_bn=16"):
         conv2d_nchwc(shape, Conv2dKnobs(16, 8, 4))
+
+
+def test_chain_epilogue_borders_and_residual(rng):
+    """Data with a wider zero border than the conv needs, output into a bordered buffer, and a
+    fused residual add + ReLU: the interior matches NumPy, the border stays zero."""
+    from compiler.cpu.layout import pack_conv_weight, pack_nchwc_numpy, unpack_nchwc_numpy
+
+    x = rng.standard_normal((1, 16, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    res = rng.standard_normal((1, 16, 5, 5)).astype(np.float32)
+    shape = Conv2dShape(1, 16, 9, 9, 16, 1, 1, (2, 2), (0, 0))
+    kn = Conv2dKnobs(16, 16, 4)
+    k = ops.kernel(
+        ("test_chain", shape, kn),
+        lambda: conv2d_nchwc(shape, kn, True, True, in_pad=(1, 1), out_pad=1, residual=True),
+    )
+    out = np.zeros((1, 1, 7, 7, 16), np.float32)
+    resb = pack_nchwc_numpy(res, 16, (1, 1))
+    k(pack_nchwc_numpy(x, 16, (1, 1)), pack_conv_weight(w, 16, 16), b.reshape(1, 16), resb, out)
+    ref = np.maximum(npref.conv2d(x, w, b, (2, 2)) + res, 0)
+    close(unpack_nchwc_numpy(out[:, :, 1:-1, 1:-1]), ref)
+    border = out.copy()
+    border[:, :, 1:-1, 1:-1] = 0
+    assert not border.any()

@@ -45,3 +45,19 @@ def test_softmax_and_log_softmax(shape, axis, rng):
     ref = e / e.sum(axis=axis, keepdims=True)
     np.testing.assert_allclose(ops.softmax(x, axis), ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ops.softmax(x, axis, log=True), np.log(ref), rtol=1e-5, atol=1e-5)
+
+
+def test_nchwc_max_pool_and_global_avg_pool(rng):
+    from compiler.cpu.layout import pack_nchwc_numpy, unpack_nchwc_numpy
+    from compiler.cpu.pool_nchwc import global_avg_pool_nchwc, max_pool_nchwc
+
+    x = np.abs(rng.standard_normal((1, 16, 11, 11))).astype(np.float32)  # post-ReLU input
+    mp = ops.kernel(("t_mp",), lambda: max_pool_nchwc(1, 2, 11, 11, 8, 3, 2, 1, 1, 1))
+    out = np.zeros((1, 2, 8, 8, 8), np.float32)
+    mp(pack_nchwc_numpy(x, 8, (1, 1)), out)
+    ref = npref.pool2d("max", x, (3, 3), (2, 2), (1, 1, 1, 1))
+    np.testing.assert_allclose(unpack_nchwc_numpy(out[:, :, 1:-1, 1:-1]), ref, rtol=1e-6)
+    gap = ops.kernel(("t_gap",), lambda: global_avg_pool_nchwc(1, 2, 11, 11, 8, 1))
+    feat = np.zeros((1, 2, 8), np.float32)
+    gap(pack_nchwc_numpy(x, 8, (1, 1)), feat)
+    np.testing.assert_allclose(feat.reshape(16), x.mean(axis=(2, 3))[0], rtol=1e-5)
