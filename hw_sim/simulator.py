@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw_sim import functional
+from hw_sim.blas import single_threaded_blas
 from hw_sim.config import HwConfig
 from hw_sim.disasm import TOKEN_OF_FLAG, disasm, listing_line
 from hw_sim.errors import (
@@ -432,4 +433,5 @@ def simulate(
 ) -> SimResult:
     """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
     program's image. Raises a `hw_sim.errors.SimError` subclass on any fault."""
-    return Simulator(program, dram, max_cycles).run()
+    with single_threaded_blas():
+        return Simulator(program, dram, max_cycles).run()
