@@ -193,7 +193,8 @@ def _input_type(vi: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[int]]) ->
     if np_dtype is None:
         raise FrontendError(f"input {vi.name!r}: data type {tt.elem_type} is not supported")
     declared = [
-        int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim
+        int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or "?")
+        for d in tt.shape.dim
     ]
     if vi.name in shapes:
         given = tuple(int(s) for s in shapes[vi.name])
