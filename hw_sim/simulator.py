@@ -151,6 +151,24 @@ def _prepare(insns: list[Insn], cfg: HwConfig) -> _Prepared:
     return p
 
 
+def _prepared(program: Program) -> _Prepared:
+    """`_prepare` of a program, cached on the program object while its instruction list holds
+    the same instruction objects (instructions are immutable records)."""
+    cached = program.__dict__.get("_hw_sim_prepared")
+    insns = program.insns
+    if cached is not None:
+        cfg, snapshot, prep = cached
+        if (
+            cfg is program.cfg
+            and len(snapshot) == len(insns)
+            and all(a is b for a, b in zip(snapshot, insns, strict=True))
+        ):
+            return prep
+    prep = _prepare(insns, program.cfg)
+    program.__dict__["_hw_sim_prepared"] = (program.cfg, list(insns), prep)
+    return prep
+
+
 class Simulator:
     """Runs one program on one DRAM image. Use `simulate()` unless you need the pieces."""
 
@@ -172,7 +190,7 @@ class Simulator:
     def run(self) -> SimResult:
         cfg, insns = self.cfg, self.insns
         n = len(insns)
-        prep = _prepare(insns, cfg)
+        prep = _prepared(self.program)
         mod, dur, pops_of, pushes_of = prep.module, prep.duration, prep.pops, prep.pushes
         kind = prep.kind
         chunk = fetch_chunk(cfg)
