@@ -100,12 +100,19 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     wgt_load = _dma(cfg, k.tile_co, k.tile_ci * d["kh"] * d["kw"] * cfg.wgt_elem_bytes)
     acc_load = n_tensor * _dma(cfg, k.tile_co * k.tile_h, k.tile_w * cfg.acc_elem_bytes)
     store = _dma(cfg, k.tile_b * k.tile_co * k.tile_h, k.tile_w * cfg.out_elem_bytes)
-    compute_tile = ci_steps * gemm + alu + reset + acc_load
-    load_tile = ci_steps * (inp_load + wgt_load)
+    load = inp_load + wgt_load  # one input-channel step of one thread
+    epi = alu + reset + acc_load
     if k.vthreads > 1:
-        per_tile = max(compute_tile, load_tile, store)
-        return tiles * per_tile + load_tile / ci_steps + store
-    return tiles * (compute_tile + load_tile + store * 0.5)
+        # Two threads alternate: per step the compute runs both threads' GEMMs while the load
+        # module fetches both threads' next tiles; the next output tile's first loads hide under
+        # the epilogue. Stores run on their own port.
+        pair = ci_steps * max(2 * gemm, 2 * load) + 2 * epi - min(2 * epi, 2 * load)
+        pair = max(pair, 2 * store)
+        return tiles / 2 * pair + 2 * load + store
+    # One thread: a step's loads and GEMMs serialize (one buffer); the next tile's first loads
+    # overlap the epilogue.
+    per = ci_steps * (gemm + load) + epi - min(epi, load)
+    return tiles * max(per, store) + load + store
 
 
 def _folded(exts: list[int], budget: int) -> int:

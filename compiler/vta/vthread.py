@@ -12,9 +12,10 @@ copy later gets its own dependency tokens because the tokens follow the buffers.
 from __future__ import annotations
 
 from compiler.tir.affine import free_vars, simplify
-from compiler.tir.nodes import Allocate, Buffer, Const, For, ForKind, PrimFunc, Seq, seq
+from compiler.tir.nodes import Allocate, Attr, Buffer, Const, For, ForKind, PrimFunc, Seq, seq
 from compiler.tir.visit import Mutator, substitute
-from compiler.vta.nest import ReplaceBuffers
+from compiler.vta.intrin import INP, SCOPES, WGT
+from compiler.vta.nest import ReplaceBuffers, perfect_nest
 
 
 def _is_block(stmt) -> bool:
@@ -33,13 +34,50 @@ def _collect_allocs(stmt, out: list[Buffer]):
     return _Strip().visit(stmt)
 
 
+def _queue_class(block) -> str:
+    """Which accelerator queue a block will run on (loads of INP/WGT, compute, store)."""
+    while isinstance(block, For):
+        block = block.body
+    if isinstance(block, Attr) and block.key == "pragma" and block.value == "dma_copy":
+        _, store = perfect_nest(block.body)
+        if store.buffer.scope in (INP, WGT):
+            return "load"
+        if store.buffer.scope not in SCOPES:
+            return "store"
+    return "compute"
+
+
+def _per_thread(stmts: list, vt, n: int) -> list:
+    out = []
+    for t in range(n):
+        for s in stmts:
+            out.append(s if vt not in free_vars(s) else simplify(substitute(s, {vt: Const(t)})))
+    return out
+
+
 def _replicate(stmt, vt, n: int):
     if isinstance(stmt, Seq):
-        return seq(*[_replicate(s, vt, n) for s in stmt.stmts])
+        # Consecutive blocks of one queue form a run, replicated per thread as a whole:
+        # [inp t0, wgt t0, inp t1, wgt t1, gemm t0, gemm t1], so that a thread's loads are
+        # adjacent in the load queue and can complete while the other thread computes.
+        out, run, run_q = [], [], None
+        for s in stmt.stmts:
+            if _is_block(s) and (run_q is None or _queue_class(s) == run_q):
+                run.append(s)
+                run_q = _queue_class(s)
+                continue
+            if run:
+                out += _per_thread(run, vt, n)
+                run, run_q = [], None
+            if _is_block(s):
+                run, run_q = [s], _queue_class(s)
+            else:
+                out.append(_replicate(s, vt, n))
+        if run:
+            out += _per_thread(run, vt, n)
+        return seq(*out)
     if _is_block(stmt):
-        if vt not in free_vars(stmt):
-            return seq(*[stmt for _ in range(n)])
-        return seq(*[simplify(substitute(stmt, {vt: Const(t)})) for t in range(n)])
+        return seq(*_per_thread([stmt], vt, n))
     if isinstance(stmt, For):
         return For(
             stmt.var,
