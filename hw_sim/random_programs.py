@@ -31,7 +31,7 @@ from hw_sim.program import DramBuffer, Program
 
 # Upper bounds that keep programs quick to simulate while covering every code path.
 MAX_PHASES = 12
-REGION_ROWS = {"inp": 24, "wgt": 8, "acc": 24, "uop": 24}
+REGION_ROWS = {"inp": 24, "wgt": 20, "acc": 24, "uop": 24}
 SRC_ELEMS = 48  # elements in each DRAM source buffer
 OUT_ELEMS = 96
 
@@ -91,6 +91,8 @@ class _Gen:
         while True:
             y = int(r.integers(0, 4)) if pads and r.random() < 0.1 else int(r.integers(1, 4))
             x = int(r.integers(1, 5))
+            if r.random() < 0.15:  # one long row: several bursts at every config
+                y, x = 1, int(r.integers(1, region + 1))
             pad = tuple(int(r.integers(0, 3)) if pads and r.random() < 0.4 else 0 for _ in range(4))
             if (pad[0] + y + pad[1]) * (pad[2] + x + pad[3]) <= region and (y or pad[0] or pad[1]):
                 return y, x, pad  # type: ignore[return-value]
