@@ -350,15 +350,20 @@ def _accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
 
 
 def _factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | None:
-    """Plan a GEMM as one dense matrix product when one loop level is a pure reduction.
+    """Plan a GEMM as a few dense matrix products when one loop level is a pure reduction.
 
-    If loop level R has dst factor 0 while the other level P does not move src, and all micro-ops
-    share one wgt index, then for each (uop u, p):
-        ACC[dst_u + p*dF_P] += sum_r INP[src_u + r*sF_R] . WGT[wgt + r*wF_R + p*wF_P]^T
-    i.e. X (U x R*BLOCK_IN) @ Wm (R*BLOCK_IN x P*BLOCK_OUT), with no redundant products.
-    Requires the destinations (u, p) to be distinct. Returns None when it does not apply.
+    If loop level R has dst factor 0 while the other level P does not move src, then for the
+    micro-ops u that share one wgt index w_u, and each p:
+        ACC[dst_u + p*dF_P] += sum_r INP[src_u + r*sF_R] . WGT[w_u + r*wF_R + p*wF_P]^T
+    i.e. X (U x R*BLOCK_IN) @ Wm (R*BLOCK_IN x P*BLOCK_OUT) per group of micro-ops with the same
+    wgt index, with no redundant products. Groups run one after the other (their sums commute
+    modulo 2**32); within a group the destinations (u, p) must be distinct. Returns None when
+    the loop does not have this shape or has too many groups to pay off.
     """
-    if len(uops) == 0 or (uops[:, 2] != uops[0, 2]).any():
+    if len(uops) == 0:
+        return None
+    wvals, winv = np.unique(uops[:, 2], return_inverse=True)
+    if len(wvals) > max(4, len(uops) // 4):
         return None
     levels = {
         "out": (insn.iter_out, insn.dst_factor_out, insn.src_factor_out, insn.wgt_factor_out),
@@ -369,14 +374,18 @@ def _factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | N
         npar, dp, sp, wp = levels[par]
         if dr != 0 or sp != 0:
             continue
-        dst = (uops[:, 0][:, None] + np.arange(npar) * dp).reshape(-1)  # (u, p) order
-        sorted_dst = np.sort(dst)
-        if (sorted_dst[1:] == sorted_dst[:-1]).any():
-            continue
-        src = (uops[:, 1][:, None] + np.arange(nr) * sr).reshape(-1)  # (u, r) order
-        widx = (int(uops[0, 2]) + (np.arange(nr) * wr)[:, None] + np.arange(npar) * wp).reshape(-1)
-        dtype = _exact_dtype(nr * st.block_in)
-        return ("factored", _as_slice(dst), _as_slice(src), widx, len(uops), nr, npar, dtype)
+        groups = []
+        for g, w in enumerate(wvals.tolist()):
+            gu = uops if len(wvals) == 1 else uops[winv.reshape(-1) == g]
+            dst = (gu[:, 0][:, None] + np.arange(npar) * dp).reshape(-1)  # (u, p) order
+            sorted_dst = np.sort(dst)
+            if (sorted_dst[1:] == sorted_dst[:-1]).any():
+                break
+            src = (gu[:, 1][:, None] + np.arange(nr) * sr).reshape(-1)  # (u, r) order
+            widx = (w + (np.arange(nr) * wr)[:, None] + np.arange(npar) * wp).reshape(-1)
+            groups.append((_as_slice(dst), _as_slice(src), widx, len(gu), nr, npar))
+        else:
+            return ("factored", groups, _exact_dtype(nr * st.block_in))
     return None
 
 
@@ -388,20 +397,21 @@ def _as_slice(idx: np.ndarray) -> np.ndarray | slice:
 
 
 def _run_factored(st: SramState, plan: tuple) -> None:
-    _, dst, src, widx, nu, nr, npar, dtype = plan
+    _, groups, dtype = plan
     b, bi, bo = st.batch, st.block_in, st.block_out
-    x = st.inp_f[src]
-    if b == 1:
-        lhs = x.reshape(nu, nr * bi)
-    else:
-        lhs = x.reshape(nu, nr, b, bi).transpose(0, 2, 1, 3).reshape(nu * b, nr * bi)
-    rhs = st.wgt_f[widx].reshape(nr, npar, bo, bi).transpose(0, 3, 1, 2).reshape(nr * bi, -1)
-    if dtype is not np.float32:
-        lhs, rhs = lhs.astype(dtype), rhs.astype(dtype)
-    res = lhs @ rhs  # (U*BATCH, P*BLOCK_OUT)
-    if b != 1:
-        res = res.reshape(nu, b, npar, bo).transpose(0, 2, 1, 3)
-    _add_rows(st, dst, res.reshape(nu * npar, b * bo))
+    for dst, src, widx, nu, nr, npar in groups:
+        x = st.inp_f[src]
+        if b == 1:
+            lhs = x.reshape(nu, nr * bi)
+        else:
+            lhs = x.reshape(nu, nr, b, bi).transpose(0, 2, 1, 3).reshape(nu * b, nr * bi)
+        rhs = st.wgt_f[widx].reshape(nr, npar, bo, bi).transpose(0, 3, 1, 2).reshape(nr * bi, -1)
+        if dtype is not np.float32:
+            lhs, rhs = lhs.astype(dtype), rhs.astype(dtype)
+        res = lhs @ rhs  # (U*BATCH, P*BLOCK_OUT)
+        if b != 1:
+            res = res.reshape(nu, b, npar, bo).transpose(0, 2, 1, 3)
+        _add_rows(st, dst, res.reshape(nu * npar, b * bo))
 
 
 def _gemm_plan(st: SramState, insn: GemmInsn, where: Where) -> tuple:

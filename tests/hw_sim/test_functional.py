@@ -167,3 +167,22 @@ def test_gemm_exact_at_extremes(cfg):
     functional.gemm(st, insn, Where(0, insn))
     want = np.int64(10000 * cfg.block_in * 128 * 128)  # beyond int32: wraps
     assert (st.acc[0] == np.int64(want).astype(np.int32)).all()
+
+
+def test_gemm_grouped_dense_products(cfg, rng):
+    """conv-like loop: micro-ops enumerate (output pixel, kernel tap); taps use different weight
+    rows and several taps write the same output row. Planned as one product per tap group."""
+    st = _state(cfg, rng, 4)
+    pixels, taps = 6, 3
+    st.uop[: pixels * taps] = [
+        (p, p + t, t * 2) for t in range(taps) for p in range(pixels)
+    ]  # fmt: skip
+    insn = GemmInsn(uop_bgn=0, uop_end=pixels * taps, iter_out=2, iter_in=2,
+                    dst_factor_in=pixels, src_factor_out=pixels + taps,
+                    wgt_factor_out=1, wgt_factor_in=taps * 2)  # fmt: skip
+    plan = functional._gemm_plan(st, insn, Where(0, insn))
+    assert plan[0] == "factored" and len(plan[1]) == taps
+    want = _reference_gemm(st, insn)
+    functional.gemm(st, insn, Where(0, insn))
+    np.testing.assert_array_equal(st.acc, want[0])
+    np.testing.assert_array_equal(st.out, want[1])
