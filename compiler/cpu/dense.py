@@ -1,14 +1,16 @@
-"""dense / matmul / batched matmul for the CPU, as knob-parameterized loop-IR generators.
+"""dense / matmul / batched matmul for the CPU: tensor expressions + a knob-parameterized CPU
+schedule, lowered by the shared `compiler.tir.lower`.
 
     x       [B, M, K]
     weight  [B or 1, N/nb, K, nb]   (packed: `nb` output columns contiguous per k)
     out     [B, M, N]
 
-Schedule (the classic register-blocked GEMM): a parallel loop over (batch, column block);
-the reduction is cut into blocks of `kc` so one block of packed weights (kc x nb floats) stays
-in L1 while every row tile of `m_tile` rows passes over it; the m_tile x nb output tile lives
-in registers across the k block (nb lanes = one or two vector registers per row).
-`matmul` adds a first stage that packs a runtime right-hand side into a temporary.
+Schedule (a register-blocked GEMM): the output is tiled into `m_tile` rows x `nb` columns;
+the loop over (batch, column block) is fused and parallel; each tile is accumulated in a
+local buffer (registers: the tile loops are unrolled/vectorized) over the whole reduction,
+which streams one packed weight row of `nb` floats and broadcasts one `x` scalar per row.
+The column block's packed weights (K x nb floats) are reused by every row tile.
+`matmul` adds a stage that packs a runtime right-hand side into a temporary first.
 """
 
 from __future__ import annotations
@@ -17,21 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.cpu.nest import nest
-from compiler.tir.nodes import (
-    Allocate,
-    BinOp,
-    Buffer,
-    Const,
-    For,
-    ForKind,
-    IfThenElse,
-    PrimFunc,
-    Select,
-    Store,
-    Var,
-    seq,
-)
+from compiler.schedule import create_schedule
+from compiler.te import compute, placeholder, reduce_axis, sum_reduce
+from compiler.tir.lower import lower
+from compiler.tir.nodes import BinOp, Const, PrimFunc
 
 F32 = "float32"
 
@@ -40,15 +31,13 @@ F32 = "float32"
 class DenseKnobs:
     nb: int  # output columns per block (vector lanes of one accumulator row)
     m_tile: int  # rows per register tile
-    kc: int  # reduction block (divides K)
 
 
-def default_dense_knobs(m: int, k: int, n: int, lanes: int) -> DenseKnobs:
+def default_dense_knobs(m: int, k: int, n: int, lanes: int, registers: int = 16) -> DenseKnobs:
+    """Two vector registers of columns per row (if N allows) and as many rows as fit."""
     nb = max(d for d in range(1, min(n, 2 * lanes) + 1) if n % d == 0)
-    regs = max(1, nb // lanes)
-    m_tile = max(1, min(m, (16 - regs - 1) // regs))
-    kc = max(d for d in range(1, min(k, 256) + 1) if k % d == 0)
-    return DenseKnobs(nb=nb, m_tile=m_tile, kc=kc)
+    regs = max(1, -(-nb // lanes))
+    return DenseKnobs(nb=nb, m_tile=max(1, min(m, (registers - regs - 1) // regs)))
 
 
 def pack_dense_weight(w: np.ndarray, nb: int) -> np.ndarray:
@@ -59,72 +48,50 @@ def pack_dense_weight(w: np.ndarray, nb: int) -> np.ndarray:
     return np.ascontiguousarray(blocked.transpose(perm), dtype=np.float32)
 
 
-def _check(m, k, n, knobs: DenseKnobs):
-    if n % knobs.nb or k % knobs.kc:
-        raise ValueError(
-            f"dense: nb={knobs.nb} must divide N={n} and kc={knobs.kc} must divide K={k}"
-        )
+def _check(n: int, knobs: DenseKnobs):
+    if n % knobs.nb:
+        raise ValueError(f"dense: nb={knobs.nb} must divide N={n}")
 
 
-def _gemm_body(x, w, out, bias_buf, relu, batch, m, k, n, knobs: DenseKnobs, w_batched: bool):
-    nb, mt, kc = knobs.nb, knobs.m_tile, knobs.kc
-    nbn, kbn = n // nb, k // kc
-    p, kb = Var("p"), Var("kb")
-    bi, nbi = p // nbn, p % nbn
-    wb = bi if w_batched else Const(0)
-
-    def tile(m0, rows: int):
-        acc = Buffer("acc", (rows, nb), F32, scope="local")
-        r, l = Var("r"), Var("l")  # noqa: E741
-        init = nest(
-            [(r, rows, ForKind.UNROLLED), (l, nb, ForKind.VECTORIZED)],
-            Store(
-                acc,
-                (r, l),
-                Select(BinOp("eq", kb, Const(0)), Const(0.0, F32), out[bi, m0 + r, nbi * nb + l]),
-            ),
-        )
-        kk, r2, l2 = Var("kk"), Var("r"), Var("l")
-        kidx = kb * kc + kk
-        update = nest(
-            [(kk, kc, ForKind.SERIAL), (r2, rows, ForKind.UNROLLED), (l2, nb, ForKind.VECTORIZED)],
-            Store(acc, (r2, l2), acc[r2, l2] + x[bi, m0 + r2, kidx] * w[wb, nbi, kidx, l2]),
-        )
-        r3, l3 = Var("r"), Var("l")
-        val = acc[r3, l3]
-        plain = nest(
-            [(r3, rows, ForKind.UNROLLED), (l3, nb, ForKind.VECTORIZED)],
-            Store(out, (bi, m0 + r3, nbi * nb + l3), val),
-        )
-        if bias_buf is not None or relu:
-            r4, l4 = Var("r"), Var("l")
-            fin = acc[r4, l4]
-            if bias_buf is not None:
-                fin = fin + bias_buf[nbi * nb + l4]
-            if relu:
-                fin = BinOp("max", fin, Const(0.0, F32))
-            last = nest(
-                [(r4, rows, ForKind.UNROLLED), (l4, nb, ForKind.VECTORIZED)],
-                Store(out, (bi, m0 + r4, nbi * nb + l4), fin),
-            )
-            store = IfThenElse(BinOp("eq", kb, Const(kbn - 1)), last, plain)
-        else:
-            store = plain
-        return Allocate(acc, seq(init, update, store))
-
-    full, rest = divmod(m, mt)
-    mi = Var("mi")
-    rows = seq(
-        For(mi, Const(0), Const(full), ForKind.SERIAL, tile(mi * mt, mt)) if full else None,
-        tile(Const(full * mt), rest) if rest else None,
+def _gemm(x, w, batch, m, k, n, knobs: DenseKnobs, w_batched: bool, epilogue=None):
+    """Tensors (out, acc) of the GEMM; `epilogue(value, b, i, j)` maps the sum when given."""
+    nb = knobs.nb
+    r = reduce_axis(k, "r")
+    acc = compute(
+        (batch, m, n),
+        lambda b, i, j: sum_reduce(x[b, i, r] * w[b if w_batched else 0, j // nb, r, j % nb], r),
+        name="acc",
     )
-    return For(
-        p,
-        Const(0),
-        Const(batch * nbn),
-        ForKind.PARALLEL,
-        For(kb, Const(0), Const(kbn), ForKind.SERIAL, rows),
-    )
+    if epilogue is None:
+        return acc, acc
+    out = compute((batch, m, n), lambda b, i, j: epilogue(acc[b, i, j], b, i, j), name="out")
+    return out, acc
+
+
+def _schedule(out, acc, knobs: DenseKnobs, extra_stages=()):
+    """The CPU schedule of the module docstring; returns the Schedule."""
+    s = create_schedule([out])
+    if acc is out:
+        acc = s.cache_write(out, "local")
+    else:
+        s[acc].set_scope("local")
+    b, i, j = s[out].op.axis
+    jo, ji = s[out].split(j, factor=knobs.nb)
+    io, ii = s[out].split(i, factor=knobs.m_tile)
+    s[out].reorder(b, jo, io, ii, ji)
+    bj = s[out].fuse(b, jo)
+    s[out].parallel(bj)
+    s[out].unroll(ii)
+    s[out].vectorize(ji)
+    s[acc].compute_at(s[out], io)
+    _, ai, aj = s[acc].op.axis
+    (ar,) = s[acc].op.reduce_axis
+    s[acc].reorder(ar, ai, aj)
+    s[acc].unroll(ai)
+    s[acc].vectorize(aj)
+    for stage_fn in extra_stages:
+        stage_fn(s)
+    return s
 
 
 def dense(
@@ -137,40 +104,53 @@ def dense(
     bias: bool = False,
     relu: bool = False,
 ) -> PrimFunc:
-    """`out[b] = x[b] @ W[b or 0] (+ bias)(relu)` with W packed (see module docstring)."""
-    _check(m, k, n, knobs)
-    x = Buffer("x", (batch, m, k), F32)
-    w = Buffer("weight", (batch if weight_batched else 1, n // knobs.nb, k, knobs.nb), F32)
-    b = Buffer("bias", (n,), F32) if bias else None
-    out = Buffer("out", (batch, m, n), F32)
-    body = _gemm_body(x, w, out, b, relu, batch, m, k, n, knobs, weight_batched)
-    params = (x, w) + ((b,) if b is not None else ()) + (out,)
-    return PrimFunc("dense", params, body)
+    """`out[b] = x[b] @ W[b or 0] (+ bias)(relu)`; params (x, weight, [bias,] out)."""
+    _check(n, knobs)
+    x = placeholder((batch, m, k), F32, "x")
+    w = placeholder((batch if weight_batched else 1, n // knobs.nb, k, knobs.nb), F32, "weight")
+    bias_t = placeholder((n,), F32, "bias") if bias else None
+    epilogue = None
+    if bias or relu:
+
+        def epilogue(v, b, i, j):
+            if bias_t is not None:
+                v = v + bias_t[j]
+            return BinOp("max", v, Const(0.0, F32)) if relu else v
+
+    out, acc = _gemm(x, w, batch, m, k, n, knobs, weight_batched, epilogue)
+    f = lower(_schedule(out, acc, knobs), "dense")
+    return _with_params(f, [x, w] + ([bias_t] if bias_t is not None else []) + [out])
 
 
 def matmul(
     m: int, k: int, n: int, knobs: DenseKnobs, batch: int = 1, b_batched: bool = True
 ) -> PrimFunc:
-    """`out[b] = a[b] @ bmat[b]` for runtime operands: stage 1 packs `bmat` (a temporary)."""
-    _check(m, k, n, knobs)
+    """`out[b] = a[b] @ bmat[b or 0]` for runtime operands; params (a, b, out). A first stage
+    packs `bmat` into a temporary (parallel over column blocks, vectorized)."""
+    _check(n, knobs)
     nb = knobs.nb
     wb = batch if b_batched else 1
-    a = Buffer("a", (batch, m, k), F32)
-    bmat = Buffer("b", (wb, k, n), F32)
-    packed = Buffer("b_packed", (wb, n // nb, k, nb), F32)
-    out = Buffer("out", (batch, m, n), F32)
-    q, kk, l = Var("q"), Var("kk"), Var("l")  # noqa: E741
-    pack = nest(
-        [
-            (q, wb * (n // nb), ForKind.PARALLEL),
-            (kk, k, ForKind.SERIAL),
-            (l, nb, ForKind.VECTORIZED),
-        ],
-        Store(
-            packed,
-            (q // (n // nb), q % (n // nb), kk, l),
-            bmat[q // (n // nb), kk, q % (n // nb) * nb + l],
-        ),
-    )
-    gemm = _gemm_body(a, packed, out, None, False, batch, m, k, n, knobs, b_batched)
-    return PrimFunc("matmul", (a, bmat, out), Allocate(packed, seq(pack, gemm)))
+    a = placeholder((batch, m, k), F32, "a")
+    bmat = placeholder((wb, k, n), F32, "b")
+    packed = compute((wb, n // nb, k, nb), lambda q, jo, kk, ji: bmat[q, kk, jo * nb + ji],
+                     name="b_packed")  # fmt: skip
+    out, acc = _gemm(a, packed, batch, m, k, n, knobs, b_batched)
+
+    def pack_schedule(s):
+        q, jo, _, ji = s[packed].op.axis
+        s[packed].parallel(s[packed].fuse(q, jo))
+        s[packed].vectorize(ji)
+
+    f = lower(_schedule(out, acc, knobs, [pack_schedule]), "matmul")
+    return _with_params(f, [a, bmat, out])
+
+
+def _with_params(f: PrimFunc, tensors) -> PrimFunc:
+    """Order the PrimFunc's params as `tensors` (the lowering's order may differ)."""
+    by_name = {b.name: b for b in f.params}
+    names = [t.op.name for t in tensors]
+    if sorted(names) != sorted(by_name):
+        raise AssertionError(f"lowered params {sorted(by_name)} != expected {sorted(names)}")
+    from dataclasses import replace
+
+    return replace(f, params=tuple(by_name[nm] for nm in names))

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from compiler.cpu.passes import prepare
 from compiler.llvm import compile_module, generate
 from compiler.llvm.codegen import ModuleCode, buffer_size
 from compiler.tir.nodes import PrimFunc
@@ -106,5 +107,5 @@ class CpuKernel:
 
 def build(func: PrimFunc, use_cache: bool = True) -> CpuKernel:
     """Compile `func` for the host CPU (or load it from the kernel cache)."""
-    code = generate(func)
+    code = generate(prepare(func))
     return CpuKernel(func, code, compile_module(code, func.name, use_cache=use_cache))

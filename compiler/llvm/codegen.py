@@ -10,7 +10,8 @@ Contract of the generated module (see docs/cpu.md):
   iteration range `[begin, end)` of the parallel loop (ignored by serial stages). The runtime
   (`compiler/cpu/runtime.py`) splits a parallel stage's range over its thread pool.
   Parallel loops nested below the top level run serially.
-- `vectorized` loops with a constant extent become explicit LLVM vectors (at most `MAX_LANES`
+- `vectorized` loops with a constant extent (and no if-statement testing the lane) become
+  explicit LLVM vectors (at most `MAX_LANES`
   lanes at a time; longer loops are chunked). Accesses contiguous in the loop variable become
   vector loads/stores, invariant ones scalar loads broadcast on use, others gathers/scatters.
 - `unrolled` loops with a constant extent are unrolled here, so local accumulators indexed by
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from compiler.llvm.affine import affine_coeff, flat_index
+from compiler.llvm.affine import affine_coeff, flat_index, uses_var, vars_of
 from compiler.tir.nodes import (
     Allocate,
     Attr,
@@ -228,7 +229,12 @@ class _FunctionGen:
     def _for(self, s: For) -> None:
         const_extent = isinstance(s.extent, Const)
         saved = self.env.get(s.var)
-        if s.kind == ForKind.VECTORIZED and const_extent and self.vec is None:
+        if (
+            s.kind == ForKind.VECTORIZED
+            and const_extent
+            and self.vec is None
+            and not _lane_dependent_branch(s.body, s.var)
+        ):
             self._vector_loop(s)
         elif s.kind in (ForKind.UNROLLED, ForKind.VECTORIZED) and const_extent:
             lo = self.expr(s.min)
@@ -346,11 +352,8 @@ class _FunctionGen:
 
     def _other_vector_vars(self, expr, var: Var) -> bool:
         return any(
-            isinstance(n, Var)
-            and n is not var
-            and n in self.env
-            and isinstance(self.env[n].type, ir.VectorType)
-            for n in walk(expr)
+            n is not var and n in self.env and isinstance(self.env[n].type, ir.VectorType)
+            for n in vars_of(expr)
         )
 
     def _load(self, e: Load) -> ir.Value:
@@ -563,6 +566,11 @@ class _FunctionGen:
         if _scalar(v.type).width == 64:
             return v
         return self.b.sext(v, target)
+
+
+def _lane_dependent_branch(body, var: Var) -> bool:
+    """Whether an if-statement in `body` tests `var` (such a loop is unrolled, not vectorized)."""
+    return any(isinstance(n, IfThenElse) and uses_var(n.cond, var) for n in walk(body))
 
 
 def _scalar(t: ir.Type) -> ir.Type:

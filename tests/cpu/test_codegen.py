@@ -196,15 +196,6 @@ def test_errors_name_the_thing_at_fault():
     cases = [
         (loop(i, 8, ForKind.SERIAL, Store(out, (Const(0),), ghost[i])), "ghost"),
         (loop(i, 8, ForKind.VECTORIZED, Store(out, (Const(0),), a[i])), "reduction"),
-        (
-            loop(
-                i,
-                8,
-                ForKind.VECTORIZED,
-                IfThenElse(a[i] > Const(0.0, F32), Store(out, (Const(0),), a[i])),
-            ),
-            "Select",
-        ),
         (Store(out, (Const(0),), Call("erf", (a[Const(0)],), F32)), "erf"),
         (Store(out, (Const(0),), a[i]), "variable i"),
     ]
@@ -223,3 +214,24 @@ def test_kernel_checks_its_arguments():
         k(np.zeros(8, np.float32), np.zeros(4, np.float32))
     with pytest.raises(TypeError, match="expected 2 arrays"):
         k(np.zeros(8, np.float32))
+
+
+def test_lane_dependent_branch_and_non_affine_index(rng):
+    """An if testing the vector lane is scalarized; `i + i // 2` is a gather, not contiguous."""
+    a, out = Buffer("a", (32,)), Buffer("out", (16,))
+    i = Var("i")
+    body = loop(
+        i,
+        16,
+        ForKind.VECTORIZED,
+        IfThenElse(
+            BinOp("lt", i, Const(10)),
+            Store(out, (i,), a[i + i // 2]),
+            Store(out, (i,), Const(-1.0, F32)),
+        ),
+    )
+    x = rng.standard_normal(32).astype(np.float32)
+    y = np.zeros(16, np.float32)
+    build(PrimFunc("branchy", (a, out), body))(x, y)
+    idx = np.arange(16)
+    np.testing.assert_array_equal(y, np.where(idx < 10, x[idx + idx // 2], -1))

@@ -26,7 +26,7 @@ def test_random_dense(rng):
 
 
 @pytest.mark.parametrize(
-    "knobs", [DenseKnobs(8, 1, 4), DenseKnobs(16, 6, 32), DenseKnobs(32, 3, 64)]
+    "knobs", [DenseKnobs(8, 1), DenseKnobs(16, 6), DenseKnobs(32, 3), DenseKnobs(8, 5)]
 )
 def test_dense_knobs_and_relu(knobs, rng):
     x = rng.standard_normal((13, 64)).astype(np.float32)
@@ -47,4 +47,4 @@ def test_bad_blocking_is_reported():
     from compiler.cpu.dense import dense
 
     with pytest.raises(ValueError, match="nb=16 must divide N=24"):
-        dense(4, 8, 24, DenseKnobs(16, 2, 8))
+        dense(4, 8, 24, DenseKnobs(16, 2))
