@@ -53,6 +53,11 @@ class Where:
         return InvalidInstructionError(self.index, self.listing(), problem)
 
 
+def _by_type(table: dict) -> list:
+    """A dict keyed by MemType as a list indexed by it (None where absent)."""
+    return [table.get(m) for m in MemType]
+
+
 class SramState:
     """The on-chip buffers, shaped per config (one row = one element).
 
@@ -76,23 +81,28 @@ class SramState:
         self.wgt_f = np.zeros((cfg.wgt_depth, bo, bi), np.float32)
         # Plain ints and tables read on every instruction (HwConfig properties are computed).
         self.batch, self.block_in, self.block_out = b, bi, bo
-        self.elem_bytes = {m: mem_elem_bytes(cfg, m) for m in MemType}
-        self.depth = {
-            MemType.UOP: cfg.uop_depth,
-            MemType.INP: cfg.inp_depth,
-            MemType.WGT: cfg.wgt_depth,
-            MemType.ACC: cfg.acc_depth,
-            MemType.ACC_8BIT: cfg.acc_depth,
-            MemType.OUT: cfg.out_depth,
-        }
+        # Indexed by memory type (lists: an IntEnum index is a C-level lookup, a dict key is not).
+        self.elem_bytes = [mem_elem_bytes(cfg, m) for m in MemType]
+        self.depth = _by_type(
+            {
+                MemType.UOP: cfg.uop_depth,
+                MemType.INP: cfg.inp_depth,
+                MemType.WGT: cfg.wgt_depth,
+                MemType.ACC: cfg.acc_depth,
+                MemType.ACC_8BIT: cfg.acc_depth,
+                MemType.OUT: cfg.out_depth,
+            }
+        )
         # LOAD destination per memory type: (DRAM view dtype, SRAM arrays, SRAM row shape)
-        self.load_targets = {
-            MemType.UOP: ("<u4", (self.uop,), (3,)),
-            MemType.INP: ("|i1", (self.inp, self.inp_f), (b, bi)),
-            MemType.WGT: ("|i1", (self.wgt, self.wgt_f), (bo, bi)),
-            MemType.ACC: ("<i4", (self.acc,), (b, bo)),
-            MemType.ACC_8BIT: ("|i1", (self.acc,), (b, bo)),
-        }
+        self.load_targets = _by_type(
+            {
+                MemType.UOP: ("<u4", (self.uop,), (3,)),
+                MemType.INP: ("|i1", (self.inp, self.inp_f), (b, bi)),
+                MemType.WGT: ("|i1", (self.wgt, self.wgt_f), (bo, bi)),
+                MemType.ACC: ("<i4", (self.acc,), (b, bo)),
+                MemType.ACC_8BIT: ("|i1", (self.acc,), (b, bo)),
+            }
+        )
         # Micro-op loop plans (index arrays, range checks done) keyed by instruction; cleared
         # whenever a LOAD UOP changes the micro-op buffer.
         self.plans: dict = {}
@@ -151,7 +161,7 @@ def load(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
     if insn.x_size == 0:
         return
     mt = insn.mem_type
-    target = st.load_targets.get(mt)
+    target = st.load_targets[mt]
     if target is None:
         raise where.invalid("LOAD cannot target OUT (OUT is written by GEMM/ALU, read by STORE)")
     view, arrays, row_shape = target

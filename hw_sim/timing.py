@@ -81,7 +81,7 @@ class TimingModel:
         self.latency = cfg.DRAM_LATENCY
         self.gemm_pipe = cfg.GEMM_PIPELINE
         self.alu_pipe = cfg.ALU_PIPELINE
-        self.elem_bytes = {m: mem_elem_bytes(cfg, m) for m in MemType}
+        self.elem_bytes = [mem_elem_bytes(cfg, m) for m in MemType]  # indexed by type
 
     def dma(self, insn: MemInsn) -> tuple[int, int]:
         if insn.x_size == 0:
