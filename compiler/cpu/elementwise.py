@@ -1,16 +1,21 @@
 """Element-wise operators: unary activations, broadcast binary ops, batch-norm (inference), and
 the int8 boundary ops (quantize, dequantize, requantize). Each is a loop-IR generator.
 
-Every generator returns a PrimFunc `name(inputs..., out)` over C-contiguous buffers; the
-schedule is `nest.data_parallel` over the output after merging broadcast-compatible axes.
+Every generator returns a PrimFunc `name(inputs..., out)` over C-contiguous buffers, built as a
+tensor expression with a CPU schedule and lowered by the shared `compiler.tir.lower`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from compiler.cpu.nest import broadcast_index, collapse_broadcast, data_parallel
-from compiler.tir.nodes import BinOp, Buffer, Call, Cast, Const, Expr, PrimFunc, Store
+from compiler.cpu.nest import MIN_PARALLEL_ELEMENTS, broadcast_index, collapse_broadcast
+from compiler.schedule import create_schedule
+from compiler.te import compute, placeholder
+from compiler.tir.lower import lower
+from compiler.tir.nodes import BinOp, Call, Cast, Const, Expr, PrimFunc
 
 F32 = "float32"
 
@@ -66,7 +71,13 @@ def elementwise(
     fn: Callable[[list[Expr]], Expr],
     out_dtype: str = F32,
 ) -> PrimFunc:
-    """`out[i] = fn([in_k[broadcast(i)] ...])` with NumPy broadcasting of every input."""
+    """`out[i] = fn([in_k[broadcast(i)] ...])` with NumPy broadcasting of every input.
+
+    A tensor expression over the output (after merging broadcast-compatible axes) with the
+    default data-parallel CPU schedule: the leading axes fused into one parallel loop (when
+    the tensor is large enough), the last axis vectorized; a single long axis is split into
+    rows first so it can still run in parallel.
+    """
     for in_name, shape, _ in inputs:
         if len(shape) > len(out_shape) or any(
             d not in (1, o) for d, o in zip(reversed(shape), reversed(out_shape), strict=False)
@@ -76,16 +87,39 @@ def elementwise(
                 f"{tuple(out_shape)}"
             )
     oshape, ishapes = collapse_broadcast(list(out_shape), [list(s) for _, s, _ in inputs])
-    bufs = [
-        Buffer(in_name, tuple(s), dt) for (in_name, _, dt), s in zip(inputs, ishapes, strict=True)
+    tensors = [
+        placeholder(tuple(s), dt, in_name)
+        for (in_name, _, dt), s in zip(inputs, ishapes, strict=True)
     ]
-    out = Buffer("out", tuple(oshape), out_dtype)
 
-    def body(idx):
-        loads = [b[tuple(broadcast_index(idx, b.shape, len(oshape)))] for b in bufs]
-        return Store(out, tuple(idx), fn(loads))
+    def body(*idx):
+        return fn([t[tuple(broadcast_index(idx, t.shape, len(oshape)))] for t in tensors])
 
-    return PrimFunc(name, tuple(bufs) + (out,), data_parallel(oshape, body))
+    out = compute(tuple(oshape), body, name="out")
+    if out.dtype != out_dtype:
+        raise TypeError(f"{name}: the expression is {out.dtype}, the output {out_dtype}")
+    s = create_schedule([out])
+    axes = list(s[out].op.axis)
+    total = math.prod(oshape)
+    big = total >= MIN_PARALLEL_ELEMENTS
+    if len(axes) == 1:
+        row = next((r for r in (4096, 2048, 1024, 512, 256) if total % r == 0 and total > r), None)
+        if big and row is not None:
+            xo, xi = s[out].split(axes[0], factor=row)
+            s[out].parallel(xo)
+            s[out].vectorize(xi)
+        else:
+            s[out].vectorize(axes[0])
+    else:
+        outer = axes[0]
+        for ax in axes[1:-1]:
+            outer = s[out].fuse(outer, ax)
+        if big:
+            s[out].parallel(outer)
+        s[out].vectorize(axes[-1])
+    f = lower(s, name)
+    by_name = {b.name: b for b in f.params}
+    return replace(f, params=tuple(by_name[t.op.name] for t in tensors) + (by_name["out"],))
 
 
 def unary(op: str, shape: Sequence[int], **attrs) -> PrimFunc:
