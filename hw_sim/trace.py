@@ -60,6 +60,6 @@ def _insn_event(i: int, insn: Insn, mod: int, d: int, s: int, e: int, mem: int, 
 
 def write_trace(result: SimResult, path: str | Path, cycle_us: float = 1.0) -> None:
     """Write the Chrome trace-event JSON of a run to `path`."""
-    doc = {"traceEvents": trace_events(result, cycle_us), "displayTimeUnit": "ns",
+    doc = {"traceEvents": trace_events(result, cycle_us),
            "otherData": {"total_cycles": result.stats.total_cycles}}  # fmt: skip
     Path(path).write_text(json.dumps(doc))
