@@ -76,8 +76,8 @@ def _strip_cast(e):
     return e
 
 
-def _uop(dst, src, wgt=Const(0)) -> Evaluate:
-    return Evaluate(Call("vta.uop", (dst, src, wgt)))
+def _uop(dst, src, wgt=None) -> Evaluate:
+    return Evaluate(Call("vta.uop", (dst, src, Const(0) if wgt is None else wgt)))
 
 
 def _lower_alu(attr, cfg: HwConfig):

@@ -1,7 +1,8 @@
 """Pass `inject_dma_copy`: `pragma dma_copy` copy nests → 2-D DMA intrinsics with padding.
 
 A marked nest copies a tile between a DRAM tensor and an SRAM buffer element by element:
-    for rows...: for e1, e2: dst[.., e1, e2] = src[.., e1, e2]   (optionally select(in-bounds, src, 0))
+    for rows...: for e1, e2: dst[.., e1, e2] = src[.., e1, e2]
+(the value optionally `select(in-bounds, src, 0)`).
 Rows are flattened (SRAM rows dense; DRAM rows in elements of the memory type); row loops whose
 strides chain are merged; the innermost contiguous run becomes `x`, the next loop `y` with its
 DRAM stride, and any further loops stay as loops around the intrinsic. A `select` whose condition

@@ -30,7 +30,8 @@ def allocate_sram(func: PrimFunc, cfg: HwConfig) -> PrimFunc:
         elem = scope_elem(cfg, scope)
         if tuple(int(s) for s in b.shape[-2:]) != elem:
             raise VtaPassError(
-                f"buffer {b.name} in {scope}: element dims {list(b.shape[-2:])} must be {list(elem)}"
+                f"buffer {b.name} in {scope}: element dims {list(b.shape[-2:])} "
+                f"must be {list(elem)}"
             )
         rows = rows_of(b)
         depth = scope_depth(cfg, scope)

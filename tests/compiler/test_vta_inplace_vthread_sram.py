@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from vta_helpers import small_conv
 
-from compiler.tir.nodes import Allocate, ForKind, For, PrimFunc, Seq
+from compiler.tir.nodes import Allocate, For, ForKind, PrimFunc, Seq
 from compiler.tir.printer import print_func
 from compiler.tir.visit import walk
 from compiler.vta.inplace import alias_inplace_alu
@@ -30,7 +30,9 @@ def test_alias_epilogue_into_accumulator(cfg):
     acc = sorted(n for n, b in after.items() if b.scope == ACC)
     assert acc == ["bias.acc", "conv2d"]  # the whole epilogue runs in the GEMM's rows
     text = print_func(g)
-    assert "conv2d[i_2, j_2, k_2, l_2, m_2, n_2] = conv2d[i_2, j_2, k_2, l_2, m_2, n_2] >> 8" in text
+    assert (
+        "conv2d[i_2, j_2, k_2, l_2, m_2, n_2] = conv2d[i_2, j_2, k_2, l_2, m_2, n_2] >> 8" in text
+    )
     assert "int8(conv2d[" in text  # the store reads the accumulator tile
 
 

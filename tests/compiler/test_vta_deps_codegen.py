@@ -1,0 +1,96 @@
+"""insert_dep_tokens on instruction streams, the micro-op cache, and code generation."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.vta.codegen import UopCache
+from compiler.vta.deps import Access, StreamInsn, insert_dep_tokens
+from compiler.vta.nest import VtaPassError
+from hw_sim.isa import GemmInsn, MemInsn, MemType, Module, Opcode
+
+
+def _load(mem, lo, hi):
+    insn = MemInsn(
+        opcode=Opcode.LOAD, mem_type=MemType[mem], sram_base=lo, x_size=hi - lo, y_size=1
+    )
+    return StreamInsn(insn, Module.LOAD, (Access(mem, lo, hi, True),))
+
+
+def _gemm(inp, wgt, out):
+    acc = (Access("INP", *inp, False), Access("WGT", *wgt, False), Access("OUT", *out, True))
+    return StreamInsn(GemmInsn(uop_bgn=0, uop_end=1), Module.COMPUTE, acc)
+
+
+def _store(lo, hi):
+    insn = MemInsn(
+        opcode=Opcode.STORE, mem_type=MemType.OUT, sram_base=lo, x_size=hi - lo, y_size=1
+    )
+    return StreamInsn(insn, Module.STORE, (Access("OUT", lo, hi, False),))
+
+
+def _flags(insn):
+    return "".join(
+        c
+        for c, f in zip("PpUu", ("pop_prev", "pop_next", "push_prev", "push_next"), strict=True)
+        if getattr(insn, f)
+    )
+
+
+def test_raw_load_to_compute_and_compute_to_store():
+    s = [_load("INP", 0, 4), _gemm((0, 4), (0, 1), (0, 4)), _store(0, 4)]
+    out = insert_dep_tokens(s)
+    assert [_flags(i) for i in out] == ["u", "Pu", "P"]
+
+
+def test_war_buffer_reuse_is_loop_carried():
+    """Second load into the same rows must wait for the GEMM that read the first."""
+    s = [
+        _load("INP", 0, 4),
+        _gemm((0, 4), (0, 1), (0, 4)),
+        _load("INP", 0, 4),
+        _gemm((0, 4), (0, 1), (4, 8)),
+    ]
+    out = insert_dep_tokens(s)
+    assert [_flags(i) for i in out] == ["u", "PU", "pu", "P"]
+
+
+def test_ping_pong_threads_do_not_wait_on_each_other():
+    s = [
+        _load("INP", 0, 4),
+        _load("INP", 4, 8),
+        _gemm((0, 4), (0, 1), (0, 4)),
+        _gemm((4, 8), (0, 1), (4, 8)),
+        _load("INP", 0, 4),  # waits only for the first GEMM
+        _gemm((0, 4), (0, 1), (0, 4)),
+    ]
+    out = insert_dep_tokens(s)
+    assert [_flags(i) for i in out] == ["u", "u", "PU", "P", "pu", "P"]
+
+
+def test_pushes_and_pops_balance():
+    s = []
+    for k in range(6):
+        rows = (4 * (k % 2), 4 * (k % 2) + 4)
+        s += [_load("INP", *rows), _gemm(rows, (0, 1), rows), _store(*rows)]
+    out = insert_dep_tokens(s)
+
+    def count(module, flag):
+        return sum(getattr(i, flag) for i, x in zip(out, s, strict=True) if x.queue == module)
+
+    assert count(Module.LOAD, "push_next") == count(Module.COMPUTE, "pop_prev") > 0  # l2g
+    assert count(Module.COMPUTE, "push_prev") == count(Module.LOAD, "pop_next") > 0  # g2l
+    assert count(Module.COMPUTE, "push_next") == count(Module.STORE, "pop_prev") > 0  # g2s
+    assert count(Module.STORE, "push_prev") == count(Module.COMPUTE, "pop_next") > 0  # s2g
+
+
+def test_uop_cache_hits_and_wraps():
+    c = UopCache(depth=8)
+    a, b, d = ((0, 0, 0),) * 3, ((1, 0, 0),) * 4, ((2, 0, 0),) * 3
+    assert c.lookup(a) == (0, True)
+    assert c.lookup(b) == (3, True)
+    assert c.lookup(a) == (0, False)
+    assert c.lookup(d) == (0, True)  # does not fit after b: wraps, evicts a
+    assert c.lookup(a) == (3, True)  # a was evicted; placed after d, evicting b
+    with pytest.raises(VtaPassError, match="exceeds"):
+        c.lookup(((0, 0, 0),) * 9)

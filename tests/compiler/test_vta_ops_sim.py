@@ -1,0 +1,107 @@
+"""Operators compiled for the accelerator and run on hw_sim, bit-exact against NumPy.
+
+ResNet-18 conv layers C1-C12 (VTA's benchmark epilogue), dense, MobileNet grouped conv D1-D9,
+fused epilogues (bias, shift, clip, relu, int8 residual), batch 2 and 4; at both configs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from vta_refs import conv2d_nchw, epilogue, random_conv_inputs
+
+from compiler.vta.build import build
+from compiler.vta.ops import conv2d_op, dense_op
+from runtime.device import get_device
+
+pytestmark = pytest.mark.sim
+
+# name: (H=W, in channels, out channels, kernel, stride), padding (k-1)/2
+RESNET = {
+    "C1": (224, 3, 64, 7, 2), "C2": (56, 64, 64, 3, 1), "C3": (56, 64, 64, 1, 1),
+    "C4": (56, 64, 128, 3, 2), "C5": (56, 64, 128, 1, 2), "C6": (28, 128, 128, 3, 1),
+    "C7": (28, 128, 256, 3, 2), "C8": (28, 128, 256, 1, 2), "C9": (14, 256, 256, 3, 1),
+    "C10": (14, 256, 512, 3, 2), "C11": (14, 256, 512, 1, 2), "C12": (7, 512, 512, 3, 1),
+}  # fmt: skip
+# name: (H=W, in channels, out channels, groups, stride), 3x3, padding 1
+MOBILENET = {
+    "D1": (112, 32, 32, 2, 1), "D2": (112, 64, 64, 4, 2), "D3": (56, 128, 128, 8, 1),
+    "D4": (56, 128, 128, 8, 2), "D5": (28, 256, 256, 16, 1), "D6": (28, 256, 256, 16, 2),
+    "D7": (14, 512, 512, 32, 1), "D8": (14, 512, 512, 32, 2), "D9": (7, 1024, 1024, 64, 1),
+}  # fmt: skip
+
+
+def _run_conv(cfg, rng, n, h, ci, co, k, s, groups=1, **epi):
+    pad = (k - 1) // 2
+    residual = epi.pop("residual", False)
+    op = conv2d_op(cfg, n, ci, h, h, co, k, s, pad, groups=groups, residual=residual, **epi)
+    kern = build(op, cfg)
+    oh = (h + 2 * pad - k) // s + 1
+    x, w, b, r = random_conv_inputs(
+        rng, n, ci, h, h, co, k, groups, (n, co, oh, oh) if residual else None
+    )
+    inputs = dict(data=x, kernel=w)
+    if epi.get("bias", True):
+        inputs["bias"] = b
+    if residual:
+        inputs["residual"] = r
+    y, stats = kern.run(get_device("hw_sim", cfg), **inputs)
+    acc = conv2d_nchw(x, w, s, pad, groups)
+    ref = epilogue(
+        acc,
+        b if epi.get("bias", True) else None,
+        epi.get("shift", 8),
+        r,
+        epi.get("clip", (0, 127)),
+        epi.get("relu", False),
+    )
+    assert y.shape == ref.shape and y.dtype == np.int8
+    np.testing.assert_array_equal(y, ref)
+    assert stats.tokens_left == dict.fromkeys(stats.tokens_left, 0)
+    return stats
+
+
+@pytest.mark.parametrize("layer", list(RESNET))
+def test_resnet_conv(cfg, rng, layer):
+    h, ci, co, k, s = RESNET[layer]
+    stats = _run_conv(cfg, rng, 1, h, ci, co, k, s)
+    assert stats.gemm_uops > 0
+
+
+@pytest.mark.parametrize("layer", list(MOBILENET))
+def test_grouped_conv(cfg, rng, layer):
+    h, ci, co, g, s = MOBILENET[layer]
+    _run_conv(cfg, rng, 1, h, ci, co, 3, s, groups=g)
+
+
+@pytest.mark.parametrize("batch", [2, 4])
+def test_conv_batch(cfg, rng, batch):
+    _run_conv(cfg, rng, batch, 14, 64, 64, 3, 1)
+
+
+@pytest.mark.parametrize(
+    "epi",
+    [
+        dict(residual=True),
+        dict(bias=False, clip=None, relu=True),
+        dict(shift=4, clip=(-20, 90)),
+        dict(bias=False, shift=None, clip=(-128, 127)),
+    ],
+    ids=["bias-residual-clip", "shift-relu", "shift4-clip", "clip-only"],
+)
+def test_fused_epilogues(cfg, rng, epi):
+    _run_conv(cfg, rng, 1, 14, 2 * cfg.block_in, 2 * cfg.block_out, 3, 1, **dict(epi))
+
+
+@pytest.mark.parametrize(
+    "n,k,m", [(1, 128, 128), (16, 128, 128), (128, 128, 128), (1, 1024, 1000), (16, 1024, 1000)]
+)
+def test_dense(cfg, rng, n, k, m):
+    op = dense_op(cfg, n, k, m, bias=True)
+    kern = build(op, cfg)
+    x = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    w = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    b = rng.integers(-(2**14), 2**14, (m,)).astype(np.int32)
+    y, _ = kern.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b)
+    ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b)
+    np.testing.assert_array_equal(y, ref)
