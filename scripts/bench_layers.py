@@ -1,0 +1,181 @@
+"""Latency hiding, measured: ResNet-18 conv layers on hw_sim with and without virtual threads.
+
+For each layer of VTA's conv2d benchmark (C2, C4-C12; epilogue >> 8, + bias, clip [0, 127]) the
+operator is compiled twice with the default heuristic schedule — with two virtual threads
+(ping-pong buffers, latency hiding) and without — and run on hw_sim. Reported per layer: cycles,
+compute utilization (useful GEMM micro-op cycles / total cycles; useful = the convolution's own
+micro-ops), achieved GOPS at the configured clock, and the compile time. A roofline plot (PNG)
+shows both series, as Fig. 10 of the TVM paper.
+
+    python scripts/bench_layers.py [--config default] [--json] [--plot docs/roofline.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from compiler.vta.build import build  # noqa: E402
+from compiler.vta.ops import conv2d_op  # noqa: E402
+from hw_sim.config import load_config  # noqa: E402
+from runtime.device import get_device  # noqa: E402
+
+LAYERS = {
+    "C2": (56, 64, 64, 3, 1), "C4": (56, 64, 128, 3, 2), "C5": (56, 64, 128, 1, 2),
+    "C6": (28, 128, 128, 3, 1), "C7": (28, 128, 256, 3, 2), "C8": (28, 128, 256, 1, 2),
+    "C9": (14, 256, 256, 3, 1), "C10": (14, 256, 512, 3, 2), "C11": (14, 256, 512, 1, 2),
+    "C12": (7, 512, 512, 3, 1),
+}  # fmt: skip
+
+
+def useful_uops(cfg, h, ci, co, k, s) -> int:
+    """GEMM micro-ops the convolution itself needs (batch 1)."""
+    oh = (h + 2 * ((k - 1) // 2) - k) // s + 1
+    cdiv = lambda a, b: -(-a // b)  # noqa: E731
+    return oh * oh * cdiv(ci, cfg.block_in) * cdiv(co, cfg.block_out) * k * k
+
+
+def measure(cfg, name: str, vthreads: bool) -> dict:
+    h, ci, co, k, s = LAYERS[name]
+    op = conv2d_op(cfg, 1, ci, h, h, co, k, s, (k - 1) // 2)
+    t0 = time.perf_counter()
+    kern = build(op, cfg, vthreads=vthreads)
+    compile_s = time.perf_counter() - t0
+    dev = get_device("hw_sim", cfg)
+    dev.load(kern.program)
+    t0 = time.perf_counter()
+    st = dev.run()
+    sim_s = time.perf_counter() - t0
+    useful = useful_uops(cfg, h, ci, co, k, s)
+    mem = st.dram_bytes_read
+    dram_bytes = sum(mem.values()) + st.dram_bytes_written
+    ops = 2 * cfg.macs_per_gemm_uop * useful
+    return {
+        "cycles": st.total_cycles,
+        "utilization": useful / st.total_cycles,
+        "gemm_busy": st.gemm_uops / st.total_cycles,
+        "gops": ops * cfg.CLOCK_MHZ / st.total_cycles / 1e3,
+        "ops_per_byte": ops / dram_bytes,
+        "compile_s": compile_s,
+        "sim_s": sim_s,
+        "instructions": len(kern.program.insns),
+        "knobs": kern.knobs.to_dict(),
+    }
+
+
+def plot(cfg, layers: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    bw = cfg.bus_bytes * cfg.CLOCK_MHZ / 1e3  # GB/s of one DRAM port
+    xs = np.logspace(0, 3.5, 200)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.plot(xs, np.minimum(cfg.peak_gops, bw * xs), "k-", lw=1, label="roofline (one DRAM port)")
+    for key, label, mk in (
+        ("without_vt", "without latency hiding", "o"),
+        ("with_vt", "with latency hiding (2 virtual threads)", "^"),
+    ):
+        ax.scatter(
+            [r[key]["ops_per_byte"] for r in layers],
+            [r[key]["gops"] for r in layers],
+            marker=mk,
+            label=label,
+        )
+    for r in layers:
+        ax.annotate(
+            r["name"],
+            (r["with_vt"]["ops_per_byte"], r["with_vt"]["gops"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (ops / DRAM byte)")
+    ax.set_ylabel("GOPS")
+    ax.set_title(f"ResNet-18 conv layers, hw_sim {cfg.bitstream_name}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="default")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--plot", default="docs/roofline.png", help="roofline PNG path ('' = none)")
+    ap.add_argument("--layers", nargs="*", default=list(LAYERS))
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    rows = []
+    for name in args.layers:
+        rows.append(
+            {
+                "name": name,
+                "with_vt": measure(cfg, name, True),
+                "without_vt": measure(cfg, name, False),
+            }
+        )
+    util = [r["with_vt"]["utilization"] for r in rows]
+    result = {
+        "config": cfg.name,
+        "peak_utilization": max(util),
+        "mean_utilization": sum(util) / len(util),
+        "peak_utilization_without_vt": max(r["without_vt"]["utilization"] for r in rows),
+        "mean_utilization_without_vt": sum(r["without_vt"]["utilization"] for r in rows)
+        / len(rows),
+        "layers": [
+            {
+                "name": r["name"],
+                "cycles": r["with_vt"]["cycles"],
+                "utilization": r["with_vt"]["utilization"],
+                "gops": r["with_vt"]["gops"],
+                "cycles_without_vt": r["without_vt"]["cycles"],
+                "utilization_without_vt": r["without_vt"]["utilization"],
+                "gops_without_vt": r["without_vt"]["gops"],
+                "compile_s": r["with_vt"]["compile_s"],
+                "knobs": r["with_vt"]["knobs"],
+            }
+            for r in rows
+        ],
+    }
+    if args.plot:
+        plot(cfg, rows, Path(args.plot))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"config {cfg.name}: {cfg.summary()}")
+    print(
+        "| layer | cycles (no VT) | util (no VT) | GOPS (no VT) | cycles (VT) | util (VT) | "
+        "GOPS (VT) | compile (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        a, b = r["without_vt"], r["with_vt"]
+        print(
+            f"| {r['name']} | {a['cycles']} | {a['utilization']:.1%} | {a['gops']:.1f} | "
+            f"{b['cycles']} | {b['utilization']:.1%} | {b['gops']:.1f} | {b['compile_s']:.2f} |"
+        )
+    print(
+        f"| mean | | {result['mean_utilization_without_vt']:.1%} | | | "
+        f"{result['mean_utilization']:.1%} | | |"
+    )
+    print(
+        f"| peak | | {result['peak_utilization_without_vt']:.1%} | | | "
+        f"{result['peak_utilization']:.1%} | | |"
+    )
+    if args.plot:
+        print(f"roofline: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
