@@ -16,6 +16,7 @@ import sys
 _COMMAND_MODULES: list[str] = [
     "runtime.cli_sim",  # disasm, sim, demo
     "runtime.cli_rtl",  # rtl run, crosscheck, build, lint, synth
+    "runtime.cli_inspect",  # inspect
 ]
 
 

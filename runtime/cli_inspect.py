@@ -1,0 +1,104 @@
+"""`vtac inspect model.onnx`: import, optimize, quantize, partition, pack and fuse a model, then
+print the graph, the quantization report and the partition / CPU-fallback report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    name, sep, dims = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--shape {text!r}: expected NAME=D0,D1,... ")
+    try:
+        shape = tuple(int(d) for d in dims.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shape {text!r}: dimensions must be integers") from None
+    if any(d < 0 for d in shape):
+        raise argparse.ArgumentTypeError(f"--shape {text!r}: dimensions must be >= 0")
+    return name, shape
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "inspect",
+        help="print a model's graph, partition and CPU-fallback report",
+        description=__doc__,
+    )
+    p.add_argument("model", help="an .onnx file")
+    p.add_argument(
+        "--shape",
+        action="append",
+        type=_parse_shape,
+        default=[],
+        metavar="NAME=D0,D1,...",
+        help="static shape for an input (repeatable)",
+    )
+    p.add_argument("--config", default="default", help="hardware config name or .json path")
+    p.add_argument(
+        "--float",
+        dest="float_only",
+        action="store_true",
+        help="skip int8 quantization (everything then stays on the CPU)",
+    )
+    p.add_argument(
+        "--calib",
+        type=int,
+        default=2,
+        help="random calibration inputs (uniform in [0,1); default 2)",
+    )
+    p.add_argument(
+        "--method", default="max", choices=["max", "percentile"], help="calibration method"
+    )
+    p.add_argument("--keep-first-float", action="store_true", help="keep the first layer float")
+    p.add_argument("--keep-last-float", action="store_true", help="keep the last layer float")
+    p.add_argument("--constants", action="store_true", help="list every constant in the graph")
+    p.set_defaults(func=run)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from compiler.frontend.onnx_import import FrontendError, import_onnx
+    from compiler.graph.ir import GraphError
+    from compiler.graph.passes.fuse_ops import fuse_ops, group_table
+    from compiler.graph.passes.partition import partition, partition_report
+    from compiler.graph.pipeline import compile_for_accel, optimize
+    from compiler.graph.printer import print_graph
+    from compiler.graph.quant.report import quantization_error, render_quant_report
+    from hw_sim.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config)
+        graph = import_onnx(args.model, shapes=dict(args.shape))
+    except (FrontendError, ConfigError, GraphError) as e:
+        print(f"vtac inspect: {e}", file=sys.stderr)
+        return 1
+    print(f"model {graph.name}: opset {graph.opset}, {len(graph.nodes)} nodes, "
+          f"{len(graph.constants)} constants; hardware {cfg.summary()}")  # fmt: skip
+    if args.float_only:
+        final = fuse_ops(partition(optimize(graph), cfg))
+        quant_text = "quantization: skipped (--float)"
+    else:
+        rng = np.random.default_rng(0)
+        samples = [
+            {n: rng.uniform(0, 1, graph.types[n].shape).astype(graph.types[n].dtype)
+             for n in graph.inputs}
+            for _ in range(args.calib + 1)
+        ]  # fmt: skip
+        result = compile_for_accel(
+            graph, cfg, samples[:-1], args.method,
+            keep_first_float=args.keep_first_float, keep_last_float=args.keep_last_float,
+        )  # fmt: skip
+        final = result.graph
+        errors = quantization_error(result.float_graph, final, samples[-1:])
+        quant_text = render_quant_report(result.plan, errors)
+        quant_text += "\n(calibrated and measured on random inputs; use real samples for accuracy)"
+    print()
+    print(print_graph(final, show_constants=args.constants), end="")
+    print(f"\nfusion: {len(group_table(final))} group(s)")
+    print(quant_text)
+    print()
+    print(partition_report(final).render())
+    return 0

@@ -1,0 +1,100 @@
+"""Measure the real models in the cache: reference vs onnxruntime, graph sizes through the
+passes, int8 quantization error and the partition. Prints a Markdown table for docs/graph.md.
+
+    .venv/bin/python scripts/model_report.py [--config default] [--samples 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from compiler.frontend.onnx_import import (  # noqa: E402
+    default_opset,
+    import_onnx,
+    load_model,
+    upgrade_opset,
+)
+from compiler.graph.executor import run_graph  # noqa: E402
+from compiler.graph.passes.partition import partition_report  # noqa: E402
+from compiler.graph.pipeline import compile_for_accel  # noqa: E402
+from compiler.graph.quant.report import quantization_error  # noqa: E402
+from hw_sim.config import load_config  # noqa: E402
+from tests.graph.real_models import (  # noqa: E402
+    INPUT_SHAPES,
+    cached_models,
+    comparison_points,
+    model_inputs,
+    onnxruntime_values,
+    relative_error,
+)
+
+
+def measure(path: Path, cfg, samples: int, method: str) -> dict:
+    model, _ = load_model(path)
+    opset = default_opset(model)
+    if opset < 11:
+        model = upgrade_opset(model)
+    graph = import_onnx(model, shapes=INPUT_SHAPES.get(path.stem, {}))
+    rng = np.random.default_rng(0)
+    feeds = model_inputs(graph, rng)
+    points = comparison_points(graph)
+    judged = [p for p in points if p not in graph.outputs] or list(graph.outputs)
+    ours = run_graph(graph, feeds, keep_all=True)
+    theirs = onnxruntime_values(model, judged, feeds)
+    ref_err = max(relative_error(ours[p], theirs[p]) for p in judged)
+    data = [model_inputs(graph, rng) for _ in range(samples + 1)]
+    start = time.perf_counter()
+    result = compile_for_accel(graph, cfg, data[:samples], method=method)
+    seconds = time.perf_counter() - start
+    errors = quantization_error(result.float_graph, result.graph, data[samples:])
+    report = partition_report(result.graph)
+    total = report.accel_macs + report.cpu_macs
+    return {
+        "model": path.stem,
+        "opset": opset,
+        "nodes": len(graph.nodes),
+        "optimized": len(result.float_graph.nodes),
+        "ref_err": ref_err,
+        "judged": "logits" if judged != list(graph.outputs) else "outputs",
+        "quant_rel_l2": max(e.rel_l2 for e in errors),
+        "top1": errors[0].top1_agreement,
+        "int8_layers": len(result.plan.layers),
+        "accel_share": report.accel_macs / total if total else 0.0,
+        "cpu_ops": sorted({op for op, _, _ in report.fallbacks}),
+        "compile_s": seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="default")
+    parser.add_argument("--samples", type=int, default=4, help="calibration samples")
+    parser.add_argument("--method", default="max", choices=["max", "percentile"])
+    args = parser.parse_args(argv)
+    models = cached_models()
+    if not models:
+        print("model cache is empty: run scripts/fetch_models.py", file=sys.stderr)
+        return 1
+    cfg = load_config(args.config)
+    print(f"config {cfg.name}, calibration: {args.method} over {args.samples} random inputs\n")
+    print("| model | opset | nodes (imported -> optimized) | max rel. error vs onnxruntime | "
+          "int8 layers | int8 output rel. L2 error | MACs on accel |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for path in models:
+        r = measure(path, cfg, args.samples, args.method)
+        print(f"| {r['model']} | {r['opset']} | {r['nodes']} -> {r['optimized']} | "
+              f"{r['ref_err']:.1e} ({r['judged']}) | {r['int8_layers']} | "
+              f"{100 * r['quant_rel_l2']:.2f}% | {100 * r['accel_share']:.1f}% |", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
