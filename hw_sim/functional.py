@@ -53,6 +53,28 @@ class Where:
         return InvalidInstructionError(self.index, self.listing(), problem)
 
 
+# Plans depend only on the loop fields and the micro-ops they read (and the config), so they are
+# cached across runs, keyed by exactly those; a plan exists only if its range checks passed.
+_PLAN_CACHES: dict[HwConfig, dict] = {}
+MAX_PLANS = 4096  # bound on cached plans per config (cleared when exceeded)
+
+
+def _plan_key(st: SramState, insn: GemmInsn | AluInsn) -> tuple:
+    """Everything a micro-op loop plan depends on: the loop fields (not the token flags) and the
+    content of the micro-op rows it reads."""
+    uops = st.uop[insn.uop_bgn : insn.uop_end].tobytes() if insn.uop_end > insn.uop_bgn else b""
+    if type(insn) is GemmInsn:
+        return (
+            True, insn.reset, insn.uop_bgn, insn.uop_end, insn.iter_out, insn.iter_in,
+            insn.dst_factor_out, insn.dst_factor_in, insn.src_factor_out, insn.src_factor_in,
+            insn.wgt_factor_out, insn.wgt_factor_in, uops,
+        )  # fmt: skip
+    return (
+        False, insn.use_imm, insn.uop_bgn, insn.uop_end, insn.iter_out, insn.iter_in,
+        insn.dst_factor_out, insn.dst_factor_in, insn.src_factor_out, insn.src_factor_in, uops,
+    )  # fmt: skip
+
+
 def _by_type(table: dict) -> list:
     """A dict keyed by MemType as a list indexed by it (None where absent)."""
     return [table.get(m) for m in MemType]
@@ -103,9 +125,11 @@ class SramState:
                 MemType.ACC_8BIT: ("|i1", (self.acc,), (b, bo)),
             }
         )
-        # Micro-op loop plans (index arrays, range checks done) keyed by instruction; cleared
-        # whenever a LOAD UOP changes the micro-op buffer.
-        self.plans: dict = {}
+        # Micro-op loop plans (index arrays, range checks passed), shared by every run at this
+        # config: see `_plan_key`.
+        self.plans = _PLAN_CACHES.setdefault(cfg, {})
+        if len(self.plans) > MAX_PLANS:
+            self.plans.clear()
 
 
 # ----- LOAD / STORE -------------------------------------------------------------------------
@@ -180,7 +204,6 @@ def load(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
             )
         words = np.ascontiguousarray(raw).view("<u4").reshape(-1)
         st.uop[base : base + n] = decode_uops(words, st.cfg)
-        st.plans.clear()  # cached micro-op loop plans may read the rows just replaced
         return
     data = (raw if view == "|i1" else np.ascontiguousarray(raw)).view(view)
     first = arrays[0]
@@ -449,12 +472,13 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
             else:     ACC[d] += INP[s] . WGT[w]^T      (int32 wrap-around)
                       OUT[d] = low 8 bits of ACC[d]
 
-    The index work (and range checks) of a loop is planned once per instruction and micro-op
-    buffer content; only the data work runs each time.
+    The index work (and range checks) of a loop is planned once per loop shape and micro-op
+    content (`_plan_key`); only the data work runs each time.
     """
-    plan = st.plans.get(insn)
+    key = _plan_key(st, insn)
+    plan = st.plans.get(key)
     if plan is None:
-        plan = st.plans[insn] = _gemm_plan(st, insn, where)
+        plan = st.plans[key] = _gemm_plan(st, insn, where)
     kind = plan[0]
     if kind == "factored":
         _run_factored(st, plan)
@@ -568,9 +592,10 @@ def alu(st: SramState, insn: AluInsn, where: Where) -> None:
         ACC[d] = op(ACC[d], imm if use_imm else ACC[s])     (per lane, int32)
         OUT[d] = low 8 bits of ACC[d]
     """
-    plan = st.plans.get(insn)
+    key = _plan_key(st, insn)
+    plan = st.plans.get(key)
     if plan is None:
-        plan = st.plans[insn] = _alu_plan(st, insn, where)
+        plan = st.plans[key] = _alu_plan(st, insn, where)
     if plan[0] == "chunked":
         for dst, src in _loop_chunks(insn, plan[1], (0, 1)):
             _run_alu(st, insn, _alu_chunk_plan(st, insn, dst, src))
