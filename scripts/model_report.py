@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         r = measure(path, cfg, args.samples, args.method)
         print(f"| {r['model']} | {r['opset']} | {r['nodes']} -> {r['optimized']} | "
               f"{r['ref_err']:.1e} ({r['judged']}) | {r['int8_layers']} | "
-              f"{100 * r['quant_rel_l2']:.2f}% | {100 * r['accel_share']:.1f}% |", flush=True)  # fmt: skip
+              f"{100 * r['quant_rel_l2']:.2f}% | {100 * r['accel_share']:.1f}% |",
+              flush=True)  # fmt: skip
     return 0
 
 
