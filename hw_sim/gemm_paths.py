@@ -1,0 +1,144 @@
+"""GEMM data paths: the bulk arithmetic behind `hw_sim.functional.gemm`.
+
+* `factored_plan` / `run_factored`: when one loop level is a pure reduction, the micro-ops that
+  share a weight row form one dense matrix product (no redundant products, no scatter).
+* `gemm_products` + `accumulate`: any loop; products of all micro-ops from one product table
+  (or a batched matmul), summed per destination row with `bincount`.
+
+Exactness: every product sum is held in float32 only while it stays below 2**24 (else float64),
+sums are reduced modulo 2**32 and added with int32 wrap-around — equal to sequential
+accumulation because modular addition is associative. `st` is a `functional.SramState`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hw_sim.isa import GemmInsn
+
+if TYPE_CHECKING:
+    from hw_sim.functional import SramState
+
+# Use the product table when (src range * wgt range) <= this many times the micro-op count.
+TABLE_FACTOR = 4
+
+
+def exact_dtype(terms: int) -> type:
+    """float32 if a sum of `terms` int8*int8 products is exact in it, else float64."""
+    return np.float32 if terms * (1 << 14) <= 1 << 24 else np.float64
+
+
+def gemm_products(st: SramState, src: np.ndarray, wgt: np.ndarray) -> np.ndarray:
+    """(n, BATCH*BLOCK_OUT) products INP[src[k]] . WGT[wgt[k]]^T, exact integers in float32."""
+    b, bi, bo = st.batch, st.block_in, st.block_out
+    n = len(src)
+    s0, s1 = int(src.min()), int(src.max())
+    w0, w1 = int(wgt.min()), int(wgt.max())
+    ns, nw = s1 - s0 + 1, w1 - w0 + 1
+    if ns * nw <= TABLE_FACTOR * n:
+        # One BLAS call over every (src, wgt) pair in range, then pick the pairs used.
+        lhs = st.inp_f[s0 : s1 + 1].reshape(ns * b, bi)
+        rhs = st.wgt_f[w0 : w1 + 1].reshape(nw * bo, bi)
+        table = (lhs @ rhs.T).reshape(ns, b, nw, bo)
+        if b == 1:
+            return np.take(table.reshape(ns * nw, bo), (src - s0) * nw + (wgt - w0), axis=0)
+        return table[src - s0, :, wgt - w0, :].reshape(n, b * bo)
+    x = st.inp_f[src].reshape(n, b, bi)
+    return np.matmul(x, st.wgt_f[wgt].transpose(0, 2, 1)).reshape(n, b * bo)
+
+
+def add_rows(st: SramState, rows: np.ndarray | slice, values: np.ndarray) -> None:
+    """ACC[rows] += values (distinct rows, int32 wrap-around); OUT[rows] = low 8 bits.
+
+    `values` hold exact integers (float or int). They are reduced modulo 2**32 first (through
+    int64 unless they are known to fit int32), then added with NumPy's wrapping int32 add.
+    """
+    if values.dtype == np.float32:  # |v| < 2**24: fits int32 directly
+        delta = values.astype(np.int32)
+    else:
+        delta = values.astype(np.int64).astype(np.int32)
+    acc = st.acc[rows]  # a view for a slice, a copy for an index array
+    acc += delta.reshape(acc.shape)
+    if not isinstance(rows, slice):
+        st.acc[rows] = acc
+    st.out[rows] = acc.astype(np.int8)
+
+
+def accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
+    """ACC[dst[k]] += values[k] for every k (rows may repeat); OUT of each touched row updated."""
+    lanes = values.shape[1]
+    d0 = int(dst.min())
+    span = int(dst.max()) - d0 + 1
+    rel = dst - d0
+    # Per-lane sums in float64 (exact: far below 2**53), one C pass.
+    idx = (rel[:, None] * lanes + np.arange(lanes)).reshape(-1)
+    sums = np.bincount(idx, weights=values.reshape(-1), minlength=span * lanes)
+    touched = np.flatnonzero(np.bincount(rel, minlength=span))
+    add_rows(st, touched + d0, sums.reshape(span, lanes)[touched])
+
+
+def factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | None:
+    """Plan a GEMM as a few dense matrix products when one loop level is a pure reduction.
+
+    If loop level R has dst factor 0 while the other level P does not move src, then for the
+    micro-ops u that share one wgt index w_u, and each p:
+        ACC[dst_u + p*dF_P] += sum_r INP[src_u + r*sF_R] . WGT[w_u + r*wF_R + p*wF_P]^T
+    i.e. X (U x R*BLOCK_IN) @ Wm (R*BLOCK_IN x P*BLOCK_OUT) per group of micro-ops with the same
+    wgt index, with no redundant products. Groups run one after the other (their sums commute
+    modulo 2**32); within a group the destinations (u, p) must be distinct. Returns None when
+    the loop does not have this shape or has too many groups to pay off.
+    """
+    if len(uops) == 0:
+        return None
+    wvals, winv = np.unique(uops[:, 2], return_inverse=True)
+    if len(wvals) > max(4, len(uops) // 4):
+        return None
+    levels = {
+        "out": (insn.iter_out, insn.dst_factor_out, insn.src_factor_out, insn.wgt_factor_out),
+        "in": (insn.iter_in, insn.dst_factor_in, insn.src_factor_in, insn.wgt_factor_in),
+    }
+    for red, par in (("out", "in"), ("in", "out")):
+        nr, dr, sr, wr = levels[red]
+        npar, dp, sp, wp = levels[par]
+        if dr != 0 or sp != 0:
+            continue
+        groups = []
+        for g, w in enumerate(wvals.tolist()):
+            gu = uops if len(wvals) == 1 else uops[winv.reshape(-1) == g]
+            dst = (gu[:, 0][:, None] + np.arange(npar) * dp).reshape(-1)  # (u, p) order
+            sorted_dst = np.sort(dst)
+            if (sorted_dst[1:] == sorted_dst[:-1]).any():
+                break
+            src = (gu[:, 1][:, None] + np.arange(nr) * sr).reshape(-1)  # (u, r) order
+            widx = (w + (np.arange(nr) * wr)[:, None] + np.arange(npar) * wp).reshape(-1)
+            groups.append((as_slice(dst), as_slice(src), widx, len(gu), nr, npar))
+        else:
+            return ("factored", groups, exact_dtype(nr * st.block_in))
+    return None
+
+
+def as_slice(idx: np.ndarray) -> np.ndarray | slice:
+    """A slice when `idx` is an increasing run of consecutive rows (views instead of gathers)."""
+    if len(idx) and int(idx[-1]) - int(idx[0]) == len(idx) - 1 and (np.diff(idx) == 1).all():
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def run_factored(st: SramState, plan: tuple) -> None:
+    _, groups, dtype = plan
+    b, bi, bo = st.batch, st.block_in, st.block_out
+    for dst, src, widx, nu, nr, npar in groups:
+        x = st.inp_f[src]
+        if b == 1:
+            lhs = x.reshape(nu, nr * bi)
+        else:
+            lhs = x.reshape(nu, nr, b, bi).transpose(0, 2, 1, 3).reshape(nu * b, nr * bi)
+        rhs = st.wgt_f[widx].reshape(nr, npar, bo, bi).transpose(0, 3, 1, 2).reshape(nr * bi, -1)
+        if dtype is not np.float32:
+            lhs, rhs = lhs.astype(dtype), rhs.astype(dtype)
+        res = lhs @ rhs  # (U*BATCH, P*BLOCK_OUT)
+        if b != 1:
+            res = res.reshape(nu, b, npar, bo).transpose(0, 2, 1, 3)
+        add_rows(st, dst, res.reshape(nu * npar, b * bo))
