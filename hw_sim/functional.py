@@ -126,8 +126,6 @@ class SramState:
         # Micro-op loop plans (index arrays, range checks passed), shared by every run at this
         # config: see `_plan_key`.
         self.plans = _PLAN_CACHES.setdefault(cfg, {})
-        if len(self.plans) > MAX_PLANS:
-            self.plans.clear()
 
 
 # ----- LOAD / STORE -------------------------------------------------------------------------
@@ -357,6 +355,8 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
     key = _plan_key(st, insn)
     plan = st.plans.get(key)
     if plan is None:
+        if len(st.plans) >= MAX_PLANS:
+            st.plans.clear()
         plan = st.plans[key] = _gemm_plan(st, insn, where)
     kind = plan[0]
     if kind == "factored":
@@ -474,6 +474,8 @@ def alu(st: SramState, insn: AluInsn, where: Where) -> None:
     key = _plan_key(st, insn)
     plan = st.plans.get(key)
     if plan is None:
+        if len(st.plans) >= MAX_PLANS:
+            st.plans.clear()
         plan = st.plans[key] = _alu_plan(st, insn, where)
     if plan[0] == "chunked":
         for dst, src in _loop_chunks(insn, plan[1], (0, 1)):
