@@ -32,8 +32,10 @@ def pack_nchwc(n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (
     zero_row = nest(
         [(j, wp * bn, ForKind.VECTORIZED)], Store(out, (ni, cbi, yi, j), Const(0.0, F32))
     )
+    # Channels innermost: a contiguous vector store of `bn` channels per pixel, gathered from
+    # `bn` channel planes (stores are the scarcer port, so the strided side is the load).
     copy = nest(
-        [(ci, bn, ForKind.SERIAL), (xi, w, ForKind.VECTORIZED)],
+        [(xi, w, ForKind.SERIAL), (ci, bn, ForKind.VECTORIZED)],
         Store(out, (ni, cbi, yi, (xi + pw) * bn + ci), x[ni, cbi * bn + ci, yi - ph, xi]),
     )
     # Output rows in the top/bottom border are only zeroed; interior rows are zeroed (for the

@@ -161,19 +161,22 @@ def conv2d(
     return conv2d_unpack(out)
 
 
-def conv2d_pack(x: np.ndarray, bn: int, pad=(0, 0)) -> np.ndarray:
-    """NCHW -> padded NCHWc, by the `layout.pack_nchwc` kernel."""
+def conv2d_pack(x: np.ndarray, bn: int, pad=(0, 0), out: np.ndarray | None = None) -> np.ndarray:
+    """NCHW -> padded NCHWc, by the `layout.pack_nchwc` kernel (into `out` if given)."""
     n, c, h, w = x.shape
     k = kernel(("pack", x.shape, bn, tuple(pad)), lambda: layout.pack_nchwc(n, c, h, w, bn, pad))
-    out = np.empty((n, c // bn, h + 2 * pad[0], w + 2 * pad[1], bn), np.float32)
+    if out is None:
+        out = np.empty((n, c // bn, h + 2 * pad[0], w + 2 * pad[1], bn), np.float32)
     k(_f32(x), out)
     return out
 
 
-def conv2d_unpack(xb: np.ndarray) -> np.ndarray:
+def conv2d_unpack(xb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """NCHWc -> NCHW by the `layout.unpack_nchwc` kernel (into `out` if given)."""
     n, cb, h, w, bn = xb.shape
     k = kernel(("unpack", xb.shape), lambda: layout.unpack_nchwc(n, cb * bn, h, w, bn))
-    out = np.empty((n, cb * bn, h, w), np.float32)
+    if out is None:
+        out = np.empty((n, cb * bn, h, w), np.float32)
     k(xb, out)
     return out
 
