@@ -79,44 +79,56 @@ def accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
     add_rows(st, touched + d0, sums.reshape(span, lanes)[touched])
 
 
-def factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | None:
-    """Plan a GEMM as a few dense matrix products when one loop level is a pure reduction.
+def _offsets(levels: list[tuple[int, int, int, int]], col: int) -> np.ndarray:
+    """Flattened (row-major over `levels`) sums of iteration * factor for factor column `col`."""
+    off = np.zeros(1, np.int64)
+    for level in levels:
+        off = (off[:, None] + np.arange(level[0], dtype=np.int64) * level[col]).reshape(-1)
+    return off
 
-    If loop level R has dst factor 0 while the other level P does not move src, then for the
-    micro-ops u that share one wgt index w_u, and each p:
-        ACC[dst_u + p*dF_P] += sum_r INP[src_u + r*sF_R] . WGT[w_u + r*wF_R + p*wF_P]^T
+
+def factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | None:
+    """Plan a GEMM as a few dense matrix products.
+
+    Split the two loop levels into reduction levels (dst factor 0; iteration r over their joint
+    range) and parallel levels (iteration p). If no parallel level moves src, then for the
+    micro-ops u that share one wgt index w_u:
+        ACC[dst_u + dOff(p)] += sum_r INP[src_u + sOff(r)] . WGT[w_u + wOff(r) + wOff(p)]^T
     i.e. X (U x R*BLOCK_IN) @ Wm (R*BLOCK_IN x P*BLOCK_OUT) per group of micro-ops with the same
-    wgt index, with no redundant products. Groups run one after the other (their sums commute
+    wgt index: no redundant products. This covers VTA's "uop compression" (one reduction level,
+    one parallel) and conv kernels (both levels walk the kernel window, micro-ops enumerate
+    output pixels x output-channel blocks). Groups run one after the other (their sums commute
     modulo 2**32); within a group the destinations (u, p) must be distinct. Returns None when
     the loop does not have this shape or has too many groups to pay off.
     """
     if len(uops) == 0:
         return None
+    levels = [
+        (insn.iter_out, insn.dst_factor_out, insn.src_factor_out, insn.wgt_factor_out),
+        (insn.iter_in, insn.dst_factor_in, insn.src_factor_in, insn.wgt_factor_in),
+    ]
+    levels = [lv for lv in levels if lv[0] > 1]  # a single iteration adds no offset
+    red = [lv for lv in levels if lv[1] == 0]
+    par = [lv for lv in levels if lv[1] != 0]
+    if any(lv[2] != 0 for lv in par):
+        return None
     wvals, winv = np.unique(uops[:, 2], return_inverse=True)
     if len(wvals) > max(4, len(uops) // 4):
         return None
-    levels = {
-        "out": (insn.iter_out, insn.dst_factor_out, insn.src_factor_out, insn.wgt_factor_out),
-        "in": (insn.iter_in, insn.dst_factor_in, insn.src_factor_in, insn.wgt_factor_in),
-    }
-    for red, par in (("out", "in"), ("in", "out")):
-        nr, dr, sr, wr = levels[red]
-        npar, dp, sp, wp = levels[par]
-        if dr != 0 or sp != 0:
-            continue
-        groups = []
-        for g, w in enumerate(wvals.tolist()):
-            gu = uops if len(wvals) == 1 else uops[winv.reshape(-1) == g]
-            dst = (gu[:, 0][:, None] + np.arange(npar) * dp).reshape(-1)  # (u, p) order
-            sorted_dst = np.sort(dst)
-            if (sorted_dst[1:] == sorted_dst[:-1]).any():
-                break
-            src = (gu[:, 1][:, None] + np.arange(nr) * sr).reshape(-1)  # (u, r) order
-            widx = (w + (np.arange(nr) * wr)[:, None] + np.arange(npar) * wp).reshape(-1)
-            groups.append((as_slice(dst), as_slice(src), widx, len(gu), nr, npar))
-        else:
-            return ("factored", groups, exact_dtype(nr * st.block_in))
-    return None
+    r_src, r_wgt = _offsets(red, 2), _offsets(red, 3)
+    p_dst, p_wgt = _offsets(par, 1), _offsets(par, 3)
+    nr, npar = len(r_src), len(p_dst)
+    groups = []
+    for g, w in enumerate(wvals.tolist()):
+        gu = uops if len(wvals) == 1 else uops[winv.reshape(-1) == g]
+        dst = (gu[:, 0][:, None] + p_dst).reshape(-1)  # (u, p) order
+        sorted_dst = np.sort(dst)
+        if (sorted_dst[1:] == sorted_dst[:-1]).any():
+            return None
+        src = (gu[:, 1][:, None] + r_src).reshape(-1)  # (u, r) order
+        widx = (w + r_wgt[:, None] + p_wgt).reshape(-1)  # (r, p) order
+        groups.append((as_slice(dst), as_slice(src), widx, len(gu), nr, npar))
+    return ("factored", groups, exact_dtype(nr * st.block_in))
 
 
 def as_slice(idx: np.ndarray) -> np.ndarray | slice:

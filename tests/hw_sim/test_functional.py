@@ -186,3 +186,22 @@ def test_gemm_grouped_dense_products(cfg, rng):
     functional.gemm(st, insn, Where(0, insn))
     np.testing.assert_array_equal(st.acc, want[0])
     np.testing.assert_array_equal(st.out, want[1])
+
+
+def test_gemm_both_levels_reduce(cfg, rng):
+    """The compiler's conv kernels: both loop levels walk the kernel window (dst factors 0),
+    micro-ops enumerate output pixels x output-channel blocks (one wgt row per block)."""
+    st = _state(cfg, rng, 4)
+    pixels, blocks, width = 5, 2, 7
+    st.uop[: pixels * blocks] = [
+        (b * pixels + p, p, b * 9) for b in range(blocks) for p in range(pixels)
+    ]  # fmt: skip
+    insn = GemmInsn(uop_bgn=0, uop_end=pixels * blocks, iter_out=3, iter_in=3,
+                    src_factor_out=width, src_factor_in=1, wgt_factor_out=3,
+                    wgt_factor_in=1)  # fmt: skip
+    plan = functional._gemm_plan(st, insn, Where(0, insn))
+    assert plan[0] == "factored" and len(plan[1]) == blocks
+    want = _reference_gemm(st, insn)
+    functional.gemm(st, insn, Where(0, insn))
+    np.testing.assert_array_equal(st.acc, want[0])
+    np.testing.assert_array_equal(st.out, want[1])
