@@ -87,6 +87,22 @@ def default_knobs(shape: Conv2dShape, lanes: int, registers: int = 16) -> Conv2d
     return Conv2dKnobs(ic_bn=ic_bn, oc_bn=oc_bn, ow_tile=budget)
 
 
+def knob_space(shape: Conv2dShape, lanes: int, registers: int = 16) -> list[Conv2dKnobs]:
+    """Every schedule the tuner may try: channel blocks that divide the channels per group
+    (multiples of the vector width when possible), register tiles that fit `registers`."""
+    cg, og = shape.c // shape.groups, shape.o // shape.groups
+    ic_opts = [d for d in (lanes // 2, lanes, 2 * lanes, 4 * lanes) if d and cg % d == 0] or [cg]
+    oc_opts = [d for d in (lanes, 2 * lanes, 4 * lanes) if og % d == 0] or [og]
+    space = []
+    for oc_bn in oc_opts:
+        regs = -(-oc_bn // lanes)
+        for tile in range(1, max(2, (registers - regs - 1) // regs + 1)):
+            for ic_bn in ic_opts:
+                for unroll_kw in (False, True):
+                    space.append(Conv2dKnobs(ic_bn, oc_bn, tile, unroll_kw))
+    return space
+
+
 def _largest_divisor(n: int, limit: int) -> int:
     return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
 

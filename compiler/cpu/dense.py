@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.schedule import create_schedule
-from compiler.te import compute, placeholder, reduce_axis, sum_reduce
+from compiler.te import cast, compute, placeholder, reduce_axis, sum_reduce
 from compiler.tir.lower import lower
 from compiler.tir.nodes import BinOp, Const, PrimFunc
 
@@ -40,12 +40,24 @@ def default_dense_knobs(m: int, k: int, n: int, lanes: int, registers: int = 16)
     return DenseKnobs(nb=nb, m_tile=max(1, min(m, (registers - regs - 1) // regs)))
 
 
+def knob_space(m: int, n: int, lanes: int, registers: int = 16) -> list[DenseKnobs]:
+    """Every schedule the tuner may try: column blocks of 1-4 vectors dividing N, row tiles
+    whose accumulators fit `registers` with one weight row and a broadcast."""
+    space = []
+    for nb in sorted({d for d in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if n % d == 0} or {n}):
+        regs = -(-nb // lanes)
+        for mt in range(1, max(2, min(m, (registers - regs - 1) // regs) + 1)):
+            space.append(DenseKnobs(nb, mt))
+    return space
+
+
 def pack_dense_weight(w: np.ndarray, nb: int) -> np.ndarray:
-    """[..., K, N] -> [..., N/nb, K, nb] (NumPy, for constant weights)."""
+    """[..., K, N] -> [..., N/nb, K, nb] (NumPy, for constant weights; keeps int8)."""
     *lead, k, n = w.shape
     blocked = w.reshape(*lead, k, n // nb, nb)
     perm = list(range(len(lead))) + [len(lead) + 1, len(lead), len(lead) + 2]
-    return np.ascontiguousarray(blocked.transpose(perm), dtype=np.float32)
+    dt = np.int8 if w.dtype == np.int8 else np.float32
+    return np.ascontiguousarray(blocked.transpose(perm), dtype=dt)
 
 
 def _check(n: int, knobs: DenseKnobs):
@@ -53,15 +65,17 @@ def _check(n: int, knobs: DenseKnobs):
         raise ValueError(f"dense: nb={knobs.nb} must divide N={n}")
 
 
-def _gemm(x, w, batch, m, k, n, knobs: DenseKnobs, w_batched: bool, epilogue=None):
-    """Tensors (out, acc) of the GEMM; `epilogue(value, b, i, j)` maps the sum when given."""
+def _gemm(x, w, batch, m, k, n, knobs: DenseKnobs, w_batched: bool, epilogue=None, acc_t=F32):
+    """Tensors (out, acc) of the GEMM; `epilogue(value, b, i, j)` maps the sum when given.
+    Operands narrower than `acc_t` (int8) are widened before the multiply."""
     nb = knobs.nb
     r = reduce_axis(k, "r")
-    acc = compute(
-        (batch, m, n),
-        lambda b, i, j: sum_reduce(x[b, i, r] * w[b if w_batched else 0, j // nb, r, j % nb], r),
-        name="acc",
-    )
+
+    def term(b, i, j):
+        a, bw = x[b, i, r], w[b if w_batched else 0, j // nb, r, j % nb]
+        return cast(acc_t, a) * cast(acc_t, bw)
+
+    acc = compute((batch, m, n), lambda b, i, j: sum_reduce(term(b, i, j), r), name="acc")
     if epilogue is None:
         return acc, acc
     out = compute((batch, m, n), lambda b, i, j: epilogue(acc[b, i, j], b, i, j), name="out")
@@ -103,21 +117,28 @@ def dense(
     weight_batched: bool = False,
     bias: bool = False,
     relu: bool = False,
+    dtype: str = F32,
 ) -> PrimFunc:
-    """`out[b] = x[b] @ W[b or 0] (+ bias)(relu)`; params (x, weight, [bias,] out)."""
+    """`out[b] = x[b] @ W[b or 0] (+ bias)(relu)`; params (x, weight, [bias,] out).
+
+    `dtype` float32, or int8 for quantized graphs: int8 operands, int32 bias and output
+    (bit-exact integer accumulation)."""
     _check(n, knobs)
-    x = placeholder((batch, m, k), F32, "x")
-    w = placeholder((batch if weight_batched else 1, n // knobs.nb, k, knobs.nb), F32, "weight")
-    bias_t = placeholder((n,), F32, "bias") if bias else None
+    if dtype not in (F32, "int8"):
+        raise ValueError(f"dense: dtype {dtype} not supported on the CPU (float32, int8)")
+    acc_t = F32 if dtype == F32 else "int32"
+    x = placeholder((batch, m, k), dtype, "x")
+    w = placeholder((batch if weight_batched else 1, n // knobs.nb, k, knobs.nb), dtype, "weight")
+    bias_t = placeholder((n,), acc_t, "bias") if bias else None
     epilogue = None
     if bias or relu:
 
         def epilogue(v, b, i, j):
             if bias_t is not None:
                 v = v + bias_t[j]
-            return BinOp("max", v, Const(0.0, F32)) if relu else v
+            return BinOp("max", v, Const(0.0 if acc_t == F32 else 0, acc_t)) if relu else v
 
-    out, acc = _gemm(x, w, batch, m, k, n, knobs, weight_batched, epilogue)
+    out, acc = _gemm(x, w, batch, m, k, n, knobs, weight_batched, epilogue, acc_t)
     f = lower(_schedule(out, acc, knobs), "dense")
     return _with_params(f, [x, w] + ([bias_t] if bias_t is not None else []) + [out])
 

@@ -247,18 +247,22 @@ def _conv_direct(x, w, bias, stride, pads4, dilation, groups, relu, dtype):
 
 # ----- dense / matmul -----------------------------------------------------------------------
 def dense(x, w, bias=None, relu=False, knobs: dense_mod.DenseKnobs | None = None) -> np.ndarray:
-    """`x [M, K] @ w [K, N] (+ bias [N])`, w treated as a constant (packed here)."""
-    x, w = _f32(x), _f32(w)
+    """`x [M, K] @ w [K, N] (+ bias [N])`, w treated as a constant (packed here).
+    int8 x and w: int32 bias and result (quantized graphs)."""
+    dtype = "int8" if x.dtype == np.int8 else "float32"
+    if dtype == "float32":
+        x, w = _f32(x), _f32(w)
+    acc = np.float32 if dtype == "float32" else np.int32
     (m, kdim), n = x.shape, w.shape[1]
     kn = knobs or dense_mod.default_dense_knobs(m, kdim, n, vector_lanes())
     k = kernel(
-        ("dense", m, kdim, n, kn, bias is not None, relu),
-        lambda: dense_mod.dense(m, kdim, n, kn, bias=bias is not None, relu=relu),
+        ("dense", m, kdim, n, kn, bias is not None, relu, dtype),
+        lambda: dense_mod.dense(m, kdim, n, kn, bias=bias is not None, relu=relu, dtype=dtype),
     )
-    out = np.empty((1, m, n), np.float32)
-    args = [x[None], dense_mod.pack_dense_weight(w, kn.nb)[None]]
+    out = np.empty((1, m, n), acc)
+    args = [np.ascontiguousarray(x)[None], dense_mod.pack_dense_weight(w, kn.nb)[None]]
     if bias is not None:
-        args.append(_f32(bias))
+        args.append(np.ascontiguousarray(bias, dtype=acc))
     k(*args, out)
     return out[0]
 

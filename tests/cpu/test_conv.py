@@ -129,3 +129,16 @@ def test_chain_epilogue_borders_and_residual(rng):
     border = out.copy()
     border[:, :, 1:-1, 1:-1] = 0
     assert not border.any()
+
+
+def test_knob_space_contains_the_default_and_only_valid_points(rng):
+    from compiler.cpu.conv2d import knob_space
+
+    shape = Conv2dShape(1, 32, 6, 6, 32, 3, 3, (1, 1), (1, 1))
+    space = knob_space(shape, 8)
+    assert default_knobs(shape, 8) in space and len(space) > 10
+    x = rng.standard_normal((1, 32, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    ref = npref.conv2d(x, w, None, (1, 1), (1, 1, 1, 1))
+    for k in rng.choice(len(space), 3, replace=False):  # a few random points run correctly
+        close(ops.conv2d(x, w, pads=1, knobs=space[int(k)]), ref)

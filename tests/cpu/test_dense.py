@@ -48,3 +48,26 @@ def test_bad_blocking_is_reported():
 
     with pytest.raises(ValueError, match="nb=16 must divide N=24"):
         dense(4, 8, 24, DenseKnobs(16, 2))
+
+
+def test_int8_dense_is_bit_exact(rng):
+    x = rng.integers(-128, 128, (9, 70)).astype(np.int8)
+    w = rng.integers(-128, 128, (70, 24)).astype(np.int8)
+    b = rng.integers(-(2**14), 2**14, 24).astype(np.int32)
+    got = ops.dense(x, w, b)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, x.astype(np.int64) @ w.astype(np.int64) + b)
+    np.testing.assert_array_equal(
+        ops.dense(x, w, relu=True), np.maximum(x.astype(np.int64) @ w.astype(np.int64), 0)
+    )
+
+
+def test_dense_knob_space(rng):
+    from compiler.cpu.dense import default_dense_knobs, knob_space
+
+    space = knob_space(20, 48, 8)
+    assert default_dense_knobs(20, 16, 48, 8) in space
+    x = rng.standard_normal((20, 16)).astype(np.float32)
+    w = rng.standard_normal((16, 48)).astype(np.float32)
+    for k in rng.choice(len(space), 3, replace=False):
+        close(ops.dense(x, w, knobs=space[int(k)]), x.astype(np.float64) @ w)
