@@ -49,7 +49,16 @@ def register(subparsers) -> None:
         help="random calibration inputs (uniform in [0,1); default 2)",
     )
     p.add_argument(
-        "--method", default="max", choices=["max", "percentile"], help="calibration method"
+        "--method",
+        default="percentile",
+        choices=["max", "percentile", "mse"],
+        help="activation calibration method (default percentile)",
+    )
+    p.add_argument(
+        "--weights",
+        default="mse",
+        choices=["max", "mse"],
+        help="weight exponent choice (default mse: least squared error)",
     )
     p.add_argument("--keep-first-float", action="store_true", help="keep the first layer float")
     p.add_argument("--keep-last-float", action="store_true", help="keep the last layer float")
@@ -88,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             for _ in range(args.calib + 1)
         ]  # fmt: skip
         result = compile_for_accel(
-            graph, cfg, samples[:-1], args.method,
+            graph, cfg, samples[:-1], args.method, weight_method=args.weights,
             keep_first_float=args.keep_first_float, keep_last_float=args.keep_last_float,
         )  # fmt: skip
         final = result.graph

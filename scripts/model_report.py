@@ -37,7 +37,7 @@ from tests.graph.real_models import (  # noqa: E402
 )
 
 
-def measure(path: Path, cfg, samples: int, method: str) -> dict:
+def measure(path: Path, cfg, samples: int, method: str, weights: str) -> dict:
     model, _ = load_model(path)
     opset = default_opset(model)
     if opset < 11:
@@ -52,9 +52,13 @@ def measure(path: Path, cfg, samples: int, method: str) -> dict:
     ref_err = max(relative_error(ours[p], theirs[p]) for p in judged)
     data = [model_inputs(graph, rng) for _ in range(samples + 1)]
     start = time.perf_counter()
-    result = compile_for_accel(graph, cfg, data[:samples], method=method)
+    result = compile_for_accel(graph, cfg, data[:samples], method=method, weight_method=weights)
     seconds = time.perf_counter() - start
-    errors = quantization_error(result.float_graph, result.graph, data[samples:])
+    # Judged like the reference check: through the logits of a final softmax/sigmoid.
+    qpoints = [p for p in comparison_points(result.float_graph) if p not in graph.outputs]
+    errors = quantization_error(
+        result.float_graph, result.graph, data[samples:], qpoints or list(graph.outputs)
+    )
     report = partition_report(result.graph)
     total = report.accel_macs + report.cpu_macs
     return {
@@ -77,22 +81,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="default")
     parser.add_argument("--samples", type=int, default=4, help="calibration samples")
-    parser.add_argument("--method", default="max", choices=["max", "percentile"])
+    parser.add_argument("--method", default="percentile", choices=["max", "percentile", "mse"])
+    parser.add_argument("--weights", default="mse", choices=["max", "mse"])
     args = parser.parse_args(argv)
     models = cached_models()
     if not models:
         print("model cache is empty: run scripts/fetch_models.py", file=sys.stderr)
         return 1
     cfg = load_config(args.config)
-    print(f"config {cfg.name}, calibration: {args.method} over {args.samples} random inputs\n")
+    print(f"config {cfg.name}, activations: {args.method}, weights: {args.weights}, "
+          f"calibrated on {args.samples} random inputs, error on 1 more\n")  # fmt: skip
     print("| model | opset | nodes (imported -> optimized) | max rel. error vs onnxruntime | "
-          "int8 layers | int8 output rel. L2 error | MACs on accel |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "int8 layers | int8 rel. L2 error | top-1 agreement | MACs on accel |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for path in models:
-        r = measure(path, cfg, args.samples, args.method)
+        r = measure(path, cfg, args.samples, args.method, args.weights)
+        top1 = "-" if r["top1"] is None else f"{100 * r['top1']:.0f}%"
         print(f"| {r['model']} | {r['opset']} | {r['nodes']} -> {r['optimized']} | "
               f"{r['ref_err']:.1e} ({r['judged']}) | {r['int8_layers']} | "
-              f"{100 * r['quant_rel_l2']:.2f}% | {100 * r['accel_share']:.1f}% |",
+              f"{100 * r['quant_rel_l2']:.2f}% | {top1} | {100 * r['accel_share']:.1f}% |",
               flush=True)  # fmt: skip
     return 0
 

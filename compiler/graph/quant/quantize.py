@@ -13,7 +13,7 @@ value):
     y_q  = vtac.requantize(acc') {shift = e_y - e_acc, lo, hi}   relu/clip folded into lo/hi
     y    = vtac.dequantize(y_q) {exp = e_y}             for float consumers (else dead)
 
-W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W|; b_q = rint(b / 2**(e_x+e_w)) as
+W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W| (or least squared error); b_q = rint(b / 2**(e_x+e_w)) as
 int32. Exponents of activations come from calibration (`calibrate.py`). Float values keep
 their names, so graph inputs and outputs are unchanged; int8 forms are named `<value>_q`.
 Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
@@ -29,7 +29,7 @@ import numpy as np
 
 from compiler.graph.ir import Graph, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
-from compiler.graph.quant.calibrate import pow2_exponent
+from compiler.graph.quant.calibrate import best_exponent, pow2_exponent
 from compiler.graph.ref import KernelCtx
 from compiler.graph.ref.nn import conv_pads
 from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
@@ -146,8 +146,12 @@ def quantize_int8(
     ranges: Mapping[str, float],
     keep_first_float: bool = False,
     keep_last_float: bool = False,
+    weight_mse: bool = False,
 ) -> tuple[Graph, QuantPlan]:
-    """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring."""
+    """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
+
+    `weight_mse` picks each weight exponent like the `mse` calibration method (it may clip a
+    few outlier weights for finer resolution) instead of from max |W|."""
     uses = use_counts(graph)
     consumers = graph.consumers()
     names = NameGen(graph)
@@ -217,6 +221,8 @@ def quantize_int8(
         xq, ex = as_int8(x)
         w, b, attrs = _weights(node, graph)
         ew = pow2_exponent(float(np.abs(w).max()))
+        if weight_mse:
+            ew = best_exponent(w.ravel(), ew)
         wq_name, bq_name = names(f"{node.name}_wq"), names(f"{node.name}_bq")
         constants[wq_name] = np.clip(np.rint(w / 2.0**ew), -INT8_MAX, INT8_MAX).astype(np.int8)
         types[wq_name] = TensorType.of(constants[wq_name])

@@ -21,19 +21,25 @@ class OutputError:
 
 
 def quantization_error(
-    float_graph: Graph, quant_graph: Graph, samples: Iterable[Mapping[str, np.ndarray]]
+    float_graph: Graph,
+    quant_graph: Graph,
+    samples: Iterable[Mapping[str, np.ndarray]],
+    points: list[str] | None = None,
 ) -> list[OutputError]:
-    """Error of every graph output, accumulated over the samples."""
-    diffs: dict[str, list[np.ndarray]] = {o: [] for o in float_graph.outputs}
-    refs: dict[str, list[np.ndarray]] = {o: [] for o in float_graph.outputs}
+    """Error of every graph output (or of the named float values `points`, e.g. the logits
+    before a final softmax), accumulated over the samples."""
+    points = list(points or float_graph.outputs)
+    diffs: dict[str, list[np.ndarray]] = {o: [] for o in points}
+    refs: dict[str, list[np.ndarray]] = {o: [] for o in points}
+    keep = points != list(float_graph.outputs)
     for feeds in samples:
-        f = run_graph(float_graph, feeds)
-        q = run_graph(quant_graph, feeds)
-        for o in float_graph.outputs:
+        f = run_graph(float_graph, feeds, keep_all=keep)
+        q = run_graph(quant_graph, feeds, keep_all=keep)
+        for o in points:
             refs[o].append(f[o].astype(np.float64))
             diffs[o].append(q[o].astype(np.float64) - f[o].astype(np.float64))
     result = []
-    for o in float_graph.outputs:
+    for o in points:
         ref, diff = np.stack(refs[o]), np.stack(diffs[o])
         norm = float(np.linalg.norm(ref))
         top1 = None
