@@ -185,7 +185,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--runs", type=int, default=9, help="alternating runs per figure (median)")
     ap.add_argument("--only", default="", help="comma-separated subset: C1..C12, dense, chain")
+    ap.add_argument("--markdown", metavar="JSON", help="print the table of a saved --json run")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(json.loads(Path(args.markdown).read_text())))
+        return 0
     wanted = [w for w in args.only.split(",") if w] or [*RESNET_LAYERS, "dense", "chain"]
     rng = np.random.default_rng(0)
     rows = []
@@ -236,6 +240,36 @@ def main(argv=None) -> int:
             if k.startswith("geomean"):
                 print(f"{k}: {v:.3f}")
     return 0
+
+
+def markdown_table(result: dict) -> str:
+    """The docs table of a `--json` result: latency, GFLOP/s and speed ratio per workload."""
+    head = (
+        "| workload | GFLOP | vtac 1t ms (GFLOP/s) | ort 1t ms (GFLOP/s) | vtac/ort 1t "
+        "| with layout 1t | vtac 2t ms (GFLOP/s) | ort 2t ms (GFLOP/s) | vtac/ort 2t "
+        "| with layout 2t |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for r in result["ops"]:
+        cells = [r["name"], f"{r['gflop']:.3f}"]
+        for t in THREADS:
+            cells += [
+                f"{r[f'vtac_ms_{t}t']:.2f} ({r[f'vtac_gflops_{t}t']:.0f})",
+                f"{r[f'ort_ms_{t}t']:.2f} ({r[f'ort_gflops_{t}t']:.0f})",
+                f"{r[f'speed_vs_ort_{t}t']:.2f}",
+                f"{r[f'speed_with_layout_vs_ort_{t}t']:.2f}"
+                if f"speed_with_layout_vs_ort_{t}t" in r
+                else "–",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    geo = [
+        f"geomean over C1–C12, vtac speed ÷ onnxruntime speed: {t} thread(s) "
+        f"**{result[f'geomean_speed_vs_ort_{t}t']:.2f}** (kernel), "
+        f"{result[f'geomean_speed_with_layout_vs_ort_{t}t']:.2f} (with layout)"
+        for t in THREADS
+        if f"geomean_speed_vs_ort_{t}t" in result
+    ]
+    return "\n".join(lines + [""] + [f"- {g}" for g in geo])
 
 
 def format_row(r: dict) -> str:

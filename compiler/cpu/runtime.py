@@ -20,6 +20,8 @@ from compiler.cpu.passes import prepare
 from compiler.llvm import compile_module, generate
 from compiler.llvm.codegen import ModuleCode, buffer_size
 from compiler.tir.nodes import PrimFunc
+from compiler.tir.printer import print_func
+from compiler.tir.transform import debug_print
 
 _NP_DTYPES = {
     "float32": np.float32, "float64": np.float64, "int8": np.int8, "uint8": np.uint8,
@@ -107,5 +109,7 @@ class CpuKernel:
 
 def build(func: PrimFunc, use_cache: bool = True) -> CpuKernel:
     """Compile `func` for the host CPU (or load it from the kernel cache)."""
-    code = generate(prepare(func))
+    func = prepare(func)
+    debug_print(2, f"# ---- loop IR of {func.name} for the CPU\n{print_func(func)}")
+    code = generate(func)
     return CpuKernel(func, code, compile_module(code, func.name, use_cache=use_cache))

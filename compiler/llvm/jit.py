@@ -7,13 +7,15 @@ the host CPU, emitted and stored. Objects are added to a single MCJIT engine (ll
 LLVM 22 must not call `llvm.initialize()`); a module already loaded in this process is not
 loaded twice.
 
-Debug output: `VTAC_DEBUG=3` prints the optimized LLVM IR of each compiled kernel, `=4` also the
-assembly.
+Debug output (stderr): `VTAC_DEBUG=2` prints the loop IR of each kernel built (runtime.build),
+`=3` also the optimized LLVM IR of each kernel compiled (not loaded from the cache), `=4` also
+its assembly.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -81,11 +83,14 @@ def _optimize_and_emit(text: str, name: str) -> bytes:
     pto.loop_unrolling = True
     pb = llvm.create_pass_builder(h.tm, pto)
     pb.getModulePassManager().run(mod, pb)
-    level = int(os.environ.get("VTAC_DEBUG", "0") or 0)
+    try:
+        level = int(os.environ.get("VTAC_DEBUG", "0"))
+    except ValueError:
+        level = 0
     if level >= 3:
-        print(f"; ---- optimized LLVM IR of {name}\n{mod}")
+        print(f"; ---- optimized LLVM IR of {name}\n{mod}", file=sys.stderr)
     if level >= 4:
-        print(f"; ---- assembly of {name}\n{h.tm.emit_assembly(mod)}")
+        print(f"; ---- assembly of {name}\n{h.tm.emit_assembly(mod)}", file=sys.stderr)
     return h.tm.emit_object(mod)
 
 
