@@ -118,17 +118,60 @@ def factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | No
     r_src, r_wgt = _offsets(red, 2), _offsets(red, 3)
     p_dst, p_wgt = _offsets(par, 1), _offsets(par, 3)
     nr, npar = len(r_src), len(p_dst)
+    parts = [uops] if len(wvals) == 1 else [uops[winv.reshape(-1) == g] for g in range(len(wvals))]
+    srcs = [gu[:, 1] for gu in parts]
+    if len(parts) > 1 and all(np.array_equal(srcs[0], sv) for sv in srcs[1:]):
+        # Every group reads the same INP rows (e.g. output-channel blocks of one conv tile):
+        # one product with the groups' weight matrices side by side, columns (g, p).
+        dst = np.stack([gu[:, 0][:, None] + p_dst for gu in parts], axis=1).reshape(-1)
+        widx = np.stack([w + r_wgt[:, None] + p_wgt for w in wvals.tolist()], axis=1)
+        if _distinct(dst):
+            spec = _src_spec(srcs[0], r_src, red)
+            return ("factored", [(as_slice(dst), spec, widx.reshape(-1), len(parts[0]), nr,
+                                  len(parts) * npar)], exact_dtype(nr * st.block_in))  # fmt: skip
     groups = []
-    for g, w in enumerate(wvals.tolist()):
-        gu = uops if len(wvals) == 1 else uops[winv.reshape(-1) == g]
+    for gu, w in zip(parts, wvals.tolist(), strict=True):
         dst = (gu[:, 0][:, None] + p_dst).reshape(-1)  # (u, p) order
-        sorted_dst = np.sort(dst)
-        if (sorted_dst[1:] == sorted_dst[:-1]).any():
+        if not _distinct(dst):
             return None
-        src = (gu[:, 1][:, None] + r_src).reshape(-1)  # (u, r) order
         widx = (w + r_wgt[:, None] + p_wgt).reshape(-1)  # (r, p) order
-        groups.append((as_slice(dst), as_slice(src), widx, len(gu), nr, npar))
+        groups.append((as_slice(dst), _src_spec(gu[:, 1], r_src, red), widx, len(gu), nr, npar))
     return ("factored", groups, exact_dtype(nr * st.block_in))
+
+
+def _distinct(idx: np.ndarray) -> bool:
+    s = np.sort(idx)
+    return not (s[1:] == s[:-1]).any()
+
+
+def _src_spec(src_u: np.ndarray, r_src: np.ndarray, red: list) -> tuple | np.ndarray | slice:
+    """How to fetch the INP rows X[u, r] = INP[src_u + r_src[r]].
+
+    A strided view ("view", first row, shape, row strides) when the micro-ops' rows form an
+    arithmetic progression (then X is a regular window of the buffer: a copy, not a gather);
+    otherwise the (u, r) row indices (or a slice).
+    """
+    step = int(src_u[1] - src_u[0]) if len(src_u) > 1 else 0
+    if step >= 0 and (len(src_u) < 3 or (np.diff(src_u) == step).all()):
+        shape = (len(src_u),) + tuple(lv[0] for lv in red)
+        strides = (step,) + tuple(lv[2] for lv in red)
+        return ("view", int(src_u[0]), shape, strides)
+    return as_slice((src_u[:, None] + r_src).reshape(-1))
+
+
+def _src_rows(st: SramState, spec) -> np.ndarray:
+    if type(spec) is not tuple:
+        return st.inp_f[spec]
+    _, first, shape, strides = spec
+    base = st.inp_f
+    rb = base.strides[0]
+    return np.ndarray(
+        shape + base.shape[1:],
+        dtype=base.dtype,
+        buffer=base,
+        offset=first * rb,
+        strides=tuple(s_ * rb for s_ in strides) + base.strides[1:],
+    )
 
 
 def as_slice(idx: np.ndarray) -> np.ndarray | slice:
@@ -142,7 +185,7 @@ def run_factored(st: SramState, plan: tuple) -> None:
     _, groups, dtype = plan
     b, bi, bo = st.batch, st.block_in, st.block_out
     for dst, src, widx, nu, nr, npar in groups:
-        x = st.inp_f[src]
+        x = _src_rows(st, src)
         if b == 1:
             lhs = x.reshape(nu, nr * bi)
         else:

@@ -200,8 +200,51 @@ def test_gemm_both_levels_reduce(cfg, rng):
                     src_factor_out=width, src_factor_in=1, wgt_factor_out=3,
                     wgt_factor_in=1)  # fmt: skip
     plan = functional._gemm_plan(st, insn, Where(0, insn))
-    assert plan[0] == "factored" and len(plan[1]) == blocks
+    assert plan[0] == "factored" and len(plan[1]) == 1  # blocks read the same rows: merged
+    assert plan[1][0][1][0] == "view"  # pixels in a row: a strided window, not a gather
     want = _reference_gemm(st, insn)
     functional.gemm(st, insn, Where(0, insn))
     np.testing.assert_array_equal(st.acc, want[0])
     np.testing.assert_array_equal(st.out, want[1])
+
+
+def _batch2(cfg):
+    from hw_sim.config import HwConfig
+
+    return HwConfig.from_dict(cfg.to_dict() | {"LOG_BATCH": 1}, name=f"{cfg.name}-batch2")
+
+
+@pytest.mark.parametrize("batch2", [False, True])
+def test_gemm_structured_random_loops(cfg, rng, batch2):
+    """Loops shaped like compiler kernels (dst factors often 0, arithmetic src rows, a few
+    weight rows), so the dense-product paths (merged, grouped, strided view) are exercised;
+    also at BATCH = 2."""
+    if batch2:
+        cfg = _batch2(cfg)
+    for _ in range(sweep_size(25)):
+        st = _state(cfg, rng, 8)
+        k = int(rng.integers(1, 9))
+        step = int(rng.integers(0, 3))
+        blocks = int(rng.integers(1, 3))
+        per = max(1, k // blocks)
+        uops = []
+        for blk in range(blocks):
+            for p in range(per):
+                src = p * step if rng.random() < 0.8 else int(rng.integers(0, 8))
+                uops.append((blk * per + p * int(rng.integers(1, 3)), src, blk * 5))
+        st.uop[: len(uops)] = uops
+        fields = {}
+        for lv in ("out", "in"):
+            fields[f"dst_factor_{lv}"] = int(rng.choice([0, 0, 1, 7]))
+            fields[f"src_factor_{lv}"] = int(rng.choice([0, 1, 3]))
+            fields[f"wgt_factor_{lv}"] = int(rng.choice([0, 1, 2]))
+        insn = GemmInsn(uop_bgn=0, uop_end=len(uops), iter_out=int(rng.integers(1, 4)),
+                        iter_in=int(rng.integers(1, 4)), **fields)  # fmt: skip
+        want = _reference_gemm(st, insn)
+        functional.gemm(st, insn, Where(0, insn))
+        np.testing.assert_array_equal(st.acc, want[0], err_msg=str(insn))
+        np.testing.assert_array_equal(st.out, want[1])
+
+
+def test_gemm_random_loops_batch2(cfg, rng):
+    test_gemm_random_loops_match_reference(_batch2(cfg), rng)
