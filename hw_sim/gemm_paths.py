@@ -151,12 +151,15 @@ def _src_spec(src_u: np.ndarray, r_src: np.ndarray, red: list) -> tuple | np.nda
     arithmetic progression (then X is a regular window of the buffer: a copy, not a gather);
     otherwise the (u, r) row indices (or a slice).
     """
+    rows = as_slice((src_u[:, None] + r_src).reshape(-1))
+    if type(rows) is slice:  # consecutive rows: a plain slice is the cheapest view
+        return rows
     step = int(src_u[1] - src_u[0]) if len(src_u) > 1 else 0
     if step >= 0 and (len(src_u) < 3 or (np.diff(src_u) == step).all()):
         shape = (len(src_u),) + tuple(lv[0] for lv in red)
         strides = (step,) + tuple(lv[2] for lv in red)
         return ("view", int(src_u[0]), shape, strides)
-    return as_slice((src_u[:, None] + r_src).reshape(-1))
+    return rows
 
 
 def _src_rows(st: SramState, spec) -> np.ndarray:
