@@ -94,3 +94,19 @@ def test_cli_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sim", str(good), "--max-cycles", "100"]) == 1
     assert "WatchdogError" in capsys.readouterr().err
+
+
+def test_bench_script_json_keys(capsys):
+    """The benchmark runs and reports its figures (speed itself is not asserted)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_hw_sim.py"
+    spec = importlib.util.spec_from_file_location("bench_hw_sim", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--config", "small", "--repeat", "1", "--groups", "20", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["gemm_cycles_per_s"] > 0 and doc["small_insn_per_s"] > 0
+    assert doc["gemm_vt1"]["bit_exact"] and doc["gemm_vt2"]["bit_exact"]
+    assert doc["gemm_vt2"]["cycles"] < doc["gemm_vt1"]["cycles"]
