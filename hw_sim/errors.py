@@ -1,8 +1,8 @@
 """Errors the simulator raises. Each names the instruction (index and listing) and field at fault.
 
 All derive from `SimError`, so a caller can catch every simulation failure at once; none of them
-leaves the process hung or half-written (the DRAM image a failed run was working on is the
-caller's copy, and the error carries the partial statistics where they are meaningful).
+leaves the process hung, and a failed run never changes the caller's DRAM (`simulate()` works on
+a copy unless handed one; a device adopts the new DRAM only after a successful run).
 """
 
 from __future__ import annotations
