@@ -186,15 +186,16 @@ def requantize(
     shape: Sequence[int], shift: int, lo: int = -128, hi: int = 127, round_half_up: bool = False
 ) -> PrimFunc:
     """int32 -> int8 as the accelerator's epilogue: `clip(x >> shift, lo, hi)` (arithmetic
-    shift, i.e. floor division by 2**shift; `round_half_up` adds 2**(shift-1) first)."""
-    if not 0 <= shift < 31:
-        raise ValueError(f"requantize: shift must be in [0, 31), got {shift}")
+    shift, i.e. floor division by 2**shift; `round_half_up` adds 2**(shift-1) first); a
+    negative shift shifts left."""
+    if not -31 < shift < 31:
+        raise ValueError(f"requantize: shift must be in (-31, 31), got {shift}")
 
     def fn(v):
         x = v[0]
         if round_half_up and shift > 0:
             x = x + Const(1 << (shift - 1))
-        y = x >> Const(shift) if shift else x
+        y = x >> Const(shift) if shift > 0 else (x << Const(-shift) if shift < 0 else x)
         return Cast("int8", BinOp("min", BinOp("max", y, Const(lo)), Const(hi)))
 
     return elementwise("requantize", shape, [("x", shape, "int32")], fn, out_dtype="int8")
