@@ -64,6 +64,7 @@ class Stage:
         self.kinds: dict[IterVar, ForKind] = {}
         self.pragmas: dict[IterVar, list[str]] = {}
         self.tensorized: dict[IterVar, str] = {}
+        self.strided_axes: set[IterVar] = set()
         if isinstance(op, ComputeOp):
             self.leaf_iter_vars: list[IterVar] = list(op.axis) + list(op.reduce_axis)
         else:
@@ -166,6 +167,15 @@ class Stage:
     def compute_root(self) -> None:
         self.attach, self.attach_stage, self.attach_ivar = "root", None, None
 
+    def allow_strided(self, axis: IterVar) -> None:
+        """Realize only every k-th element along `axis` when the readers touch no others.
+
+        (e.g. the rows a stride-2 1x1 convolution reads); the buffer is compacted along it.
+        """
+        if not isinstance(self.op, ComputeOp) or axis not in self.op.axis:
+            raise ScheduleError(f"allow_strided on stage {self.name}: {axis.name} is not an axis")
+        self.strided_axes.add(axis)
+
     def set_scope(self, scope: str) -> None:
         """Realize this stage's output in memory `scope` (e.g. "local", "vta.acc")."""
         self.scope = scope
@@ -211,7 +221,7 @@ def _rewrite_op(op: ComputeOp, old_buf, new_buf) -> ComputeOp:
     r = _ReplaceLoads(old_buf, new_buf)
     body = op.body
     if isinstance(body, Reduce):
-        body = Reduce(body.combiner, r.visit(body.source), body.axis, body.init)
+        body = Reduce(body.combiner, r.visit(body.source), body.axis, r.visit(body.init))
     else:
         body = r.visit(body)
     return ComputeOp(op.name, op.axis, body, output=op.output, tag=op.tag)
@@ -270,7 +280,12 @@ class Schedule:
         if isinstance(op.body, Reduce):
             new_red = tuple(IterVar(a.name, "int32", a.extent, "reduce") for a in op.reduce_axis)
             amap.update(zip(op.reduce_axis, new_red, strict=True))
-            body = Reduce(op.body.combiner, substitute(op.body.source, amap), new_red, op.body.init)
+            body = Reduce(
+                op.body.combiner,
+                substitute(op.body.source, amap),
+                new_red,
+                substitute(op.body.init, amap),
+            )
         else:
             body = substitute(op.body, amap)
         local = ComputeOp(f"{op.name}.{scope.split('.')[-1]}", new_axis, body, tag=op.tag)

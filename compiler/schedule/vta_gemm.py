@@ -98,8 +98,6 @@ def schedule_vta(op: VtaOp, knobs: Knobs) -> Schedule:
     k_wgt = s.cache_read(op.kernel, WGT, [op.gemm])
     s[op.gemm].set_scope(ACC)
     caches = [s.cache_read(t, ACC, [reader]) for t, reader in op.acc_inputs]
-    for e in op.epilogue:
-        s[e].set_scope(ACC)
 
     # ----- output tiling ----------------------------------------------------------------
     out = s[op.output]
@@ -146,12 +144,30 @@ def schedule_vta(op: VtaOp, knobs: Knobs) -> Schedule:
     for c in (d_inp, k_wgt):
         s[c].compute_at(gs, ico)
         s[c].pragma(c.op.axis[0], "dma_copy")
+    if spatial:
+        # A strided 1x1 convolution reads every s-th input row: load only those (DMA row
+        # stride). Columns stay contiguous (DMA rows must be).
+        s[d_inp].allow_strided(d_inp.op.axis[2])
 
-    # ----- epilogue on the ALU -----------------------------------------------------------
+    # ----- epilogue: ALU stages, and the bias as one GEMM micro-op per row ----------------
     for c in caches:
         s[c].compute_at(out, attach)
         s[c].pragma(c.op.axis[0], "dma_copy")
+    bias_stage = op.bias_gemm[2] if op.bias_gemm else None
+    if op.bias_gemm:
+        row, digits, _ = op.bias_gemm
+        for t, scope in ((row, INP), (digits, WGT)):
+            c = s.cache_read(t, scope, [bias_stage])
+            s[c].compute_at(out, attach)
+            s[c].pragma(c.op.axis[0], "dma_copy")
     for e in op.epilogue:
-        s[e].compute_at(out, attach)
-        s[e].pragma(e.op.axis[0], "alu")
+        st = s[e]
+        st.set_scope(ACC)
+        st.compute_at(out, attach)
+        if e is bias_stage:
+            ax = list(e.op.axis)
+            st.reorder(*ax, e.op.reduce_axis[0])
+            st.tensorize(ax[-2], "gemm")
+        else:
+            st.pragma(e.op.axis[0], "alu")
     return s

@@ -22,6 +22,11 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def _rows_in(tile_h: int, stride: int, kh: int) -> int:
+    """Input rows an output-row tile reads (a 1x1 kernel reads only every stride-th row)."""
+    return tile_h if kh == 1 else (tile_h - 1) * stride + kh
+
+
 def _dma(cfg: HwConfig, rows: int, row_bytes: int) -> int:
     beats = -(-row_bytes // cfg.bus_bytes)
     bursts = -(-beats // cfg.MAX_BURST_BEATS)
@@ -44,7 +49,7 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     d = op_dims(op)
     vt = k.vthreads
     s = d["stride"]
-    th_in = (k.tile_h - 1) * s + d["kh"]
+    th_in = _rows_in(k.tile_h, s, d["kh"])
     tw_in = (k.tile_w - 1) * s + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
     n_res = sum(1 for t, _ in op.acc_inputs if t.name == "residual")
@@ -52,6 +57,9 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     acc = vt * (out_rows * (1 + n_res) + n_bias * k.tile_co)
     inp = vt * k.tile_b * k.tile_ci * th_in * tw_in
     wgt = vt * k.tile_co * k.tile_ci * d["kh"] * d["kw"]
+    if op.bias_gemm:  # the constant row and the bias digits of the tile's channels
+        inp += vt
+        wgt += vt * k.tile_co
     budget = uop_kernel_budget(cfg)
     gk = _kernel_uops(
         [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget
@@ -76,7 +84,7 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     """Rough total cycles of the schedule (for ranking tilings, not for reporting)."""
     d = op_dims(op)
     s = d["stride"]
-    th_in = (k.tile_h - 1) * s + d["kh"]
+    th_in = _rows_in(k.tile_h, s, d["kh"])
     tw_in = (k.tile_w - 1) * s + d["kw"]
     tiles = (
         (d["nb"] // k.tile_b)
@@ -129,13 +137,88 @@ def _folded(exts: list[int], budget: int) -> int:
     return 1
 
 
-def default_knobs(op: VtaOp, cfg: HwConfig, vthreads: bool = True) -> Knobs:
-    """The best-estimated tiling that fits the SRAMs (with 2 virtual threads when possible)."""
+def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
+    """Cycles of each per-thread instruction group of one tile (docs/timing-model.md)."""
     d = op_dims(op)
-    best, best_cost = None, None
+    s = d["stride"]
+    th_in = _rows_in(k.tile_h, s, d["kh"])
+    tw_in = (k.tile_w - 1) * s + d["kw"]
+    out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
+    budget = uop_kernel_budget(cfg)
+    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
+    gk = _kernel_uops(exts, budget)
+    gemm_uops = out_rows * k.tile_ci * d["kh"] * d["kw"]
+    gemm_insns = max(1, gemm_uops // max(1, gk * _folded(exts, budget)))
+    n_tensor = len(op.acc_inputs)
+    alu_insns = len(op.epilogue) * max(1, out_rows // max(1, _folded(exts[3:], budget)))
+    whole_ci = k.tile_ci == d["cib"]
+    wgt_rows, wgt_row_elems = (1, k.tile_co * d["cib"]) if whole_ci else (k.tile_co, k.tile_ci)
+    wgt_row_elems *= d["kh"] * d["kw"]
+    return dict(
+        inp=k.tile_b * k.tile_ci * _dma(cfg, th_in, tw_in * cfg.inp_elem_bytes),
+        wgt=_dma(cfg, wgt_rows, wgt_row_elems * cfg.wgt_elem_bytes),
+        gemm=gemm_uops + gemm_insns * cfg.GEMM_PIPELINE,
+        reset=out_rows + cfg.GEMM_PIPELINE,
+        epi=(len(op.epilogue) + n_tensor) * out_rows
+        + alu_insns * cfg.ALU_PIPELINE
+        + n_tensor * _dma(cfg, k.tile_co * k.tile_h, k.tile_w * cfg.acc_elem_bytes),
+        store=_dma(cfg, k.tile_b * k.tile_co * k.tile_h, k.tile_w * cfg.out_elem_bytes),
+        steps=d["cib"] // k.tile_ci,
+        tiles=(d["nb"] // k.tile_b)
+        * d["g"]
+        * (d["cob"] // k.tile_co)
+        * (d["oh"] // k.tile_h)
+        * (d["ow"] // k.tile_w),
+    )
+
+
+def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) -> float:
+    """Cycles of the schedule by replaying its token structure at the level of tile steps.
+
+    Per output-tile iteration, every thread t: reset; per input-channel step: load inp+wgt
+    (load queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads, and at
+    the first step for t's previous store: same OUT rows); epilogue; store (store queue). The
+    first `max_iters` iterations are replayed and the rest extrapolated from the last one.
+    """
+    du = _durations(op, cfg, k)
+    vt = k.vthreads
+    n_iter = max(1, du["tiles"] // vt)
+    lat = cfg.TOKEN_LATENCY
+    free = {"load": 0, "compute": 0, "store": 0}
+    last_gemm = [0] * vt
+    last_store = [0] * vt
+    ends = []
+    for _ in range(min(n_iter, max_iters)):
+        for t in range(vt):
+            free["compute"] += du["reset"]
+        for step in range(du["steps"]):
+            loaded = [0] * vt
+            for t in range(vt):
+                st = max(free["load"], last_gemm[t] + lat)
+                free["load"] = loaded[t] = st + du["inp"] + du["wgt"]
+            for t in range(vt):
+                st = max(free["compute"], loaded[t] + lat)
+                if step == 0:
+                    st = max(st, last_store[t] + lat)
+                free["compute"] = last_gemm[t] = st + du["gemm"]
+        for t in range(vt):
+            free["compute"] += du["epi"]
+            st = max(free["store"], free["compute"] + lat)
+            free["store"] = last_store[t] = st + du["store"]
+        ends.append(max(free.values()))
+    if n_iter > len(ends):
+        per = ends[-1] - ends[-2] if len(ends) > 1 else ends[-1]
+        return ends[-1] + (n_iter - len(ends)) * per
+    return ends[-1]
+
+
+def candidates(op: VtaOp, cfg: HwConfig, vthreads: bool = True) -> list[Knobs]:
+    """Every knob setting whose tiles divide the shape and fit the SRAMs."""
+    d = op_dims(op)
     spatial = op.kind != "dense"
     hs = _divisors(d["oh"]) if spatial else [1]
     ws = _divisors(d["ow"]) if spatial else [1]
+    out = []
     for tb, tco, th, tw, tci in itertools.product(
         _divisors(d["nb"]), _divisors(d["cob"]), hs, ws, _divisors(d["cib"])
     ):
@@ -150,14 +233,26 @@ def default_knobs(op: VtaOp, cfg: HwConfig, vthreads: bool = True) -> Knobs:
                 threadings = [(1, 1)]
         for ht, ot in threadings:
             k = Knobs(tb, th, tw, tci, tco, ht, ot)
-            if not fits(op, cfg, k):
-                continue
-            cost = estimate_cycles(op, cfg, k)
-            key = (cost, -(tb * tco * th * tw), -tci)
-            if best_cost is None or key < best_cost:
-                best, best_cost = k, key
-    if best is None:
+            if fits(op, cfg, k):
+                out.append(k)
+    return out
+
+
+def default_knobs(op: VtaOp, cfg: HwConfig, vthreads: bool = True, shortlist: int = 48) -> Knobs:
+    """The best-estimated tiling that fits the SRAMs (with 2 virtual threads when possible).
+
+    All fitting tilings are ranked by the closed-form `estimate_cycles`; the best `shortlist`
+    are re-ranked by `simulate_pipeline` (no measurement: both are models of the timing doc).
+    """
+    cands = candidates(op, cfg, vthreads)
+    if not cands:
         raise ValueError(
             f"{op.name}: no tiling fits the SRAMs of config {cfg.name!r} (even 1x1 tiles)"
         )
-    return best
+
+    def size(k):
+        return -(k.tile_b * k.tile_co * k.tile_h * k.tile_w), -k.tile_ci
+
+    ranked = sorted(cands, key=lambda k: (estimate_cycles(op, cfg, k), size(k)))
+    short = ranked[:shortlist]
+    return min(short, key=lambda k: (simulate_pipeline(op, cfg, k), size(k)))

@@ -57,15 +57,21 @@ class Reduce:
         return self.source.dtype
 
 
-def sum_reduce(source: Expr, axis: IterVar | Sequence[IterVar]) -> Reduce:
-    """Sum `source` over `axis` (one reduce IterVar or several)."""
+def sum_reduce(source: Expr, axis: IterVar | Sequence[IterVar], init: Expr | None = None) -> Reduce:
+    """Sum `source` over `axis` (one reduce IterVar or several), starting from `init` (0).
+
+    `init` may read other tensors at the output's own index (an accumulation on top of them).
+    """
     axes = (axis,) if isinstance(axis, IterVar) else tuple(axis)
     for a in axes:
         if not isinstance(a, IterVar) or a.kind != "reduce":
             raise TypeError(f"sum_reduce: {a!r} is not a reduce_axis")
-    return Reduce(
-        "sum", source, axes, Const(0.0 if source.dtype.startswith("float") else 0, source.dtype)
-    )
+    if init is None:
+        init = Const(0.0 if source.dtype.startswith("float") else 0, source.dtype)
+    init = as_expr(init, source.dtype)
+    if init.dtype != source.dtype:
+        raise TypeError(f"sum_reduce: init is {init.dtype}, the sum is {source.dtype}")
+    return Reduce("sum", source, axes, init)
 
 
 # Buffer -> Tensor, so that a Load found in an expression leads back to its producer.
@@ -147,7 +153,7 @@ class ComputeOp(Operation):
     @property
     def inputs(self) -> list[Tensor]:
         seen: list[Tensor] = []
-        for n in walk(self.body.source if isinstance(self.body, Reduce) else self.body):
+        for n in walk(self.body):
             if isinstance(n, Load):
                 t = tensor_of(n.buffer)
                 if t is not None and t not in seen:

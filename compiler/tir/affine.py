@@ -146,8 +146,10 @@ class _Simplify(Mutator):
                 return e.a
         if e.op in ("floordiv", "floormod") and b is not None and b > 0:
             aff = _affine_all(e.a)
-            if aff is not None and all(c % b == 0 for c in aff[0].values()) and b == 1:
-                return e.a if e.op == "floordiv" else Const(0, e.dtype)
+            if aff is not None and all(c % b == 0 for c in aff[0].values()) and aff[1] % b == 0:
+                if e.op == "floormod":
+                    return Const(0, e.dtype)
+                return build_affine({v: c // b for v, c in aff[0].items()}, aff[1] // b, e.dtype)
         if e.op == "and":
             if isinstance(e.a, Const):
                 return e.b if e.a.value else e.a
@@ -174,25 +176,41 @@ def simplify(node):
     return _Simplify().visit(node)
 
 
-def interval(e: Expr, ranges: dict[Var, tuple[Expr, int]]) -> tuple[Expr, int]:
+def interval(e: Expr, ranges: dict) -> tuple[Expr, int]:
     """(min, extent) of `e` when each Var v in `ranges` spans [min_v, min_v + ext_v).
 
-    Vars not in `ranges` stay symbolic. `e` must be affine in the ranged Vars (bound inference
-    errors name the access otherwise).
+    A range may be `(min, ext, step)`: v takes min, min + step, ... (ext values). Vars not in
+    `ranges` stay symbolic. `e` must be affine in the ranged Vars.
     """
+    return strided_interval(e, ranges)[:2]
+
+
+def strided_interval(e: Expr, ranges: dict) -> tuple[Expr, int, int]:
+    """(min, extent, step): the values of `e` lie in {min + k*step} within [min, min + extent).
+
+    `step` is the gcd of the strides of the varying terms (1 when nothing varies).
+    """
+    import math
+
     lf = linear_form(e, ranges.keys())
     if lf is None:
         raise ValueError("not affine in the loop variables")
     coeffs, rest = lf
     lo: Expr = rest
     ext = 1
+    step = 0
     for v, c in coeffs.items():
-        vmin, vext = ranges[v]
+        r = ranges[v]
+        vmin, vext = r[0], r[1]
+        vstep = r[2] if len(r) > 2 else 1
+        cc = c * vstep
         lo = BinOp("add", lo, BinOp("mul", as_expr(vmin), Const(c)))
-        if c < 0:
-            lo = BinOp("add", lo, Const(c * (vext - 1)))
-        ext += abs(c) * (vext - 1)
-    return simplify(lo), ext
+        if cc < 0:
+            lo = BinOp("add", lo, Const(cc * (vext - 1)))
+        ext += abs(cc) * (vext - 1)
+        if vext > 1:
+            step = math.gcd(step, abs(cc))
+    return simplify(lo), ext, max(step, 1)
 
 
 def structurally_equal(a, b) -> bool:

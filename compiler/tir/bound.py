@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from compiler.schedule.schedule import Fuse, Schedule, ScheduleError, Split, Stage
 from compiler.te.tensor import ComputeOp, IterVar
-from compiler.tir.affine import interval, simplify, structurally_equal
+from compiler.tir.affine import simplify, strided_interval, structurally_equal
 from compiler.tir.nodes import BinOp, Const, Expr, Load, Var
 from compiler.tir.visit import walk
 
@@ -33,6 +33,14 @@ class StageBounds:
     extent: dict[IterVar, int] = field(default_factory=dict)
     value: dict[IterVar, Expr] = field(default_factory=dict)  # 0-based, in leaf vars
     guards: list[Expr] = field(default_factory=list)  # conditions for non-exact splits
+    step: dict[IterVar, int] = field(default_factory=dict)  # strided regions (allow_strided)
+
+    def abs_value(self, r: IterVar) -> Expr:
+        """Root axis r in loop variables: min + step * (0-based loop value)."""
+        rmin, _ = self.root[r]
+        st = self.step.get(r, 1)
+        v = self.value[r] if st == 1 else BinOp("mul", self.value[r], Const(st))
+        return simplify(BinOp("add", rmin, v))
 
 
 def derive_loops(stage: Stage, root_ext: dict[IterVar, int]) -> StageBounds:
@@ -75,11 +83,10 @@ def _relaxed_root_ranges(p: Stage, pb: StageBounds, iv: IterVar) -> dict[Var, Ra
     """Ranges of P's root axes during one iteration of P's loop `iv`."""
     pos = p.leaf_iter_vars.index(iv)
     inner = {lv: (Const(0), pb.extent[lv]) for lv in p.leaf_iter_vars[pos + 1 :]}
-    out: dict[Var, Range] = {}
+    out: dict[Var, tuple] = {}
     for r in p.root_iter_vars:
-        rmin, _ = pb.root[r]
         try:
-            out[r] = interval(simplify(BinOp("add", rmin, pb.value[r])), inner)
+            out[r] = strided_interval(pb.abs_value(r), inner)
         except ValueError:
             raise BoundError(
                 f"bound inference: axis {r.name} of stage {p.name} is not affine in its loops "
@@ -88,14 +95,17 @@ def _relaxed_root_ranges(p: Stage, pb: StageBounds, iv: IterVar) -> dict[Var, Ra
     return out
 
 
-def _union(a: Range, b: Range, what: str) -> Range:
+def _union(a: tuple, b: tuple, what: str) -> tuple:
+    """Union of (min, extent, step) regions (steps kept only when both agree and align)."""
     if structurally_equal(a[0], b[0]):
-        return a[0], max(a[1], b[1])
+        return a[0], max(a[1], b[1]), a[2] if a[2] == b[2] else 1
     d = simplify(BinOp("sub", a[0], b[0]))
     if isinstance(d, Const):
-        lo = b[0] if d.value > 0 else a[0]
-        hi = max(int(d.value) + a[1], b[1]) if d.value > 0 else max(a[1], b[1] - int(d.value))
-        return lo, hi
+        dv = int(d.value)
+        lo = b[0] if dv > 0 else a[0]
+        hi = max(dv + a[1], b[1]) if dv > 0 else max(a[1], b[1] - dv)
+        step = a[2] if a[2] == b[2] and dv % a[2] == 0 else 1
+        return lo, hi, step
     raise BoundError(f"bound inference: reads of {what} start at unrelated positions")
 
 
@@ -116,7 +126,7 @@ def infer_bounds(sch: Schedule, bodies: dict[Stage, object]) -> dict[Stage, Stag
                     "after it"
                 )
             p_ranges = _relaxed_root_ranges(p, result[p], iv)
-            region: list[Range | None] = [None] * len(op.axis)
+            region: list[tuple | None] = [None] * len(op.axis)
             buf = op.output.buffer
             for c in sch.stages:
                 if c.is_placeholder or c.attach == "inline" or c not in bodies:
@@ -127,7 +137,8 @@ def infer_bounds(sch: Schedule, bodies: dict[Stage, object]) -> dict[Stage, Stag
                 if c is p:
                     ranges = p_ranges
                 elif c.attach == "scope" and c.attach_stage is p and c.attach_ivar is iv:
-                    ranges = result[c].root
+                    cb = result[c]
+                    ranges = {r: (*cb.root[r], cb.step.get(r, 1)) for r in cb.root}
                 else:
                     raise BoundError(
                         f"bound inference: {st.name} is computed at {p.name}.{iv.name} but read "
@@ -136,7 +147,7 @@ def infer_bounds(sch: Schedule, bodies: dict[Stage, object]) -> dict[Stage, Stag
                 for ld in loads:
                     for d, idx in enumerate(ld.indices):
                         try:
-                            r = interval(idx, ranges)
+                            r = strided_interval(idx, ranges)
                         except ValueError:
                             raise BoundError(
                                 f"bound inference: {c.name} reads {st.name} at a non-affine "
@@ -145,12 +156,19 @@ def infer_bounds(sch: Schedule, bodies: dict[Stage, object]) -> dict[Stage, Stag
                         region[d] = r if region[d] is None else _union(region[d], r, st.name)
             if any(r is None for r in region):
                 raise BoundError(f"bound inference: {st.name} has no reader inside {p.name}")
-            root = {
-                a: (simplify(r[0]), min(r[1], a.extent))
-                for a, r in zip(op.axis, region, strict=True)
-            }
+            root, steps = {}, {}
+            for a, r in zip(op.axis, region, strict=True):
+                lo, ext, step = r
+                if a in st.strided_axes and step > 1 and (ext - 1) % step == 0:
+                    root[a] = (simplify(lo), (ext - 1) // step + 1)
+                    steps[a] = step
+                else:
+                    root[a] = (simplify(lo), min(ext, a.extent))
             root.update({r: (Const(0), r.extent) for r in op.reduce_axis})
+        if st.attach == "root":
+            steps = {}
         sb = derive_loops(st, {r: e for r, (_, e) in root.items()})
         sb.root = root
+        sb.step = steps
         result[st] = sb
     return result

@@ -54,16 +54,19 @@ class _Inline(Mutator):
 class _Rebase(Mutator):
     """Point reads of realized stages at their buffers, relative to the region minimum."""
 
-    def __init__(self, realized: dict[Buffer, tuple[Buffer, list]]):
+    def __init__(self, realized: dict[Buffer, tuple[Buffer, list, list]]):
         self.realized = realized
 
     def visit_Load(self, node):  # noqa: N802
         hit = self.realized.get(node.buffer)
         if hit is None:
             return node
-        buf, mins = hit
-        idx = tuple(simplify(BinOp("sub", i, m)) for i, m in zip(node.indices, mins, strict=True))
-        return Load(buf, idx)
+        buf, mins, steps = hit
+        idx = []
+        for i, m, s in zip(node.indices, mins, steps, strict=True):
+            rel = BinOp("sub", i, m)
+            idx.append(simplify(rel if s == 1 else BinOp("floordiv", simplify(rel), Const(s))))
+        return Load(buf, tuple(idx))
 
 
 def _effective_bodies(sch: Schedule) -> dict[Stage, object]:
@@ -75,7 +78,7 @@ def _effective_bodies(sch: Schedule) -> dict[Stage, object]:
             continue
         body = s.op.body
         if isinstance(body, Reduce):
-            out[s] = Reduce(body.combiner, m.visit(body.source), body.axis, body.init)
+            out[s] = Reduce(body.combiner, m.visit(body.source), body.axis, m.visit(body.init))
         else:
             out[s] = m.visit(body)
     return out
@@ -96,7 +99,11 @@ class _Lowerer:
             shape = tuple(b.root[a][1] for a in st.op.axis)
             buf = Buffer(st.name, shape, t.dtype, st.scope)
             self.buffers[st] = buf
-            realized[t.buffer] = (buf, [b.root[a][0] for a in st.op.axis])
+            realized[t.buffer] = (
+                buf,
+                [b.root[a][0] for a in st.op.axis],
+                [b.step.get(a, 1) for a in st.op.axis],
+            )
         # Reads are rebased after the root axes are replaced by loop expressions (stage_stmt):
         # region minimums are expressions of loop variables, not of root axes.
         self.rebase = _Rebase(realized)
@@ -108,7 +115,7 @@ class _Lowerer:
 
     # ----- one stage --------------------------------------------------------------------------
     def _root_abs(self, st: Stage, b: StageBounds) -> dict[IterVar, object]:
-        return {r: simplify(BinOp("add", b.root[r][0], b.value[r])) for r in st.root_iter_vars}
+        return {r: b.abs_value(r) for r in st.root_iter_vars}
 
     def _region_guards(self, st: Stage, b: StageBounds, absval) -> list:
         """Conditions keeping a compute_at region inside the tensor when it can overhang."""
@@ -122,7 +129,8 @@ class _Lowerer:
                 lo, ext = interval(rmin, ranges)
             except ValueError:
                 lo, ext = None, 0
-            if isinstance(lo, Const) and int(lo.value) + ext - 1 + rext <= a.extent:
+            span = (rext - 1) * b.step.get(a, 1) + 1
+            if isinstance(lo, Const) and int(lo.value) + ext - 1 + span <= a.extent:
                 continue
             out.append(BinOp("lt", absval[a], Const(a.extent)))
         return out
@@ -167,7 +175,8 @@ class _Lowerer:
             return self._nest(st, b, leaves, update)
         p0 = next(i for i, lv in enumerate(leaves) if lv.kind == "reduce")
         init_leaves = [lv for lv in leaves[p0 + 1 :] if lv.kind == "data"]
-        init: Stmt = Store(buf, idx, body.init)
+        init_val = simplify(self.rebase.visit(simplify(substitute(body.init, absval))))
+        init: Stmt = Store(buf, idx, init_val)
         data_guards = [g for g in b.guards if not _mentions_reduce(g)]
         for g in data_guards:
             init = IfThenElse(g, init)

@@ -87,6 +87,12 @@ class CompiledKernel:
 
     @property
     def input_names(self) -> list[str]:
+        """Plain inputs `run` / `pack_inputs` take (data, kernel, bias, residual...)."""
+        return self.op.inputs
+
+    @property
+    def buffer_names(self) -> list[str]:
+        """The program's input DRAM buffers (packed layouts)."""
         return [t.name for t in self.op.params]
 
     @property
@@ -94,18 +100,25 @@ class CompiledKernel:
         return self.op.output.name
 
     def pack_inputs(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
-        """Plain arrays (NCHW / OIHW / NK, bias (O,)) → packed arrays by buffer name."""
+        """Plain arrays (NCHW / OIHW / NK, bias (O,)) → packed arrays by DRAM buffer name."""
         missing = [n for n in self.input_names if n not in arrays]
-        if missing:
-            raise ValueError(f"{self.op.name}: missing inputs {', '.join(missing)}")
+        extra = [n for n in arrays if n not in self.input_names]
+        if missing or extra:
+            raise ValueError(
+                f"{self.op.name}: inputs are {', '.join(self.input_names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else "")
+            )
         out = {}
+        for name in self.input_names:
+            out.update(self.op.pack[name](np.asarray(arrays[name])))
         for t in self.op.params:
-            packed = self.op.pack[t.name](np.asarray(arrays[t.name])).astype(t.dtype)
-            if packed.shape != t.shape:
+            a = out[t.name].astype(t.dtype)
+            if a.shape != t.shape:
                 raise ValueError(
-                    f"{self.op.name}: input {t.name} packs to {packed.shape}, expected {t.shape}"
+                    f"{self.op.name}: input {t.name} packs to {a.shape}, expected {t.shape}"
                 )
-            out[t.name] = packed
+            out[t.name] = a
         return out
 
     def run(self, device, **arrays: np.ndarray):

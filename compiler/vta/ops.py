@@ -2,8 +2,11 @@
 
 `conv2d_op`, `dense_op` build GEMM + epilogue chains in packed layouts:
     gemm (int32) -> [>> shift] -> [+ bias] -> [+ residual] -> [max lo] -> [min hi] -> int8
-The epilogue stages run on the ALU in the accumulator SRAM; bias (int32) and an int8 residual are
-loaded into the accumulator SRAM (the residual with an 8-bit ACC load).
+The epilogue runs in the accumulator SRAM. Shifts and clips are ALU immediates; an int8 residual
+is loaded into the accumulator (8-bit ACC load) and added by the ALU. The int32 bias is added
+either by the ALU (`bias_on="alu"`: a bias tile loaded into the accumulator, tensor ADD, two
+cycles per row) or by the GEMM unit (`bias_on="gemm"`, the default: the bias as int8 digits
+times a constant row, `nn.add_channel_bias_gemm`, one cycle per row) — bit-identical results.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from hw_sim.config import HwConfig
 
 @dataclass
 class VtaOp:
-    """An operator ready for `schedule_vta`: tensors by role, packing of every parameter."""
+    """An operator ready for `schedule_vta`: tensors by role, and how to pack its inputs.
+
+    `pack[name](array)` maps a plain input (NCHW / OIHW / NK / bias (O,)) to packed arrays by
+    DRAM buffer name; `unpack` maps the packed output back.
+    """
 
     name: str
     kind: str  # "conv2d" | "group_conv2d" | "dense"
@@ -29,35 +36,49 @@ class VtaOp:
     gemm: Tensor
     pad: Tensor | None
     epilogue: list[Tensor]
-    acc_inputs: list[tuple[Tensor, Tensor]]  # (placeholder, the epilogue stage reading it)
+    acc_inputs: list[tuple[Tensor, Tensor]]  # (placeholder, the ALU stage reading it)
     output: Tensor
     workload: dict
-    pack: dict[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
+    bias_gemm: tuple[Tensor, Tensor, Tensor] | None = None  # (row, digits, stage)
+    pack: dict[str, Callable[[np.ndarray], dict[str, np.ndarray]]] = field(default_factory=dict)
     unpack: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def params(self) -> list[Tensor]:
-        return [self.data, self.kernel] + [p for p, _ in self.acc_inputs]
+        extra = list(self.bias_gemm[:2]) if self.bias_gemm else []
+        return [self.data, self.kernel] + extra + [p for p, _ in self.acc_inputs]
+
+    @property
+    def inputs(self) -> list[str]:
+        """Names of the plain inputs `pack` accepts."""
+        return list(self.pack)
 
 
 def _epilogue(
     x: Tensor,
     cfg: HwConfig,
     cb_dims: int,
-    shift: int | None,
-    bias: bool,
-    residual: bool,
-    clip: tuple[int, int] | None,
-    relu: bool,
-    bias_shape,
+    shift,
+    bias,
+    residual,
+    clip,
+    relu,
+    chan_shape: tuple[int, ...],
+    bias_on: str,
     name: str,
 ):
-    stages, acc_inputs = [], []
+    stages, acc_inputs, bias_gemm = [], [], None
     if shift:
         x = nn.shift_right(x, shift, name=f"{name}.shr")
         stages.append(x)
-    if bias:
-        b = placeholder(bias_shape, "int32", "bias")
+    if bias and bias_on == "gemm":
+        row = placeholder((cfg.batch, cfg.block_in), "int8", "bias_row")
+        digits = placeholder((*chan_shape, cfg.block_out, cfg.block_in), "int8", "bias_digits")
+        x = nn.add_channel_bias_gemm(x, row, digits, cb_dims, name=f"{name}.bias")
+        stages.append(x)
+        bias_gemm = (row, digits, x)
+    elif bias:
+        b = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "bias")
         x = nn.add_channel_bias(x, b, cb_dims, name=f"{name}.bias")
         stages.append(x)
         acc_inputs.append((b, x))
@@ -74,7 +95,22 @@ def _epilogue(
         x = nn.relu(x, name=f"{name}.relu")
         stages.append(x)
     out = nn.cast_to(x, "int8", name=f"{name}.out")
-    return stages, acc_inputs, out
+    return stages, acc_inputs, bias_gemm, out
+
+
+def _bias_packer(op: VtaOp, cfg: HwConfig, chan_shape: tuple[int, ...]):
+    bt, bi, bo = cfg.batch, cfg.block_in, cfg.block_out
+    if op.bias_gemm:
+
+        def pack(b):
+            row, digits = layout.bias_digits(b, bt, bo, bi, what=f"{op.name} bias")
+            return {"bias_row": row, "bias_digits": digits.reshape(*chan_shape, bo, bi)}
+    else:
+
+        def pack(b):
+            return {"bias": layout.pack_bias(b, bt, bo).reshape(*chan_shape, bt, bo)}
+
+    return pack
 
 
 def conv2d_op(
@@ -93,6 +129,7 @@ def conv2d_op(
     residual: bool = False,
     clip: tuple[int, int] | None = (0, 127),
     relu: bool = False,
+    bias_on: str = "gemm",
     name: str = "conv2d",
 ) -> VtaOp:
     """conv2d (or grouped conv2d) + epilogue; channels are padded up to whole blocks."""
@@ -105,8 +142,7 @@ def conv2d_op(
         data = placeholder((nb, cib, h, w, bt, bi), "int8", "data")
         kernel = placeholder((cob, cib, k, k, bo, bi), "int8", "kernel")
         gemm = nn.conv2d_packed(data, kernel, stride, pad, name=name)
-        cb_dims, bias_shape = 1, (cob, bt, bo)
-        kind = "conv2d"
+        cb_dims, chan_shape, kind = 1, (cob,), "conv2d"
     else:
         if ci % groups or co % groups or (ci // groups) % bi or (co // groups) % bo:
             raise ValueError(
@@ -117,10 +153,9 @@ def conv2d_op(
         data = placeholder((nb, groups * cgb, h, w, bt, bi), "int8", "data")
         kernel = placeholder((groups, ogb, cgb, k, k, bo, bi), "int8", "kernel")
         gemm = nn.group_conv2d_packed(data, kernel, stride, pad, name=name)
-        cb_dims, bias_shape = 2, (groups, ogb, bt, bo)
-        kind = "group_conv2d"
-    stages, acc_inputs, out = _epilogue(
-        gemm, cfg, cb_dims, shift, bias, residual, clip, relu, bias_shape, name
+        cb_dims, chan_shape, kind = 2, (groups, ogb), "group_conv2d"
+    stages, acc_inputs, bias_gemm, out = _epilogue(
+        gemm, cfg, cb_dims, shift, bias, residual, clip, relu, chan_shape, bias_on, name
     )
     padt = gemm.op.inputs[0] if gemm.op.inputs[0] is not data else None
     op = VtaOp(
@@ -134,15 +169,17 @@ def conv2d_op(
         acc_inputs,
         out,
         dict(n=n, ci=ci, h=h, w=w, co=co, k=k, stride=stride, pad=pad, groups=groups, oh=oh, ow=ow),
+        bias_gemm,
     )
-    op.pack["data"] = lambda x: layout.pack_nchw(x, bt, bi)
+    op.pack["data"] = lambda x: {"data": layout.pack_nchw(x, bt, bi)}
     if groups == 1:
-        op.pack["kernel"] = lambda x: layout.pack_oihw(x, bo, bi)
-        op.pack["bias"] = lambda x: layout.pack_bias(x, bt, bo)
+        op.pack["kernel"] = lambda x: {"kernel": layout.pack_oihw(x, bo, bi)}
     else:
-        op.pack["kernel"] = lambda x: layout.pack_group_oihw(x, groups, bo, bi)
-        op.pack["bias"] = lambda x: layout.pack_bias(x, bt, bo).reshape(bias_shape)
-    op.pack["residual"] = lambda x: layout.pack_nchw(x, bt, bo).reshape(out.shape)
+        op.pack["kernel"] = lambda x: {"kernel": layout.pack_group_oihw(x, groups, bo, bi)}
+    if bias:
+        op.pack["bias"] = _bias_packer(op, cfg, chan_shape)
+    if residual:
+        op.pack["residual"] = lambda x: {"residual": layout.pack_nchw(x, bt, bo).reshape(out.shape)}
     op.unpack = lambda y: layout.unpack_nchw(y.reshape(nb, -1, oh, ow, bt, bo), n, co)
     return op
 
@@ -157,6 +194,7 @@ def dense_op(
     residual: bool = False,
     clip: tuple[int, int] | None = (0, 127),
     relu: bool = False,
+    bias_on: str = "gemm",
     name: str = "dense",
 ) -> VtaOp:
     """dense (out = data @ weight^T) + epilogue, packed."""
@@ -166,15 +204,27 @@ def dense_op(
     data = placeholder((nb, kb, bt, bi), "int8", "data")
     weight = placeholder((mb, kb, bo, bi), "int8", "kernel")
     gemm = nn.dense_packed(data, weight, name=name)
-    stages, acc_inputs, out = _epilogue(
-        gemm, cfg, 1, shift, bias, residual, clip, relu, (mb, bt, bo), name
+    stages, acc_inputs, bias_gemm, out = _epilogue(
+        gemm, cfg, 1, shift, bias, residual, clip, relu, (mb,), bias_on, name
     )
     op = VtaOp(
-        name, "dense", data, weight, gemm, None, stages, acc_inputs, out, dict(n=n, k=k, m=m)
+        name,
+        "dense",
+        data,
+        weight,
+        gemm,
+        None,
+        stages,
+        acc_inputs,
+        out,
+        dict(n=n, k=k, m=m),
+        bias_gemm,
     )
-    op.pack["data"] = lambda x: layout.pack_nk(x, bt, bi)
-    op.pack["kernel"] = lambda x: layout.pack_nk(x, bo, bi)
-    op.pack["bias"] = lambda x: layout.pack_bias(x, bt, bo)
-    op.pack["residual"] = lambda x: layout.pack_nk(x, bt, bo)
+    op.pack["data"] = lambda x: {"data": layout.pack_nk(x, bt, bi)}
+    op.pack["kernel"] = lambda x: {"kernel": layout.pack_nk(x, bo, bi)}
+    if bias:
+        op.pack["bias"] = _bias_packer(op, cfg, (mb,))
+    if residual:
+        op.pack["residual"] = lambda x: {"residual": layout.pack_nk(x, bt, bo)}
     op.unpack = lambda y: layout.unpack_nk(y, n, m)
     return op

@@ -129,3 +129,22 @@ def test_schedule_errors_name_the_stage():
     with pytest.raises(ScheduleError, match="directly enclose"):
         s[c].fuse(j, i)
     assert ForKind.VIRTUAL_THREAD.value == "vthread"
+
+
+def test_strided_region_is_compacted(rng):
+    """A stride-2 reader of a cached tensor: the cache holds only the rows it reads."""
+    a = placeholder((16, 4), "int32", "A")
+    o = compute((8, 4), lambda i, j: a[i * 2, j] + 1, "O")
+    s = create_schedule(o)
+    io, ii = s[o].split(o.op.axis[0], 4)
+    ac = s.cache_read(a, "local", [o])
+    s[ac].compute_at(s[o], io)
+    s[ac].allow_strided(ac.op.axis[0])
+    f = lower(s)
+    verify(f)
+    text = print_func(f)
+    assert "alloc A.local: int32[4, 4] @local" in text  # 4 rows, not 7
+    assert "A[i.o * 8 + i * 2, j]" in text
+    x = rng.integers(-100, 100, (16, 4)).astype(np.int32)
+    out = run(f, {"A": x, "O": np.zeros((8, 4), np.int32)})["O"]
+    np.testing.assert_array_equal(out, x[::2] + 1)

@@ -45,8 +45,8 @@ def test_alu_rejects_non_inplace(cfg):
         inject_alu(_alu_nest(cfg, val), cfg)
 
 
-def _through_gemm(cfg):
-    _, f = small_conv(cfg)
+def _through_gemm(cfg, bias_on="alu"):
+    _, f = small_conv(cfg, bias_on=bias_on)
     g = allocate_sram(alias_inplace_alu(f), cfg)
     return inject_gemm(inject_alu(inject_dma_copy(g), cfg), cfg)
 
@@ -57,6 +57,17 @@ def test_gemm_reset_and_update_uops(cfg):
     assert [repr(s) for s in specs] == ["reset", "gemm"]
     text = print_stmt(g.body)
     assert "tensorize" not in text and "pragma" not in text
+
+
+def test_bias_as_gemm_accumulates_in_place(cfg):
+    g = _through_gemm(cfg, bias_on="gemm")
+    specs = [n.value for n in walk(g.body) if isinstance(n, Attr) and n.key == "vta.gemm"]
+    assert [repr(s) for s in specs] == ["reset", "gemm", "gemm"]
+    bias = [n for n in walk(g.body) if isinstance(n, Attr) and n.key == "vta.gemm"][-1]
+    # one micro-op per output row: accumulator row, the constant input row, the digits row
+    (call,) = [n for n in walk(bias.body) if getattr(n, "name", "") == "vta.uop"]
+    assert not any(isinstance(n, Load) for n in walk(bias.body))  # only SRAM row numbers
+    assert len(call.args) == 3
 
 
 def test_tensorize_with_wrong_block_is_an_error(cfg):

@@ -36,6 +36,17 @@ def test_alias_epilogue_into_accumulator(cfg):
     assert "int8(conv2d[" in text  # the store reads the accumulator tile
 
 
+def test_alias_reduction_initialized_in_place(cfg):
+    """The GEMM-unit bias starts from the shifted tile: it accumulates in the same rows."""
+    _, f = small_conv(cfg, bias_on="gemm")
+    g = alias_inplace_alu(f)
+    acc = sorted(n for n, b in _allocs(g).items() if b.scope == ACC)
+    assert acc == ["conv2d"]
+    text = print_func(g)
+    assert "= conv2d[i_5, j_5, k_4, l_3, m_3, n_3]\n" not in text  # self-copy init removed
+    assert "bias_digits.wgt[" in text and "bias_row.inp[" in text
+
+
 def test_alias_rejects_operand_read_later(cfg):
     _, f = small_conv(cfg)
     # Make the bias stage read the GEMM tile again after the shift consumed it in place.
@@ -62,13 +73,15 @@ def test_vthread_doubles_buffers_and_interleaves(cfg):
     assert not any(isinstance(n, For) and n.kind == ForKind.VIRTUAL_THREAD for n in walk(g.body))
     allocs = _allocs(g)
     assert allocs["conv2d"].shape[0] == 2 and allocs["conv2d.pad.inp"].shape[0] == 2
-    # inside the input-channel loop: inp(t0), inp(t1), wgt(t0), wgt(t1), gemm(t0), gemm(t1)
+    # inside the input-channel loop: inp(t0), wgt(t0), inp(t1), wgt(t1), gemm(t0), gemm(t1):
+    # one thread's loads are adjacent in the load queue
     ico = next(n for n in walk(g.body) if isinstance(n, For) and n.var.name == "ic.o")
     body = ico.body
     assert isinstance(body, Seq) and len(body.stmts) == 6
     text = [print_func(PrimFunc("b", (), s)) for s in body.stmts]
-    assert "conv2d.pad.inp[0," in text[0] and "conv2d.pad.inp[1," in text[1]
-    assert "kernel.wgt[0," in text[2] and "kernel.wgt[1," in text[3]
+    assert "conv2d.pad.inp[0," in text[0] and "kernel.wgt[0," in text[1]
+    assert "conv2d.pad.inp[1," in text[2] and "kernel.wgt[1," in text[3]
+    assert "tensorize" in text[4] and "conv2d[0," in text[4] and "conv2d[1," in text[5]
 
 
 def test_sram_rows_assigned_disjoint(cfg):

@@ -83,11 +83,12 @@ def test_conv_batch(cfg, rng, batch):
     "epi",
     [
         dict(residual=True),
+        dict(residual=True, bias_on="alu"),
         dict(bias=False, clip=None, relu=True),
         dict(shift=4, clip=(-20, 90)),
         dict(bias=False, shift=None, clip=(-128, 127)),
     ],
-    ids=["bias-residual-clip", "shift-relu", "shift4-clip", "clip-only"],
+    ids=["bias-residual-clip", "alu-bias-residual-clip", "shift-relu", "shift4-clip", "clip-only"],
 )
 def test_fused_epilogues(cfg, rng, epi):
     _run_conv(cfg, rng, 1, 14, 2 * cfg.block_in, 2 * cfg.block_out, 3, 1, **dict(epi))
@@ -104,4 +105,16 @@ def test_dense(cfg, rng, n, k, m):
     b = rng.integers(-(2**14), 2**14, (m,)).astype(np.int32)
     y, _ = kern.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b)
     ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b)
+    np.testing.assert_array_equal(y, ref)
+
+
+def test_dense_alu_bias_and_residual(cfg, rng):
+    op = dense_op(cfg, 16, 128, 128, bias=True, residual=True, bias_on="alu")
+    kern = build(op, cfg)
+    x = rng.integers(-128, 128, (16, 128)).astype(np.int8)
+    w = rng.integers(-128, 128, (128, 128)).astype(np.int8)
+    b = rng.integers(-(2**14), 2**14, (128,)).astype(np.int32)
+    r = rng.integers(-128, 128, (16, 128)).astype(np.int8)
+    y, _ = kern.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b, residual=r)
+    ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b, residual=r)
     np.testing.assert_array_equal(y, ref)

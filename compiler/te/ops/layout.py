@@ -68,6 +68,37 @@ def pack_bias(bias: np.ndarray, batch: int, block_out: int) -> np.ndarray:
     )
 
 
+def bias_digits(
+    bias: np.ndarray, batch: int, block_out: int, block_in: int, what: str = "bias"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, digits) with sum_k row[b, k] * digits[o, k] == bias[o] exactly, all int8.
+
+    row = [127] * L + [1] + [0...] for every batch lane; digits[o] spreads floor(bias/127) over
+    the L lanes and puts the remainder (0..126) in lane L. Shapes: row (b, i), digits
+    (O/o, o, i). L = block_in - 1, so |bias| may reach about 127 * 127 * (block_in - 1).
+    """
+    lanes = block_in - 1
+    if lanes < 1:
+        raise ValueError(f"{what}: a GEMM bias needs a block of at least 2 input lanes")
+    b = pad_axis(np.asarray(bias, np.int64), 0, block_out)
+    q, r = np.divmod(b, 127)
+    per = np.zeros((b.size, block_in), np.int64)
+    base, extra = np.divmod(q, lanes)
+    for k in range(lanes):
+        per[:, k] = base + (k < extra)
+    per[:, lanes] = r
+    if per.min() < -128 or per.max() > 127:
+        raise ValueError(
+            f"{what}: values up to {int(np.abs(b).max())} do not fit a GEMM bias of "
+            f"{lanes} lanes (max about {127 * 127 * lanes}); use the ALU bias"
+        )
+    row = np.zeros((batch, block_in), np.int8)
+    row[:, :lanes] = 127
+    row[:, lanes] = 1
+    digits = per.reshape(b.size // block_out, block_out, block_in).astype(np.int8)
+    return row, np.ascontiguousarray(digits)
+
+
 def pack_nk(x: np.ndarray, batch: int, block: int) -> np.ndarray:
     """(N, K) -> (N/b, K/i, b, i)."""
     x = pad_axis(pad_axis(x, 0, batch), 1, block)

@@ -138,6 +138,27 @@ def add_channel_bias(x: Tensor, bias: Tensor, channel_dims: int = 1, name: str =
     return compute(x.shape, f, name=name)
 
 
+def add_channel_bias_gemm(
+    x: Tensor, bias_in: Tensor, bias_w: Tensor, channel_dims: int = 1, name: str = "bias"
+) -> Tensor:
+    """x + bias as an int8 matrix product: x[i] + sum_k bias_in[b, k] * bias_w[chans, o, k].
+
+    With `bias_in` a constant row and `bias_w` the bias's digits (`layout.bias_digits`) the sum
+    is exactly the bias; on the accelerator it is one GEMM micro-op per output row.
+    """
+    k = reduce_axis(bias_in.shape[-1], "bk")
+
+    def f(*i):
+        chans = i[1 : 1 + channel_dims]
+        return sum_reduce(
+            cast("int32", bias_in[i[-2], k]) * cast("int32", bias_w[(*chans, i[-1], k)]),
+            k,
+            init=x[i],
+        )
+
+    return compute(x.shape, f, name=name)
+
+
 def maximum(x: Tensor, v: int, name: str = "max") -> Tensor:
     return compute(x.shape, lambda *i: max_expr(x[i], Const(v, x.dtype)), name=name)
 
