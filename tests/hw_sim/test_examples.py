@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hw_sim.examples import EXAMPLES, blocked_gemm
+from hw_sim.isa import insn_module
 from hw_sim.simulator import simulate
 from hw_sim.stats import MODULES
 
@@ -29,6 +30,7 @@ def test_example_bit_exact(name, cfg, rng):
     assert stats.modules["fetch"]["insns"] == len(prog.insns)
     assert sum(stats.modules[m]["insns"] for m in MODULES[1:]) == len(prog.insns)
     assert stats.tokens_left == dict.fromkeys(stats.tokens_left, 0)
+    assert result.schedule.module == [int(insn_module(i)) for i in prog.insns]
 
 
 def test_input_data_is_not_trivial(cfg, rng):

@@ -146,3 +146,30 @@ def test_token_latency_and_two_pops():
     assert r.schedule.start == [19, 21, 27, 28]
     assert r.stats.total_cycles == 29
     assert r.stats.modules["compute"]["token"] == 27 - 23
+
+
+def test_precomputed_model_equals_formulas(cfg, rng):
+    """The simulator's precomputed TimingModel gives the same durations as the formulas."""
+    from hw_sim.simulator import _prepare
+    from hw_sim.timing import TimingModel
+
+    tm = TimingModel(cfg)
+    insns = []
+    for _ in range(200):
+        pads = [int(v) for v in rng.integers(0, 3, 4)] if rng.random() < 0.5 else [0] * 4
+        insns.append(MemInsn(opcode=Opcode.LOAD, mem_type=MemType(int(rng.choice([1, 2, 3, 5]))),
+                             y_size=int(rng.integers(0, 9)), x_size=int(rng.integers(0, 40)),
+                             x_stride=40, y_pad_0=pads[0], y_pad_1=pads[1], x_pad_0=pads[2],
+                             x_pad_1=pads[3]))  # fmt: skip
+        loop = dict(uop_bgn=int(rng.integers(0, 5)), uop_end=int(rng.integers(5, 9)),
+                    iter_out=int(rng.integers(0, 4)), iter_in=int(rng.integers(0, 4)))  # fmt: skip
+        insns.append(GemmInsn(reset=bool(rng.random() < 0.3), **loop))
+        insns.append(AluInsn(use_imm=bool(rng.random() < 0.5), **loop))
+    prep = _prepare(insns, cfg)
+    for insn, d, m in zip(insns, prep.duration, prep.memory, strict=True):
+        t = insn_timing(insn, cfg)
+        assert (d, m) == (t.duration, t.memory), insn
+    assert tm.dma(insns[0]) == (
+        insn_timing(insns[0], cfg).duration,
+        insn_timing(insns[0], cfg).memory,
+    )
