@@ -71,6 +71,33 @@ def gemm_support(node: Node, graph: Graph, cfg: HwConfig) -> str | None:
     return None
 
 
+def float_anchor_support(node: Node, graph: Graph, cfg: HwConfig) -> str | None:
+    """For a float Conv/Gemm/MatMul about to be quantized: None if its int8 form could run on
+    the accelerator, else the reason (quantizing it would only add error on the CPU)."""
+    if node.op != "Conv":
+        return None
+    x_t = graph.types[node.inputs[0]]
+    w_t = graph.types[node.inputs[1]]
+    if x_t.rank != 4:
+        return "not a 2-D convolution"
+    if node.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return None  # explicit pads are computed at quantization; checked after
+    pads = list(node.attr("pads", (0, 0, 0, 0)))
+    if max(pads) > MAX_PAD:
+        return f"padding {max(pads)} exceeds the load unit's {MAX_PAD} per side"
+    if any(d != 1 for d in node.attr("dilations", (1, 1))):
+        return "dilation != 1"
+    group = int(node.attr("group", 1))
+    if group != 1:
+        cin, cout = x_t.shape[1] // group, w_t.shape[0] // group
+        if cin % cfg.block or cout % cfg.block:
+            return (
+                f"grouped conv with {cin} in / {cout} out channels per group; the accelerator "
+                f"needs a multiple of BLOCK={cfg.block} per group"
+            )
+    return None
+
+
 def support(node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]) -> str | None:
     """None if `node` runs on the accelerator, else the reason it stays on the CPU.
 

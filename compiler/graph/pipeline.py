@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.graph.accel_support import float_anchor_support
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
 from compiler.graph.passes.cse import eliminate_common_subexpressions
@@ -60,6 +61,7 @@ def compile_for_accel(
     method: str = "percentile",
     percentile: float = 99.99,
     weight_method: str = "mse",
+    accel_only: bool = True,
     keep_first_float: bool = False,
     keep_last_float: bool = False,
     verify_each: bool = False,
@@ -68,13 +70,25 @@ def compile_for_accel(
 
     Defaults (percentile calibration of activations, least-squared-error weight exponents)
     gave the smallest int8 error on our ResNet-18 and PP-OCR measurements (docs/graph.md).
+    With `accel_only`, conv/dense layers the accelerator cannot run (depthwise, dilated) stay
+    float: they run on the CPU anyway, and int8 would only add error.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
     ranges = calibrate(float_graph, samples, method, percentile)
+
+    def not_for_accel(node, g):
+        why = float_anchor_support(node, g, cfg)
+        return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
+
     qgraph, plan = quantize_int8(
-        float_graph, ranges, keep_first_float, keep_last_float, weight_mse=weight_method == "mse"
+        float_graph,
+        ranges,
+        keep_first_float,
+        keep_last_float,
+        weight_mse=weight_method == "mse",
+        skip=not_for_accel if accel_only else None,
     )
     passes = [
         GraphPass(

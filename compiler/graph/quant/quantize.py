@@ -23,7 +23,7 @@ anchor (in node order) in float.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,11 +148,13 @@ def quantize_int8(
     keep_first_float: bool = False,
     keep_last_float: bool = False,
     weight_mse: bool = False,
+    skip: Callable[[Node, Graph], str | None] | None = None,
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
 
     `weight_mse` picks each weight exponent like the `mse` calibration method (it may clip a
-    few outlier weights for finer resolution) instead of from max |W|."""
+    few outlier weights for finer resolution) instead of from max |W|. `skip(node, graph)`
+    returning a reason keeps that anchor in float (e.g. one the accelerator cannot run)."""
     uses = use_counts(graph)
     consumers = graph.consumers()
     names = NameGen(graph)
@@ -160,7 +162,7 @@ def quantize_int8(
     anchors = [n for n in graph.nodes if n.op in ("Conv", "Gemm", "MatMul")]
     eligible = []
     for a in anchors:
-        why = _is_anchor(a, graph)
+        why = _is_anchor(a, graph) or (skip(a, graph) if skip else None)
         if why:
             plan.kept_float[a.name] = why
         else:
