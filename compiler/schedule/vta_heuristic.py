@@ -189,8 +189,7 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
     last_store = [0] * vt
     ends = []
     for _ in range(min(n_iter, max_iters)):
-        for t in range(vt):
-            free["compute"] += du["reset"]
+        free["compute"] += vt * du["reset"]
         for step in range(du["steps"]):
             loaded = [0] * vt
             for t in range(vt):

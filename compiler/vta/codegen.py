@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from compiler.tir.affine import free_vars
 from compiler.tir.nodes import Allocate, Attr, Evaluate, For, IfThenElse, PrimFunc, Seq
 from compiler.vta.deps import Access, StreamInsn, insert_dep_tokens
-from compiler.vta.exprcomp import compile_expr
+from compiler.vta.exprcomp import compile_expr, compile_exprs
 from compiler.vta.nest import VtaPassError, perfect_nest
 from compiler.vta.uop import UopKernel
 from hw_sim.builder import ProgramBuilder
@@ -86,6 +86,20 @@ class VtaCodegen:
         self._free: dict[int, list] = {}
         self.cache = UopCache(cfg.uop_depth)
         self.stats = CodegenStats()
+        self._bases: dict = {}
+
+    def ev_args(self, call) -> tuple:
+        f = self._fn.get(id(call))
+        if f is None:
+            f = self._fn[id(call)] = compile_exprs(call.args)
+        return f(self.env)
+
+    def _base(self, param: int, mem: MemType) -> int:
+        key = (param, mem)
+        b = self._bases.get(key)
+        if b is None:
+            b = self._bases[key] = self.params[param].elem(self.cfg, mem)
+        return b
 
     def ev(self, e) -> int:
         f = self._fn.get(id(e))
@@ -118,9 +132,9 @@ class VtaCodegen:
         elif isinstance(s, Evaluate):
             name = getattr(s.value, "name", "")
             if name == "vta.load_2d":
-                self.emit_load(s.value.args)
+                self.emit_load(self.ev_args(s.value))
             elif name == "vta.store_2d":
-                self.emit_store(s.value.args)
+                self.emit_store(self.ev_args(s.value))
             else:
                 raise VtaPassError(f"codegen: unexpected call {name!r} outside a micro-op kernel")
         else:
@@ -136,9 +150,9 @@ class VtaCodegen:
 
     # ----- DMA ----------------------------------------------------------------------------
     def emit_load(self, args) -> None:
-        mem, sram, param, dram, y, x, stride, yp0, yp1, xp0, xp1 = (self.ev(a) for a in args)
+        mem, sram, param, dram, y, x, stride, yp0, yp1, xp0, xp1 = args
         mem = MemType(mem)
-        base = self.params[param].elem(self.cfg, mem)
+        base = self._base(param, mem)
         insn = MemInsn(
             opcode=Opcode.LOAD,
             mem_type=mem,
@@ -159,8 +173,8 @@ class VtaCodegen:
             self._push(insn, Module.COMPUTE)
 
     def emit_store(self, args) -> None:
-        sram, param, dram, y, x, stride = (self.ev(a) for a in args)
-        base = self.params[param].elem(self.cfg, MemType.OUT)
+        sram, param, dram, y, x, stride = args
+        base = self._base(param, MemType.OUT)
         insn = MemInsn(
             opcode=Opcode.STORE,
             mem_type=MemType.OUT,
@@ -182,14 +196,15 @@ class VtaCodegen:
         if hit is not None:
             return hit
         loops, ev = perfect_nest(attr.body)
-        fd, fs, fw = (self._compile(a) for a in ev.value.args)
+        fargs = self._compile(ev.value.args)
         env = self.env
         ranges = [range(self.ev(lp.min), self.ev(lp.min) + self.ev(lp.extent)) for lp in loops]
         out = []
+        lvars = [lp.var for lp in loops]
         for vals in itertools.product(*ranges):
-            for lp, v in zip(loops, vals, strict=True):
-                env[lp.var] = v
-            out.append((fd(env), fs(env), fw(env)))
+            for v, x in zip(lvars, vals, strict=True):
+                env[v] = x
+            out.append(fargs(env))
         res = self._kernels[key] = tuple(out)
         return res
 

@@ -26,8 +26,16 @@ _PY = {
 }
 
 
+def compile_exprs(es) -> Callable[[dict], tuple]:
+    """A function env -> tuple of values of several expressions (one call for all)."""
+    return compile_expr(tuple(es))
+
+
 def compile_expr(e) -> Callable[[dict], int]:
-    """A function env -> value for an integer expression of Vars (env maps Var -> int)."""
+    """A function env -> value for an integer expression of Vars (env maps Var -> int).
+
+    A tuple of expressions compiles to one function returning a tuple.
+    """
     names: dict[int, str] = {}
     ns: dict[str, object] = {}
 
@@ -50,5 +58,5 @@ def compile_expr(e) -> Callable[[dict], int]:
             return f"({go(x.true_value)} if {go(x.cond)} else {go(x.false_value)})"
         raise TypeError(f"cannot compile {type(x).__name__} for the code generator")
 
-    src = go(e)
+    src = f"({', '.join(go(x) for x in e)},)" if isinstance(e, tuple) else go(e)
     return eval(f"lambda env: {src}", ns)  # noqa: S307 - generated from our own IR
