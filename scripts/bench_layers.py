@@ -111,7 +111,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="default")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    ap.add_argument("--plot", default="docs/compiler-roofline.png", help="roofline PNG path ('' = none)")
+    ap.add_argument(
+        "--plot", default="docs/compiler-roofline.png", help="roofline PNG path ('' = none)"
+    )
     ap.add_argument("--layers", nargs="*", default=list(LAYERS))
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
