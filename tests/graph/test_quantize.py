@@ -143,3 +143,39 @@ def test_percentile_calibration_ignores_outliers(rng):
     assert r_pct["x"] < 5.0
     with pytest.raises(ValueError, match="calibration method 'mean'"):
         calibrate(g, [{"x": x}], "mean")
+
+
+def test_mse_exponent_trades_clipping_for_resolution(rng):
+    from compiler.graph.quant.calibrate import best_exponent
+
+    values = rng.standard_normal(20000)
+    values[0] = 40.0  # one outlier sets the max-based exponent
+    e_max = pow2_exponent(40.0)
+    assert best_exponent(values, e_max) < e_max
+    # Values at the range edge: clipping them costs more than resolution gains.
+    assert best_exponent(np.array([1.0, -1.0] * 50), pow2_exponent(1.0)) == pow2_exponent(1.0)
+    g = _conv_relu(rng)
+    samples = [{"x": rng.standard_normal((1, 3, 10, 10)).astype(np.float32)} for _ in range(2)]
+    ranges = calibrate(g, samples, "mse")
+    assert pow2_exponent(ranges["x"]) <= pow2_exponent(calibrate(g, samples, "max")["x"])
+
+
+def test_layers_the_accelerator_cannot_run_stay_float(cfg, rng):
+    from compiler.graph.pipeline import compile_for_accel
+
+    c = 2 * cfg.block
+    b = GraphBuilder("dw")
+    x = b.input("x", (1, c, 8, 8))
+    dw = b.const("dw", (rng.standard_normal((c, 1, 3, 3)) * 0.3).astype(np.float32))
+    y = b.op("Relu", [b.op("Conv", [x, dw], pads=(1, 1, 1, 1), group=c, name="depthwise")])
+    pw = b.const("pw", (rng.standard_normal((c, c, 1, 1)) * 0.3).astype(np.float32))
+    b.output(b.op("Relu", [b.op("Conv", [y, pw], name="pointwise")], out="y"))
+    g = b.build()
+    samples = [{"x": rng.standard_normal((1, c, 8, 8)).astype(np.float32)} for _ in range(2)]
+    result = compile_for_accel(g, cfg, samples)
+    assert [layer.anchor for layer in result.plan.layers] == ["pointwise"]
+    assert "accelerator cannot run it (grouped conv" in result.plan.kept_float["depthwise"]
+    assert result.graph.node("depthwise").op == "Conv"
+    assert result.graph.node("pointwise").target == "accel"
+    all_int8 = compile_for_accel(g, cfg, samples, accel_only=False)
+    assert len(all_int8.plan.layers) == 2
