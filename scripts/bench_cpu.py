@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -192,6 +193,7 @@ def main(argv=None) -> int:
         return 0
     wanted = [w for w in args.only.split(",") if w] or [*RESNET_LAYERS, "dense", "chain"]
     rng = np.random.default_rng(0)
+    load_before = list(os.getloadavg())  # the machine is shared: say how busy it was
     rows = []
     for name in wanted:
         row: dict = {"name": name}
@@ -224,7 +226,13 @@ def main(argv=None) -> int:
             print(format_row(row), flush=True)
     convs = [r for r in rows if r["kind"] == "conv2d"]
     result = {
-        "host": {"cpu": host().cpu, "vector_lanes_f32": vector_lanes(), "runs": args.runs},
+        "host": {
+            "cpu": host().cpu,
+            "vector_lanes_f32": vector_lanes(),
+            "runs": args.runs,
+            "load_average_before": load_before,
+            "load_average_after": list(os.getloadavg()),
+        },
         "ops": rows,
     }
     for t in THREADS:

@@ -2,14 +2,15 @@
 
 `build(func)` compiles a PrimFunc (see `compiler/llvm/codegen.py` for the stage contract) and
 returns a `CpuKernel`; calling it with one C-contiguous NumPy array per parameter runs every
-stage in order. A parallel stage's iteration range is cut into chunks that the pool's threads
-take dynamically (ctypes releases the GIL during the call), so a busy second core slows the run
-down gracefully instead of stalling it on a fixed half.
+stage in order. A parallel stage's iteration range is cut into chunks that the calling thread
+and the pool's threads take dynamically (ctypes releases the GIL during the call), so a busy
+second core slows the run down gracefully instead of stalling it on a fixed half.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +54,8 @@ def _get_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="vtac-cpu")
+            workers = max(1, _num_threads - 1)  # the calling thread is the other worker
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vtac-cpu")
         return _pool
 
 
@@ -105,6 +107,31 @@ class CpuKernel:
             futures = [pool.submit(entry, *ptrs, bounds[k], bounds[k + 1]) for k in range(n_chunks)]
             for f in futures:
                 f.result()
+
+
+def _run_parallel(entry, ptrs: list[int], extent: int, threads: int) -> None:
+    """Run `entry` over [0, extent) in chunks taken dynamically by `threads` workers: the
+    calling thread and `threads - 1` pool threads. A few chunks per thread balance the load
+    when another process holds a core, and the call returns as soon as every chunk is done —
+    it never waits for a pool thread the scheduler has not run yet (that thread later finds
+    no chunk left and returns)."""
+    n_chunks = min(extent, threads * 4)
+    bounds = [extent * k // n_chunks for k in range(n_chunks + 1)]
+    counter = itertools.count()  # next() on it is atomic under the GIL
+    done = itertools.count(1)
+    finished = threading.Event()
+
+    def worker() -> None:
+        while (k := next(counter)) < n_chunks:
+            entry(*ptrs, bounds[k], bounds[k + 1])
+            if next(done) == n_chunks:
+                finished.set()
+
+    pool = _get_pool()
+    for _ in range(threads - 1):
+        pool.submit(worker)
+    worker()
+    finished.wait()
 
 
 def build(func: PrimFunc, use_cache: bool = True) -> CpuKernel:
