@@ -35,16 +35,23 @@ class DenseKnobs:
 
 def default_dense_knobs(m: int, k: int, n: int, lanes: int, registers: int = 16) -> DenseKnobs:
     """Two vector registers of columns per row (if N allows) and as many rows as fit."""
-    nb = max(d for d in range(1, min(n, 2 * lanes) + 1) if n % d == 0)
+    nb = next((b for b in (2 * lanes, lanes) if n % b == 0), None) or _fallback_nb(n, lanes)
     regs = max(1, -(-nb // lanes))
     return DenseKnobs(nb=nb, m_tile=max(1, min(m, (registers - regs - 1) // regs)))
+
+
+def _fallback_nb(n: int, lanes: int) -> int:
+    """Column block when no multiple of the vector width divides N: its largest divisor that
+    fits two vectors."""
+    return max(d for d in range(1, min(n, 2 * lanes) + 1) if n % d == 0)
 
 
 def knob_space(m: int, n: int, lanes: int, registers: int = 16) -> list[DenseKnobs]:
     """Every schedule the tuner may try: column blocks of 1-4 vectors dividing N, row tiles
     whose accumulators fit `registers` with one weight row and a broadcast."""
     space = []
-    for nb in sorted({d for d in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if n % d == 0} or {n}):
+    blocks = {d for d in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if n % d == 0}
+    for nb in sorted(blocks or {_fallback_nb(n, lanes)}):
         regs = -(-nb // lanes)
         for mt in range(1, max(2, min(m, (registers - regs - 1) // regs) + 1)):
             space.append(DenseKnobs(nb, mt))
