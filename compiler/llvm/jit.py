@@ -24,7 +24,7 @@ import llvmlite.binding as llvm
 from compiler.llvm.cache import ObjectCache, cache_dir, cache_key
 from compiler.llvm.codegen import SYMBOL_PLACEHOLDER, ModuleCode
 
-BACKEND_VERSION = "vtac-llvm-1"
+BACKEND_VERSION = "vtac-llvm-2"
 
 
 @dataclass
@@ -71,9 +71,21 @@ def vector_registers() -> int:
     return 32 if "+avx512f" in host().features else 16
 
 
+def _with_host_attributes(text: str, h: _Host) -> str:
+    """Mark every defined function with the host CPU and its features, so LLVM's cost models
+    (vectorizer, unroller) and instruction selection see the same machine."""
+    attrs = f'nounwind "target-cpu"="{h.cpu}" "target-features"="{h.features}"'
+    return "\n".join(
+        line[: -len("nounwind")] + attrs
+        if line.startswith("define ") and line.endswith(") nounwind")
+        else line
+        for line in text.split("\n")
+    )
+
+
 def _optimize_and_emit(text: str, name: str) -> bytes:
     h = host()
-    mod = llvm.parse_assembly(text)
+    mod = llvm.parse_assembly(_with_host_attributes(text, h))
     mod.triple = h.tm.triple
     mod.data_layout = str(h.tm.target_data)
     mod.verify()
