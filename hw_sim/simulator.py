@@ -39,6 +39,13 @@ _TOKEN_ID = {name: i for i, name in enumerate(TOKEN_QUEUES)}
 _QUEUES = (Module.LOAD, Module.COMPUTE, Module.STORE)
 _K_LOAD, _K_STORE, _K_GEMM, _K_ALU, _K_FINISH = range(5)
 _LOAD_TYPES = (MemType.INP, MemType.WGT)  # dispatched to the load module
+# token counter id -> the module that pops it
+_TOKEN_POPPER = {
+    _TOKEN_ID[tok]: int(mod)
+    for mod, flags in TOKEN_OF_FLAG.items()
+    for flag, tok in flags.items()
+    if tok and flag.startswith("pop")
+}
 
 
 @dataclass
@@ -216,6 +223,10 @@ class Simulator:
         j, d_prev, read_at = 0, -1, 0
         finished, total = False, 0
         order = (int(Module.LOAD), int(Module.COMPUTE), int(Module.STORE))
+        # The module popping each token counter: its candidate changes when the counter is pushed.
+        popper = [_TOKEN_POPPER[c] for c in range(len(TOKEN_QUEUES))]
+        cand = dict.fromkeys(order, -1)  # each module's earliest start, -1 = cannot start yet
+        dirty = set(order)  # modules whose candidate must be recomputed
         while True:
             # 1. fetch dispatches as far as it can
             while j < n:
@@ -236,29 +247,35 @@ class Simulator:
                     d = q_free
                 arrive[j], disp[j] = a, d
                 queue[q].append(j)
+                if nxt[q] == m:  # the new instruction is its module's next one
+                    dirty.add(q)
                 d_prev = d
                 j += 1
             # 2. the module that can start earliest
-            best_q, best_t = -1, 0
-            for q in order:
+            for q in dirty:
                 m = nxt[q]
                 qq = queue[q]
                 if m >= len(qq):
+                    cand[q] = -1
                     continue
                 k = qq[m]
                 t = disp[k] + 1
                 if e_prev[q] > t:
                     t = e_prev[q]
-                ready = True
                 for c in pops_of[k]:
                     avail = push_avail[c]
                     npop = len(pop_times[c])
                     if npop >= len(avail):
-                        ready = False
+                        t = -1
                         break
                     if avail[npop] > t:
                         t = avail[npop]
-                if ready and (best_q < 0 or t < best_t):
+                cand[q] = t
+            dirty.clear()
+            best_q, best_t = -1, 0
+            for q in order:
+                t = cand[q]
+                if t >= 0 and (best_q < 0 or t < best_t):
                     best_q, best_t = q, t
             if best_q < 0 or (finished and best_t >= total):
                 break
@@ -284,9 +301,11 @@ class Simulator:
             e_prev[q] = e
             for c in pops_of[k]:
                 pop_times[c].append(s)
+            dirty.add(q)
             for c in pushes_of[k]:
                 push_avail[c].append(e + tok_lat)
                 push_src[c].append(k)
+                dirty.add(popper[c])
             if kk == _K_FINISH and not finished:
                 finished, total = True, e
 
