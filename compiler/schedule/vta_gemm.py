@@ -150,7 +150,8 @@ def schedule_vta(op: VtaOp, knobs: Knobs) -> Schedule:
         s[d_inp].allow_strided(d_inp.op.axis[2])
 
     # ----- epilogue: ALU stages, and the bias as one GEMM micro-op per row ----------------
-    for c in caches:
+    for c in caches + [s[t].op.output for t in op.acc_loads]:
+        s[c].set_scope(ACC)
         s[c].compute_at(out, attach)
         s[c].pragma(c.op.axis[0], "dma_copy")
     bias_stage = op.bias_gemm[2] if op.bias_gemm else None

@@ -52,7 +52,7 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     th_in = _rows_in(k.tile_h, s, d["kh"])
     tw_in = (k.tile_w - 1) * s + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
-    n_res = sum(1 for t, _ in op.acc_inputs if t.name == "residual")
+    n_res = len(op.acc_loads)
     n_bias = sum(1 for t, _ in op.acc_inputs if t.name == "bias")
     acc = vt * (out_rows * (1 + n_res) + n_bias * k.tile_co)
     inp = vt * k.tile_b * k.tile_ci * th_in * tw_in
@@ -101,7 +101,7 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     gemm_uops = out_rows * k.tile_ci * d["kh"] * d["kw"]
     gemm_insns = max(1, gemm_uops // max(1, gk * _folded(exts, budget)))
     gemm = gemm_uops + gemm_insns * cfg.GEMM_PIPELINE
-    n_tensor = len(op.acc_inputs)
+    n_tensor = len(op.acc_inputs) + len(op.acc_loads)
     alu = (len(op.epilogue) + n_tensor) * out_rows + (len(op.epilogue) + 1) * 8 * cfg.ALU_PIPELINE
     reset = out_rows + cfg.GEMM_PIPELINE
     inp_load = k.tile_b * k.tile_ci * _dma(cfg, th_in, tw_in * cfg.inp_elem_bytes)
@@ -149,7 +149,7 @@ def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
     gk = _kernel_uops(exts, budget)
     gemm_uops = out_rows * k.tile_ci * d["kh"] * d["kw"]
     gemm_insns = max(1, gemm_uops // max(1, gk * _folded(exts, budget)))
-    n_tensor = len(op.acc_inputs)
+    n_tensor = len(op.acc_inputs) + len(op.acc_loads)
     alu_insns = len(op.epilogue) * max(1, out_rows // max(1, _folded(exts[3:], budget)))
     whole_ci = k.tile_ci == d["cib"]
     wgt_rows, wgt_row_elems = (1, k.tile_co * d["cib"]) if whole_ci else (k.tile_co, k.tile_ci)

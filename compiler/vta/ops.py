@@ -40,13 +40,15 @@ class VtaOp:
     output: Tensor
     workload: dict
     bias_gemm: tuple[Tensor, Tensor, Tensor] | None = None  # (row, digits, stage)
+    acc_loads: list[Tensor] = field(default_factory=list)  # stages DMA'd into the accumulator
     pack: dict[str, Callable[[np.ndarray], dict[str, np.ndarray]]] = field(default_factory=dict)
     unpack: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def params(self) -> list[Tensor]:
         extra = list(self.bias_gemm[:2]) if self.bias_gemm else []
-        return [self.data, self.kernel] + extra + [p for p, _ in self.acc_inputs]
+        loads = [t.op.inputs[0] for t in self.acc_loads]
+        return [self.data, self.kernel] + extra + [p for p, _ in self.acc_inputs] + loads
 
     @property
     def inputs(self) -> list[str]:
@@ -54,48 +56,84 @@ class VtaOp:
         return list(self.pack)
 
 
+def epilogue_steps(shift=8, bias=True, residual=False, clip=(0, 127), relu=False) -> list[tuple]:
+    """The step list for the keyword form: >> shift, + bias, + residual, clip or relu."""
+    steps: list[tuple] = []
+    if shift:
+        steps.append(("shr", shift))
+    if bias:
+        steps.append(("bias",))
+    if residual:
+        steps.append(("residual", 0))
+    if clip is not None:
+        steps.append(("clip", clip[0], clip[1]))
+    elif relu:
+        steps.append(("relu",))
+    return steps
+
+
 def _epilogue(
     x: Tensor,
     cfg: HwConfig,
     cb_dims: int,
-    shift,
-    bias,
-    residual,
-    clip,
-    relu,
+    steps: list[tuple],
     chan_shape: tuple[int, ...],
     bias_on: str,
     name: str,
 ):
-    stages, acc_inputs, bias_gemm = [], [], None
-    if shift:
-        x = nn.shift_right(x, shift, name=f"{name}.shr")
-        stages.append(x)
-    if bias and bias_on == "gemm":
-        row = placeholder((cfg.batch, cfg.block_in), "int8", "bias_row")
-        digits = placeholder((*chan_shape, cfg.block_out, cfg.block_in), "int8", "bias_digits")
-        x = nn.add_channel_bias_gemm(x, row, digits, cb_dims, name=f"{name}.bias")
-        stages.append(x)
-        bias_gemm = (row, digits, x)
-    elif bias:
-        b = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "bias")
-        x = nn.add_channel_bias(x, b, cb_dims, name=f"{name}.bias")
-        stages.append(x)
-        acc_inputs.append((b, x))
-    if residual:
-        r = placeholder(x.shape, "int8", "residual")
-        x = nn.add(x, r, name=f"{name}.res")
-        stages.append(x)
-        acc_inputs.append((r, x))
-    if clip is not None:
-        a, b2 = nn.clip(x, clip[0], clip[1], name=f"{name}.clip")
-        stages += [a, b2]
-        x = b2
-    elif relu:
-        x = nn.relu(x, name=f"{name}.relu")
+    """Element-wise stages after the GEMM, in order. Steps:
+
+    ("shr", n) arithmetic shift (n < 0 shifts left); ("add_imm", c); ("bias",) int32 per output
+    channel; ("residual", s) + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi);
+    ("relu",). The result is cast to int8 (the accelerator stores the low 8 bits).
+    """
+    stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
+    for n, step in enumerate(steps):
+        kind, args = step[0], step[1:]
+        seen = sum(1 for st in steps[:n] if st[0] == kind)
+        tag = f"{name}.{kind}" + (str(seen) if seen else "")
+        if kind == "shr":
+            x = (
+                nn.shift_right(x, args[0], name=tag)
+                if args[0] >= 0
+                else nn.shift_left(x, -args[0], name=tag)
+            )
+        elif kind == "add_imm":
+            x = nn.add_imm(x, args[0], name=tag)
+        elif kind == "bias" and bias_on == "gemm":
+            if bias_gemm is not None or any(t.name == "bias" for t, _ in acc_inputs):
+                raise ValueError(f"{name}: one bias step at most")
+            row = placeholder((cfg.batch, cfg.block_in), "int8", "bias_row")
+            digits = placeholder((*chan_shape, cfg.block_out, cfg.block_in), "int8", "bias_digits")
+            x = nn.add_channel_bias_gemm(x, row, digits, cb_dims, name=tag)
+            bias_gemm = (row, digits, x)
+        elif kind == "bias":
+            b = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "bias")
+            x = nn.add_channel_bias(x, b, cb_dims, name=tag)
+            acc_inputs.append((b, x))
+        elif kind == "residual":
+            if acc_loads:
+                raise ValueError(f"{name}: one residual step at most")
+            r = placeholder(x.shape, "int8", "residual")
+            r32 = nn.cast_to(r, "int32", name="residual.acc")
+            acc_loads.append(r32)
+            if args and args[0]:
+                r32 = nn.shift_left(r32, args[0], name=f"{tag}.shl")
+                stages.append(r32)
+            x = nn.add(x, r32, name=tag)
+        elif kind in ("max", "min", "relu", "clip"):
+            if kind == "clip":
+                a, x = nn.clip(x, args[0], args[1], name=tag)
+                stages.append(a)
+            elif kind == "relu":
+                x = nn.relu(x, name=tag)
+            else:
+                x = (nn.maximum if kind == "max" else nn.minimum)(x, args[0], name=tag)
+        else:
+            raise ValueError(f"{name}: unknown epilogue step {step!r}")
         stages.append(x)
     out = nn.cast_to(x, "int8", name=f"{name}.out")
-    return stages, acc_inputs, bias_gemm, out
+    return stages, acc_inputs, acc_loads, bias_gemm, out
 
 
 def _bias_packer(op: VtaOp, cfg: HwConfig, chan_shape: tuple[int, ...]):
@@ -131,8 +169,13 @@ def conv2d_op(
     relu: bool = False,
     bias_on: str = "gemm",
     name: str = "conv2d",
+    epilogue: list[tuple] | None = None,
 ) -> VtaOp:
-    """conv2d (or grouped conv2d) + epilogue; channels are padded up to whole blocks."""
+    """conv2d (or grouped conv2d) + epilogue; channels are padded up to whole blocks.
+
+    The epilogue is `epilogue` (a step list, see `_epilogue`) or, if None, the keyword form
+    `epilogue_steps(shift, bias, residual, clip, relu)` (VTA's benchmark by default).
+    """
     bt, bi, bo = cfg.batch, cfg.block_in, cfg.block_out
     cdiv = lambda a, b: -(-a // b)  # noqa: E731
     nb = cdiv(n, bt)
@@ -154,8 +197,9 @@ def conv2d_op(
         kernel = placeholder((groups, ogb, cgb, k, k, bo, bi), "int8", "kernel")
         gemm = nn.group_conv2d_packed(data, kernel, stride, pad, name=name)
         cb_dims, chan_shape, kind = 2, (groups, ogb), "group_conv2d"
-    stages, acc_inputs, bias_gemm, out = _epilogue(
-        gemm, cfg, cb_dims, shift, bias, residual, clip, relu, chan_shape, bias_on, name
+    steps = epilogue if epilogue is not None else epilogue_steps(shift, bias, residual, clip, relu)
+    stages, acc_inputs, acc_loads, bias_gemm, out = _epilogue(
+        gemm, cfg, cb_dims, steps, chan_shape, bias_on, name
     )
     padt = gemm.op.inputs[0] if gemm.op.inputs[0] is not data else None
     op = VtaOp(
@@ -170,15 +214,16 @@ def conv2d_op(
         out,
         dict(n=n, ci=ci, h=h, w=w, co=co, k=k, stride=stride, pad=pad, groups=groups, oh=oh, ow=ow),
         bias_gemm,
+        acc_loads,
     )
     op.pack["data"] = lambda x: {"data": layout.pack_nchw(x, bt, bi)}
     if groups == 1:
         op.pack["kernel"] = lambda x: {"kernel": layout.pack_oihw(x, bo, bi)}
     else:
         op.pack["kernel"] = lambda x: {"kernel": layout.pack_group_oihw(x, groups, bo, bi)}
-    if bias:
+    if any(st[0] == "bias" for st in steps):
         op.pack["bias"] = _bias_packer(op, cfg, chan_shape)
-    if residual:
+    if acc_loads:
         op.pack["residual"] = lambda x: {"residual": layout.pack_nchw(x, bt, bo).reshape(out.shape)}
     op.unpack = lambda y: layout.unpack_nchw(y.reshape(nb, -1, oh, ow, bt, bo), n, co)
     return op
@@ -196,16 +241,18 @@ def dense_op(
     relu: bool = False,
     bias_on: str = "gemm",
     name: str = "dense",
+    epilogue: list[tuple] | None = None,
 ) -> VtaOp:
-    """dense (out = data @ weight^T) + epilogue, packed."""
+    """dense (out = data @ weight^T) + epilogue (as for `conv2d_op`), packed."""
     bt, bi, bo = cfg.batch, cfg.block_in, cfg.block_out
     cdiv = lambda a, b: -(-a // b)  # noqa: E731
     nb, kb, mb = cdiv(n, bt), cdiv(k, bi), cdiv(m, bo)
     data = placeholder((nb, kb, bt, bi), "int8", "data")
     weight = placeholder((mb, kb, bo, bi), "int8", "kernel")
     gemm = nn.dense_packed(data, weight, name=name)
-    stages, acc_inputs, bias_gemm, out = _epilogue(
-        gemm, cfg, 1, shift, bias, residual, clip, relu, (mb,), bias_on, name
+    steps = epilogue if epilogue is not None else epilogue_steps(shift, bias, residual, clip, relu)
+    stages, acc_inputs, acc_loads, bias_gemm, out = _epilogue(
+        gemm, cfg, 1, steps, (mb,), bias_on, name
     )
     op = VtaOp(
         name,
@@ -219,12 +266,13 @@ def dense_op(
         out,
         dict(n=n, k=k, m=m),
         bias_gemm,
+        acc_loads,
     )
     op.pack["data"] = lambda x: {"data": layout.pack_nk(x, bt, bi)}
     op.pack["kernel"] = lambda x: {"kernel": layout.pack_nk(x, bo, bi)}
-    if bias:
+    if any(st[0] == "bias" for st in steps):
         op.pack["bias"] = _bias_packer(op, cfg, (mb,))
-    if residual:
+    if acc_loads:
         op.pack["residual"] = lambda x: {"residual": layout.pack_nk(x, bt, bo)}
     op.unpack = lambda y: layout.unpack_nk(y, n, m)
     return op

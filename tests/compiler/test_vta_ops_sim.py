@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from vta_refs import conv2d_nchw, epilogue, random_conv_inputs
+from vta_refs import apply_steps, conv2d_nchw, epilogue, random_conv_inputs
 
 from compiler.vta.build import build
 from compiler.vta.ops import conv2d_op, dense_op
@@ -118,3 +118,31 @@ def test_dense_alu_bias_and_residual(cfg, rng):
     y, _ = kern.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b, residual=r)
     ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b, residual=r)
     np.testing.assert_array_equal(y, ref)
+
+
+# vtac's quantized datapath (compiler/graph/ref/vtac_ops.py): bias before the shift, round half
+# up, clip; and a residual added with a left shift.
+STEP_LISTS = {
+    "requantize": [("bias",), ("add_imm", 1 << 6), ("shr", 7), ("clip", -128, 127)],
+    "residual-shift": [("shr", 8), ("residual", 2), ("add_imm", -3), ("relu",), ("min", 100)],
+    "left-shift": [("shr", -1), ("max", -50), ("min", 50)],
+}
+
+
+@pytest.mark.parametrize("bias_on", ["gemm", "alu"])
+@pytest.mark.parametrize("name", list(STEP_LISTS))
+def test_epilogue_step_lists(cfg, rng, name, bias_on):
+    steps = STEP_LISTS[name]
+    n, ci, h, co = 1, 2 * cfg.block_in, 9, 2 * cfg.block_out
+    op = conv2d_op(cfg, n, ci, h, h, co, 3, 2, 1, epilogue=steps, bias_on=bias_on)
+    kern = build(op, cfg)
+    oh = (h + 2 - 3) // 2 + 1
+    x, w, b, r = random_conv_inputs(rng, n, ci, h, h, co, 3, 1, (n, co, oh, oh))
+    b = (b // 4).astype(np.int32)  # keep the shifted sum in a useful range
+    inputs = dict(data=x, kernel=w)
+    if any(s[0] == "bias" for s in steps):
+        inputs["bias"] = b
+    if any(s[0] == "residual" for s in steps):
+        inputs["residual"] = r
+    y, _ = kern.run(get_device("hw_sim", cfg), **inputs)
+    np.testing.assert_array_equal(y, apply_steps(conv2d_nchw(x, w, 2, 1), steps, b, r))

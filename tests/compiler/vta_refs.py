@@ -57,3 +57,29 @@ def random_conv_inputs(rng, n, ci, h, w, co, k, groups=1, residual_shape=None):
     if residual_shape is not None:
         res = rng.integers(-128, 128, residual_shape).astype(np.int8)
     return x, wt, b, res
+
+
+def apply_steps(acc: np.ndarray, steps, bias=None, residual=None, channel_axis: int = 1):
+    """The epilogue step list of `compiler.vta.ops._epilogue`, in int64, then int8 (wrapping)."""
+    y = acc.astype(np.int64)
+    for st in steps:
+        kind, args = st[0], st[1:]
+        if kind == "shr":
+            y = y >> args[0] if args[0] >= 0 else y << -args[0]
+        elif kind == "add_imm":
+            y = y + args[0]
+        elif kind == "bias":
+            shape = [1] * y.ndim
+            shape[channel_axis] = -1
+            y = y + bias.reshape(shape)
+        elif kind == "residual":
+            y = y + (residual.astype(np.int64) << (args[0] if args else 0))
+        elif kind == "max":
+            y = np.maximum(y, args[0])
+        elif kind == "min":
+            y = np.minimum(y, args[0])
+        elif kind == "clip":
+            y = np.clip(y, args[0], args[1])
+        elif kind == "relu":
+            y = np.maximum(y, 0)
+    return y.astype(np.int32).astype(np.int8)

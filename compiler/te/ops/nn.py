@@ -118,6 +118,10 @@ def shift_left(x: Tensor, n: int, name: str = "shl") -> Tensor:
     return compute(x.shape, lambda *i: BinOp("shl", x[i], Const(n, x.dtype)), name=name)
 
 
+def add_imm(x: Tensor, c: int, name: str = "addi") -> Tensor:
+    return compute(x.shape, lambda *i: x[i] + Const(c, x.dtype), name=name)
+
+
 def add(x: Tensor, y: Tensor, name: str = "add") -> Tensor:
     """x + y (same shape); y is converted to x's type (an int8 residual into int32)."""
     if x.shape != y.shape:
