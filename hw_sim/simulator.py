@@ -14,6 +14,7 @@ When no module can start and FINISH has not run, the program is deadlocked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -158,6 +159,12 @@ def _prepare(insns: list[Insn], cfg: HwConfig) -> _Prepared:
     return p
 
 
+@cache
+def _arrival_offsets(cfg: HwConfig, count: int) -> list[int]:
+    """`fetch_arrival_offset` of positions 0..count-1 in a fetch chunk."""
+    return [fetch_arrival_offset(cfg, i) for i in range(count)]
+
+
 def _prepared(program: Program) -> _Prepared:
     """`_prepare` of a program, cached on the program object while its instruction list holds
     the same instruction objects (instructions are immutable records)."""
@@ -201,7 +208,7 @@ class Simulator:
         mod, dur, pops_of, pushes_of = prep.module, prep.duration, prep.pops, prep.pushes
         kind = prep.kind
         chunk = fetch_chunk(cfg)
-        offsets = [fetch_arrival_offset(cfg, i) for i in range(min(chunk, max(n, 1)))]
+        offsets = _arrival_offsets(cfg, min(chunk, max(n, 1)))
         depth, tok_lat, max_cycles = cfg.CMD_QUEUE_DEPTH, cfg.TOKEN_LATENCY, self.max_cycles
 
         arrive, disp, start, end = [-1] * n, [-1] * n, [-1] * n, [-1] * n
