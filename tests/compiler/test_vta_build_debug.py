@@ -1,0 +1,85 @@
+"""build(): debug levels, errors that name the culprit, and the layer benchmark's JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compiler.schedule.schedule import ScheduleError
+from compiler.schedule.vta_gemm import Knobs
+from compiler.schedule.vta_heuristic import default_knobs, fits
+from compiler.vta.build import build, vta_pipeline
+from compiler.vta.ops import conv2d_op, dense_op
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_debug_levels_print_passes_ir_and_listing(cfg, monkeypatch, capsys):
+    op = dense_op(cfg, 1, 2 * cfg.block_in, 2 * cfg.block_out)
+    monkeypatch.setenv("VTAC_DEBUG", "3")
+    build(op, cfg)
+    err = capsys.readouterr().err
+    for p in vta_pipeline(cfg).passes:
+        assert f"[vta] {p.name}:" in err
+    assert "[lower] dense" in err and "vta.uop_kernel" in err
+    assert "GEMM" in err and "FINISH" in err  # the instruction listing
+
+
+def test_bad_knobs_name_the_knob(cfg):
+    op = conv2d_op(cfg, 1, cfg.block_in, 6, 6, cfg.block_out, 3, 1, 1)
+    with pytest.raises(ScheduleError, match="tile_h=4 must divide 6"):
+        build(op, cfg, Knobs(tile_h=4))
+    with pytest.raises(ScheduleError, match="h_threading=2"):
+        build(op, cfg, Knobs(tile_h=2, h_threading=2))  # 3 row tiles: odd
+
+
+def test_default_knobs_fit_and_are_deterministic(cfg):
+    op = conv2d_op(cfg, 1, 64, 28, 28, 128, 3, 1, 1)
+    k = default_knobs(op, cfg)
+    assert fits(op, cfg, k) and k.vthreads == 2
+    assert default_knobs(op, cfg) == k
+    assert default_knobs(op, cfg, vthreads=False).vthreads == 1
+
+
+def test_pack_inputs_checks_names(cfg):
+    op = dense_op(cfg, 1, cfg.block_in, cfg.block_out, bias=True)
+    kern = build(op, cfg)
+    x = np.zeros((1, cfg.block_in), np.int8)
+    with pytest.raises(ValueError, match="missing kernel, bias"):
+        kern.pack_inputs(data=x)
+    assert kern.input_names == ["data", "kernel", "bias"]
+    assert kern.buffer_names == ["data", "kernel", "bias_row", "bias_digits"]
+
+
+def test_gemm_bias_out_of_range_says_what_to_use(cfg):
+    op = dense_op(cfg, 1, cfg.block_in, cfg.block_out, bias=True)
+    kern = build(op, cfg)
+    z = np.zeros((cfg.block_out, cfg.block_in), np.int8)
+    huge = np.full(cfg.block_out, 2**30, np.int32)
+    with pytest.raises(ValueError, match="use the ALU bias"):
+        kern.pack_inputs(data=z[:1], kernel=z, bias=huge)
+
+
+@pytest.mark.sim
+def test_bench_layers_json(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_layers
+
+    out = tmp_path / "roof.png"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        bench_layers.main(["--json", "--layers", "C11", "C12", "--plot", str(out)])
+    d = json.loads(buf.getvalue())
+    assert {"peak_utilization", "mean_utilization", "layers"} <= set(d)
+    assert [lay["name"] for lay in d["layers"]] == ["C11", "C12"]
+    for lay in d["layers"]:
+        assert {"name", "cycles", "utilization", "utilization_without_vt"} <= set(lay)
+        assert 0 < lay["utilization"] <= 1 and lay["cycles"] > 0
+    assert out.stat().st_size > 0
