@@ -38,7 +38,7 @@ def softmax(shape: Sequence[int], axis: int = -1, log: bool = False) -> PrimFunc
     mx = Buffer("mx", (inner,), F32, scope="local")
     sm = Buffer("sm", (inner,), F32, scope="local")
     o = Var("o")
-    j0, a1, j1, j2, a2, j3, a3, j4 = (Var(v) for v in "jajjajaj")
+    j0, a1, j1, a2, j3, a3, j4 = (Var(v) for v in "jajajaj")
     e = Call("exp", (x[o, a2, j3] - mx[j3],), F32)
     if log:
         final = x[o, a3, j4] - mx[j4] - Call("log", (sm[j4],), F32)

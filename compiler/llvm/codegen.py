@@ -29,6 +29,37 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from compiler.llvm.affine import affine_coeff, flat_index, uses_var, vars_of
+from compiler.llvm.types import (
+    I8 as _I8,
+)
+from compiler.llvm.types import (
+    I32 as _I32,
+)
+from compiler.llvm.types import (
+    I64 as _I64,
+)
+from compiler.llvm.types import (
+    REG_TYPES as _REG_TYPES,
+)
+from compiler.llvm.types import (
+    UNSIGNED as _UNSIGNED,
+)
+from compiler.llvm.types import (
+    elem_bytes,
+    mem_type,
+)
+from compiler.llvm.types import (
+    scalar as _scalar,
+)
+from compiler.llvm.types import (
+    type_suffix as _type_suffix,
+)
+from compiler.llvm.types import (
+    widen as _widen,
+)
+from compiler.llvm.types import (
+    zero as _zero,
+)
 from compiler.tir.nodes import (
     Allocate,
     Attr,
@@ -55,18 +86,6 @@ from compiler.tir.visit import walk
 SYMBOL_PLACEHOLDER = "__VTACSYM__"
 MAX_LANES = 16
 
-_I1, _I8, _I16, _I32, _I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
-_REG_TYPES = {
-    "bool": _I1,
-    "int8": _I8,
-    "uint8": _I8,
-    "int16": _I16,
-    "int32": _I32,
-    "int64": _I64,
-    "float32": ir.FloatType(),
-    "float64": ir.DoubleType(),
-}
-_UNSIGNED = ("uint8", "bool")
 # Loop-IR call name -> (LLVM intrinsic base name, arity); all take and return floats.
 FLOAT_INTRINSICS = {
     "exp": ("llvm.exp", 1),
@@ -102,10 +121,6 @@ class ModuleCode:
     text: str
     stages: tuple[StageInfo, ...]
     temps: tuple[Buffer, ...]  # runtime-allocated temporaries, passed after the params
-
-
-def mem_type(dtype: str) -> ir.Type:
-    return _I8 if dtype == "bool" else _REG_TYPES[dtype]
 
 
 def buffer_size(buf: Buffer) -> int:
@@ -571,32 +586,3 @@ class _FunctionGen:
 def _lane_dependent_branch(body, var: Var) -> bool:
     """Whether an if-statement in `body` tests `var` (such a loop is unrolled, not vectorized)."""
     return any(isinstance(n, IfThenElse) and uses_var(n.cond, var) for n in walk(body))
-
-
-def _scalar(t: ir.Type) -> ir.Type:
-    return t.element if isinstance(t, ir.VectorType) else t
-
-
-def _widen(like: ir.Type, scalar: ir.Type) -> ir.Type:
-    """`scalar`, as a vector with as many lanes as `like` if `like` is a vector."""
-    return ir.VectorType(scalar, like.count) if isinstance(like, ir.VectorType) else scalar
-
-
-def _zero(t: ir.Type) -> ir.Constant:
-    s = _scalar(t)
-    z = 0.0 if isinstance(s, ir.FloatType | ir.DoubleType) else 0
-    return ir.Constant(t, [z] * t.count) if isinstance(t, ir.VectorType) else ir.Constant(t, z)
-
-
-def _type_suffix(t: ir.Type) -> str:
-    s = _scalar(t)
-    name = "f32" if isinstance(s, ir.FloatType) else "f64"
-    return f"v{t.count}{name}" if isinstance(t, ir.VectorType) else name
-
-
-def elem_bytes(t: ir.Type) -> int:
-    if isinstance(t, ir.FloatType):
-        return 4
-    if isinstance(t, ir.DoubleType):
-        return 8
-    return max(1, t.width // 8)
