@@ -135,9 +135,15 @@ def build(
 ) -> CompiledKernel:
     """Compile `op` for the accelerator (default knobs: `default_knobs(op, cfg, vthreads)`)."""
     t0 = time.perf_counter()
-    if knobs is None:
-        knobs = default_knobs(op, cfg, vthreads)
-    sch = schedule_vta(op, knobs)
+    if op.kind == "elementwise":
+        from compiler.vta.elementwise import elementwise_knobs, schedule_elementwise
+
+        knobs = knobs or elementwise_knobs(op, cfg, vthreads)
+        sch = schedule_elementwise(op, knobs)
+    else:
+        if knobs is None:
+            knobs = default_knobs(op, cfg, vthreads)
+        sch = schedule_vta(op, knobs)
     func = lower(sch, op.name)
     if debug_level() >= 2:
         debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")

@@ -30,10 +30,10 @@ class VtaOp:
     """
 
     name: str
-    kind: str  # "conv2d" | "group_conv2d" | "dense"
+    kind: str  # "conv2d" | "group_conv2d" | "dense" | "elementwise"
     data: Tensor
-    kernel: Tensor
-    gemm: Tensor
+    kernel: Tensor | None  # None for element-wise operators
+    gemm: Tensor | None
     pad: Tensor | None
     epilogue: list[Tensor]
     acc_inputs: list[tuple[Tensor, Tensor]]  # (placeholder, the ALU stage reading it)
@@ -48,7 +48,11 @@ class VtaOp:
     def params(self) -> list[Tensor]:
         extra = list(self.bias_gemm[:2]) if self.bias_gemm else []
         loads = [t.op.inputs[0] for t in self.acc_loads]
-        return [self.data, self.kernel] + extra + [p for p, _ in self.acc_inputs] + loads
+        out: list[Tensor] = []
+        for t in [self.data, self.kernel, *extra, *(p for p, _ in self.acc_inputs), *loads]:
+            if t is not None and all(t is not u for u in out):
+                out.append(t)
+        return out
 
     @property
     def inputs(self) -> list[str]:

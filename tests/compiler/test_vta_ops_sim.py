@@ -146,3 +146,30 @@ def test_epilogue_step_lists(cfg, rng, name, bias_on):
         inputs["residual"] = r
     y, _ = kern.run(get_device("hw_sim", cfg), **inputs)
     np.testing.assert_array_equal(y, apply_steps(conv2d_nchw(x, w, 2, 1), steps, b, r))
+
+
+@pytest.mark.parametrize(
+    "shape,a_dtype,b_dtype,sa,sb,steps",
+    [
+        ((1, 64, 14, 14), "int8", "int8", 0, 0, [("relu",), ("min", 127)]),
+        ((2, 32, 7, 7), "int8", "int32", 1, 0, [("add_imm", 1), ("shr", 1), ("clip", -128, 127)]),
+        ((3, 100), "int32", "int8", 0, 2, [("shr", 2), ("clip", -100, 100)]),
+        ((1, 48, 5, 5), "int32", None, 0, 0, [("shr", 4), ("max", -128), ("min", 127)]),
+    ],
+    ids=["add-relu", "requantize-add", "dense-shape", "single-operand"],
+)
+def test_elementwise(cfg, rng, shape, a_dtype, b_dtype, sa, sb, steps):
+    from compiler.vta.elementwise import elementwise_op
+
+    op = elementwise_op(cfg, shape, a_dtype, b_dtype, sa, sb, epilogue=steps)
+    kern = build(op, cfg)
+    lim = 128 if a_dtype == "int8" else 5000
+    a = rng.integers(-lim, lim, shape).astype(a_dtype)
+    inputs = dict(a=a)
+    acc = a.astype(np.int64) << sa
+    if b_dtype is not None:
+        b = rng.integers(-128, 128, shape).astype(b_dtype)
+        inputs["b"] = b
+        acc = acc + (b.astype(np.int64) << sb)
+    y, _ = kern.run(get_device("hw_sim", cfg), **inputs)
+    np.testing.assert_array_equal(y, apply_steps(acc, steps))
