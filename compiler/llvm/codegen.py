@@ -30,35 +30,17 @@ from llvmlite import ir
 
 from compiler.llvm.affine import affine_coeff, flat_index, uses_var, vars_of
 from compiler.llvm.types import (
-    I8 as _I8,
-)
-from compiler.llvm.types import (
-    I32 as _I32,
-)
-from compiler.llvm.types import (
-    I64 as _I64,
-)
-from compiler.llvm.types import (
-    REG_TYPES as _REG_TYPES,
-)
-from compiler.llvm.types import (
-    UNSIGNED as _UNSIGNED,
-)
-from compiler.llvm.types import (
+    I8,
+    I32,
+    I64,
+    REG_TYPES,
+    UNSIGNED,
     elem_bytes,
     mem_type,
-)
-from compiler.llvm.types import (
-    scalar as _scalar,
-)
-from compiler.llvm.types import (
-    type_suffix as _type_suffix,
-)
-from compiler.llvm.types import (
-    widen as _widen,
-)
-from compiler.llvm.types import (
-    zero as _zero,
+    scalar,
+    type_suffix,
+    widen,
+    zero,
 )
 from compiler.tir.nodes import (
     Allocate,
@@ -182,7 +164,7 @@ def generate(func: PrimFunc, triple: str = "") -> ModuleCode:
 class _FunctionGen:
     def __init__(self, module: ir.Module, symbol: str, buffers: list[Buffer]):
         self.module = module
-        arg_types = [mem_type(b.dtype).as_pointer() for b in buffers] + [_I64, _I64]
+        arg_types = [mem_type(b.dtype).as_pointer() for b in buffers] + [I64, I64]
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), symbol)
         self.fn.attributes.add("nounwind")
         for arg, buf in zip(self.fn.args, buffers, strict=False):
@@ -199,7 +181,7 @@ class _FunctionGen:
         begin, end = self.fn.args[-2], self.fn.args[-1]
         if parallel:
             var = stmt.var
-            ty = _REG_TYPES[var.dtype]
+            ty = REG_TYPES[var.dtype]
             lo = self.b.trunc(begin, ty) if ty.width < 64 else begin
             hi = self.b.trunc(end, ty) if ty.width < 64 else end
             start = self.b.add(self.expr(stmt.min), lo)
@@ -360,7 +342,7 @@ class _FunctionGen:
             return ptr, None, lanes
         idx64 = self._to_i64(idx)
         ptrs = [
-            self.b.gep(base, [self.b.extract_element(idx64, ir.Constant(_I32, j))], inbounds=True)
+            self.b.gep(base, [self.b.extract_element(idx64, ir.Constant(I32, j))], inbounds=True)
             for j in range(lanes)
         ]
         return None, ptrs, lanes
@@ -382,9 +364,9 @@ class _FunctionGen:
         else:
             val = ir.Constant(ir.VectorType(elem, lanes), ir.Undefined)
             for j, p in enumerate(ptrs):
-                val = self.b.insert_element(val, self.b.load(p), ir.Constant(_I32, j))
+                val = self.b.insert_element(val, self.b.load(p), ir.Constant(I32, j))
         if e.buffer.dtype == "bool":
-            val = self.b.icmp_unsigned("!=", val, _zero(val.type))
+            val = self.b.icmp_unsigned("!=", val, zero(val.type))
         return val
 
     def _store(self, s: Store) -> None:
@@ -395,7 +377,7 @@ class _FunctionGen:
             )
         ptr, ptrs, lanes = self._address(s.buffer, s.indices, "store")
         if s.buffer.dtype == "bool":
-            val = self.b.zext(val, _widen(val.type, _I8))
+            val = self.b.zext(val, widen(val.type, I8))
         if ptrs is None and lanes == 0:
             if isinstance(val.type, ir.VectorType):
                 raise CodegenError(
@@ -412,7 +394,7 @@ class _FunctionGen:
             )
         else:
             for j, p in enumerate(ptrs):
-                self.b.store(self.b.extract_element(val, ir.Constant(_I32, j)), p)
+                self.b.store(self.b.extract_element(val, ir.Constant(I32, j)), p)
 
     # ----- expressions ------------------------------------------------------------------
     def expr(self, e) -> ir.Value:
@@ -421,7 +403,7 @@ class _FunctionGen:
                 raise CodegenError(f"variable {e.name} is used outside its loop or let")
             return self.env[e]
         if isinstance(e, Const):
-            ty = _REG_TYPES[e.dtype]
+            ty = REG_TYPES[e.dtype]
             return ir.Constant(ty, float(e.value) if is_float(e.dtype) else int(e.value))
         if isinstance(e, BinOp):
             return self._binop(e)
@@ -449,7 +431,7 @@ class _FunctionGen:
         a, b = self._unify(self.expr(e.a), self.expr(e.b))
         if is_float(dt):
             return self._float_binop(op, a, b)
-        return self._int_binop(op, a, b, unsigned=dt in _UNSIGNED)
+        return self._int_binop(op, a, b, unsigned=dt in UNSIGNED)
 
     def _float_binop(self, op: str, a, b) -> ir.Value:
         B = self.b
@@ -473,7 +455,7 @@ class _FunctionGen:
 
     def _int_binop(self, op: str, a, b, unsigned: bool) -> ir.Value:
         B = self.b
-        wide = _scalar(a.type).width >= 32 and not unsigned
+        wide = scalar(a.type).width >= 32 and not unsigned
         nsw = ("nsw",) if wide else ()
         if op == "add":
             return B.add(a, b, flags=nsw)
@@ -487,11 +469,11 @@ class _FunctionGen:
             if unsigned:
                 return B.udiv(a, b) if op == "floordiv" else B.urem(a, b)
             q, r = B.sdiv(a, b), B.srem(a, b)
-            zero = _zero(a.type)
+            z = zero(a.type)
             # Truncation rounds toward zero; step down when the remainder's sign differs from b's.
             fix = B.and_(
-                B.icmp_signed("!=", r, zero),
-                B.icmp_signed("!=", B.icmp_signed("<", r, zero), B.icmp_signed("<", b, zero)),
+                B.icmp_signed("!=", r, z),
+                B.icmp_signed("!=", B.icmp_signed("<", r, z), B.icmp_signed("<", b, z)),
             )
             if op == "floordiv":
                 return B.sub(q, B.zext(fix, a.type))
@@ -517,22 +499,22 @@ class _FunctionGen:
         B = self.b
         if src == dst:
             return v
-        dty = _widen(v.type, _REG_TYPES[dst])
+        dty = widen(v.type, REG_TYPES[dst])
         if dst == "bool":
             if is_float(src):
-                return B.fcmp_unordered("!=", v, _zero(v.type))
-            return B.icmp_unsigned("!=", v, _zero(v.type))
+                return B.fcmp_unordered("!=", v, zero(v.type))
+            return B.icmp_unsigned("!=", v, zero(v.type))
         if is_float(src) and is_float(dst):
             return B.fpext(v, dty) if dst == "float64" else B.fptrunc(v, dty)
         if is_float(dst):
-            return B.uitofp(v, dty) if src in _UNSIGNED else B.sitofp(v, dty)
+            return B.uitofp(v, dty) if src in UNSIGNED else B.sitofp(v, dty)
         if is_float(src):
-            return B.fptoui(v, dty) if dst in _UNSIGNED else B.fptosi(v, dty)
-        sw, dw = _scalar(v.type).width, _scalar(dty).width
+            return B.fptoui(v, dty) if dst in UNSIGNED else B.fptosi(v, dty)
+        sw, dw = scalar(v.type).width, scalar(dty).width
         if dw < sw:
             return B.trunc(v, dty)
         if dw > sw:
-            return B.zext(v, dty) if src in _UNSIGNED else B.sext(v, dty)
+            return B.zext(v, dty) if src in UNSIGNED else B.sext(v, dty)
         return v  # int8 <-> uint8: same bits
 
     def _call(self, e: Call) -> ir.Value:
@@ -548,7 +530,7 @@ class _FunctionGen:
 
     def _intrinsic(self, base: str, args: list[ir.Value]) -> ir.Value:
         ty = args[0].type
-        name = f"{base}.{_type_suffix(ty)}"
+        name = f"{base}.{type_suffix(ty)}"
         fn = self.module.globals.get(name)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ty, [ty] * len(args)), name)
@@ -562,12 +544,12 @@ class _FunctionGen:
         if isinstance(v, ir.Constant):
             return ir.Constant(vty, [v.constant] * lanes)
         one = self.b.insert_element(
-            ir.Constant(ir.VectorType(v.type, 1), ir.Undefined), v, ir.Constant(_I32, 0)
+            ir.Constant(ir.VectorType(v.type, 1), ir.Undefined), v, ir.Constant(I32, 0)
         )
         return self.b.shuffle_vector(
             one,
             ir.Constant(ir.VectorType(v.type, 1), ir.Undefined),
-            ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes),
+            ir.Constant(ir.VectorType(I32, lanes), [0] * lanes),
         )
 
     def _unify(self, *vals: ir.Value) -> tuple[ir.Value, ...]:
@@ -577,8 +559,8 @@ class _FunctionGen:
         return tuple(self._splat(v, lanes[0]) for v in vals)
 
     def _to_i64(self, v: ir.Value) -> ir.Value:
-        target = _widen(v.type, _I64)
-        if _scalar(v.type).width == 64:
+        target = widen(v.type, I64)
+        if scalar(v.type).width == 64:
             return v
         return self.b.sext(v, target)
 
