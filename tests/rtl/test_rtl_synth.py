@@ -1,0 +1,46 @@
+"""The Yosys resource report: parsing (fast) and a real synthesis of the small config (slow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.rtl_synth import format_report, parse_stat, pretty_module
+
+
+def _stat() -> dict:
+    sram = "$paramod$abc\\vta_sram"
+    return {
+        "modules": {
+            "\\vta_top": {"num_cells_by_type": {sram: 2, "\\vta_fetch": 1, "LUT2": 3}},
+            sram: {"num_cells_by_type": {"RAM64M": 5, "LUT6": 7, "FDRE": 2}},
+            "\\vta_fetch": {"num_cells_by_type": {"FDRE": 10, "LUT3": 4, "RAMB18E1": 1}},
+        }
+    }
+
+
+def test_parse_stat_counts_inclusive_resources_per_module():
+    rep = parse_stat(_stat())
+    sram = rep["modules"]["vta_sram"]
+    assert sram["instances"] == 2
+    assert (sram["luts"], sram["lutram"], sram["ffs"]) == (14, 40, 4)
+    assert rep["modules"]["vta_fetch"]["brams"] == 0.5
+    assert rep["total"]["luts"] == 14 + 4 + 3 and rep["total"]["ffs"] == 14
+    text = format_report({"config": "t", "bitstream": "b", "target": "x", "tool": "y"} | rep)
+    assert "vta_sram" in text and "total" in text
+
+
+def test_pretty_module_names():
+    assert pretty_module("$paramod$0123\\vta_sram") == "vta_sram"
+    assert pretty_module("$paramod\\vta_token_counter\\LATENCY=s32'1") == "vta_token_counter"
+    assert pretty_module("\\vta_top") == "vta_top"
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_synthesize_small_config():
+    from hw_sim.config import load_config
+    from runtime.rtl_synth import synthesize
+
+    rep = synthesize(load_config("small"))
+    assert rep["total"]["luts"] > 0 and rep["total"]["ffs"] > 0
+    assert rep["modules"]["vta_compute"]["dsps"] + rep["modules"]["vta_compute"]["luts"] > 0
