@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=4, help="calibration samples")
     parser.add_argument("--method", default="percentile", choices=["max", "percentile", "mse"])
     parser.add_argument("--weights", default="mse", choices=["max", "mse"])
+    parser.add_argument("--only", default="", help="only models whose name contains this")
     args = parser.parse_args(argv)
-    models = cached_models()
+    models = [m for m in cached_models() if args.only in m.stem]
     if not models:
         print("model cache is empty: run scripts/fetch_models.py", file=sys.stderr)
         return 1

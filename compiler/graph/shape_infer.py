@@ -53,7 +53,7 @@ UNARY_SAME = {
 BINARY = {"Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max", "Min", "Mean"}
 COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"}
 # Ops whose output shape depends on values we never compute during inference.
-VALUE_DEPENDENT = {"NonZero", "Unique", "TopK"}
+VALUE_DEPENDENT = {"NonZero", "Unique"}
 
 
 def _conv_out(in_sp, ksz, strides, pads, dil):

@@ -57,6 +57,7 @@ def as_tuple(result: Any) -> tuple[np.ndarray, ...]:
 # Importing the kernel modules registers their kernels.
 from compiler.graph.ref import (  # noqa: E402, F401
     elementwise,
+    extra,
     nn,
     pool,
     reduce,
