@@ -42,6 +42,7 @@ from compiler.llvm.types import (
     widen,
     zero,
 )
+from compiler.llvm.vecmath import exp_f32
 from compiler.tir.nodes import (
     Allocate,
     Attr,
@@ -526,6 +527,13 @@ class _FunctionGen:
         if len(e.args) != arity or not all(is_float(a.dtype) for a in e.args):
             raise CodegenError(f"call {e.name}: takes {arity} float argument(s)")
         args = self._unify(*(self.expr(a) for a in e.args))
+        ty = args[0].type
+        if (
+            e.name == "exp"
+            and isinstance(ty, ir.VectorType)
+            and isinstance(ty.element, ir.FloatType)
+        ):
+            return exp_f32(self.b, args[0], lambda v: self._intrinsic("llvm.floor", [v]))
         return self._intrinsic(base, list(args))
 
     def _intrinsic(self, base: str, args: list[ir.Value]) -> ir.Value:
