@@ -94,3 +94,36 @@ def test_uop_cache_hits_and_wraps():
     assert c.lookup(a) == (3, True)  # a was evicted; placed after d, evicting b
     with pytest.raises(VtaPassError, match="exceeds"):
         c.lookup(((0, 0, 0),) * 9)
+
+
+def test_compiled_stream_starts_free_drains_and_balances(cfg):
+    """A whole compiled operator: no pop before a push, every counter balanced, and the stream
+    drains with a compute NOP that waits for the last store before FINISH."""
+    from compiler.vta.build import build
+    from compiler.vta.ops import conv2d_op
+    from hw_sim.isa import FinishInsn, insn_module
+
+    op = conv2d_op(cfg, 1, 2 * cfg.block_in, 6, 6, 2 * cfg.block_out, 3, 1, 1)
+    insns = build(op, cfg).program.insns
+    counters = {"l2g": 0, "g2l": 0, "g2s": 0, "s2g": 0}
+    # (module, flag) -> counter, as in docs/timing-model.md
+    push = {(Module.LOAD, "push_next"): "l2g", (Module.COMPUTE, "push_prev"): "g2l",
+            (Module.COMPUTE, "push_next"): "g2s", (Module.STORE, "push_prev"): "s2g"}
+    pop = {(Module.COMPUTE, "pop_prev"): "l2g", (Module.LOAD, "pop_next"): "g2l",
+           (Module.STORE, "pop_prev"): "g2s", (Module.COMPUTE, "pop_next"): "s2g"}
+    pushed = dict(counters)
+    popped = dict(counters)
+    for insn in insns:
+        m = insn_module(insn)
+        for (mod, flag), c in pop.items():
+            if mod == m and getattr(insn, flag):
+                popped[c] += 1
+        for (mod, flag), c in push.items():
+            if mod == m and getattr(insn, flag):
+                pushed[c] += 1
+    assert pushed == popped and all(v > 0 for v in pushed.values())
+    assert isinstance(insns[-1], FinishInsn)
+    drain = insns[-2]
+    assert insn_module(drain) == Module.COMPUTE and drain.is_nop and drain.pop_next  # s2g
+    first_pops = [i for i in insns if i.pop_prev or i.pop_next]
+    assert not (insns[0].pop_prev or insns[0].pop_next) and first_pops
