@@ -148,3 +148,28 @@ def test_strided_region_is_compacted(rng):
     x = rng.integers(-100, 100, (16, 4)).astype(np.int32)
     out = run(f, {"A": x, "O": np.zeros((8, 4), np.int32)})["O"]
     np.testing.assert_array_equal(out, x[::2] + 1)
+
+
+def test_accelerator_schedule_is_target_neutral_before_vta_passes(rng):
+    """The VTA schedule of a conv (tiles, caches, vthreads, pragmas) lowers to loop IR that the
+    plain interpreter runs correctly: scheduling never changes what is computed."""
+    from vta_refs import conv2d_nchw, epilogue, random_conv_inputs
+
+    from compiler.schedule.vta_gemm import Knobs, schedule_vta
+    from compiler.vta.ops import conv2d_op
+    from hw_sim.config import load_config
+
+    cfg = load_config("small")
+    op = conv2d_op(cfg, 1, 2 * cfg.block_in, 6, 6, cfg.block_out, 3, 2, 1, residual=True)
+    f = lower(schedule_vta(op, Knobs(tile_h=1, tile_w=3, tile_ci=1, h_threading=1)))
+    verify(f)
+    x, w, b, r = random_conv_inputs(
+        rng, 1, 2 * cfg.block_in, 6, 6, cfg.block_out, 3, 1, (1, cfg.block_out, 3, 3)
+    )
+    arrays = {}
+    for name, fn in op.pack.items():
+        arrays.update(fn({"data": x, "kernel": w, "bias": b, "residual": r}[name]))
+    arrays[op.output.name] = np.zeros(op.output.shape, np.int8)
+    out = run(f, arrays)[op.output.name]
+    ref = epilogue(conv2d_nchw(x, w, 2, 1), b, residual=r)
+    np.testing.assert_array_equal(op.unpack(out), ref)

@@ -107,10 +107,18 @@ def test_compiled_stream_starts_free_drains_and_balances(cfg):
     insns = build(op, cfg).program.insns
     counters = {"l2g": 0, "g2l": 0, "g2s": 0, "s2g": 0}
     # (module, flag) -> counter, as in docs/timing-model.md
-    push = {(Module.LOAD, "push_next"): "l2g", (Module.COMPUTE, "push_prev"): "g2l",
-            (Module.COMPUTE, "push_next"): "g2s", (Module.STORE, "push_prev"): "s2g"}
-    pop = {(Module.COMPUTE, "pop_prev"): "l2g", (Module.LOAD, "pop_next"): "g2l",
-           (Module.STORE, "pop_prev"): "g2s", (Module.COMPUTE, "pop_next"): "s2g"}
+    push = {
+        (Module.LOAD, "push_next"): "l2g",
+        (Module.COMPUTE, "push_prev"): "g2l",
+        (Module.COMPUTE, "push_next"): "g2s",
+        (Module.STORE, "push_prev"): "s2g",
+    }
+    pop = {
+        (Module.COMPUTE, "pop_prev"): "l2g",
+        (Module.LOAD, "pop_next"): "g2l",
+        (Module.STORE, "pop_prev"): "g2s",
+        (Module.COMPUTE, "pop_next"): "s2g",
+    }
     pushed = dict(counters)
     popped = dict(counters)
     for insn in insns:
