@@ -377,29 +377,28 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
 
 
 def alu_apply(op: AluOp, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    """op(a, b) on int32 lanes with the hardware's semantics; returns int32.
+    """op(a, b) on int32 lanes with the hardware's semantics; returns a new int32 array.
 
     MIN/MAX signed; ADD/MUL wrap to 32 bits; SHR by b >= 0 is arithmetic (b >= 32 gives the sign
     bits), by b < 0 a left shift by -b (-b >= 32 gives 0).
     """
-    a64 = np.asarray(a, dtype=np.int64)
-    b64 = np.asarray(b, dtype=np.int64)
+    a32 = np.asarray(a, dtype=np.int32)
+    b32 = np.int32(b) if isinstance(b, int) else np.asarray(b, dtype=np.int32)
     if op == AluOp.MIN:
-        r = np.minimum(a64, b64)
-    elif op == AluOp.MAX:
-        r = np.maximum(a64, b64)
-    elif op == AluOp.ADD:
-        r = a64 + b64
-    elif op == AluOp.MUL:
-        r = a64 * b64
-    elif op == AluOp.SHR:
+        return np.minimum(a32, b32)
+    if op == AluOp.MAX:
+        return np.maximum(a32, b32)
+    if op == AluOp.ADD:  # NumPy's int32 array arithmetic wraps modulo 2**32
+        return np.add(a32, b32, dtype=np.int32)
+    if op == AluOp.MUL:
+        return np.multiply(a32, b32, dtype=np.int32)
+    if op == AluOp.SHR:
+        a64, b64 = a32.astype(np.int64), np.asarray(b32, dtype=np.int64)
         right = a64 >> np.clip(b64, 0, 31)
         left_amount = np.clip(-b64, 0, 32).astype(np.uint64)
         left = ((a64.astype(np.uint64) << left_amount) & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        r = np.where(b64 >= 0, right, left)
-    else:
-        raise ValueError(f"unknown ALU op {op!r}")
-    return np.asarray(r).astype(np.int32)
+        return np.where(b64 >= 0, right, left).astype(np.int32)
+    raise ValueError(f"unknown ALU op {op!r}")
 
 
 def _occurrence_rank(dst: np.ndarray) -> np.ndarray:
@@ -434,12 +433,14 @@ def _alu_chunk_plan(st: SramState, insn: AluInsn, dst: np.ndarray, src: np.ndarr
     if insn.use_imm:
         rank = _occurrence_rank(dst)
         rounds = int(rank.max()) + 1  # one round unless a destination repeats
-        return ("imm", [dst] if rounds == 1 else [dst[rank == r] for r in range(rounds)])
+        if rounds == 1:
+            return ("imm", [gemm_paths.as_slice(dst)])
+        return ("imm", [dst[rank == r] for r in range(rounds)])
     sorted_dst = np.sort(dst)
     repeats = bool((sorted_dst[1:] == sorted_dst[:-1]).any())
     if repeats or _reads_earlier_write(dst, src, st.cfg.acc_depth):
         return ("ordered", dst.tolist(), src.tolist())
-    return ("tensor", dst, src)
+    return ("tensor", gemm_paths.as_slice(dst), gemm_paths.as_slice(src))
 
 
 def _run_alu(st: SramState, insn: AluInsn, plan: tuple) -> None:
