@@ -8,7 +8,7 @@ this file). Both systems run with 1 and with 2 threads; runs alternate between t
 What is timed, per system:
 - vtac conv "kernel": the NCHWc kernel on packed, padded input with packed weights (layout
   transforms amortized, as inside a network kept in NCHWc); "with layout": NCHW in -> pack ->
-  kernel -> unpack -> NCHW out, like a stand-alone ONNX Conv;
+  kernel -> unpack -> NCHW out (three stages of one kernel), like a stand-alone ONNX Conv;
 - onnxruntime: `session.run` of a one-node ONNX model (Conv / MatMul with constant weights),
   which includes its own internal layout transforms and the Python call overhead (~10 us).
 - dense: vtac's kernel with weights packed once (as onnxruntime prepacks constant weights).
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compiler.cpu import layout, ops  # noqa: E402
 from compiler.cpu.conv2d import Conv2dShape, default_knobs  # noqa: E402
+from compiler.cpu.conv2d_fused import conv2d_nchw_fused  # noqa: E402
 from compiler.cpu.dense import default_dense_knobs, dense, pack_dense_weight  # noqa: E402
 from compiler.cpu.runtime import set_num_threads  # noqa: E402
 from compiler.llvm import host, vector_lanes, vector_registers  # noqa: E402
@@ -137,18 +138,18 @@ def conv_systems(name: str, threads: int, rng) -> tuple[dict, int]:
     if err > 1e-4:
         raise AssertionError(f"{name}: vtac and onnxruntime differ (max rel err {err:.2e})")
 
-    packed = np.empty_like(xb)
+    # NCHW -> NCHW: pack, convolution and unpack as three stages of one kernel.
+    fused = ops.kernel(("conv_nchw", shape, kn, False, False), lambda: conv2d_nchw_fused(shape, kn))
     y = np.empty((1, o, oh, ow), np.float32)
-
-    def with_layout():  # buffers reused run to run, as onnxruntime's arena does
-        ops.conv2d_pack(x, kn.ic_bn, (pad, pad), out=packed)
-        ops.conv2d_nchwc_kernel(packed, wb, shape, kn, out=out)
-        ops.conv2d_unpack(out, out=y)
+    fused(x, wb, y)
+    err = max(err, float(np.abs(y - ref).max() / np.abs(ref).max()))
+    if err > 1e-4:
+        raise AssertionError(f"{name}: vtac (NCHW) and onnxruntime differ (max rel err {err:.2e})")
 
     return (
         {
             "vtac": lambda: ops.conv2d_nchwc_kernel(xb, wb, shape, kn, out=out),
-            "vtac_layout": with_layout,
+            "vtac_layout": lambda: fused(x, wb, y),
             "ort": lambda: sess.run(None, {"x": x}),
         },
         shape.flops,

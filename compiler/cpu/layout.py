@@ -25,18 +25,18 @@ def pack_nchwc(n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (
     hp, wp = h + 2 * ph, w + 2 * pw
     cb = c // bn
     x = Buffer("x", (n, c, h, w), F32)
-    # The output seen as rows of (Wp * bn) floats, so zeroing a row is one contiguous store.
-    out = Buffer("out", (n, cb, hp, wp * bn), F32)
-    p, j, ci, xi = Var("p"), Var("j"), Var("ci"), Var("xi")
+    out = Buffer("out", (n, cb, hp, wp, bn), F32)
+    p, j, l, ci, xi = Var("p"), Var("j"), Var("l"), Var("ci"), Var("xi")  # noqa: E741
     ni, cbi, yi = p // (cb * hp), p // hp % cb, p % hp
     zero_row = nest(
-        [(j, wp * bn, ForKind.VECTORIZED)], Store(out, (ni, cbi, yi, j), Const(0.0, F32))
+        [(j, wp, ForKind.SERIAL), (l, bn, ForKind.VECTORIZED)],
+        Store(out, (ni, cbi, yi, j, l), Const(0.0, F32)),
     )
     # Channels innermost: a contiguous vector store of `bn` channels per pixel, gathered from
     # `bn` channel planes (stores are the scarcer port, so the strided side is the load).
     copy = nest(
         [(xi, w, ForKind.SERIAL), (ci, bn, ForKind.VECTORIZED)],
-        Store(out, (ni, cbi, yi, (xi + pw) * bn + ci), x[ni, cbi * bn + ci, yi - ph, xi]),
+        Store(out, (ni, cbi, yi, xi + pw, ci), x[ni, cbi * bn + ci, yi - ph, xi]),
     )
     # Output rows in the top/bottom border are only zeroed; interior rows are zeroed (for the
     # left/right border) and then overwritten by the input row.

@@ -21,6 +21,7 @@ from compiler.cpu import layout, pool, shape_ops
 from compiler.cpu import resize as resize_mod
 from compiler.cpu import softmax as softmax_mod
 from compiler.cpu.conv2d_direct import conv2d_direct
+from compiler.cpu.conv2d_fused import conv2d_nchw_fused
 from compiler.cpu.depthwise import depthwise_nchwc, pack_depthwise_weight
 from compiler.cpu.runtime import CpuKernel, build
 from compiler.llvm import vector_lanes, vector_registers
@@ -149,16 +150,17 @@ def conv2d(
     blocked = (c // groups) % kn.ic_bn == 0 and (o // groups) % kn.oc_bn == 0
     if not symmetric or not blocked or (groups > 1 and (kn.ic_bn < lanes or kn.oc_bn < lanes)):
         return _conv_direct(x, w, bias, stride, pads4, dilation, groups, relu, "float32")
-    xb = conv2d_pack(x, kn.ic_bn, shape.pad)
-    out = conv2d_nchwc_kernel(
-        xb,
-        layout.pack_conv_weight(w, kn.ic_bn, kn.oc_bn),
-        shape,
-        kn,
-        None if bias is None else _f32(bias).reshape(-1, kn.oc_bn),
-        relu,
+    k = kernel(
+        ("conv_nchw", shape, kn, bias is not None, relu),
+        lambda: conv2d_nchw_fused(shape, kn, bias is not None, relu),
     )
-    return conv2d_unpack(out)
+    oh, ow = shape.out_hw
+    out = np.empty((n, o, oh, ow), np.float32)
+    args = [x, layout.pack_conv_weight(w, kn.ic_bn, kn.oc_bn)]
+    if bias is not None:
+        args.append(_f32(bias).reshape(-1, kn.oc_bn))
+    k(*args, out)
+    return out
 
 
 def conv2d_pack(x: np.ndarray, bn: int, pad=(0, 0), out: np.ndarray | None = None) -> np.ndarray:
