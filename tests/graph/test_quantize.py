@@ -179,3 +179,19 @@ def test_layers_the_accelerator_cannot_run_stay_float(cfg, rng):
     assert result.graph.node("pointwise").target == "accel"
     all_int8 = compile_for_accel(g, cfg, samples, accel_only=False)
     assert len(all_int8.plan.layers) == 2
+
+
+def test_separate_bias_add_folds_into_the_int32_bias(rng):
+    b = GraphBuilder("mm_bias")
+    x = b.input("x", (2, 16))
+    w = b.const("w", (rng.standard_normal((16, 8)) * 0.3).astype(np.float32))
+    y = b.op("MatMul", [x, w], name="mm")
+    y = b.op("Add", [y, b.const("bias", rng.standard_normal(8).astype(np.float32))], name="bias")
+    b.output(b.op("Relu", [y], name="relu", out="y"))
+    g = b.build()
+    samples = [{"x": rng.standard_normal((2, 16)).astype(np.float32)} for _ in range(3)]
+    q, plan = quantize_int8(g, calibrate(g, samples))
+    assert ops(q) == ["vtac.quantize", "vtac.dense", "vtac.requantize", "vtac.dequantize"]
+    assert len(q.nodes[1].inputs) == 3 and q.types[q.nodes[1].inputs[2]].dtype == "int32"
+    assert plan.layers[0].output == "y" and q.nodes[2].attr("lo") == 0
+    assert quantization_error(g, q, samples)[0].rel_l2 < 0.05

@@ -109,9 +109,31 @@ def _weights(node: Node, graph: Graph) -> tuple[np.ndarray, np.ndarray | None, d
     return w, b, {}
 
 
+def constant_bias(step: Node, graph: Graph, anchor: Node) -> np.ndarray | None:
+    """The per-output-channel vector of an `Add(value, constant)` right after an anchor
+    (a bias the exporter left separate, e.g. MatMul + Add), or None."""
+    if step.op != "Add":
+        return None
+    consts = [i for i in step.inputs if i in graph.constants]
+    if len(consts) != 1:
+        return None
+    c = graph.constants[consts[0]]
+    out = graph.types[anchor.outputs[0]].shape
+    channels = out[1]
+    if graph.types[step.outputs[0]].shape != out or c.size != channels:
+        return None
+    # Broadcasting must put the vector on the channel axis (axis 1; the last axis of dense).
+    padded = (1,) * (len(out) - c.ndim) + c.shape
+    channel_axis = 1 if anchor.op == "Conv" else len(out) - 1
+    if padded[channel_axis] != channels:
+        return None
+    return c.reshape(-1).astype(np.float64)
+
+
 def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> list[Node]:
-    """The epilogue after `anchor`: [Add]? then (Relu | Clip)*, single-use links only, none
-    already claimed by an earlier anchor (a residual add joins one of its two convs)."""
+    """The epilogue after `anchor`: [bias Add]? [residual Add]? then (Relu | Clip)*,
+    single-use links only, none already claimed by an earlier anchor (a residual add joins
+    one of its two convs)."""
     chain: list[Node] = []
     cur = anchor.outputs[0]
     seen_add = seen_act = False
@@ -119,7 +141,9 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
         nxt = consumers[cur][0]
         if nxt.name in claimed:
             break
-        if (
+        if not chain and constant_bias(nxt, graph, anchor) is not None:
+            pass  # folded into the int32 bias
+        elif (
             (nxt.op == "Add" or (nxt.op == "Sum" and len(nxt.inputs) == 2))
             and not seen_add
             and not seen_act
@@ -223,6 +247,11 @@ def quantize_int8(
         x = node.inputs[0]
         xq, ex = as_int8(x)
         w, b, attrs = _weights(node, graph)
+        final = chain[-1].outputs[0] if chain else node.outputs[0]
+        chain_values = {node.outputs[0]} | {s.outputs[0] for s in chain}
+        if chain and (extra := constant_bias(chain[0], graph, node)) is not None:
+            b = extra if b is None else b + extra
+            chain = chain[1:]
         ew = pow2_exponent(float(np.abs(w).max()))
         if weight_mse:
             ew = best_exponent(w.ravel(), ew)
@@ -241,12 +270,10 @@ def quantize_int8(
         acc = emit(op, inputs, out_t, attrs, f"{node.outputs[0]}_acc")
         out_nodes[-1] = Node(node.name, op, tuple(inputs), (acc,), attrs)
         lo, hi = INT8_MIN, INT8_MAX
-        final = chain[-1].outputs[0] if chain else node.outputs[0]
         ey = exp_of(final)
         for step in chain:
             if step.op in ("Add", "Sum"):
-                cur_in = {node.outputs[0]} | {s.outputs[0] for s in chain[: chain.index(step)]}
-                other = next(i for i in step.inputs if i not in cur_in)
+                other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
                 # Align exponents with left shifts only: the result has the smaller exponent.
                 e_new = min(e_acc, er)
