@@ -124,6 +124,9 @@ def parse_graph(
                     target = value
             outs = []
             for part in _split_top(m.group("outs")):
+                if part == "_":
+                    outs.append("")
+                    continue
                 vname, _, ty = part[1:].partition(": ")
                 types[vname], _ = parse_type(ty)
                 outs.append(vname)

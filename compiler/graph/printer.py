@@ -32,9 +32,8 @@ def format_attr(value: Any) -> str:
 
 
 def format_node(node: Node, graph: Graph) -> str:
-    outs = ", ".join(
-        f"%{o}: {graph.types[o]}" if o in graph.types else f"%{o}" for o in node.outputs
-    )
+    # An omitted optional output prints as "_", like an omitted input.
+    outs = ", ".join(f"%{o}: {graph.types[o]}" if o else "_" for o in node.outputs)
     args = ", ".join(f"%{i}" if i else "_" for i in node.inputs)
     text = f"{outs} = {node.op}({args})"
     if node.attrs:
