@@ -11,7 +11,9 @@
   compute pops l2g and s2g and pushes g2l and g2s; store pops g2s and pushes s2g; `vt` initial
   g2l/s2g tokens; a drain (load NOPs, compute NOPs) so every instruction ends before FINISH;
 * the instruction stream interleaves the modules' instructions randomly, subject only to every
-  token's producer coming before its consumer in the stream (so fetch can never deadlock).
+  token's producer (including the initial-token NOPs) coming before its consumer in the stream:
+  then the earliest unfinished instruction can always be dispatched and run, so neither fetch
+  nor the modules can deadlock, whatever CMD_QUEUE_DEPTH is.
 
 Every access stays inside its thread's region and every hazard between modules is covered by a
 token, so any correct implementation of docs/timing-model.md gives the same DRAM; the random
@@ -252,16 +254,17 @@ def random_program(cfg: HwConfig, seed: int) -> Program:
         "compute": [],
         "store": [],
     }
-    for _ in range(vt):
-        seq["compute"].append((_nop("compute", push_prev=True), [], None))
-        seq["store"].append((_nop("store", push_prev=True), [], None))
+    # Initial "buffer free" tokens: tagged ("C"/"S", j - vt) like the phases they stand for.
+    for j in range(vt):
+        seq["compute"].append((_nop("compute", push_prev=True), [], ("C", j - vt)))
+        seq["store"].append((_nop("store", push_prev=True), [], ("S", j - vt)))
     for k in range(n_phases):
         t = k % vt
         parts = {"load": g.load_part(t), "compute": g.compute_part(t), "store": g.store_part(t)}
         pops = {
-            "load": ({"pop_next": True}, [("C", k - vt)] if k >= vt else []),
+            "load": ({"pop_next": True}, [("C", k - vt)]),
             "compute": ({"pop_prev": True, "pop_next": True},
-                        [("L", k)] + ([("S", k - vt)] if k >= vt else [])),
+                        [("L", k), ("S", k - vt)]),
             "store": ({"pop_prev": True}, [("C", k)]),
         }  # fmt: skip
         pushes = {
@@ -285,12 +288,12 @@ def random_program(cfg: HwConfig, seed: int) -> Program:
         seq["load"].append(
             (
                 _nop("load", pop_next=True, push_next=last),
-                [("C", n_phases - vt + j)] if n_phases - vt + j >= 0 else [],
+                [("C", n_phases - vt + j)],
                 ("LD", 0) if last else None,
             )  # fmt: skip
         )
     for j in range(vt):
-        prods = [("S", n_phases - vt + j)] if n_phases - vt + j >= 0 else []
+        prods = [("S", n_phases - vt + j)]
         if j == 0:
             prods.append(("LD", 0))
         seq["compute"].append((_nop("compute", pop_next=True, pop_prev=j == 0), prods, None))
