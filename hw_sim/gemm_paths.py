@@ -119,24 +119,59 @@ def factored_plan(st: SramState, insn: GemmInsn, uops: np.ndarray) -> tuple | No
     p_dst, p_wgt = _offsets(par, 1), _offsets(par, 3)
     nr, npar = len(r_src), len(p_dst)
     parts = [uops] if len(wvals) == 1 else [uops[winv.reshape(-1) == g] for g in range(len(wvals))]
-    srcs = [gu[:, 1] for gu in parts]
-    if len(parts) > 1 and all(np.array_equal(srcs[0], sv) for sv in srcs[1:]):
-        # Every group reads the same INP rows (e.g. output-channel blocks of one conv tile):
-        # one product with the groups' weight matrices side by side, columns (g, p).
-        dst = np.stack([gu[:, 0][:, None] + p_dst for gu in parts], axis=1).reshape(-1)
-        widx = np.stack([w + r_wgt[:, None] + p_wgt for w in wvals.tolist()], axis=1)
-        if _distinct(dst):
-            spec = _src_spec(srcs[0], r_src, red)
-            return ("factored", [(as_slice(dst), spec, widx.reshape(-1), len(parts[0]), nr,
-                                  len(parts) * npar)], exact_dtype(nr * st.block_in))  # fmt: skip
+    # Weight groups that read the same INP rows (e.g. the output-channel blocks of one conv
+    # tile) share one product, their weight matrices side by side: columns (group, p).
+    classes: list[list[int]] = []
+    for g, gu in enumerate(parts):
+        for cls in classes:
+            if np.array_equal(parts[cls[0]][:, 1], gu[:, 1]):
+                cls.append(g)
+                break
+        else:
+            classes.append([g])
+    groups = []
+    for cls in classes:
+        dst = np.stack([parts[g][:, 0][:, None] + p_dst for g in cls], axis=1).reshape(-1)
+        if not _distinct(dst):
+            if len(cls) == 1:
+                return None
+            return _per_group_plan(st, parts, wvals, r_src, r_wgt, p_dst, p_wgt, red)
+        widx = np.stack([int(wvals[g]) + r_wgt[:, None] + p_wgt for g in cls], axis=1)
+        widx = widx.reshape(len(r_wgt), -1)  # (r, (group, p))
+        spec = _src_spec(parts[cls[0]][:, 1], r_src, red)
+        groups.append((dst, [spec], widx, len(parts[cls[0]]), nr, len(cls) * npar))
+    groups = _merge_same_destinations(groups)
+    k = max(g[4] for g in groups)
+    return ("factored", [(as_slice(g[0]), g[1], g[2].reshape(-1)) + g[3:] for g in groups],
+            exact_dtype(k * st.block_in))  # fmt: skip
+
+
+def _merge_same_destinations(groups: list[tuple]) -> list[tuple]:
+    """Groups writing exactly the same rows in the same order (e.g. the input-channel blocks of a
+    conv tile) become one product whose reduction spans all their INP windows."""
+    merged: list[tuple] = []
+    for g in groups:
+        for i, m in enumerate(merged):
+            if m[3] == g[3] and m[5] == g[5] and np.array_equal(m[0], g[0]):
+                widx = np.concatenate([m[2], g[2]], axis=0)  # (R_m + R_g, cols)
+                merged[i] = (m[0], m[1] + g[1], widx, m[3], m[4] + g[4], m[5])
+                break
+        else:
+            merged.append(g)
+    return merged
+
+
+def _per_group_plan(st, parts, wvals, r_src, r_wgt, p_dst, p_wgt, red) -> tuple | None:
+    """One product per weight group (merged groups would write a row twice)."""
     groups = []
     for gu, w in zip(parts, wvals.tolist(), strict=True):
         dst = (gu[:, 0][:, None] + p_dst).reshape(-1)  # (u, p) order
         if not _distinct(dst):
             return None
         widx = (w + r_wgt[:, None] + p_wgt).reshape(-1)  # (r, p) order
-        groups.append((as_slice(dst), _src_spec(gu[:, 1], r_src, red), widx, len(gu), nr, npar))
-    return ("factored", groups, exact_dtype(nr * st.block_in))
+        spec = _src_spec(gu[:, 1], r_src, red)
+        groups.append((as_slice(dst), [spec], widx, len(gu), len(r_src), len(p_dst)))
+    return ("factored", groups, exact_dtype(len(r_src) * st.block_in))
 
 
 def _distinct(idx: np.ndarray) -> bool:
@@ -154,12 +189,34 @@ def _src_spec(src_u: np.ndarray, r_src: np.ndarray, red: list) -> tuple | np.nda
     rows = as_slice((src_u[:, None] + r_src).reshape(-1))
     if type(rows) is slice:  # consecutive rows: a plain slice is the cheapest view
         return rows
-    step = int(src_u[1] - src_u[0]) if len(src_u) > 1 else 0
-    if step >= 0 and (len(src_u) < 3 or (np.diff(src_u) == step).all()):
-        shape = (len(src_u),) + tuple(lv[0] for lv in red)
-        strides = (step,) + tuple(lv[2] for lv in red)
+    outer = _two_level_progression(src_u)
+    if outer is not None:
+        (n_hi, step_hi), (n_lo, step_lo) = outer
+        shape = (n_hi, n_lo) + tuple(lv[0] for lv in red)
+        strides = (step_hi, step_lo) + tuple(lv[2] for lv in red)
         return ("view", int(src_u[0]), shape, strides)
     return rows
+
+
+def _two_level_progression(v: np.ndarray) -> tuple | None:
+    """((n_hi, step_hi), (n_lo, step_lo)) with v[i*n_lo + j] = v[0] + i*step_hi + j*step_lo, all
+    steps >= 0 (a plain progression has n_hi = 1), or None."""
+    n = len(v)
+    if n < 2:
+        return (1, 0), (n, 0)
+    d = np.diff(v)
+    step_lo = int(d[0])
+    breaks = np.flatnonzero(d != step_lo)
+    n_lo = n if len(breaks) == 0 else int(breaks[0]) + 1
+    if n % n_lo:
+        return None
+    step_hi = int(v[n_lo] - v[0]) if n_lo < n else 0
+    if step_lo < 0 or step_hi < 0:
+        return None
+    i, j = np.divmod(np.arange(n), n_lo)
+    if not (v == v[0] + i * step_hi + j * step_lo).all():
+        return None
+    return (n // n_lo, step_hi), (n_lo, step_lo)
 
 
 def _src_rows(st: SramState, spec) -> np.ndarray:
@@ -187,12 +244,15 @@ def as_slice(idx: np.ndarray) -> np.ndarray | slice:
 def run_factored(st: SramState, plan: tuple) -> None:
     _, groups, dtype = plan
     b, bi, bo = st.batch, st.block_in, st.block_out
-    for dst, src, widx, nu, nr, npar in groups:
-        x = _src_rows(st, src)
+    for dst, srcs, widx, nu, nr, npar in groups:
+        if len(srcs) == 1:
+            x = _src_rows(st, srcs[0]).reshape(nu, nr, b, bi)
+        else:  # products over several INP windows summed: concatenate along the reduction
+            x = np.concatenate([_src_rows(st, sp).reshape(nu, -1, b, bi) for sp in srcs], axis=1)
         if b == 1:
             lhs = x.reshape(nu, nr * bi)
         else:
-            lhs = x.reshape(nu, nr, b, bi).transpose(0, 2, 1, 3).reshape(nu * b, nr * bi)
+            lhs = x.transpose(0, 2, 1, 3).reshape(nu * b, nr * bi)
         rhs = st.wgt_f[widx].reshape(nr, npar, bo, bi).transpose(0, 3, 1, 2).reshape(nr * bi, -1)
         if dtype is not np.float32:
             lhs, rhs = lhs.astype(dtype), rhs.astype(dtype)

@@ -171,7 +171,7 @@ def test_gemm_exact_at_extremes(cfg):
 
 def test_gemm_grouped_dense_products(cfg, rng):
     """conv-like loop: micro-ops enumerate (output pixel, kernel tap); taps use different weight
-    rows and several taps write the same output row. Planned as one product per tap group."""
+    rows and input windows and write the same output rows: one product over all the windows."""
     st = _state(cfg, rng, 4)
     pixels, taps = 6, 3
     st.uop[: pixels * taps] = [
@@ -181,7 +181,8 @@ def test_gemm_grouped_dense_products(cfg, rng):
                     dst_factor_in=pixels, src_factor_out=pixels + taps,
                     wgt_factor_out=1, wgt_factor_in=taps * 2)  # fmt: skip
     plan = functional._gemm_plan(st, insn, Where(0, insn))
-    assert plan[0] == "factored" and len(plan[1]) == taps
+    assert plan[0] == "factored" and len(plan[1]) == 1  # taps write the same rows:
+    assert len(plan[1][0][1]) == taps  # one product whose reduction spans the taps' windows
     want = _reference_gemm(st, insn)
     functional.gemm(st, insn, Where(0, insn))
     np.testing.assert_array_equal(st.acc, want[0])
@@ -201,7 +202,7 @@ def test_gemm_both_levels_reduce(cfg, rng):
                     wgt_factor_in=1)  # fmt: skip
     plan = functional._gemm_plan(st, insn, Where(0, insn))
     assert plan[0] == "factored" and len(plan[1]) == 1  # blocks read the same rows: merged
-    assert plan[1][0][1][0] == "view"  # pixels in a row: a strided window, not a gather
+    assert plan[1][0][1][0][0] == "view"  # pixels in a row: a strided window, not a gather
     want = _reference_gemm(st, insn)
     functional.gemm(st, insn, Where(0, insn))
     np.testing.assert_array_equal(st.acc, want[0])
