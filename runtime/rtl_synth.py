@@ -90,12 +90,24 @@ def parse_stat(stat: dict) -> dict:
         return total
 
     top = next(m for m in modules if pretty_module(m) == TOP_MODULE)
-    rows: dict[str, dict] = {}
+    subs = []
     for cell, n in modules[top].get("num_cells_by_type", {}).items():
         sub = cell if cell in modules else "\\" + cell if "\\" + cell in modules else None
-        if sub is None:
-            continue
+        if sub is not None:
+            subs.append((sub, n))
+    # Parameter variants of one module (e.g. the INP and WGT buffers) get "#1", "#2" ... in
+    # order of size, so that their numbers stay apart.
+    subs.sort(key=lambda sn: (pretty_module(sn[0]), sum(inclusive(sn[0]).values())))
+    variants: dict[str, int] = {}
+    for sub, _ in subs:
+        variants[pretty_module(sub)] = variants.get(pretty_module(sub), 0) + 1
+    seen: dict[str, int] = {}
+    rows: dict[str, dict] = {}
+    for sub, n in subs:
         label = pretty_module(sub)
+        if variants[label] > 1:
+            seen[label] = seen.get(label, 0) + 1
+            label = f"{label} #{seen[label]}"
         row = rows.setdefault(label, {"instances": 0} | dict.fromkeys(RESOURCES, 0.0))
         row["instances"] += n
         for k, v in inclusive(sub).items():

@@ -20,7 +20,7 @@ def _stat() -> dict:
 
 def test_parse_stat_counts_inclusive_resources_per_module():
     rep = parse_stat(_stat())
-    sram = rep["modules"]["vta_sram"]
+    sram = rep["modules"]["vta_sram"]  # one parameter variant, two instances
     assert sram["instances"] == 2
     assert (sram["luts"], sram["lutram"], sram["ffs"]) == (14, 40, 4)
     assert rep["modules"]["vta_fetch"]["brams"] == 0.5
