@@ -37,7 +37,7 @@ from tests.graph.real_models import (  # noqa: E402
 )
 
 
-def measure(path: Path, cfg, samples: int, method: str, weights: str) -> dict:
+def measure(path: Path, cfg, samples: int, method: str, weights: str, evals: int = 1) -> dict:
     model, _ = load_model(path)
     opset = default_opset(model)
     if opset < 11:
@@ -50,7 +50,7 @@ def measure(path: Path, cfg, samples: int, method: str, weights: str) -> dict:
     ours = run_graph(graph, feeds, keep_all=True)
     theirs = onnxruntime_values(model, judged, feeds)
     ref_err = max(relative_error(ours[p], theirs[p]) for p in judged)
-    data = [model_inputs(graph, rng) for _ in range(samples + 1)]
+    data = [model_inputs(graph, rng) for _ in range(samples + evals)]
     start = time.perf_counter()
     result = compile_for_accel(graph, cfg, data[:samples], method=method, weight_method=weights)
     seconds = time.perf_counter() - start
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="percentile", choices=["max", "percentile", "mse"])
     parser.add_argument("--weights", default="mse", choices=["max", "mse"])
     parser.add_argument("--only", default="", help="only models whose name contains this")
+    parser.add_argument("--eval", type=int, default=1, help="inputs the int8 error is measured on")
     args = parser.parse_args(argv)
     models = [m for m in cached_models() if args.only in m.stem]
     if not models:
@@ -91,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cfg = load_config(args.config)
     print(f"config {cfg.name}, activations: {args.method}, weights: {args.weights}, "
-          f"calibrated on {args.samples} random inputs, error on 1 more\n")  # fmt: skip
+          f"calibrated on {args.samples} random inputs, error on {args.eval} more\n")  # fmt: skip
     print("| model | opset | nodes (imported -> optimized) | max rel. error vs onnxruntime | "
           "int8 layers | int8 rel. L2 error | top-1 agreement | MACs on accel |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for path in models:
-        r = measure(path, cfg, args.samples, args.method, args.weights)
+        r = measure(path, cfg, args.samples, args.method, args.weights, args.eval)
         top1 = "-" if r["top1"] is None else f"{100 * r['top1']:.0f}%"
         print(f"| {r['model']} | {r['opset']} | {r['nodes']} -> {r['optimized']} | "
               f"{r['ref_err']:.1e} ({r['judged']}) | {r['int8_layers']} | "
