@@ -56,3 +56,22 @@ def test_groups_never_cross_targets():
     g = b.build()
     g = g.with_nodes([replace(n, target=t) for n, t in zip(g.nodes, ("accel", "cpu"), strict=True)])
     assert _groups(fuse_ops(g)) == [["relu"], ["neg"]]
+
+
+def test_interleaved_branch_is_scheduled_out_of_the_way(rng):
+    # The exporter placed conv2 (another branch) between conv1 and conv1's relu; the
+    # scheduler moves the relu up so that it joins conv1's group.
+    b = GraphBuilder("g")
+    x = b.input("x", (1, 4, 6, 6))
+    w1 = b.const("w1", rng.standard_normal((4, 4, 3, 3)).astype(np.float32))
+    w2 = b.const("w2", rng.standard_normal((4, 4, 1, 1)).astype(np.float32))
+    y1 = b.op("Conv", [x, w1], pads=(1, 1, 1, 1), name="conv1")
+    y2 = b.op("Conv", [x, w2], name="conv2")
+    r = b.op("Relu", [y1], name="relu1")
+    b.output(b.op("Add", [r, y2], name="add"))
+    before = b.build()
+    after = fuse_ops(before)
+    verify(after)
+    assert [n.name for n in after.nodes] == ["conv1", "relu1", "conv2", "add"]
+    assert _groups(after) == [["conv1", "relu1"], ["conv2", "add"]]
+    assert_equivalent(before, after, rng)

@@ -61,7 +61,54 @@ def op_pattern(op: str) -> str:
     return "opaque"
 
 
+def schedule_for_fusion(graph: Graph) -> Graph:
+    """Reorder nodes (a valid topological order, otherwise as close to the original as
+    possible) so that a single-use element-wise consumer comes right after its producer.
+
+    Exporters interleave branches (a residual's shortcut conv between a conv and its add);
+    fusion groups must be contiguous, so this list scheduler emits, after each node, a ready
+    element-wise consumer of its output when there is one, else the earliest ready node.
+    """
+    import heapq
+
+    uses = use_counts(graph)
+    producer_index = {o: i for i, n in enumerate(graph.nodes) for o in n.outputs if o}
+    deps: list[set[int]] = []
+    users: dict[int, list[int]] = {}
+    for i, n in enumerate(graph.nodes):
+        d = {producer_index[v] for v in n.inputs if v in producer_index}
+        deps.append(d)
+        for j in d:
+            users.setdefault(j, []).append(i)
+    waiting = [len(d) for d in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    preferred: int | None = None
+    while ready:
+        if preferred is not None and preferred in ready:
+            ready.remove(preferred)
+            heapq.heapify(ready)
+            i = preferred
+        else:
+            i = heapq.heappop(ready)
+        order.append(i)
+        preferred = None
+        for j in users.get(i, []):
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+        for j in sorted(users.get(i, [])):
+            node = graph.nodes[j]
+            single = any(v in graph.nodes[i].outputs and uses.get(v, 0) == 1 for v in node.inputs)
+            if waiting[j] == 0 and op_pattern(node.op) == "elementwise" and single:
+                preferred = j
+                break
+    return graph.with_nodes([graph.nodes[i] for i in order])
+
+
 def fuse_ops(graph: Graph) -> Graph:
+    graph = schedule_for_fusion(graph)
     uses = use_counts(graph)
     nodes = []
     group = -1
