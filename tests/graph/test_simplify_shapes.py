@@ -65,3 +65,17 @@ def test_graph_output_identity_is_kept():
     x = b.input("x", (2,))
     b.output(b.op("Identity", [x]))
     assert ops(_run(b.build())) == ["Identity"]
+
+
+def test_dropout_with_unused_mask_vanishes_but_not_with_a_used_one(rng):
+    b = GraphBuilder("g")
+    x = b.input("x", (2, 3))
+    y, _mask = b.op("Dropout", [x], num_outputs=2)
+    b.output(b.op("Relu", [y]))
+    before = b.build()
+    assert ops(_run(before)) == ["Relu"]
+    b = GraphBuilder("g")
+    x = b.input("x", (2, 3))
+    y, mask = b.op("Dropout", [x], num_outputs=2)
+    b.output(b.op("Relu", [y]), mask)
+    assert ops(_run(b.build())) == ["Dropout", "Relu"]

@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.graph.ir import Graph, NameGen, Node
-from compiler.graph.passes.rewrite import resolve, substitute_uses
+from compiler.graph.passes.rewrite import resolve, substitute_uses, use_counts
 
 RESHAPES = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
 
 
 def _identity(node: Node, env: dict):
-    if node.op == "Dropout" and len([o for o in node.outputs if o]) > 1:
+    # Inference Dropout is the identity; its mask output must be unused.
+    if any(o and env["uses"].get(o, 0) for o in node.outputs[1:]):
         return None
     return node.inputs[0]
 
@@ -86,6 +87,7 @@ RULES = [
 def simplify_shapes(graph: Graph) -> Graph:
     env = {
         "graph": graph,
+        "uses": use_counts(graph),
         "producers": {},
         "names": NameGen(graph),
         "new_constants": {},
