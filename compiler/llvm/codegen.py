@@ -42,7 +42,7 @@ from compiler.llvm.types import (
     widen,
     zero,
 )
-from compiler.llvm.vecmath import exp_f32
+from compiler.llvm.vecmath import exp_f32, tanh_f32
 from compiler.tir.nodes import (
     Allocate,
     Attr,
@@ -528,12 +528,9 @@ class _FunctionGen:
             raise CodegenError(f"call {e.name}: takes {arity} float argument(s)")
         args = self._unify(*(self.expr(a) for a in e.args))
         ty = args[0].type
-        if (
-            e.name == "exp"
-            and isinstance(ty, ir.VectorType)
-            and isinstance(ty.element, ir.FloatType)
-        ):
-            return exp_f32(self.b, args[0], lambda v: self._intrinsic("llvm.floor", [v]))
+        inline = {"exp": exp_f32, "tanh": tanh_f32}.get(e.name)
+        if inline and isinstance(ty, ir.VectorType) and isinstance(ty.element, ir.FloatType):
+            return inline(self.b, args[0], lambda v: self._intrinsic("llvm.floor", [v]))
         return self._intrinsic(base, list(args))
 
     def _intrinsic(self, base: str, args: list[ir.Value]) -> ir.Value:

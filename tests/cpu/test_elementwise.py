@@ -116,3 +116,12 @@ def test_vector_exp_accuracy_over_its_range():
     x = np.linspace(-87, 88, 20001).astype(np.float32)
     ref = np.exp(x.astype(np.float64))
     assert float(np.max(np.abs(ops.unary("exp", x) - ref) / ref)) < 3e-7
+
+
+def test_vector_tanh_accuracy():
+    """The inline vector tanh: within 3e-7 relative (both branches, near 0 and saturated)."""
+    x = np.concatenate([np.linspace(-20, 20, 20001), np.linspace(-1e-3, 1e-3, 101), [0.0, 100.0]])
+    x = x.astype(np.float32)
+    ref = np.tanh(x.astype(np.float64))
+    err = np.abs(ops.unary("tanh", x) - ref)
+    assert float(np.max(err / np.maximum(np.abs(ref), 1e-30))) < 3e-7
