@@ -7,14 +7,10 @@ tensor expression with a CPU schedule and lowered by the shared `compiler.tir.lo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from compiler.cpu.nest import MIN_PARALLEL_ELEMENTS, broadcast_index, collapse_broadcast
-from compiler.schedule import create_schedule
-from compiler.te import compute, placeholder
-from compiler.tir.lower import lower
+from compiler.cpu.nest import broadcast_index, collapse_broadcast
+from compiler.cpu.te_map import te_map
 from compiler.tir.nodes import BinOp, Call, Cast, Const, Expr, PrimFunc
 
 F32 = "float32"
@@ -74,9 +70,7 @@ def elementwise(
     """`out[i] = fn([in_k[broadcast(i)] ...])` with NumPy broadcasting of every input.
 
     A tensor expression over the output (after merging broadcast-compatible axes) with the
-    default data-parallel CPU schedule: the leading axes fused into one parallel loop (when
-    the tensor is large enough), the last axis vectorized; a single long axis is split into
-    rows first so it can still run in parallel.
+    default data-parallel CPU schedule of `te_map`.
     """
     for in_name, shape, _ in inputs:
         if len(shape) > len(out_shape) or any(
@@ -87,39 +81,12 @@ def elementwise(
                 f"{tuple(out_shape)}"
             )
     oshape, ishapes = collapse_broadcast(list(out_shape), [list(s) for _, s, _ in inputs])
-    tensors = [
-        placeholder(tuple(s), dt, in_name)
-        for (in_name, _, dt), s in zip(inputs, ishapes, strict=True)
-    ]
+    merged = [(n, s, dt) for (n, _, dt), s in zip(inputs, ishapes, strict=True)]
 
-    def body(*idx):
+    def body(tensors, idx):
         return fn([t[tuple(broadcast_index(idx, t.shape, len(oshape)))] for t in tensors])
 
-    out = compute(tuple(oshape), body, name="out")
-    if out.dtype != out_dtype:
-        raise TypeError(f"{name}: the expression is {out.dtype}, the output {out_dtype}")
-    s = create_schedule([out])
-    axes = list(s[out].op.axis)
-    total = math.prod(oshape)
-    big = total >= MIN_PARALLEL_ELEMENTS
-    if len(axes) == 1:
-        row = next((r for r in (4096, 2048, 1024, 512, 256) if total % r == 0 and total > r), None)
-        if big and row is not None:
-            xo, xi = s[out].split(axes[0], factor=row)
-            s[out].parallel(xo)
-            s[out].vectorize(xi)
-        else:
-            s[out].vectorize(axes[0])
-    else:
-        outer = axes[0]
-        for ax in axes[1:-1]:
-            outer = s[out].fuse(outer, ax)
-        if big:
-            s[out].parallel(outer)
-        s[out].vectorize(axes[-1])
-    f = lower(s, name)
-    by_name = {b.name: b for b in f.params}
-    return replace(f, params=tuple(by_name[t.op.name] for t in tensors) + (by_name["out"],))
+    return te_map(name, oshape, merged, body, out_dtype)
 
 
 def unary(op: str, shape: Sequence[int], **attrs) -> PrimFunc:

@@ -4,15 +4,16 @@ The coordinate mapping (ONNX `coordinate_transformation_mode`, `nearest_mode`) i
 on the host into small per-axis tables, passed as kernel parameters:
     nearest:  iy [OH], ix [OW]                       (int32 source indices)
     bilinear: y0, y1 [OH], wy [OH], x0, x1 [OW], wx [OW]  (int32 indices, float32 weights)
-so the kernel itself is a gather over the output, parallel over (n, c, y), vectorized over x.
+so the kernel itself is a gather over the output: a tensor expression with the default
+data-parallel CPU schedule (`te_map`), parallel over (n, c, y), vectorized over x.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from compiler.cpu.nest import data_parallel
-from compiler.tir.nodes import Buffer, Const, PrimFunc, Store
+from compiler.cpu.te_map import te_map
+from compiler.tir.nodes import Const, PrimFunc
 
 F32 = "float32"
 
@@ -58,36 +59,33 @@ def resize(shape, out_hw: tuple[int, int], method: str) -> PrimFunc:
     """Params: x [N, C, H, W], the tables above for `method`, out [N, C, OH, OW]."""
     n, c, h, w = shape
     oh, ow = out_hw
-    x = Buffer("x", (n, c, h, w), F32)
-    out = Buffer("out", (n, c, oh, ow), F32)
+    x_in = ("x", (n, c, h, w), F32)
     if method == "nearest":
-        iy, ix = Buffer("iy", (oh,), "int32"), Buffer("ix", (ow,), "int32")
+        tables = [("iy", (oh,), "int32"), ("ix", (ow,), "int32")]
 
-        def body(idx):
+        def nearest(t, idx):
+            x, iy, ix = t
             b, ch, y, xx = idx
-            return Store(out, tuple(idx), x[b, ch, iy[y], ix[xx]])
+            return x[b, ch, iy[y], ix[xx]]
 
-        return PrimFunc("resize_nearest", (x, iy, ix, out), data_parallel([n, c, oh, ow], body))
+        return te_map("resize_nearest", (n, c, oh, ow), [x_in] + tables, nearest)
     if method != "bilinear":
         raise ValueError(f"resize: method {method!r} not supported (nearest, bilinear)")
-    y0, y1, wy = (
-        Buffer("y0", (oh,), "int32"),
-        Buffer("y1", (oh,), "int32"),
-        Buffer("wy", (oh,), F32),
-    )
-    x0, x1, wx = (
-        Buffer("x0", (ow,), "int32"),
-        Buffer("x1", (ow,), "int32"),
-        Buffer("wx", (ow,), F32),
-    )
+    tables = [
+        ("y0", (oh,), "int32"),
+        ("y1", (oh,), "int32"),
+        ("wy", (oh,), F32),
+        ("x0", (ow,), "int32"),
+        ("x1", (ow,), "int32"),
+        ("wx", (ow,), F32),
+    ]
     one = Const(1.0, F32)
 
-    def body(idx):
+    def bilinear(t, idx):
+        x, y0, y1, wy, x0, x1, wx = t
         b, ch, y, xx = idx
         top = x[b, ch, y0[y], x0[xx]] * (one - wx[xx]) + x[b, ch, y0[y], x1[xx]] * wx[xx]
         bot = x[b, ch, y1[y], x0[xx]] * (one - wx[xx]) + x[b, ch, y1[y], x1[xx]] * wx[xx]
-        return Store(out, tuple(idx), top * (one - wy[y]) + bot * wy[y])
+        return top * (one - wy[y]) + bot * wy[y]
 
-    return PrimFunc(
-        "resize_bilinear", (x, y0, y1, wy, x0, x1, wx, out), data_parallel([n, c, oh, ow], body)
-    )
+    return te_map("resize_bilinear", (n, c, oh, ow), [x_in] + tables, bilinear)

@@ -1,7 +1,7 @@
-"""Data-movement operators: reshape (copy), transpose, concat, pad, slice, as loop-IR generators.
-
-All use the default data-parallel schedule over the output (`nest.data_parallel`); an access
-that is not contiguous along the vectorized output axis becomes a gather.
+"""Data-movement operators: reshape (copy), transpose, pad, slice as tensor expressions with the
+default data-parallel CPU schedule (`te_map`); concat as a loop-IR generator with one
+data-parallel stage per input (a select over inputs would read out of bounds). An access that
+is not contiguous along the vectorized output axis becomes a gather.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 from compiler.cpu.nest import data_parallel
+from compiler.cpu.te_map import te_map
 from compiler.tir.nodes import BinOp, Buffer, Const, PrimFunc, Select, Store, seq
 
 
@@ -18,10 +19,7 @@ def reshape(in_shape: Sequence[int], out_shape: Sequence[int], dtype: str = "flo
     size = math.prod(in_shape)
     if size != math.prod(out_shape):
         raise ValueError(f"reshape: {tuple(in_shape)} and {tuple(out_shape)} differ in size")
-    x, out = Buffer("x", (size,), dtype), Buffer("out", (size,), dtype)
-    return PrimFunc(
-        "reshape", (x, out), data_parallel([size], lambda i: Store(out, (i[0],), x[i[0]]))
-    )
+    return te_map("reshape", (size,), [("x", (size,), dtype)], lambda t, i: t[0][i[0]])
 
 
 def transpose(shape: Sequence[int], perm: Sequence[int], dtype: str = "float32") -> PrimFunc:
@@ -29,15 +27,14 @@ def transpose(shape: Sequence[int], perm: Sequence[int], dtype: str = "float32")
     if sorted(perm) != list(range(len(shape))):
         raise ValueError(f"transpose: {tuple(perm)} is not a permutation of {len(shape)} axes")
     out_shape = [shape[p] for p in perm]
-    x, out = Buffer("x", tuple(shape), dtype), Buffer("out", tuple(out_shape), dtype)
 
-    def body(idx):
+    def body(t, idx):
         src = [None] * len(shape)
         for k, p in enumerate(perm):
             src[p] = idx[k]
-        return Store(out, tuple(idx), x[tuple(src)])
+        return t[0][tuple(src)]
 
-    return PrimFunc("transpose", (x, out), data_parallel(out_shape, body))
+    return te_map("transpose", out_shape, [("x", shape, dtype)], body)
 
 
 def concat(shapes: Sequence[Sequence[int]], axis: int, dtype: str = "float32") -> PrimFunc:
@@ -79,12 +76,12 @@ def pad(
     if any(b < 0 or e < 0 for b, e in pads):
         raise ValueError(f"pad: negative pads {tuple(pads)} are not supported; use slice")
     out_shape = [d + b + e for d, (b, e) in zip(shape, pads, strict=True)]
-    x, out = Buffer("x", tuple(shape), dtype), Buffer("out", tuple(out_shape), dtype)
+    fill = Const(float(value) if dtype.startswith("float") else int(value), dtype)
 
-    def body(idx):
+    def body(t, idx):
         src, conds = [], []
-        for i, d, (b, _) in zip(idx, shape, pads, strict=True):
-            if b == 0 and out_shape[len(src)] == d:
+        for axis, (i, d, (b, _)) in enumerate(zip(idx, shape, pads, strict=True)):
+            if b == 0 and out_shape[axis] == d:
                 src.append(i)
                 continue
             j = i - Const(b)
@@ -92,20 +89,18 @@ def pad(
                 # Reflect about the first/last element: -k -> k, d-1+k -> d-1-k.
                 j = BinOp("max", j, Const(0) - j)
                 j = Const(d - 1) - BinOp("max", Const(d - 1) - j, j - Const(d - 1))
-            clamped = BinOp("min", BinOp("max", j, Const(0)), Const(d - 1))
+            # Clamped, so every load stays inside x even where the select discards it.
+            src.append(BinOp("min", BinOp("max", j, Const(0)), Const(d - 1)))
             conds.append(BinOp("and", j >= Const(0), j < Const(d)))
-            src.append(clamped)
-        val = x[tuple(src)]
+        val = t[0][tuple(src)]
         if mode == "constant" and conds:
             ok = conds[0]
             for c in conds[1:]:
                 ok = BinOp("and", ok, c)
-            val = Select(
-                ok, val, Const(float(value) if dtype.startswith("float") else int(value), dtype)
-            )
-        return Store(out, tuple(idx), val)
+            val = Select(ok, val, fill)
+        return val
 
-    return PrimFunc("pad", (x, out), data_parallel(out_shape, body))
+    return te_map("pad", out_shape, [("x", shape, dtype)], body)
 
 
 def slice_op(
@@ -120,10 +115,9 @@ def slice_op(
         last = st + sp * (n - 1)
         if n and not (0 <= st < shape[a] and 0 <= last < shape[a]):
             raise ValueError(f"slice: axis {a} reads [{st}, {last}] outside 0..{shape[a] - 1}")
-    x, out = Buffer("x", tuple(shape), dtype), Buffer("out", tuple(out_shape), dtype)
 
-    def body(idx):
+    def body(t, idx):
         src = tuple(i * Const(sp) + Const(st) for i, st, sp in zip(idx, starts, steps, strict=True))
-        return Store(out, tuple(idx), x[src])
+        return t[0][src]
 
-    return PrimFunc("slice", (x, out), data_parallel(out_shape, body))
+    return te_map("slice", out_shape, [("x", shape, dtype)], body)
