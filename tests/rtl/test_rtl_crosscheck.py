@@ -37,3 +37,29 @@ def test_dram_divergence_names_buffer_element_and_store(cfg):
     text = first_dram_divergence(prog, res.dram, bad)
     assert f"buffer {out_name!r}" in text and "STORE" in text
     assert first_dram_divergence(prog, res.dram, res.dram.copy()) is None
+
+
+def test_crosscheck_reports_a_faulty_device(cfg, monkeypatch):
+    """End to end through `crosscheck`, with the RTL replaced by a hw_sim run whose timing,
+    DRAM and counters are perturbed: every difference is reported."""
+    from runtime import rtl_crosscheck
+
+    prog, _ = EXAMPLES["gemm"](cfg, np.random.default_rng(0))
+    victim = len(prog.insns) - 2
+
+    def faulty_run(program, dram, max_cycles=None, trace=False):
+        res = simulate(program)
+        dram[...] = res.dram
+        dram[program.buffers["out"].offset] ^= 1
+        sched = replace(res.schedule, end=list(res.schedule.end))
+        sched.end[victim] += 3
+        res.stats.total_cycles += 3
+        return res.stats, sched
+
+    monkeypatch.setattr(rtl_crosscheck, "run_rtl", faulty_run)
+    out = rtl_crosscheck.crosscheck(prog)
+    assert not out.ok
+    assert out.timing.startswith(f"instruction {victim} ")
+    assert "buffer 'out'" in out.result
+    assert any(c.startswith("total_cycles") for c in out.counters)
+    assert "DIVERGE" in out.report()
