@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_sim.config import ConfigError, HwConfig
-from hw_sim.isa import Insn, MemType, decode_program, encode_program
+from hw_sim.isa import Insn, MalformedInstruction, MemType, decode_program, encode_program
 
 MAGIC = b"VTAPROG\x01"
 FORMAT_VERSION = 1
@@ -36,6 +36,11 @@ FORMAT_VERSION = 1
 
 class ProgramFormatError(ValueError):
     """A program file is truncated, corrupt, or of an unknown format."""
+
+
+class MalformedProgramInstruction(ProgramFormatError, MalformedInstruction):
+    """A program file whose checksum is right but one of whose instruction words is not a valid
+    instruction (catchable as either a file-format error or a malformed instruction)."""
 
 
 def mem_elem_bytes(cfg: HwConfig, mem_type: MemType) -> int:
@@ -148,23 +153,34 @@ class Program:
             header = json.loads(data[12 : 12 + hlen])
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise bad(f"unreadable header: {e}") from None
+        if not isinstance(header, dict):
+            raise bad("the header is not a JSON object")
         if header.get("format") != FORMAT_VERSION:
             raise bad(f"format version {header.get('format')!r}, this vtac reads {FORMAT_VERSION}")
+        missing = [k for k in ("config", "n_insns", "dram_bytes", "buffers") if k not in header]
+        if missing:
+            raise bad(f"header lacks {', '.join(missing)}")
         try:
             cfg = HwConfig.from_dict(header["config"], name=header.get("config_name", "custom"))
-        except ConfigError as e:
+        except (ConfigError, TypeError) as e:
             raise bad(f"bad hardware config: {e}") from None
         n, nd = int(header["n_insns"]), int(header["dram_bytes"])
         pos = 12 + hlen
         if len(data) - 4 != pos + 16 * n + nd:
             raise bad(f"size mismatch: header promises {n} instructions and {nd} DRAM bytes")
         words = np.frombuffer(data, dtype="<u8", count=2 * n, offset=pos).reshape(n, 2)
-        insns = decode_program(words, cfg)
+        try:
+            insns = decode_program(words, cfg)
+        except MalformedInstruction as e:
+            raise MalformedProgramInstruction(f"{source}: {e}") from None
         dram = np.frombuffer(data, dtype=np.uint8, count=nd, offset=pos + 16 * n).copy()
-        buffers = {
-            b["name"]: DramBuffer(b["name"], int(b["offset"]), tuple(b["shape"]), b["dtype"])
-            for b in header["buffers"]
-        }
+        try:
+            buffers = {
+                b["name"]: DramBuffer(b["name"], int(b["offset"]), tuple(b["shape"]), b["dtype"])
+                for b in header["buffers"]
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise bad(f"bad buffer table in the header: {type(e).__name__}: {e}") from None
         return cls(cfg, insns, dram, buffers, header.get("meta", {}))
 
     def save(self, path: str | Path) -> None:

@@ -12,6 +12,7 @@ from hw_sim.errors import WatchdogError
 from hw_sim.examples import EXAMPLES
 from runtime.cli import main
 from runtime.device import DeviceError, HwSimDevice, get_device
+from tests.hw_sim.program_files import with_bad_opcode
 
 pytestmark = pytest.mark.sim
 
@@ -94,6 +95,11 @@ def test_cli_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sim", str(good), "--max-cycles", "100"]) == 1
     assert "WatchdogError" in capsys.readouterr().err
+    malformed = tmp_path / "m.vtaprog"
+    malformed.write_bytes(with_bad_opcode(good.read_bytes(), 3, 7))
+    for command in ("sim", "disasm"):
+        assert main([command, str(malformed)]) == 1
+        assert "m.vtaprog: instruction 3: unknown opcode 7" in capsys.readouterr().err
 
 
 def test_bench_script_json_keys(capsys):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 import pytest
 
 from hw_sim.disasm import disasm, listing
 from hw_sim.examples import EXAMPLES
 from hw_sim.isa import AluInsn, AluOp, FinishInsn, MalformedInstruction, MemInsn, MemType, Opcode
-from hw_sim.program import MAGIC, Program, ProgramFormatError
+from hw_sim.program import MAGIC, MalformedProgramInstruction, Program, ProgramFormatError
+from tests.hw_sim.program_files import with_bad_opcode, with_header
 
 
 def test_round_trip_file(cfg, rng, tmp_path):
@@ -43,14 +41,27 @@ def test_truncated_and_corrupt_files(cfg, rng, tmp_path):
 
 def test_malformed_instruction_in_file(cfg, rng):
     """A file whose checksum is right but whose instruction word is not an instruction."""
-    data = EXAMPLES["relu"](cfg, rng)[0].to_bytes()
-    (hlen,) = struct.unpack("<I", data[8:12])
-    body = bytearray(data[:-4])
-    body[12 + hlen + 16 * 2] = (body[12 + hlen + 16 * 2] & ~0x7) | 6  # opcode 6 in insn 2
-    data = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+    data = with_bad_opcode(EXAMPLES["relu"](cfg, rng)[0].to_bytes(), 2, 6)
     assert data.startswith(MAGIC)
     with pytest.raises(MalformedInstruction, match="instruction 2: unknown opcode 6"):
         Program.from_bytes(data)
+    with pytest.raises(ProgramFormatError, match="p.vtaprog: instruction 2: unknown opcode 6"):
+        Program.from_bytes(data, source="p.vtaprog")
+    assert issubclass(MalformedProgramInstruction, MalformedInstruction)
+
+
+def test_header_errors_are_format_errors(cfg, rng):
+    data = EXAMPLES["relu"](cfg, rng)[0].to_bytes()
+    with pytest.raises(ProgramFormatError, match="header lacks n_insns"):
+        Program.from_bytes(with_header(data, lambda h: {k: v for k, v in h.items()
+                                                        if k != "n_insns"}))  # fmt: skip
+    with pytest.raises(ProgramFormatError, match="header is not a JSON object"):
+        Program.from_bytes(with_header(data, lambda h: [h]))
+    with pytest.raises(ProgramFormatError, match="bad buffer table"):
+        Program.from_bytes(with_header(data, lambda h: h | {"buffers": [{"name": "x"}]}))
+    with pytest.raises(ProgramFormatError, match="bad hardware config.*LOG_BLOCK"):
+        Program.from_bytes(with_header(data, lambda h: h | {"config": {
+            k: v for k, v in h["config"].items() if k != "LOG_BLOCK"}}))  # fmt: skip
 
 
 def test_disasm_shows_flags_and_modules(cfg, rng):
