@@ -12,6 +12,7 @@ from vta_refs import apply_steps, conv2d_nchw, epilogue, random_conv_inputs
 
 from compiler.vta.build import build
 from compiler.vta.ops import conv2d_op, dense_op
+from hw_sim.isa import AluInsn, AluOp
 from runtime.device import get_device
 
 pytestmark = pytest.mark.sim
@@ -36,6 +37,14 @@ def _run_conv(cfg, rng, n, h, ci, co, k, s, groups=1, **epi):
     residual = epi.pop("residual", False)
     op = conv2d_op(cfg, n, ci, h, h, co, k, s, pad, groups=groups, residual=residual, **epi)
     kern = build(op, cfg)
+    if epi.get("bias", True):
+        alu_bias = [
+            i
+            for i in kern.program.insns
+            if isinstance(i, AluInsn) and i.alu_op == AluOp.ADD and not i.use_imm
+        ]
+        # the bias goes where bias_on says: a tensor-tensor ALU ADD, or GEMM micro-ops
+        assert bool(alu_bias) == (epi.get("bias_on", "gemm") == "alu" or residual)
     oh = (h + 2 * pad - k) // s + 1
     x, w, b, r = random_conv_inputs(
         rng, n, ci, h, h, co, k, groups, (n, co, oh, oh) if residual else None
@@ -66,6 +75,19 @@ def test_resnet_conv(cfg, rng, layer):
     h, ci, co, k, s = RESNET[layer]
     stats = _run_conv(cfg, rng, 1, h, ci, co, k, s)
     assert stats.gemm_uops > 0
+
+
+# The layers of VTA's conv2d benchmark (scripts/bench_layers.py).
+BENCH = ["C2", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12"]
+
+
+@pytest.mark.parametrize("layer", BENCH)
+def test_resnet_conv_alu_bias(cfg, rng, layer):
+    """The benchmark layers with the bias added by the ALU (`bias_on="alu"`) instead of the
+    default GEMM-unit bias: a tensor-tensor ADD of a bias tile loaded into the accumulator."""
+    h, ci, co, k, s = RESNET[layer]
+    stats = _run_conv(cfg, rng, 1, h, ci, co, k, s, bias_on="alu")
+    assert stats.alu_uops > 0
 
 
 @pytest.mark.parametrize("layer", list(MOBILENET))
