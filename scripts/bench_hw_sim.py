@@ -11,7 +11,7 @@ only add time. The median wall time and the median process CPU time are reported
 `--json` prints one JSON object with `gemm_cycles_per_s` (the slower of the two thread counts),
 `small_insn_per_s`, their CPU-time twins and the details.
 
-    python scripts/bench_hw_sim.py [--config default] [--repeat 7] [--groups 2000] [--json]
+    python scripts/bench_hw_sim.py [--config default] [--repeat 21] [--groups 2000] [--json]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def run(config: str, repeat: int, groups: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="default")
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=21)
     ap.add_argument("--groups", type=int, default=2000, help="groups of 5 small instructions")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
