@@ -13,6 +13,7 @@ import ctypes
 import itertools
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -29,8 +30,19 @@ _NP_DTYPES = {
     "int16": np.int16, "int32": np.int32, "int64": np.int64, "bool": np.bool_,
 }  # fmt: skip
 
+
+def _threads_from_env() -> int:
+    text = os.environ.get("VTAC_NUM_THREADS", "")
+    try:
+        n = int(text) if text else 0
+    except ValueError:
+        warnings.warn(f"VTAC_NUM_THREADS={text!r} is not an integer; using all cores", stacklevel=2)
+        n = 0
+    return n if n > 0 else (os.cpu_count() or 1)
+
+
 _pool: ThreadPoolExecutor | None = None
-_num_threads = int(os.environ.get("VTAC_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
+_num_threads = _threads_from_env()
 _pool_lock = threading.Lock()
 
 
@@ -60,7 +72,10 @@ def _get_pool() -> ThreadPoolExecutor:
 
 
 class CpuKernel:
-    """A compiled PrimFunc. Call with arrays matching `func.params` (shape, dtype, C order)."""
+    """A compiled PrimFunc. Call with arrays matching `func.params` (shape, dtype, C order).
+
+    The kernel's temporaries are allocated once and reused, so one CpuKernel must not be
+    called from two Python threads at the same time (its own parallel stages are fine)."""
 
     def __init__(self, func: PrimFunc, code: ModuleCode, addresses: list[int]):
         self.func = func
