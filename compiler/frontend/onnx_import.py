@@ -37,6 +37,10 @@ class ModelFormatError(FrontendError):
     """The file is not a readable ONNX model (malformed, truncated, empty)."""
 
 
+class UnsupportedValueError(FrontendError):
+    """A test-case value the graph level cannot hold (sequence, optional, unsupported dtype)."""
+
+
 class UnsupportedOpsError(FrontendError):
     """Ops (or op variants) vtac cannot execute; `problems` maps op -> node names."""
 
@@ -302,6 +306,50 @@ def import_onnx(
     if verify_graph:
         verify(graph)
     return graph
+
+
+# ----- the installed onnx package, for the conformance runner and scripts -----------------------
+# (they go through these functions so that no other module of vtac imports onnx)
+def onnx_version() -> str:
+    """Version of the installed `onnx` package."""
+    return onnx.__version__
+
+
+def onnx_op_names() -> list[str]:
+    """Every op of ONNX's default domain (any opset version), as the schemas spell them."""
+    import onnx.defs
+
+    return sorted(
+        {s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain in ("", "ai.onnx")}
+    )
+
+
+def onnx_node_test_cases() -> list:
+    """ONNX's backend node test cases (`onnx.backend.test.case.node`), generated in memory."""
+    import warnings
+
+    from onnx.backend.test.case import node
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            return node.collect_testcases()
+
+
+def onnx_value_to_array(value: Any) -> np.ndarray:
+    """A test-case input/output (TensorProto or NumPy value) as an array; raises
+    `UnsupportedValueError` for sequences, optionals and dtypes the graph level lacks."""
+    if isinstance(value, onnx.TensorProto):
+        if onnx_dtype_to_numpy(value.data_type) is None:
+            name = onnx.TensorProto.DataType.Name(value.data_type)
+            raise UnsupportedValueError(f"data type {name} is not supported")
+        return numpy_helper.to_array(value)
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise UnsupportedValueError(f"data type {array.dtype} is not supported")
+        return array
+    raise UnsupportedValueError("sequence/optional values")
 
 
 def onnx_input_feeds(
