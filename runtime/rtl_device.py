@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from hw_sim.config import HwConfig
-from hw_sim.errors import SimError, WatchdogError
+from hw_sim.disasm import disasm
+from hw_sim.errors import DeadlockError, SimError, WatchdogError
 from hw_sim.isa import Module, encode_program, insn_module
 from hw_sim.program import Program
 from hw_sim.stats import FETCH_CLASSES, MODULE_CLASSES, MODULES, READ_TYPES, TOKEN_QUEUES, RunStats
@@ -117,7 +118,7 @@ def run_rtl(
         if trace:
             cmd += ["--trace", str(tmp / "trace.txt")]
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode not in (0, 2):
+        if proc.returncode not in (0, 2, 3):
             raise RtlRunError(
                 f"RTL harness failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
             )
@@ -129,10 +130,51 @@ def run_rtl(
                 cycle=limit,
                 index=None,
             )
+        if proc.returncode == 3:
+            raise _deadlock(program, result)
         dram[...] = np.fromfile(tmp / "out.bin", dtype=np.uint8)
         stats = stats_from_counters(int(result["total_cycles"]), result["counters"])
         sched = parse_trace((tmp / "trace.txt").read_text(), program) if trace else None
     return stats, sched
+
+
+def _deadlock(program: Program, result: dict) -> DeadlockError:
+    """Name the instruction each module is stuck on (from its executed-instruction count)."""
+    c = result["counters"]
+    mods = [insn_module(i) for i in program.insns]
+    blocked = {}
+    for m in (Module.LOAD, Module.COMPUTE, Module.STORE):
+        name = m.name.lower()
+        mine = [i for i, mm in enumerate(mods) if mm == m]
+        done = int(c[f"{name}.insns"])
+        if done < len(mine):
+            k = mine[done]
+            blocked[name] = f"instruction {k} ({disasm(program.insns[k])}) waits for a token"
+        else:
+            blocked[name] = "idle: all its instructions ran"
+    dispatched = int(c["fetch.busy"])
+    if dispatched < len(program.insns):
+        k = dispatched
+        blocked["fetch"] = (
+            f"instruction {k} ({disasm(program.insns[k])}) cannot be dispatched: its queue is full"
+        )
+    tokens = {t: int(c[f"tokens.{t}"]) for t in TOKEN_QUEUES}
+    if dispatched >= len(program.insns) and all(v.startswith("idle") for v in blocked.values()):
+        return DeadlockError(
+            f"the RTL ran every instruction by cycle {result['total_cycles']} but none was a "
+            "FINISH: end the program with FINISH",
+            blocked,
+            tokens,
+        )
+    lines = [f"{m}: {why}" for m, why in blocked.items()]
+    msg = (
+        f"deadlock in the RTL at cycle {result['total_cycles']}: no module can progress and "
+        "FINISH has not run\n  "
+        + "\n  ".join(lines)
+        + "\ntokens (pushed, not popped): "
+        + ", ".join(f"{k}={v}" for k, v in tokens.items())
+    )
+    return DeadlockError(msg, blocked, tokens)
 
 
 class RtlDevice(Device):

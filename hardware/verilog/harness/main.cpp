@@ -9,7 +9,9 @@
 //   trace:    one line per event: "D <cycle>" (fetch dispatch), "S <module> <cycle>" (start),
 //             "E <module> <cycle>" (end = the cycle after the last one); modules 0 load,
 //             1 compute, 2 store
-// Exit status: 0 FINISH executed, 2 cycle limit reached, 1 error (message on stderr).
+// Exit status: 0 FINISH executed, 2 cycle limit reached, 3 deadlock (nothing can happen any
+// more: no module busy, no burst or token in flight, no instruction dispatched or started for
+// longer than a token takes to arrive), 1 error (message on stderr).
 //
 // DRAM model: each port has at most one burst in flight. A read burst requested in cycle c
 // delivers beat k (bytes addr + k*BUS_BYTES ...) in cycle c + DRAM_LATENCY + k. A write beat is
@@ -169,7 +171,8 @@ int main(int argc, char** argv) {
   bool resp_pending = false;
   uint64_t resp_cycle = 0;
   uint64_t cycle = 0;
-  bool finished = false;
+  bool finished = false, deadlock = false;
+  uint64_t quiet = 0;  // consecutive cycles without any activity
 
   while (cycle < max_cycles) {
     fetch.drive(cycle, top->f_rd_valid, top->f_rd_data);
@@ -210,6 +213,14 @@ int main(int argc, char** argv) {
     }
     if (top->s_wr_resp) resp_pending = false;
     finished = top->finish;
+    bool activity = top->active || top->ev_dispatch || top->ev_start || top->ev_end ||
+                    fetch.pending || load.pending || compute.pending || resp_pending ||
+                    top->s_wr_valid;
+    quiet = activity ? 0 : quiet + 1;
+    if (quiet > static_cast<uint64_t>(TOKEN_LATENCY) + 2) {
+      deadlock = true;
+      break;
+    }
     if (trace) {
       if (top->ev_dispatch) std::fprintf(trace, "D %llu\n", (unsigned long long)cycle);
       for (int m = 0; m < 3; ++m) {
@@ -237,12 +248,13 @@ int main(int argc, char** argv) {
   FILE* c = std::fopen(counters_path.c_str(), "w");
   if (!c) die("cannot write " + counters_path);
   std::fprintf(c, "{\"status\": \"%s\", \"total_cycles\": %llu, \"counters\": {",
-               finished ? "finished" : "cycle_limit", (unsigned long long)cycle);
+               finished ? "finished" : (deadlock ? "deadlock" : "cycle_limit"),
+               (unsigned long long)cycle);
   for (int i = 0; i < static_cast<int>(N_COUNTERS); ++i) {
     uint64_t v = uint64_t(top->counters[2 * i]) | (uint64_t(top->counters[2 * i + 1]) << 32);
     std::fprintf(c, "%s\"%s\": %llu", i ? ", " : "", COUNTER_NAMES[i], (unsigned long long)v);
   }
   std::fprintf(c, "}}\n");
   std::fclose(c);
-  return finished ? 0 : 2;
+  return finished ? 0 : (deadlock ? 3 : 2);
 }

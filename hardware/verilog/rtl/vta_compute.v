@@ -52,7 +52,8 @@ module vta_compute (
     output reg  [63:0]                  n_gemm_uops,
     output reg  [63:0]                  n_alu_uops,
     output wire                         ev_start,
-    output wire                         ev_end
+    output wire                         ev_end,
+    output wire                         active   // executing an instruction
 );
   localparam integer B = `VTA_BUS_BYTES;
   localparam integer ACC_RB = `VTA_ACC_ROW_BYTES;
@@ -133,6 +134,7 @@ module vta_compute (
   assign finish = accept && h_is_finish;
   assign ev_start = accept;
   assign ev_end = last;
+  assign active = (state != S_IDLE);
 
   // ---------------------------------------------------------------- buffers and datapath
   // Row indices are computed at 32 bits; each buffer uses the bits it addresses (wrap).

@@ -38,7 +38,8 @@ module vta_load (
     output reg  [63:0]                  n_bytes_inp,
     output reg  [63:0]                  n_bytes_wgt,
     output wire                         ev_start,
-    output wire                         ev_end
+    output wire                         ev_end,
+    output wire                         active   // executing an instruction
 );
   reg busy, f_push_next, f_wgt;
 
@@ -69,6 +70,7 @@ module vta_load (
   assign to_wgt = f_wgt;
   assign ev_start = accept;
   assign ev_end = last;
+  assign active = busy;
 
   vta_dma_read #(
       .BUS_BYTES(`VTA_BUS_BYTES), .MAX_BURST_BEATS(`VTA_MAX_BURST_BEATS),

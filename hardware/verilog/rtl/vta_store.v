@@ -31,7 +31,8 @@ module vta_store (
     output reg  [63:0]                  n_insns,
     output reg  [63:0]                  n_bytes,
     output wire                         ev_start,
-    output wire                         ev_end
+    output wire                         ev_end,
+    output wire                         active   // executing an instruction
 );
   reg busy, f_push_prev;
 
@@ -54,6 +55,7 @@ module vta_store (
   assign s2g_push = last && (accept ? h_push_prev : f_push_prev);
   assign ev_start = accept;
   assign ev_end = last;
+  assign active = busy;
 
   vta_dma_write #(
       .BUS_BYTES(`VTA_BUS_BYTES), .MAX_BURST_BEATS(`VTA_MAX_BURST_BEATS),

@@ -42,7 +42,8 @@ module vta_top (
     output wire [`VTA_N_COUNTERS*64-1:0] counters,
     output wire                         ev_dispatch,
     output wire [2:0]                   ev_start,   // load, compute, store
-    output wire [2:0]                   ev_end
+    output wire [2:0]                   ev_end,
+    output wire [2:0]                   active     // load, compute, store busy (watchdog)
 );
   localparam integer B = `VTA_BUS_BYTES;
   localparam integer AW = `VTA_DRAM_ADDR_W;
@@ -119,7 +120,7 @@ module vta_top (
       .ww_be(l_ww_be), .pad_en(l_pad_en), .pad_row(l_pad_row),
       .n_busy(l_busy), .n_memory(l_memory), .n_token(l_token), .n_empty(l_empty),
       .n_insns(l_insns), .n_bytes_inp(l_bytes_inp), .n_bytes_wgt(l_bytes_wgt),
-      .ev_start(ev_start[0]), .ev_end(ev_end[0])
+      .ev_start(ev_start[0]), .ev_end(ev_end[0]), .active(active[0])
   );
 
   wire [`VTA_LOG_INP_DEPTH-1:0] inp_raddr;
@@ -165,7 +166,7 @@ module vta_top (
       .n_busy(c_busy), .n_memory(c_memory), .n_token(c_token), .n_empty(c_empty),
       .n_insns(c_insns), .n_bytes_uop(c_bytes_uop), .n_bytes_acc(c_bytes_acc),
       .n_bytes_acc8(c_bytes_acc8), .n_gemm_uops(c_gemm), .n_alu_uops(c_alu),
-      .ev_start(ev_start[1]), .ev_end(ev_end[1])
+      .ev_start(ev_start[1]), .ev_end(ev_end[1]), .active(active[1])
   );
 
   // ---------------------------------------------------------------- store and OUT
@@ -189,7 +190,7 @@ module vta_top (
       .wr_last(s_wr_last), .wr_resp(s_wr_resp),
       .n_busy(s_busy), .n_memory(s_memory), .n_token(s_token), .n_empty(s_empty),
       .n_insns(s_insns), .n_bytes(s_bytes),
-      .ev_start(ev_start[2]), .ev_end(ev_end[2])
+      .ev_start(ev_start[2]), .ev_end(ev_end[2]), .active(active[2])
   );
 
   // ---------------------------------------------------------------- counters
