@@ -5,28 +5,23 @@
     bias    [C/bn, bn]                                   (optional)
     out     [N, C/bn, OH, OW, bn]
 
-Channels are the vector lanes, so every load is a contiguous vector; a tile of `ow_tile`
-output pixels stays in registers across the KH x KW taps (unrolled).
+A tensor expression with a CPU schedule, lowered by the shared `compiler.tir.lower`: channels
+are the vector lanes, so every load is a contiguous vector; the loop over (n, channel block,
+output row) is fused and parallel; a tile of `ow_tile` output pixels of a row stays in
+registers (a local accumulator) across the KH x KW taps, all unrolled.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from compiler.cpu.conv2d import Conv2dShape
-from compiler.cpu.nest import nest
-from compiler.tir.nodes import (
-    Allocate,
-    BinOp,
-    Buffer,
-    Const,
-    For,
-    ForKind,
-    PrimFunc,
-    Store,
-    Var,
-    seq,
-)
+from compiler.schedule import create_schedule
+from compiler.te import compute, placeholder, reduce_axis, sum_reduce
+from compiler.tir.lower import lower
+from compiler.tir.nodes import BinOp, Const, PrimFunc
 
 F32 = "float32"
 
@@ -42,59 +37,49 @@ def depthwise_nchwc(
     oh_n, ow_n = s.out_hw
     (sh, sw), (dh, dw) = s.stride, s.dilation
     cb = s.c // bn
-    data = Buffer("data", (s.n, cb, s.h + 2 * s.pad[0], s.w + 2 * s.pad[1], bn), F32)
-    weight = Buffer("weight", (cb, s.kh, s.kw, bn), F32)
-    bias_buf = Buffer("bias", (cb, bn), F32) if bias else None
-    out = Buffer("out", (s.n, cb, oh_n, ow_n, bn), F32)
-    p = Var("p")
-    n, c, oh = p // (cb * oh_n), p // oh_n % cb, p % oh_n
-
-    def tile(ow0, width: int):
-        acc = Buffer("acc", (width, bn), F32, scope="local")
-        w, l = Var("w"), Var("l")  # noqa: E741
-        zero = nest(
-            [(w, width, ForKind.UNROLLED), (l, bn, ForKind.VECTORIZED)],
-            Store(acc, (w, l), Const(0.0, F32)),
-        )
-        ky, kx, w2, l2 = Var("ky"), Var("kx"), Var("w"), Var("l")
-        upd = Store(
-            acc,
-            (w2, l2),
-            acc[w2, l2]
-            + data[n, c, oh * sh + ky * dh, (ow0 + w2) * sw + kx * dw, l2] * weight[c, ky, kx, l2],
-        )
-        red = nest(
-            [
-                (ky, s.kh, ForKind.UNROLLED),
-                (kx, s.kw, ForKind.UNROLLED),
-                (w2, width, ForKind.UNROLLED),
-                (l2, bn, ForKind.VECTORIZED),
-            ],
-            upd,
-        )
-        w3, l3 = Var("w"), Var("l")
-        val = acc[w3, l3]
-        if bias_buf is not None:
-            val = val + bias_buf[c, l3]
-        if relu:
-            val = BinOp("max", val, Const(0.0, F32))
-        st = nest(
-            [(w3, width, ForKind.UNROLLED), (l3, bn, ForKind.VECTORIZED)],
-            Store(out, (n, c, oh, ow0 + w3, l3), val),
-        )
-        return Allocate(acc, seq(zero, red, st))
-
-    full, rest = divmod(ow_n, ow_tile)
-    owo = Var("owo")
-    row = seq(
-        For(owo, Const(0), Const(full), ForKind.SERIAL, tile(owo * ow_tile, ow_tile))
-        if full
-        else None,
-        tile(Const(full * ow_tile), rest) if rest else None,
+    data = placeholder((s.n, cb, s.h + 2 * s.pad[0], s.w + 2 * s.pad[1], bn), F32, "data")
+    weight = placeholder((cb, s.kh, s.kw, bn), F32, "weight")
+    bias_t = placeholder((cb, bn), F32, "bias") if bias else None
+    ry, rx = reduce_axis(s.kh, "ry"), reduce_axis(s.kw, "rx")
+    acc = compute(
+        (s.n, cb, oh_n, ow_n, bn),
+        lambda n, c, y, x, l: sum_reduce(
+            data[n, c, y * sh + ry * dh, x * sw + rx * dw, l] * weight[c, ry, rx, l], [ry, rx]
+        ),
+        name="acc",
     )
-    body = For(p, Const(0), Const(s.n * cb * oh_n), ForKind.PARALLEL, row)
-    params = (data, weight) + ((bias_buf,) if bias_buf is not None else ()) + (out,)
-    return PrimFunc("depthwise_nchwc", params, body)
+
+    def epilogue(n, c, y, x, l):
+        v = acc[n, c, y, x, l]
+        if bias_t is not None:
+            v = v + bias_t[c, l]
+        return BinOp("max", v, Const(0.0, F32)) if relu else v
+
+    out = compute(acc.shape, epilogue, name="out") if (bias or relu) else acc
+    sch = create_schedule([out])
+    if out is acc:
+        acc_stage = sch.cache_write(out, "local")
+    else:
+        sch[acc].set_scope("local")
+        acc_stage = acc
+    n, c, y, x, l = sch[out].op.axis
+    xo, xi = sch[out].split(x, factor=min(ow_tile, ow_n))
+    ncy = sch[out].fuse(sch[out].fuse(n, c), y)
+    sch[out].reorder(ncy, xo, xi, l)
+    sch[out].parallel(ncy)
+    sch[out].unroll(xi)
+    sch[out].vectorize(l)
+    sch[acc_stage].compute_at(sch[out], xo)
+    *_, ax, al = sch[acc_stage].op.axis
+    ary, arx = sch[acc_stage].op.reduce_axis
+    sch[acc_stage].reorder(ary, arx, ax, al)
+    for iv in (ary, arx, ax):
+        sch[acc_stage].unroll(iv)
+    sch[acc_stage].vectorize(al)
+    f = lower(sch, "depthwise_nchwc")
+    by_name = {b.name: b for b in f.params}
+    tensors = [data, weight] + ([bias_t] if bias_t is not None else []) + [out]
+    return replace(f, params=tuple(by_name[t.op.name] for t in tensors))
 
 
 def pack_depthwise_weight(w: np.ndarray, bn: int) -> np.ndarray:
