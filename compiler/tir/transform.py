@@ -1,7 +1,8 @@
 """Pass infrastructure: named `PrimFunc -> PrimFunc` passes composed in a `Sequential`.
 
-A pipeline is a list of `Pass(name, fn, reason)`; `Sequential.run` applies them in order and
-verifies the IR at the end (and after every pass with `verify_each=True` or `VTAC_DEBUG>=2`).
+A pipeline is a list of `Pass(name, fn, reason)`; `Sequential.run` verifies the IR it is given,
+applies the passes in order and verifies the IR at the end (the pipeline's two boundaries; also
+after every pass with `verify_each=True` or `VTAC_DEBUG>=2`).
 
 Debug output is controlled by the environment variable `VTAC_DEBUG` (read at run time):
     1  pass names and wall times
@@ -56,6 +57,7 @@ class Sequential:
     def run(self, func: PrimFunc) -> PrimFunc:
         level = debug_level()
         self.timings = []
+        verify(func)  # boundary: what the previous level handed over
         for p in self.passes:
             t0 = time.perf_counter()
             func = p(func)

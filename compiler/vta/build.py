@@ -133,8 +133,21 @@ class CompiledKernel:
 def build(
     op: VtaOp, cfg: HwConfig, knobs: Knobs | None = None, vthreads: bool = True
 ) -> CompiledKernel:
-    """Compile `op` for the accelerator (default knobs: `default_knobs(op, cfg, vthreads)`)."""
+    """Compile `op` for the accelerator (default knobs: `default_knobs(op, cfg, vthreads)`).
+
+    `pass_times` lists every step with its wall time: `schedule` (knob heuristic and schedule),
+    `lower`, the passes of `vta_pipeline`, `codegen` and `insert_dep_tokens`; `VTAC_DEBUG=1`
+    prints them as they finish.
+    """
     t0 = time.perf_counter()
+    times: list[tuple[str, float]] = []
+
+    def step(name: str, since: float) -> float:
+        now = time.perf_counter()
+        times.append((name, now - since))
+        debug_print(1, f"[vta] {name}: {(now - since) * 1e3:.2f} ms")
+        return now
+
     if op.kind == "elementwise":
         from compiler.vta.elementwise import elementwise_knobs, schedule_elementwise
 
@@ -144,14 +157,20 @@ def build(
         if knobs is None:
             knobs = default_knobs(op, cfg, vthreads)
         sch = schedule_vta(op, knobs)
+    t = step("schedule", t0)
     func = lower(sch, op.name)
+    step("lower", t)
     if debug_level() >= 2:
         debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")
     pipe = vta_pipeline(cfg)
-    func = pipe.run(func)
+    func = pipe.run(func)  # verifies the IR it is given and the IR it returns
+    times += pipe.timings
     prog, stats = generate(func, cfg, meta={"op": op.name, "knobs": knobs.to_dict()})
+    for name, dt in (("codegen", stats.stream_seconds), ("insert_dep_tokens", stats.deps_seconds)):
+        times.append((name, dt))
+        debug_print(1, f"[vta] {name}: {dt * 1e3:.2f} ms")
     if debug_level() >= 3:
         from hw_sim.disasm import listing
 
         debug_print(3, listing(prog.insns))
-    return CompiledKernel(prog, func, op, knobs, time.perf_counter() - t0, pipe.timings, stats)
+    return CompiledKernel(prog, func, op, knobs, time.perf_counter() - t0, times, stats)

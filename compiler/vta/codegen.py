@@ -13,6 +13,7 @@ loads and stores, then FINISH.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from compiler.tir.affine import free_vars
@@ -21,6 +22,7 @@ from compiler.vta.deps import Access, StreamInsn, insert_dep_tokens
 from compiler.vta.exprcomp import compile_expr, compile_exprs
 from compiler.vta.nest import VtaPassError, perfect_nest
 from compiler.vta.uop import UopKernel
+from compiler.vta.uop_cache import UopCache
 from hw_sim.builder import ProgramBuilder
 from hw_sim.config import HwConfig
 from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, MemInsn, MemType, Module, Opcode, Uop
@@ -29,44 +31,20 @@ from hw_sim.program import Program
 
 @dataclass
 class CodegenStats:
+    """What code generation produced, and how long its two steps took."""
+
     uop_kernels: int = 0
     uop_loads: int = 0
     instructions: int = 0
     per_kind: dict = field(default_factory=dict)
+    stream_seconds: float = 0.0  # unrolling the loop IR into the instruction stream
+    deps_seconds: float = 0.0  # insert_dep_tokens on that stream
 
 
 def _span(base_vals: list[int], fo: int, fi: int, io: int, ii: int) -> tuple[int, int]:
     lo = min(base_vals) + min(0, fo * (io - 1)) + min(0, fi * (ii - 1))
     hi = max(base_vals) + max(0, fo * (io - 1)) + max(0, fi * (ii - 1)) + 1
     return lo, hi
-
-
-class UopCache:
-    """Which micro-op kernels are resident in the micro-op SRAM, and where."""
-
-    def __init__(self, depth: int):
-        self.depth = depth
-        self.ptr = 0
-        self.resident: dict[tuple, int] = {}
-
-    def lookup(self, key: tuple) -> tuple[int, bool]:
-        """(first row, needs loading)."""
-        if key in self.resident:
-            return self.resident[key], False
-        n = len(key)
-        if n > self.depth:
-            raise VtaPassError(
-                f"a micro-op kernel of {n} uops exceeds the {self.depth}-row uop SRAM"
-            )
-        if self.ptr + n > self.depth:
-            self.ptr = 0
-        lo, hi = self.ptr, self.ptr + n
-        self.resident = {
-            k: off for k, off in self.resident.items() if off + len(k) <= lo or off >= hi
-        }
-        self.resident[key] = lo
-        self.ptr = hi
-        return lo, True
 
 
 class VtaCodegen:
@@ -272,10 +250,15 @@ class VtaCodegen:
 
     # ----- whole program --------------------------------------------------------------------
     def run(self, meta: dict | None = None) -> Program:
+        t0 = time.perf_counter()
         self.walk(self.func.body)
+        # drain: a compute NOP that conflicts with every load and store, so it waits for all
         everything = [Access(m, 0, 1 << 30, True) for m in ("INP", "WGT", "OUT")]
         self._push(MemInsn(opcode=Opcode.LOAD, mem_type=MemType.UOP), Module.COMPUTE, everything)
+        t1 = time.perf_counter()
         insns = insert_dep_tokens(self.stream)
+        self.stats.stream_seconds = t1 - t0
+        self.stats.deps_seconds = time.perf_counter() - t1
         for insn in insns:
             self.b.emit(insn)
         self.b.finish()

@@ -21,10 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_debug_levels_print_passes_ir_and_listing(cfg, monkeypatch, capsys):
     op = dense_op(cfg, 1, 2 * cfg.block_in, 2 * cfg.block_out)
     monkeypatch.setenv("VTAC_DEBUG", "3")
-    build(op, cfg)
+    kern = build(op, cfg)
     err = capsys.readouterr().err
-    for p in vta_pipeline(cfg).passes:
-        assert f"[vta] {p.name}:" in err
+    steps = ["schedule", "lower", *(p.name for p in vta_pipeline(cfg).passes)]
+    steps += ["codegen", "insert_dep_tokens"]
+    assert [name for name, _ in kern.pass_times] == steps
+    for name in steps:
+        assert f"[vta] {name}:" in err
     assert "[lower] dense" in err and "vta.uop_kernel" in err
     assert "GEMM" in err and "FINISH" in err  # the instruction listing
 

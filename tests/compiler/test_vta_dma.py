@@ -26,13 +26,6 @@ from compiler.vta.sram import allocate_sram
 from hw_sim.isa import MemType
 
 
-def _loops(names_exts, body):
-    vs = [Var(n) for n, _ in names_exts]
-    for v, (_, e) in reversed(list(zip(vs, names_exts, strict=True))):
-        body = For(v, Const(0), Const(e), ForKind.SERIAL, body)
-    return vs, body
-
-
 def _copy_func(pad: bool):
     """Copy a 4x6 window (rows y, cols x) of an (1, 8, 10, 1, 16) tensor into an SRAM tile."""
     src = Buffer("src", (1, 8, 10, 1, 16), "int8")
