@@ -6,23 +6,29 @@ and int8 x int8 -> int32 for quantized graphs), as a loop-IR generator.
     bias    [O]                     float32 or int32 (optional)
     out     [N, O, OH, OW]          float32 or int32
 
-Stage 1 (parallel) copies x into a zero-padded temporary so the reduction needs no bounds
+A tensor expression with a CPU schedule, lowered by the shared `compiler.tir.lower`: stage 1
+(parallel) computes the zero-padded input into a temporary so the reduction needs no bounds
 checks; stage 2 (parallel over (n, o, output row)) accumulates one output row in a local
-buffer over (input channel, ky, kx) with the row as the vectorized axis.
+buffer over (input channel, ky, kx) with the row as the vectorized axis. `pad_stage` is the
+same padding written directly, for the pooling kernels.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from compiler.cpu.nest import nest
+from compiler.schedule import create_schedule
+from compiler.te import cast, compute, placeholder, reduce_axis, sum_reduce
+from compiler.tir.lower import lower
 from compiler.tir.nodes import (
-    Allocate,
     BinOp,
     Buffer,
-    Cast,
     Const,
     ForKind,
     IfThenElse,
     PrimFunc,
+    Select,
     Store,
     Var,
     seq,
@@ -56,56 +62,64 @@ def conv2d_direct(
     oh_n = (hp - dh * (kh - 1) - 1) // sh + 1
     ow_n = (wp - dw * (kw - 1) - 1) // sw + 1
     cg, og = c // groups, o // groups
-    x = Buffer("x", (n, c, h, w), dtype)
-    wt = Buffer("weight", (o, cg, kh, kw), dtype)
-    b = Buffer("bias", (o,), acc_t) if bias else None
-    out = Buffer("out", (n, o, oh_n, ow_n), acc_t)
-    xp = Buffer("x_padded", (n, c, hp, wp), dtype)
+    x = placeholder((n, c, h, w), dtype, "x")
+    wt = placeholder((o, cg, kh, kw), dtype, "weight")
+    b = placeholder((o,), acc_t, "bias") if bias else None
     zero_in = Const(0.0 if dtype == "float32" else 0, dtype)
     zero_acc = Const(0.0 if acc_t == "float32" else 0, acc_t)
 
-    pad = pad_stage(x, xp, (pt, pl), zero_in)
+    def padded(bi, ci, y, xx):
+        inside = BinOp(
+            "and",
+            BinOp("and", y >= Const(pt), y < Const(pt + h)),
+            BinOp("and", xx >= Const(pl), xx < Const(pl + w)),
+        )
+        # Clamped, so the load stays inside x where the select discards it.
+        yy = BinOp("min", BinOp("max", y - Const(pt), Const(0)), Const(h - 1))
+        xc = BinOp("min", BinOp("max", xx - Const(pl), Const(0)), Const(w - 1))
+        return Select(inside, x[bi, ci, yy, xc], zero_in)
 
-    # stage 2: conv rows
-    p = Var("p")
-    ni, oi, yi = p // (o * oh_n), p // oh_n % o, p % oh_n
-    g0 = oi // og * cg
-    acc = Buffer("acc", (ow_n,), acc_t, scope="local")
-    a0, ci, ky, kx, a1, a2 = (Var(v) for v in ("a", "ci", "ky", "kx", "a", "a"))
-
-    def widen(e):
-        return e if dtype == acc_t else Cast(acc_t, e)
-
-    update = Store(
-        acc,
-        (a1,),
-        acc[a1]
-        + widen(xp[ni, g0 + ci, yi * sh + ky * dh, a1 * sw + kx * dw]) * widen(wt[oi, ci, ky, kx]),
-    )
-    val = acc[a2]
-    if b is not None:
-        val = val + b[oi]
-    if relu:
-        val = BinOp("max", val, zero_acc)
-    row = Allocate(
-        acc,
-        seq(
-            nest([(a0, ow_n, ForKind.VECTORIZED)], Store(acc, (a0,), zero_acc)),
-            nest(
-                [
-                    (ci, cg, ForKind.SERIAL),
-                    (ky, kh, ForKind.SERIAL),
-                    (kx, kw, ForKind.SERIAL),
-                    (a1, ow_n, ForKind.VECTORIZED),
-                ],
-                update,
-            ),
-            nest([(a2, ow_n, ForKind.VECTORIZED)], Store(out, (ni, oi, yi, a2), val)),
+    xp = compute((n, c, hp, wp), padded, name="x_padded")
+    rc, ry, rx = reduce_axis(cg, "rc"), reduce_axis(kh, "ry"), reduce_axis(kw, "rx")
+    acc = compute(
+        (n, o, oh_n, ow_n),
+        lambda bi, oi, y, xx: sum_reduce(
+            cast(acc_t, xp[bi, oi // og * cg + rc, y * sh + ry * dh, xx * sw + rx * dw])
+            * cast(acc_t, wt[oi, rc, ry, rx]),
+            [rc, ry, rx],
         ),
+        name="acc",
     )
-    conv = nest([(p, n * o * oh_n, ForKind.PARALLEL)], row)
-    params = (x, wt) + ((b,) if b is not None else ()) + (out,)
-    return PrimFunc("conv2d_direct", params, Allocate(xp, seq(pad, conv)))
+
+    def epilogue(bi, oi, y, xx):
+        v = acc[bi, oi, y, xx]
+        if b is not None:
+            v = v + b[oi]
+        return BinOp("max", v, zero_acc) if relu else v
+
+    out = compute(acc.shape, epilogue, name="out") if (bias or relu) else acc
+    sch = create_schedule([out])
+    acc_stage = sch.cache_write(out, "local") if out is acc else acc
+    if out is not acc:
+        sch[acc].set_scope("local")
+    # padding: a root stage (a runtime temporary), rows in parallel, a row vectorized
+    pn, pc, py, px = sch[xp].op.axis
+    sch[xp].parallel(sch[xp].fuse(sch[xp].fuse(pn, pc), py))
+    sch[xp].vectorize(px)
+    # convolution: (n, o, row) parallel; a row accumulated locally, vectorized
+    on, oo, oy, ox = sch[out].op.axis
+    rows = sch[out].fuse(sch[out].fuse(on, oo), oy)
+    sch[out].parallel(rows)
+    sch[out].vectorize(ox)
+    sch[acc_stage].compute_at(sch[out], rows)
+    *_, ax = sch[acc_stage].op.axis
+    arc, ary, arx = sch[acc_stage].op.reduce_axis
+    sch[acc_stage].reorder(arc, ary, arx, ax)
+    sch[acc_stage].vectorize(ax)
+    f = lower(sch, "conv2d_direct")
+    by_name = {buf.name: buf for buf in f.params}
+    tensors = [x, wt] + ([b] if b is not None else []) + [out]
+    return replace(f, params=tuple(by_name[t.op.name] for t in tensors))
 
 
 def pad_stage(x: Buffer, xp: Buffer, begin: tuple[int, int], value: Const):
