@@ -139,7 +139,9 @@ def conv_systems(name: str, threads: int, rng) -> tuple[dict, int]:
         raise AssertionError(f"{name}: vtac and onnxruntime differ (max rel err {err:.2e})")
 
     # NCHW -> NCHW: pack, convolution and unpack as three stages of one kernel.
-    fused = ops.kernel(("conv_nchw", shape, kn, False, False), lambda: conv2d_nchw_fused(shape, kn))
+    fused = ops.kernel(
+        ("conv_nchw", shape, kn, False, False, "float32"), lambda: conv2d_nchw_fused(shape, kn)
+    )
     y = np.empty((1, o, oh, ow), np.float32)
     fused(x, wb, y)
     err = max(err, float(np.abs(y - ref).max() / np.abs(ref).max()))

@@ -25,6 +25,7 @@ from compiler.tir.nodes import (
     Allocate,
     BinOp,
     Buffer,
+    Cast,
     Const,
     For,
     ForKind,
@@ -127,8 +128,12 @@ def conv2d_nchwc(
     in_pad: tuple[int, int] | None = None,
     out_pad: int = 0,
     residual: bool = False,
+    dtype: str = F32,
 ) -> PrimFunc:
     """The PrimFunc `name(data, weight, [bias,] [residual,] out)` in the layouts above.
+
+    `dtype` float32, or int8 for quantized graphs: int8 data and weights, int32 accumulation,
+    bias, residual and output (bit-exact).
 
     For chains of layers kept in NCHWc: `in_pad` is the zero border the data buffer actually
     has (>= the convolution's own padding; default: exactly that), `out_pad` a zero border
@@ -136,6 +141,10 @@ def conv2d_nchwc(
     zeroes the border once), and `residual` adds a tensor shaped like `out` before the ReLU.
     """
     check_knobs(shape, knobs)
+    if dtype not in (F32, "int8"):
+        raise ValueError(f"{name}: dtype {dtype} not supported on the CPU (float32, int8)")
+    acc_t = F32 if dtype == F32 else "int32"
+    zero = Const(0.0 if acc_t == F32 else 0, acc_t)
     s, k = shape, knobs
     oh_n, ow_n = s.out_hw
     (sh, sw), (dh, dw) = s.stride, s.dilation
@@ -147,12 +156,15 @@ def conv2d_nchwc(
     icc_n, occ_n = s.c // k.ic_bn, s.o // k.oc_bn
     icc_per_group = icc_n // s.groups
     occ_per_group = occ_n // s.groups
-    data = Buffer("data", (s.n, icc_n, hp, wp, k.ic_bn), F32)
-    weight = Buffer("weight", (occ_n, icc_per_group, s.kh, s.kw, k.ic_bn, k.oc_bn), F32)
-    bias_buf = Buffer("bias", (occ_n, k.oc_bn), F32) if bias else None
+    data = Buffer("data", (s.n, icc_n, hp, wp, k.ic_bn), dtype)
+    weight = Buffer("weight", (occ_n, icc_per_group, s.kh, s.kw, k.ic_bn, k.oc_bn), dtype)
+    bias_buf = Buffer("bias", (occ_n, k.oc_bn), acc_t) if bias else None
     op = out_pad
-    out = Buffer("out", (s.n, occ_n, oh_n + 2 * op, ow_n + 2 * op, k.oc_bn), F32)
-    res_buf = Buffer("residual", out.shape, F32) if residual else None
+    out = Buffer("out", (s.n, occ_n, oh_n + 2 * op, ow_n + 2 * op, k.oc_bn), acc_t)
+    res_buf = Buffer("residual", out.shape, acc_t) if residual else None
+
+    def widen(e):
+        return e if dtype == acc_t else Cast(acc_t, e)
 
     # Output pixels of one (n, channel block) are tiled in row-major order across row ends, so
     # small images (7x7, 14x14) do not leave a narrow tail tile on every row.
@@ -168,11 +180,11 @@ def conv2d_nchwc(
 
     def tile(q0, width: int):
         """Accumulate and store output pixels [q0, q0 + width) (row-major over OH x OW)."""
-        acc = Buffer("acc", (width, k.oc_bn), F32, scope="local")
+        acc = Buffer("acc", (width, k.oc_bn), acc_t, scope="local")
         w, l = Var("w"), Var("l")  # noqa: E741 - l is the lane index
-        zero = _nest(
+        init = _nest(
             [(w, width, ForKind.UNROLLED), (l, k.oc_bn, ForKind.VECTORIZED)],
-            Store(acc, (w, l), Const(0.0, F32)),
+            Store(acc, (w, l), zero),
         )
         icc, ky, kx, ic = Var("icc"), Var("ky"), Var("kx"), Var("ic")
         w2, l2 = Var("w"), Var("l")
@@ -182,8 +194,10 @@ def conv2d_nchwc(
             acc,
             (w2, l2),
             acc[w2, l2]
-            + data[n, icc_base + icc, oy * sh + ky * dh + off_y, ox * sw + kx * dw + off_x, ic]
-            * weight[occ, icc, ky, kx, ic, l2],
+            + widen(
+                data[n, icc_base + icc, oy * sh + ky * dh + off_y, ox * sw + kx * dw + off_x, ic]
+            )
+            * widen(weight[occ, icc, ky, kx, ic, l2]),
         )
         reduce = _nest(
             [
@@ -205,12 +219,12 @@ def conv2d_nchwc(
         if res_buf is not None:
             val = val + res_buf[dst]
         if relu:
-            val = BinOp("max", val, Const(0.0, F32))
+            val = BinOp("max", val, zero)
         store = _nest(
             [(w3, width, ForKind.UNROLLED), (l3, k.oc_bn, ForKind.VECTORIZED)],
             Store(out, dst, val),
         )
-        return Allocate(acc, seq(zero, reduce, store))
+        return Allocate(acc, seq(init, reduce, store))
 
     body = tile(t * tile_n, tile_n)
     if rest:

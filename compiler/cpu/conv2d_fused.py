@@ -36,15 +36,21 @@ def replace_buffers(stmt, mapping: dict[Buffer, Buffer]):
 
 
 def conv2d_nchw_fused(
-    shape: Conv2dShape, knobs: Conv2dKnobs, bias: bool = False, relu: bool = False
+    shape: Conv2dShape,
+    knobs: Conv2dKnobs,
+    bias: bool = False,
+    relu: bool = False,
+    dtype: str = "float32",
 ) -> PrimFunc:
+    """`dtype` float32, or int8 (int32 bias and output)."""
     s = shape
     oh, ow = s.out_hw
-    pack = pack_nchwc(s.n, s.c, s.h, s.w, knobs.ic_bn, s.pad)
-    conv = conv2d_nchwc(s, knobs, bias, relu)
-    unpack = unpack_nchwc(s.n, s.o, oh, ow, knobs.oc_bn)
-    data = Buffer("data_packed", conv.params[0].shape, "float32")
-    out = Buffer("out_packed", conv.params[-1].shape, "float32")
+    acc_t = "float32" if dtype == "float32" else "int32"
+    pack = pack_nchwc(s.n, s.c, s.h, s.w, knobs.ic_bn, s.pad, dtype)
+    conv = conv2d_nchwc(s, knobs, bias, relu, dtype=dtype)
+    unpack = unpack_nchwc(s.n, s.o, oh, ow, knobs.oc_bn, acc_t)
+    data = Buffer("data_packed", conv.params[0].shape, dtype)
+    out = Buffer("out_packed", conv.params[-1].shape, acc_t)
     body = seq(
         replace_buffers(pack.body, {pack.params[1]: data}),
         replace_buffers(conv.body, {conv.params[0]: data, conv.params[-1]: out}),

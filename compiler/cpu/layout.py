@@ -14,7 +14,9 @@ from compiler.tir.nodes import BinOp, Buffer, Const, ForKind, IfThenElse, PrimFu
 F32 = "float32"
 
 
-def pack_nchwc(n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (0, 0)) -> PrimFunc:
+def pack_nchwc(
+    n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (0, 0), dtype: str = F32
+) -> PrimFunc:
     """`out[n, c // bn, y + pad_h, x + pad_w, c % bn] = x[n, c, y, x]`, zero in the border.
 
     Params: x [N, C, H, W]; out [N, C/bn, H + 2 pad_h, W + 2 pad_w, bn].
@@ -24,13 +26,13 @@ def pack_nchwc(n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (
     ph, pw = pad
     hp, wp = h + 2 * ph, w + 2 * pw
     cb = c // bn
-    x = Buffer("x", (n, c, h, w), F32)
-    out = Buffer("out", (n, cb, hp, wp, bn), F32)
+    x = Buffer("x", (n, c, h, w), dtype)
+    out = Buffer("out", (n, cb, hp, wp, bn), dtype)
     p, j, l, ci, xi = Var("p"), Var("j"), Var("l"), Var("ci"), Var("xi")  # noqa: E741
     ni, cbi, yi = p // (cb * hp), p // hp % cb, p % hp
     zero_row = nest(
         [(j, wp, ForKind.SERIAL), (l, bn, ForKind.VECTORIZED)],
-        Store(out, (ni, cbi, yi, j, l), Const(0.0, F32)),
+        Store(out, (ni, cbi, yi, j, l), Const(0.0 if dtype.startswith("float") else 0, dtype)),
     )
     # Channels innermost: a contiguous vector store of `bn` channels per pixel, gathered from
     # `bn` channel planes (stores are the scarcer port, so the strided side is the load).
@@ -46,11 +48,11 @@ def pack_nchwc(n: int, c: int, h: int, w: int, bn: int, pad: tuple[int, int] = (
     return PrimFunc("pack_nchwc", (x, out), loop)
 
 
-def unpack_nchwc(n: int, c: int, h: int, w: int, bn: int) -> PrimFunc:
+def unpack_nchwc(n: int, c: int, h: int, w: int, bn: int, dtype: str = F32) -> PrimFunc:
     """`out[n, c, y, x] = x[n, c // bn, y, x, c % bn]`. Params: x [N, C/bn, H, W, bn]; out."""
     cb = c // bn
-    x = Buffer("x", (n, cb, h, w, bn), F32)
-    out = Buffer("out", (n, c, h, w), F32)
+    x = Buffer("x", (n, cb, h, w, bn), dtype)
+    out = Buffer("out", (n, c, h, w), dtype)
     p, ci, xi = Var("p"), Var("ci"), Var("xi")
     ni, cbi, yi = p // (cb * h), p // h % cb, p % h
     body = nest(
@@ -66,7 +68,8 @@ def pack_conv_weight(w: np.ndarray, ic_bn: int, oc_bn: int, groups: int = 1) -> 
     if o % oc_bn or i % ic_bn:
         raise ValueError(f"pack_conv_weight: blocks ({ic_bn}, {oc_bn}) do not divide {w.shape}")
     blocked = w.reshape(o // oc_bn, oc_bn, i // ic_bn, ic_bn, kh, kw)
-    return np.ascontiguousarray(blocked.transpose(0, 2, 4, 5, 3, 1), dtype=np.float32)
+    dt = np.int8 if w.dtype == np.int8 else np.float32
+    return np.ascontiguousarray(blocked.transpose(0, 2, 4, 5, 3, 1), dtype=dt)
 
 
 def pack_nchwc_numpy(x: np.ndarray, bn: int, pad: tuple[int, int] = (0, 0)) -> np.ndarray:

@@ -123,9 +123,10 @@ def conv2d(
 ) -> np.ndarray:
     """NCHW conv2d. `pads` is an int, (pad_h, pad_w) or (top, left, bottom, right).
 
-    float32: NCHWc register-blocked kernel when the channel blocks fit (groups == 1 or whole
-    blocks per group), the depthwise kernel for depthwise, else the direct NCHW kernel;
-    int8 inputs: the direct kernel, accumulating in int32 (bias int32), output int32.
+    The NCHWc register-blocked kernel (pack, convolution and unpack in one call) when the pads
+    are symmetric and the channel blocks fit (groups == 1 or whole blocks per group); for
+    float32 depthwise the depthwise kernel; else the direct NCHW kernel. int8 inputs
+    accumulate in int32 (bias int32), output int32.
     """
     stride, dilation = _pairs(stride), _pairs(dilation)
     p = _pairs(pads, 2) if not (isinstance(pads, Sequence) and len(pads) == 4) else tuple(pads)
@@ -137,28 +138,31 @@ def conv2d(
             f"conv2d: weight {w.shape} does not match {c} input channels / {groups} groups"
         )
     symmetric = pads4[0] == pads4[2] and pads4[1] == pads4[3]
-    if x.dtype == np.int8:
-        return _conv_direct(x, w, bias, stride, pads4, dilation, groups, relu, "int8")
-    x, w = _f32(x), _f32(w)
+    dtype = "int8" if x.dtype == np.int8 else "float32"
+    acc = np.int32 if dtype == "int8" else np.float32
+    if dtype == "int8":
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w, dtype=np.int8)
+    else:
+        x, w = _f32(x), _f32(w)
     shape = conv_mod.Conv2dShape(
         n, c, h, wd, o, kh, kw, stride, (pads4[0], pads4[1]), dilation, groups
     )
     lanes = vector_lanes()
-    if symmetric and groups == c == o and c % lanes == 0:
+    if dtype == "float32" and symmetric and groups == c == o and c % lanes == 0:
         return _depthwise(x, w, bias, shape, lanes, relu)
     kn = knobs or conv_mod.default_knobs(shape, lanes, vector_registers())
     blocked = (c // groups) % kn.ic_bn == 0 and (o // groups) % kn.oc_bn == 0
     if not symmetric or not blocked or (groups > 1 and (kn.ic_bn < lanes or kn.oc_bn < lanes)):
-        return _conv_direct(x, w, bias, stride, pads4, dilation, groups, relu, "float32")
+        return _conv_direct(x, w, bias, stride, pads4, dilation, groups, relu, dtype)
     k = kernel(
-        ("conv_nchw", shape, kn, bias is not None, relu),
-        lambda: conv2d_nchw_fused(shape, kn, bias is not None, relu),
+        ("conv_nchw", shape, kn, bias is not None, relu, dtype),
+        lambda: conv2d_nchw_fused(shape, kn, bias is not None, relu, dtype),
     )
     oh, ow = shape.out_hw
-    out = np.empty((n, o, oh, ow), np.float32)
+    out = np.empty((n, o, oh, ow), acc)
     args = [x, layout.pack_conv_weight(w, kn.ic_bn, kn.oc_bn)]
     if bias is not None:
-        args.append(_f32(bias).reshape(-1, kn.oc_bn))
+        args.append(np.ascontiguousarray(bias, dtype=acc).reshape(-1, kn.oc_bn))
     k(*args, out)
     return out
 

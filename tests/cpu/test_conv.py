@@ -142,3 +142,14 @@ def test_knob_space_contains_the_default_and_only_valid_points(rng):
     ref = npref.conv2d(x, w, None, (1, 1), (1, 1, 1, 1))
     for k in rng.choice(len(space), 3, replace=False):  # a few random points run correctly
         close(ops.conv2d(x, w, pads=1, knobs=space[int(k)]), ref)
+
+
+def test_int8_blocked_conv_is_bit_exact(rng):
+    """int8 NCHWc kernel (register tiles, int32 accumulators), grouped and with a fused ReLU."""
+    x = rng.integers(-128, 128, (1, 32, 11, 9)).astype(np.int8)
+    w = rng.integers(-128, 128, (32, 16, 3, 3)).astype(np.int8)
+    b = rng.integers(-(2**14), 2**14, 32).astype(np.int32)
+    got = ops.conv2d(x, w, b, stride=2, pads=1, groups=2, relu=True)
+    ref = np.maximum(npref.conv2d(x, w, b, (2, 2), (1, 1, 1, 1), groups=2), 0)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, ref)
