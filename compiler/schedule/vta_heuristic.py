@@ -11,9 +11,10 @@ compute, without them a tile's loads and its GEMMs serialize.
 from __future__ import annotations
 
 import itertools
+import math
 
 from compiler.schedule.vta_gemm import Knobs, op_dims
-from compiler.vta.intrin import uop_kernel_budget
+from compiler.vta.intrin import uop_fold_split, uop_kernel_budget
 from compiler.vta.ops import VtaOp
 from hw_sim.config import HwConfig
 
@@ -34,14 +35,9 @@ def _dma(cfg: HwConfig, rows: int, row_bytes: int) -> int:
 
 
 def _kernel_uops(exts: list[int], budget: int) -> int:
+    """Micro-ops `fold_uop_loops` unrolls into the kernel of a nest with these extents."""
     exts = [e for e in exts if e > 1]
-    for p in range(len(exts) + 1):
-        n = 1
-        for e in exts[p + 2 :]:
-            n *= e
-        if n <= budget:
-            return n
-    return 1
+    return math.prod(exts[uop_fold_split(exts, budget) + 2 :])
 
 
 def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
@@ -124,17 +120,10 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
 
 
 def _folded(exts: list[int], budget: int) -> int:
+    """Iterations of the two hardware loop levels `fold_uop_loops` gives that nest."""
     exts = [e for e in exts if e > 1]
-    for p in range(len(exts) + 1):
-        n = 1
-        for e in exts[p + 2 :]:
-            n *= e
-        if n <= budget:
-            f = 1
-            for e in exts[p : p + 2]:
-                f *= e
-            return f
-    return 1
+    p = uop_fold_split(exts, budget)
+    return math.prod(exts[p : p + 2])
 
 
 def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:

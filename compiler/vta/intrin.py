@@ -7,6 +7,7 @@ SRAM buffer in the loop IR ends with these two element dims; the rows are everyt
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from hw_sim.config import HwConfig
@@ -64,3 +65,17 @@ def scope_mem(scope: str, dtype: str) -> MemType:
 def uop_kernel_budget(cfg: HwConfig) -> int:
     """Most micro-ops one kernel may unroll (the rest is folded into loops or left to codegen)."""
     return cfg.uop_depth // 4
+
+
+def uop_fold_split(exts: list[int], budget: int) -> int:
+    """Where a micro-op loop nest (extents outer to inner, unit loops dropped) is cut.
+
+    Returns p: loops `[:p]` stay code-generator loops (one instruction per iteration), loops
+    `[p:p + 2]` become the instruction's `iter_out`/`iter_in`, and loops `[p + 2:]` are unrolled
+    into the kernel — p is the smallest cut whose unrolled part has at most `budget` micro-ops.
+    Shared by `fold_uop_loops` and the schedule heuristic's cost model so the two agree.
+    """
+    p = 0
+    while p < len(exts) and math.prod(exts[p + 2 :]) > budget:
+        p += 1
+    return p

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from compiler.tir.affine import linear_form
 from compiler.tir.nodes import Allocate, Attr, Const, For, IfThenElse, PrimFunc, Seq, seq
 from compiler.vta.alu_gemm import AluSpec, GemmSpec
-from compiler.vta.intrin import uop_kernel_budget
+from compiler.vta.intrin import uop_fold_split, uop_kernel_budget
 from compiler.vta.nest import VtaPassError, drop_unit_loops, perfect_nest, subst, wrap_loops
 from hw_sim.config import HwConfig
 
@@ -60,16 +60,7 @@ def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig):
     loops, unit = drop_unit_loops(outer_loops + inner_loops)
     call = subst(ev, unit)
     dst, src, wgt = call.value.args
-    budget = uop_kernel_budget(cfg)
-    exts = [int(lp.extent.value) for lp in loops]
-    p = 0
-    while p < len(loops):
-        n = 1
-        for e in exts[p + 2 :]:
-            n *= e
-        if n <= budget:
-            break
-        p += 1
+    p = uop_fold_split([int(lp.extent.value) for lp in loops], uop_kernel_budget(cfg))
     gen, folded, unrolled = loops[:p], loops[p : p + 2], loops[p + 2 :]
     if len(folded) == 1:
         folded = [None, folded[0]]
@@ -94,12 +85,10 @@ def fold_uop_loops(func: PrimFunc, cfg: HwConfig) -> PrimFunc:
     def rw(s):
         if isinstance(s, For):
             loops, leaf = perfect_nest(s)
-            if isinstance(leaf, Attr) and leaf.key in ("vta.gemm", "vta.alu"):
-                return (
-                    _fold(loops if leaf.key == "vta.gemm" else [], leaf, cfg)
-                    if (leaf.key == "vta.gemm")
-                    else wrap_loops(loops, _fold([], leaf, cfg))
-                )
+            if isinstance(leaf, Attr) and leaf.key == "vta.gemm":
+                return _fold(loops, leaf, cfg)  # the GEMM's row loops are outside its region
+            if isinstance(leaf, Attr) and leaf.key == "vta.alu":
+                return wrap_loops(loops, _fold([], leaf, cfg))  # the ALU's are inside
             return For(s.var, s.min, s.extent, s.kind, rw(s.body), s.annotations)
         if isinstance(s, Attr):
             if s.key in ("vta.gemm", "vta.alu"):

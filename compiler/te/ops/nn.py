@@ -12,7 +12,7 @@ Products are formed in int32 (`cast`), so int8 operands accumulate exactly.
 
 from __future__ import annotations
 
-from compiler.te.tensor import Tensor, cast, compute, reduce_axis, sum_reduce
+from compiler.te.tensor import IterVar, Tensor, cast, compute, reduce_axis, sum_reduce
 from compiler.tir.nodes import BinOp, Const, Select, max_expr, min_expr
 
 
@@ -35,21 +35,33 @@ def pad_hw(data: Tensor, pad_h: int, pad_w: int, name: str = "pad") -> Tensor:
     return compute((n, c, h + 2 * pad_h, w + 2 * pad_w, *rest), f, name=name, tag="pad")
 
 
+def _conv_window(
+    data: Tensor, kh: int, kw: int, in_blocks: int, stride: int, padding: int, name: str
+) -> tuple[Tensor, int, int, tuple[IterVar, IterVar, IterVar, IterVar]]:
+    """Padded input, output height and width, and the reduction axes (input-channel blocks,
+    kernel rows, kernel columns, lanes of a block) of a packed convolution over `data`."""
+    _, _, h, w, _, bi = data.shape
+    src = pad_hw(data, padding, padding, name=f"{name}.pad")
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (w + 2 * padding - kw) // stride + 1
+    axes = (
+        reduce_axis(in_blocks, "ic"),
+        reduce_axis(kh, "ky"),
+        reduce_axis(kw, "kx"),
+        reduce_axis(bi, "ici"),
+    )
+    return src, oh, ow, axes
+
+
 def conv2d_packed(
     data: Tensor, kernel: Tensor, stride: int, padding: int, name: str = "conv"
 ) -> Tensor:
     """int32 conv2d of packed int8 data and kernel (dilation 1)."""
-    nb, cb, h, w, bb, bi = data.shape
+    nb, cb, _, _, bb, bi = data.shape
     ob, cb2, kh, kw, bo, bi2 = kernel.shape
     if (cb, bi) != (cb2, bi2):
         raise ValueError(f"{name}: data has {cb}x{bi} input channels, kernel {cb2}x{bi2}")
-    src = pad_hw(data, padding, padding, name=f"{name}.pad")
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
-    ic = reduce_axis(cb, "ic")
-    ry = reduce_axis(kh, "ky")
-    rx = reduce_axis(kw, "kx")
-    ii = reduce_axis(bi, "ici")
+    src, oh, ow, (ic, ry, rx, ii) = _conv_window(data, kh, kw, cb, stride, padding, name)
     return compute(
         (nb, ob, oh, ow, bb, bo),
         lambda b, co, y, x, bt, ct: sum_reduce(
@@ -66,17 +78,11 @@ def group_conv2d_packed(
     data: Tensor, kernel: Tensor, stride: int, padding: int, name: str = "gconv"
 ) -> Tensor:
     """Grouped conv2d; kernel (G, Og/o, Cg/i, KH, KW, o, i), output (N/b, G, Og/o, OH, OW, b, o)."""
-    nb, cb, h, w, bb, bi = data.shape
+    nb, cb, _, _, bb, bi = data.shape
     g, ogb, cgb, kh, kw, bo, bi2 = kernel.shape
     if cgb * g != cb or bi2 != bi:
         raise ValueError(f"{name}: {g} groups of {cgb} input blocks do not cover {cb} blocks")
-    src = pad_hw(data, padding, padding, name=f"{name}.pad")
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
-    ic = reduce_axis(cgb, "ic")
-    ry = reduce_axis(kh, "ky")
-    rx = reduce_axis(kw, "kx")
-    ii = reduce_axis(bi, "ici")
+    src, oh, ow, (ic, ry, rx, ii) = _conv_window(data, kh, kw, cgb, stride, padding, name)
     return compute(
         (nb, g, ogb, oh, ow, bb, bo),
         lambda b, gg, co, y, x, bt, ct: sum_reduce(
