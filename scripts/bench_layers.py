@@ -4,10 +4,13 @@ For each layer of VTA's conv2d benchmark (C2, C4-C12; epilogue >> 8, + bias, cli
 operator is compiled twice with the default heuristic schedule — with two virtual threads
 (ping-pong buffers, latency hiding) and without — and run on hw_sim. Reported per layer: cycles,
 compute utilization (useful GEMM micro-op cycles / total cycles; useful = the convolution's own
-micro-ops), achieved GOPS at the configured clock, and the compile time. A roofline plot (PNG)
-shows both series, as Fig. 10 of the TVM paper.
+micro-ops), the simulator's GEMM-busy fraction (every non-reset GEMM micro-op, including the
+bias ones, ÷ total cycles), achieved GOPS at the configured clock, and the compile time. A
+roofline plot (PNG) shows both series, as Fig. 10 of the TVM paper, a line joining each layer's
+two points. `--bias-on alu` measures the ALU-bias variant instead of the default GEMM-unit bias.
 
     python scripts/bench_layers.py [--config default] [--json] [--plot docs/roofline.png]
+        [--bias-on gemm|alu] [--layers C2 C4 ...]
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ def useful_uops(cfg, h, ci, co, k, s) -> int:
     return oh * oh * cdiv(ci, cfg.block_in) * cdiv(co, cfg.block_out) * k * k
 
 
-def measure(cfg, name: str, vthreads: bool) -> dict:
+def measure(cfg, name: str, vthreads: bool, bias_on: str = "gemm") -> dict:
     h, ci, co, k, s = LAYERS[name]
-    op = conv2d_op(cfg, 1, ci, h, h, co, k, s, (k - 1) // 2)
+    op = conv2d_op(cfg, 1, ci, h, h, co, k, s, (k - 1) // 2, bias_on=bias_on)
     t0 = time.perf_counter()
     kern = build(op, cfg, vthreads=vthreads)
     compile_s = time.perf_counter() - t0
@@ -89,6 +92,9 @@ def plot(cfg, layers: list[dict], path: Path) -> None:
             marker=mk,
             label=label,
         )
+    for r in layers:  # join each layer's two points
+        a, b = r["without_vt"], r["with_vt"]
+        ax.plot([a["ops_per_byte"], b["ops_per_byte"]], [a["gops"], b["gops"]], "k:", lw=0.6)
     for r in layers:
         ax.annotate(
             r["name"],
@@ -114,7 +120,10 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--plot", default="docs/compiler-roofline.png", help="roofline PNG path ('' = none)"
     )
-    ap.add_argument("--layers", nargs="*", default=list(LAYERS))
+    ap.add_argument("--layers", nargs="*", default=list(LAYERS), choices=list(LAYERS))
+    ap.add_argument(
+        "--bias-on", default="gemm", choices=["gemm", "alu"], help="where the bias is added"
+    )
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     rows = []
@@ -122,13 +131,14 @@ def main(argv=None) -> int:
         rows.append(
             {
                 "name": name,
-                "with_vt": measure(cfg, name, True),
-                "without_vt": measure(cfg, name, False),
+                "with_vt": measure(cfg, name, True, args.bias_on),
+                "without_vt": measure(cfg, name, False, args.bias_on),
             }
         )
     util = [r["with_vt"]["utilization"] for r in rows]
     result = {
         "config": cfg.name,
+        "bias_on": args.bias_on,
         "peak_utilization": max(util),
         "mean_utilization": sum(util) / len(util),
         "peak_utilization_without_vt": max(r["without_vt"]["utilization"] for r in rows),
@@ -140,10 +150,13 @@ def main(argv=None) -> int:
                 "cycles": r["with_vt"]["cycles"],
                 "utilization": r["with_vt"]["utilization"],
                 "gops": r["with_vt"]["gops"],
+                "gemm_busy": r["with_vt"]["gemm_busy"],
                 "cycles_without_vt": r["without_vt"]["cycles"],
                 "utilization_without_vt": r["without_vt"]["utilization"],
                 "gops_without_vt": r["without_vt"]["gops"],
+                "gemm_busy_without_vt": r["without_vt"]["gemm_busy"],
                 "compile_s": r["with_vt"]["compile_s"],
+                "compile_s_without_vt": r["without_vt"]["compile_s"],
                 "knobs": r["with_vt"]["knobs"],
             }
             for r in rows
@@ -154,7 +167,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"config {cfg.name}: {cfg.summary()}")
+    print(f"config {cfg.name}: {cfg.summary()}; bias on the {args.bias_on.upper()} unit")
     print(
         "| layer | cycles (no VT) | util (no VT) | GOPS (no VT) | cycles (VT) | util (VT) | "
         "GOPS (VT) | compile (s) |"

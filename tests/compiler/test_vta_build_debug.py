@@ -82,7 +82,12 @@ def test_bench_layers_json(tmp_path):
     d = json.loads(buf.getvalue())
     assert {"peak_utilization", "mean_utilization", "layers"} <= set(d)
     assert [lay["name"] for lay in d["layers"]] == ["C11", "C12"]
+    assert d["bias_on"] == "gemm"
     for lay in d["layers"]:
         assert {"name", "cycles", "utilization", "utilization_without_vt"} <= set(lay)
         assert 0 < lay["utilization"] <= 1 and lay["cycles"] > 0
+        # the conv's own micro-ops are a subset of what keeps the GEMM unit busy
+        assert lay["utilization"] < lay["gemm_busy"] <= 1
+        assert lay["utilization_without_vt"] < lay["gemm_busy_without_vt"] <= 1
+    assert d["peak_utilization"] == max(lay["utilization"] for lay in d["layers"])
     assert out.stat().st_size > 0
