@@ -14,17 +14,20 @@ from compiler.tir.nodes import Buffer, ForKind, PrimFunc, Var
 _LEAVES = (Var, Buffer, ForKind, str, int, float, bool, type(None))
 
 
+def _is_node(x) -> bool:
+    """An expression or statement: Vars count (they are uses), Buffers and enums do not."""
+    return isinstance(x, Var) or (not isinstance(x, _LEAVES) and hasattr(x, "__dataclass_fields__"))
+
+
 def children(node) -> Iterator:
-    """Direct sub-nodes (expressions and statements) of a node, in field order."""
+    """Direct sub-nodes (expressions, Vars included, and statements) of a node, in field order."""
     if isinstance(node, _LEAVES):
         return
     for f in fields(node):
         v = getattr(node, f.name)
         if isinstance(v, tuple):
-            for x in v:
-                if not isinstance(x, _LEAVES) and hasattr(x, "__dataclass_fields__"):
-                    yield x
-        elif not isinstance(v, _LEAVES) and hasattr(v, "__dataclass_fields__"):
+            yield from (x for x in v if _is_node(x))
+        elif _is_node(v):
             yield v
 
 
