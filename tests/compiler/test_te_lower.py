@@ -63,6 +63,45 @@ def test_split_reorder_compute_at_cache_read(rng, factor):
     np.testing.assert_array_equal(out, _ref_matmul(x, y) >> 2)
 
 
+def test_tile_orders_outer_tiles_first(rng):
+    """tile(i, j, 2, 3) on a 5x7 result: non-dividing factors leave partial edge tiles."""
+    a, b, c = _matmul(5, 7, 4)
+    s = create_schedule(c)
+    i, j = c.op.axis
+    io, jo, ii, ji = s[c].tile(i, j, 2, 3)
+    assert [iv.extent for iv in (io, jo, ii, ji)] == [3, 3, 2, 3]
+    assert s[c].leaf_iter_vars[:4] == [io, jo, ii, ji]
+    f = lower(s)
+    verify(f)
+    x = rng.integers(-128, 128, (5, 4)).astype(np.int8)
+    y = rng.integers(-128, 128, (7, 4)).astype(np.int8)
+    out = run(f, {"A": x, "B": y, "C": np.zeros((5, 7), np.int32)})["C"]
+    np.testing.assert_array_equal(out, _ref_matmul(x, y))
+
+
+def test_elementwise_te_ops_match_numpy(rng):
+    """The element-wise operator definitions (shift, add of an int8 tensor, clip, relu) through
+    the default schedule and the loop-IR interpreter, against NumPy."""
+    from compiler.te.ops import nn
+
+    x = placeholder((3, 5), "int32", "X")
+    r = placeholder((3, 5), "int8", "R")
+    y = nn.shift_right(x, 3, "shr")
+    y = nn.add(y, r, "res")
+    y = nn.shift_left(y, 1, "shl")
+    y = nn.add_imm(y, -7, "addi")
+    _, y = nn.clip(y, -100, 100, "clip")
+    y = nn.relu(y, "relu")
+    out_t = nn.cast_to(y, "int8", "out")
+    f = lower(create_schedule(out_t))
+    verify(f)
+    xv = rng.integers(-(2**12), 2**12, (3, 5)).astype(np.int32)
+    rv = rng.integers(-128, 128, (3, 5)).astype(np.int8)
+    out = run(f, {"X": xv, "R": rv, "out": np.zeros((3, 5), np.int8)})["out"]
+    ref = np.maximum(np.clip((((xv >> 3) + rv.astype(np.int32)) << 1) - 7, -100, 100), 0)
+    np.testing.assert_array_equal(out, ref.astype(np.int8))
+
+
 def test_fuse_parallel_and_inline(rng):
     a = placeholder((4, 6), "float32", "A")
     t = compute((4, 6), lambda i, j: a[i, j] * 2.0, "T")

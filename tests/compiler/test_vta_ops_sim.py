@@ -101,6 +101,13 @@ def test_conv_batch(cfg, rng, batch):
     _run_conv(cfg, rng, batch, 14, 64, 64, 3, 1)
 
 
+@pytest.mark.parametrize("batch", [2, 4])
+def test_resnet_c11_batch(cfg, rng, batch):
+    """A benchmark layer with a strided 1x1 kernel (C11) at batch 2 and 4."""
+    h, ci, co, k, s = RESNET["C11"]
+    _run_conv(cfg, rng, batch, h, ci, co, k, s)
+
+
 @pytest.mark.parametrize(
     "epi",
     [
@@ -117,7 +124,15 @@ def test_fused_epilogues(cfg, rng, epi):
 
 
 @pytest.mark.parametrize(
-    "n,k,m", [(1, 128, 128), (16, 128, 128), (128, 128, 128), (1, 1024, 1000), (16, 1024, 1000)]
+    "n,k,m",
+    [
+        (1, 128, 128),
+        (16, 128, 128),
+        (128, 128, 128),
+        (1, 1024, 1000),
+        (16, 1024, 1000),
+        (128, 1024, 1000),
+    ],
 )
 def test_dense(cfg, rng, n, k, m):
     op = dense_op(cfg, n, k, m, bias=True)
