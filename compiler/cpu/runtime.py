@@ -114,14 +114,8 @@ class CpuKernel:
             extent = stage.parallel_extent
             if extent is None or threads == 1 or extent == 1:
                 entry(*ptrs, 0, extent or 1)
-                continue
-            # A few chunks per thread balance the load when the other core is busy.
-            n_chunks = min(extent, threads * 4)
-            bounds = [extent * k // n_chunks for k in range(n_chunks + 1)]
-            pool = _get_pool()
-            futures = [pool.submit(entry, *ptrs, bounds[k], bounds[k + 1]) for k in range(n_chunks)]
-            for f in futures:
-                f.result()
+            else:
+                _run_parallel(entry, ptrs, extent, threads)
 
 
 def _run_parallel(entry, ptrs: list[int], extent: int, threads: int) -> None:
@@ -135,18 +129,25 @@ def _run_parallel(entry, ptrs: list[int], extent: int, threads: int) -> None:
     counter = itertools.count()  # next() on it is atomic under the GIL
     done = itertools.count(1)
     finished = threading.Event()
+    errors: list[BaseException] = []
 
     def worker() -> None:
-        while (k := next(counter)) < n_chunks:
-            entry(*ptrs, bounds[k], bounds[k + 1])
-            if next(done) == n_chunks:
-                finished.set()
+        try:
+            while (k := next(counter)) < n_chunks:
+                entry(*ptrs, bounds[k], bounds[k + 1])
+                if next(done) == n_chunks:
+                    finished.set()
+        except BaseException as err:  # a failed chunk must not leave the caller waiting
+            errors.append(err)
+            finished.set()
 
     pool = _get_pool()
     for _ in range(threads - 1):
         pool.submit(worker)
     worker()
     finished.wait()
+    if errors:
+        raise errors[0]
 
 
 def build(func: PrimFunc, use_cache: bool = True) -> CpuKernel:

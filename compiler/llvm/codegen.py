@@ -26,9 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from llvmlite import ir
-
 from compiler.llvm.affine import affine_coeff, flat_index, uses_var, vars_of
+from compiler.llvm.binding import ir
 from compiler.llvm.types import (
     I8,
     I32,

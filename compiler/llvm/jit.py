@@ -19,8 +19,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
-import llvmlite.binding as llvm
-
+from compiler.llvm.binding import llvm
 from compiler.llvm.cache import ObjectCache, cache_dir, cache_key
 from compiler.llvm.codegen import SYMBOL_PLACEHOLDER, ModuleCode
 

@@ -9,7 +9,7 @@ LLVM intrinsics (libm).
 
 from __future__ import annotations
 
-from llvmlite import ir
+from compiler.llvm.binding import ir
 
 _HI, _LO = 88.3762626647949, -88.3762626647949
 _LOG2E = 1.44269504088896341

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -235,3 +238,17 @@ def test_lane_dependent_branch_and_non_affine_index(rng):
     build(PrimFunc("branchy", (a, out), body))(x, y)
     idx = np.arange(16)
     np.testing.assert_array_equal(y, np.where(idx < 10, x[idx + idx // 2], -1))
+
+
+def test_llvmlite_is_imported_in_one_module_only():
+    """The issue's contract: compiler/llvm/binding.py is llvmlite's single importer."""
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"^\s*(import llvmlite|from llvmlite)\b", re.MULTILINE)
+    importers = sorted(
+        str(p.relative_to(root))
+        for top in root.iterdir()
+        if top.is_dir() and not top.name.startswith(".")
+        for p in top.rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    )
+    assert importers == ["compiler/llvm/binding.py"]
