@@ -79,7 +79,8 @@ def plot(cfg, layers: list[dict], path: Path) -> None:
     import numpy as np
 
     bw = cfg.bus_bytes * cfg.CLOCK_MHZ / 1e3  # GB/s of one DRAM port
-    xs = np.logspace(0, 3.5, 200)
+    pts = [r[key]["ops_per_byte"] for r in layers for key in ("with_vt", "without_vt")]
+    xs = np.logspace(np.log10(min(pts) / 3), np.log10(max(pts) * 3), 200)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot(xs, np.minimum(cfg.peak_gops, bw * xs), "k-", lw=1, label="roofline (load port)")
     for key, label, mk in (
