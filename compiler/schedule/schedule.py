@@ -235,9 +235,11 @@ class Schedule:
         self.stages: list[Stage] = [Stage(op, self) for op in topo_order(self.outputs)]
 
     def __getitem__(self, t: Tensor | Operation) -> Stage:
-        op = t.op if isinstance(t, Tensor) else t
+        """The stage computing tensor `t` (or operation `t`, as defined or as rewritten by
+        cache_read / cache_write: a stage is identified by its output tensor)."""
+        out = t if isinstance(t, Tensor) else getattr(t, "output", None)
         for s in self.stages:
-            if s.op is op:
+            if s.op is t or (out is not None and s.op.output is out):
                 return s
         raise ScheduleError(f"{getattr(t, 'name', t)!r} is not part of this schedule")
 

@@ -146,8 +146,9 @@ class ComputeOp(Operation):
         dtype = body.dtype
         if output is None:
             output = Tensor(self, tuple(a.extent for a in axis), dtype, name)
-        else:  # rebuilt op (cache_read rewrite): keep the tensor identity
-            output.op = self
+        # else: a schedule's rewrite of a stage (cache_read / cache_write) shares the tensor but
+        # leaves `output.op` the tensor-expression definition, so that scheduling never changes
+        # the expression: the same tensors can be scheduled again (another knob setting).
         self.output = output
 
     @property

@@ -212,3 +212,33 @@ def test_accelerator_schedule_is_target_neutral_before_vta_passes(rng):
     out = run(f, arrays)[op.output.name]
     ref = epilogue(conv2d_nchw(x, w, 2, 1), b, residual=r)
     np.testing.assert_array_equal(op.unpack(out), ref)
+
+
+def test_scheduling_leaves_the_expression_unchanged(rng):
+    """cache_read / cache_write rewrite stages, not tensors: the same tensors can be scheduled
+    again (as a tuner does, once per knob setting) and lower to the same function."""
+    a, b, c = _matmul(4, 6, 8)
+    body_before = c.op.body
+
+    def scheduled():
+        s = create_schedule(c)
+        cl = s.cache_write(c, "local")
+        s[cl].compute_at(s[c], c.op.axis[0])
+        aa = s.cache_read(a, "local", [cl])
+        s[aa].compute_at(s[cl], s[cl].leaf_iter_vars[0])
+        assert s[c.op] is s[c]  # the stage is found from the tensor or its defining op
+        return print_func(lower(s))
+
+    first = scheduled()
+    assert c.op.body is body_before and a in c.op.inputs
+    assert scheduled() == first
+
+
+def test_vta_operator_builds_twice_the_same(rng):
+    from compiler.vta.build import build
+    from compiler.vta.ops import conv2d_op
+    from hw_sim.config import load_config
+
+    cfg = load_config("small")
+    op = conv2d_op(cfg, 1, 2 * cfg.block_in, 6, 6, cfg.block_out, 3, 1, 1, residual=True)
+    assert build(op, cfg).program.insns == build(op, cfg).program.insns
