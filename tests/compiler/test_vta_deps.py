@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from vta_helpers import small_conv
+
+from compiler.schedule.vta_gemm import Knobs
 from compiler.vta.build import build
+from compiler.vta.codegen import VtaCodegen
 from compiler.vta.deps import Access, StreamInsn, insert_dep_tokens
 from compiler.vta.ops import conv2d_op
 from hw_sim.isa import FinishInsn, GemmInsn, MemInsn, MemType, Module, Opcode, insn_module
@@ -154,3 +158,39 @@ def test_compiled_stream_starts_free_drains_and_balances(cfg):
     assert insn_module(drain) == Module.COMPUTE and drain.is_nop and drain.pop_next  # s2g
     first_pops = [i for i in insns if i.pop_prev or i.pop_next]
     assert not (insns[0].pop_prev or insns[0].pop_next) and first_pops
+
+
+def test_every_token_of_a_threaded_conv_orders_a_real_conflict(cfg):
+    """Two virtual threads: matching each pop with its push (queues are FIFOs), every token
+    links two instructions whose rows overlap — so thread 0 and thread 1 (disjoint rows) never
+    wait on each other, and no token is spent on an order that does not matter. The only
+    exception is the final drain NOP, which conflicts with everything by design."""
+    op, _ = small_conv(cfg, h_threading=2)
+    kern = build(op, cfg, Knobs(tile_h=2, tile_w=4, tile_ci=1, tile_co=1, h_threading=2))
+    cg = VtaCodegen(kern.func, cfg)
+    cg.run()
+    stream = cg.stream
+    insns = insert_dep_tokens(stream)
+    channels = {  # (producer, push flag, consumer, pop flag)
+        "l2g": (Module.LOAD, "push_next", Module.COMPUTE, "pop_prev"),
+        "g2l": (Module.COMPUTE, "push_prev", Module.LOAD, "pop_next"),
+        "g2s": (Module.COMPUTE, "push_next", Module.STORE, "pop_prev"),
+        "s2g": (Module.STORE, "push_prev", Module.COMPUTE, "pop_next"),
+    }
+    tokens = 0
+    for prod, push, cons, pop in channels.values():
+        pushes = [j for j, x in enumerate(stream) if x.queue == prod and getattr(insns[j], push)]
+        pops = [i for i, x in enumerate(stream) if x.queue == cons and getattr(insns[i], pop)]
+        assert len(pushes) == len(pops)
+        for j, i in zip(pushes, pops, strict=True):
+            assert j < i
+            if i == len(stream) - 1:
+                continue  # the drain
+            a, b = stream[j].accesses, stream[i].accesses
+            assert any(
+                x.mem == y.mem and (x.write or y.write) and x.lo < y.hi and y.lo < x.hi
+                for x in a
+                for y in b
+            ), (j, i)
+            tokens += 1
+    assert tokens > 0
