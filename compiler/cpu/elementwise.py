@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from compiler.cpu.nest import broadcast_index, collapse_broadcast
+from compiler.cpu.nest import MapKnobs, broadcast_index, collapse_broadcast
 from compiler.cpu.te_map import te_map
 from compiler.tir.nodes import BinOp, Call, Cast, Const, Expr, PrimFunc
 
@@ -66,11 +66,13 @@ def elementwise(
     inputs: Sequence[tuple[str, Sequence[int], str]],
     fn: Callable[[list[Expr]], Expr],
     out_dtype: str = F32,
+    knobs: MapKnobs | None = None,
 ) -> PrimFunc:
     """`out[i] = fn([in_k[broadcast(i)] ...])` with NumPy broadcasting of every input.
 
-    A tensor expression over the output (after merging broadcast-compatible axes) with the
-    default data-parallel CPU schedule of `te_map`.
+    A tensor expression over the output (after merging broadcast-compatible axes, see
+    `iteration_shape`) with the data-parallel CPU schedule of `te_map`; `knobs` are MapKnobs
+    of the iteration shape (default: `nest.default_map_knobs`).
     """
     for in_name, shape, _ in inputs:
         if len(shape) > len(out_shape) or any(
@@ -86,22 +88,39 @@ def elementwise(
     def body(tensors, idx):
         return fn([t[tuple(broadcast_index(idx, t.shape, len(oshape)))] for t in tensors])
 
-    return te_map(name, oshape, merged, body, out_dtype)
+    return te_map(name, oshape, merged, body, out_dtype, knobs)
 
 
-def unary(op: str, shape: Sequence[int], **attrs) -> PrimFunc:
+def iteration_shape(out_shape: Sequence[int], in_shapes: Sequence[Sequence[int]]) -> list[int]:
+    """The loop nest `elementwise` runs over (the output with broadcast-alike axes merged):
+    the shape its MapKnobs are for (`nest.map_knob_space(iteration_shape(...))`)."""
+    return collapse_broadcast(list(out_shape), [list(s) for s in in_shapes])[0]
+
+
+def unary(op: str, shape: Sequence[int], knobs: MapKnobs | None = None, **attrs) -> PrimFunc:
+    """`out = op(x, **attrs)`; `knobs` for `iteration_shape(shape, [shape])`."""
     if op not in UNARY:
         raise ValueError(f"unary op {op!r} not supported on the CPU; known: {sorted(UNARY)}")
-    return elementwise(op, shape, [("x", shape, F32)], lambda v: UNARY[op](v[0], **attrs))
+
+    def fn(v: list[Expr]) -> Expr:
+        return UNARY[op](v[0], **attrs)
+
+    return elementwise(op, shape, [("x", shape, F32)], fn, knobs=knobs)
 
 
-def binary(op: str, a_shape: Sequence[int], b_shape: Sequence[int], out_shape=None) -> PrimFunc:
+def binary(
+    op: str,
+    a_shape: Sequence[int],
+    b_shape: Sequence[int],
+    out_shape=None,
+    knobs: MapKnobs | None = None,
+) -> PrimFunc:
+    """`out = op(a, b)` with broadcasting; `knobs` for `iteration_shape(out, [a, b])`."""
     if op not in BINARY:
         raise ValueError(f"binary op {op!r} not supported on the CPU; known: {sorted(BINARY)}")
     out_shape = out_shape or _broadcast_shape(op, a_shape, b_shape)
-    return elementwise(
-        op, out_shape, [("a", a_shape, F32), ("b", b_shape, F32)], lambda v: BINARY[op](*v)
-    )
+    inputs = [("a", a_shape, F32), ("b", b_shape, F32)]
+    return elementwise(op, out_shape, inputs, lambda v: BINARY[op](*v), knobs=knobs)
 
 
 def _broadcast_shape(op: str, a: Sequence[int], b: Sequence[int]) -> list[int]:

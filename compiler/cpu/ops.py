@@ -392,11 +392,12 @@ def slice_(x, slices: Sequence[slice]) -> np.ndarray:
         starts.append(rng.start if len(rng) else 0)
         steps.append(rng.step)
         out_shape.append(len(rng))
+    out = np.empty(out_shape, x.dtype)
+    if out.size == 0:  # an empty slice (legal in ONNX) has nothing to compute
+        return out
     key = ("slice", x.shape, tuple(starts), tuple(steps), tuple(out_shape), x.dtype.name)
     k = kernel(key, lambda: shape_ops.slice_op(x.shape, starts, steps, out_shape, x.dtype.name))
-    out = np.empty(out_shape, x.dtype)
-    if out.size:
-        k(x, out)
+    k(x, out)
     return out
 
 

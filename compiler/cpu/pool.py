@@ -7,8 +7,10 @@ pooling divides by the window size (`count_include_pad`) or by the taps inside t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from compiler.cpu.conv2d_direct import pad_stage
-from compiler.cpu.nest import data_parallel, nest
+from compiler.cpu.nest import data_parallel, default_map_knobs, nest
 from compiler.tir.nodes import (
     Allocate,
     BinOp,
@@ -91,4 +93,5 @@ def global_avg_pool(shape: tuple[int, int, int, int]) -> PrimFunc:
             Store(out, (i,), s[Const(0)] / Const(float(h * w), F32)),
         ))  # fmt: skip
 
-    return PrimFunc("global_avg_pool", (x, out), data_parallel([n * c], body, vector_last=False))
+    knobs = replace(default_map_knobs([n * c]), vectorize=False)  # the body is a reduction
+    return PrimFunc("global_avg_pool", (x, out), data_parallel([n * c], body, knobs=knobs))

@@ -10,8 +10,8 @@ flattened element index `f(v)`:
 
 from __future__ import annotations
 
+from compiler.tir.affine import vars_in
 from compiler.tir.nodes import BinOp, Buffer, Cast, Const, Expr, Var, as_expr
-from compiler.tir.visit import walk
 
 
 def flat_index(buffer: Buffer, indices: tuple[Expr, ...]) -> Expr:
@@ -62,21 +62,8 @@ def _add(a: Expr, b) -> Expr:
     return BinOp("add", a, b)
 
 
-def vars_of(node):
-    """Every Var occurrence in an expression tree (`visit.walk` stops above Vars)."""
-    for n in walk(node):
-        if isinstance(n, Var):
-            yield n
-        for f in getattr(n, "__dataclass_fields__", {}):
-            v = getattr(n, f)
-            if isinstance(v, Var):
-                yield v
-            elif isinstance(v, tuple):
-                yield from (x for x in v if isinstance(x, Var))
-
-
 def uses_var(expr, var: Var) -> bool:
-    return any(n is var for n in vars_of(expr))
+    return any(n is var for n in vars_in(expr))
 
 
 def affine_coeff(expr, var: Var) -> int | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from compiler.llvm.affine import affine_coeff, flat_index, uses_var, vars_of
+from compiler.llvm.affine import affine_coeff, flat_index, uses_var
 from compiler.llvm.binding import ir
 from compiler.llvm.types import (
     I8,
@@ -42,6 +42,7 @@ from compiler.llvm.types import (
     zero,
 )
 from compiler.llvm.vecmath import exp_f32, tanh_f32
+from compiler.tir.affine import vars_in
 from compiler.tir.nodes import (
     Allocate,
     Attr,
@@ -350,7 +351,7 @@ class _FunctionGen:
     def _other_vector_vars(self, expr, var: Var) -> bool:
         return any(
             n is not var and n in self.env and isinstance(self.env[n].type, ir.VectorType)
-            for n in vars_of(expr)
+            for n in vars_in(expr)
         )
 
     def _load(self, e: Load) -> ir.Value:

@@ -125,3 +125,41 @@ def test_vector_tanh_accuracy():
     ref = np.tanh(x.astype(np.float64))
     err = np.abs(ops.unary("tanh", x) - ref)
     assert float(np.max(err / np.maximum(np.abs(ref), 1e-30))) < 3e-7
+
+
+@pytest.mark.parametrize("shape", [(1 << 15,), (40, 3, 700), (5, 7)])
+def test_every_map_knob_setting_is_correct(shape, rng):
+    """The data-parallel schedule is a function of MapKnobs: each point of the knob space
+    (parallel or not, 1-D outputs cut into rows of each length) gives the same result."""
+    from compiler.cpu.elementwise import binary, iteration_shape, unary
+    from compiler.cpu.nest import default_map_knobs, map_knob_space
+
+    x = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal(shape[-1]).astype(np.float32)
+    it_unary = iteration_shape(shape, [shape])
+    it_binary = iteration_shape(shape, [shape, (shape[-1],)])
+    space = map_knob_space(it_unary)
+    assert default_map_knobs(it_unary) in space
+    for kn in space:
+        y = np.empty_like(x)
+        ops.kernel(("test_map_knobs", shape, kn), lambda kn=kn: unary("relu", shape, knobs=kn))(
+            x, y
+        )
+        np.testing.assert_array_equal(y, np.maximum(x, 0))
+    for kn in map_knob_space(it_binary):
+        y = np.empty_like(x)
+        k = ops.kernel(
+            ("test_map_knobs_b", shape, kn), lambda kn=kn: binary("mul", shape, b.shape, knobs=kn)
+        )
+        k(x, b, y)
+        np.testing.assert_array_equal(y, x * b)
+
+
+def test_bad_map_knobs_name_the_knob():
+    from compiler.cpu.elementwise import unary
+    from compiler.cpu.nest import MapKnobs
+
+    with pytest.raises(ValueError, match="relu: knob row=300"):
+        unary("relu", (1024,), knobs=MapKnobs(True, 300))
+    with pytest.raises(ValueError, match="relu: knob parallel=True"):
+        unary("relu", (1024,), knobs=MapKnobs(True, 0))
