@@ -324,12 +324,21 @@ def _loop_chunks(insn: GemmInsn | AluInsn, uops: np.ndarray, cols: tuple[int, ..
 # ----- GEMM ---------------------------------------------------------------------------------
 
 
-def _gemm_plan(st: SramState, insn: GemmInsn, where: Where) -> tuple:
+def _trivial_plan(st: SramState, insn: GemmInsn | AluInsn, where: Where) -> tuple:
+    """Range-check a micro-op loop; return (uops, plan) where plan is ("none",) for an empty
+    loop, ("chunked", uops) for one too long to materialize at once, else None."""
     uops = _check_loop(st, insn, where)
     if insn.n_uops == 0:
-        return ("none",)
+        return uops, ("none",)
     if insn.n_uops > CHUNK_UOPS:
-        return ("chunked", uops.copy())
+        return uops, ("chunked", uops.copy())
+    return uops, None
+
+
+def _gemm_plan(st: SramState, insn: GemmInsn, where: Where) -> tuple:
+    uops, plan = _trivial_plan(st, insn, where)
+    if plan is not None:
+        return plan
     if insn.reset:
         return ("reset", next(_loop_chunks(insn, uops, (0,)))[0])
     plan = gemm_paths.factored_plan(st, insn, uops)
@@ -420,11 +429,9 @@ def _reads_earlier_write(dst: np.ndarray, src: np.ndarray, depth: int) -> bool:
 
 
 def _alu_plan(st: SramState, insn: AluInsn, where: Where) -> tuple:
-    uops = _check_loop(st, insn, where)
-    if insn.n_uops == 0:
-        return ("none",)
-    if insn.n_uops > CHUNK_UOPS:
-        return ("chunked", uops.copy())
+    uops, plan = _trivial_plan(st, insn, where)
+    if plan is not None:
+        return plan
     dst, src = next(_loop_chunks(insn, uops, (0, 1)))
     return _alu_chunk_plan(st, insn, dst, src)
 

@@ -114,12 +114,10 @@ class MemInsn(_Deps):
 
 
 @dataclass(frozen=True)
-class GemmInsn(_Deps):
-    """GEMM over a two-level loop of micro-ops [uop_bgn, uop_end).
-
-    for o < iter_out, i < iter_in, u in uops: ACC[dst] += INP[src] . WGT[wgt]^T, with
-    dst = u.dst + o*dst_factor_out + i*dst_factor_in (likewise src, wgt). `reset` zeroes ACC[dst].
-    """
+class _MicroOpLoop(_Deps):
+    """The two-level micro-op loop GEMM and ALU share: micro-ops [uop_bgn, uop_end) run for
+    o < iter_out, i < iter_in, with row indices dst = u.dst + o*dst_factor_out + i*dst_factor_in
+    (likewise src)."""
 
     reset: bool = False
     uop_bgn: int = 0
@@ -130,12 +128,6 @@ class GemmInsn(_Deps):
     dst_factor_in: int = 0
     src_factor_out: int = 0
     src_factor_in: int = 0
-    wgt_factor_out: int = 0
-    wgt_factor_in: int = 0
-
-    @property
-    def opcode(self) -> Opcode:
-        return Opcode.GEMM
 
     @property
     def n_uops(self) -> int:
@@ -144,18 +136,25 @@ class GemmInsn(_Deps):
 
 
 @dataclass(frozen=True)
-class AluInsn(_Deps):
+class GemmInsn(_MicroOpLoop):
+    """GEMM over a two-level loop of micro-ops [uop_bgn, uop_end).
+
+    for o < iter_out, i < iter_in, u in uops: ACC[dst] += INP[src] . WGT[wgt]^T, with
+    dst = u.dst + o*dst_factor_out + i*dst_factor_in (likewise src, wgt). `reset` zeroes ACC[dst].
+    """
+
+    wgt_factor_out: int = 0
+    wgt_factor_in: int = 0
+
+    @property
+    def opcode(self) -> Opcode:
+        return Opcode.GEMM
+
+
+@dataclass(frozen=True)
+class AluInsn(_MicroOpLoop):
     """ALU over a two-level micro-op loop: ACC[dst] = op(ACC[dst], imm if use_imm else ACC[src])."""
 
-    reset: bool = False
-    uop_bgn: int = 0
-    uop_end: int = 0
-    iter_out: int = 1
-    iter_in: int = 1
-    dst_factor_out: int = 0
-    dst_factor_in: int = 0
-    src_factor_out: int = 0
-    src_factor_in: int = 0
     alu_op: AluOp = AluOp.MIN
     use_imm: bool = False
     imm: int = 0  # signed, ALU_IMM_WIDTH bits
@@ -163,10 +162,6 @@ class AluInsn(_Deps):
     @property
     def opcode(self) -> Opcode:
         return Opcode.ALU
-
-    @property
-    def n_uops(self) -> int:
-        return self.iter_out * self.iter_in * max(0, self.uop_end - self.uop_bgn)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,27 @@ CPU_REASONS = {
 }
 
 
+def conv_geometry_support(
+    node: Node, in_channels: int, out_channels: int, cfg: HwConfig
+) -> str | None:
+    """None if a convolution's pads, dilations and groups fit the accelerator, else the reason
+    (shared by float Conv nodes about to be quantized and by `vtac.conv2d`)."""
+    pads = list(node.attr("pads", (0, 0, 0, 0)))
+    if max(pads) > MAX_PAD:
+        return f"padding {max(pads)} exceeds the load unit's {MAX_PAD} per side"
+    if any(d != 1 for d in node.attr("dilations", (1, 1))):
+        return "dilation != 1"
+    group = int(node.attr("group", 1))
+    if group != 1:
+        cin, cout = in_channels // group, out_channels // group
+        if cin % cfg.block or cout % cfg.block:
+            return (
+                f"grouped conv with {cin} in / {cout} out channels per group; the accelerator "
+                f"needs a multiple of BLOCK={cfg.block} per group"
+            )
+    return None
+
+
 def gemm_support(node: Node, graph: Graph, cfg: HwConfig) -> str | None:
     """None if the accelerator runs this `vtac.conv2d`/`vtac.dense`, else the reason."""
     x_t = graph.types[node.inputs[0]]
@@ -52,19 +73,9 @@ def gemm_support(node: Node, graph: Graph, cfg: HwConfig) -> str | None:
         if x_t.rank != 2 or w.ndim != 2:
             return "dense needs a 2-D input and a 2-D weight"
         return None
-    pads = list(node.attr("pads", (0, 0, 0, 0)))
-    if max(pads) > MAX_PAD:
-        return f"padding {max(pads)} exceeds the load unit's {MAX_PAD} per side"
-    if any(d != 1 for d in node.attr("dilations", (1, 1))):
-        return "dilation != 1"
-    group = int(node.attr("group", 1))
-    if group != 1:
-        cin, cout = x_t.shape[1] // group, w.shape[0] // group
-        if cin % cfg.block or cout % cfg.block:
-            return (
-                f"grouped conv with {cin} in / {cout} out channels per group; the accelerator "
-                f"needs a multiple of BLOCK={cfg.block} per group"
-            )
+    problem = conv_geometry_support(node, x_t.shape[1], w.shape[0], cfg)
+    if problem:
+        return problem
     kh, kw = w.shape[2], w.shape[3]
     if kh * kw > cfg.wgt_depth:
         return f"a {kh}x{kw} kernel window needs {kh * kw} weight rows, SRAM has {cfg.wgt_depth}"
@@ -82,20 +93,7 @@ def float_anchor_support(node: Node, graph: Graph, cfg: HwConfig) -> str | None:
         return "not a 2-D convolution"
     if node.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return None  # explicit pads are computed at quantization; checked after
-    pads = list(node.attr("pads", (0, 0, 0, 0)))
-    if max(pads) > MAX_PAD:
-        return f"padding {max(pads)} exceeds the load unit's {MAX_PAD} per side"
-    if any(d != 1 for d in node.attr("dilations", (1, 1))):
-        return "dilation != 1"
-    group = int(node.attr("group", 1))
-    if group != 1:
-        cin, cout = x_t.shape[1] // group, w_t.shape[0] // group
-        if cin % cfg.block or cout % cfg.block:
-            return (
-                f"grouped conv with {cin} in / {cout} out channels per group; the accelerator "
-                f"needs a multiple of BLOCK={cfg.block} per group"
-            )
-    return None
+    return conv_geometry_support(node, x_t.shape[1], w_t.shape[0], cfg)
 
 
 def support(node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]) -> str | None:

@@ -25,7 +25,9 @@ _UNARY = {
 }
 
 
-def _unary(fn):
+def unary_kernel(fn):
+    """A kernel applying the NumPy function `fn` element-wise, keeping the input dtype."""
+
     def run(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
         return fn(x).astype(x.dtype, copy=False)
 
@@ -33,7 +35,7 @@ def _unary(fn):
 
 
 for _op, _fn in _UNARY.items():
-    kernel(_op)(_unary(_fn))
+    kernel(_op)(unary_kernel(_fn))
 
 
 @kernel("Erf")

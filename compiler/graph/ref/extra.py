@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.graph.ref import KernelCtx, kernel
+from compiler.graph.ref.elementwise import unary_kernel
 
 _TRIG = {
     "Tan": np.tan, "Asin": np.arcsin, "Acos": np.arccos, "Atan": np.arctan, "Sinh": np.sinh,
@@ -13,15 +14,8 @@ _TRIG = {
 }  # fmt: skip
 
 
-def _same(fn):
-    def run(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
-        return fn(x).astype(x.dtype, copy=False)
-
-    return run
-
-
 for _op, _fn in _TRIG.items():
-    kernel(_op)(_same(_fn))
+    kernel(_op)(unary_kernel(_fn))
 
 
 @kernel("IsNaN")

@@ -45,6 +45,7 @@ def requantize_array(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarra
 
 
 def pack_array(x: np.ndarray, bn: int, bc: int) -> np.ndarray:
+    """(N, C, ...) -> (N/bn, C/bc, ..., bn, bc): the blocked layout, N and C zero-padded."""
     n, c = x.shape[:2]
     pn, pc = -(-n // bn) * bn, -(-c // bc) * bc
     rest = x.shape[2:]
@@ -65,15 +66,8 @@ def unpack_array(x: np.ndarray, n: int, c: int) -> np.ndarray:
 
 
 def pack_weight_array(w: np.ndarray, bc: int) -> np.ndarray:
-    o, i = w.shape[:2]
-    po, pi = -(-o // bc) * bc, -(-i // bc) * bc
-    rest = w.shape[2:]
-    wp = np.zeros((po, pi) + rest, dtype=w.dtype)
-    wp[:o, :i] = w
-    t = wp.reshape((po // bc, bc, pi // bc, bc) + rest)
-    nsp = len(rest)
-    perm = (0, 2) + tuple(range(4, 4 + nsp)) + (1, 3)
-    return np.ascontiguousarray(t.transpose(perm))
+    """(O, I, ...) weights -> (O/bc, I/bc, ..., bc, bc), both channel axes padded to `bc`."""
+    return pack_array(w, bc, bc)
 
 
 def unpack_weight_array(w: np.ndarray) -> np.ndarray:
