@@ -48,13 +48,18 @@ def conv_nd(
     """N-d grouped convolution (cross-correlation) of NC... input with MC/g... weights.
 
     Uses im2col over a strided window view and one batched matmul per call; `acc_dtype` sets
-    the accumulation type (int32 for vtac's int8 convolutions, the input dtype otherwise).
+    the accumulation type (int32 or float64 for vtac's int8 convolutions). By default float32
+    inputs accumulate in float64: each output is then its exact sum rounded once, independent of
+    how BLAS tiles the product (with float32 accumulation, output channels with identical
+    weights can differ by an ulp depending on their column position, which a following Softmax
+    of large logits turns into different probabilities). Other dtypes accumulate in their own.
     """
     n, c = x.shape[:2]
     m = w.shape[0]
     nsp = x.ndim - 2
     ksz = w.shape[2:]
-    acc_dtype = acc_dtype or x.dtype
+    if acc_dtype is None:
+        acc_dtype = np.float64 if x.dtype == np.float32 else x.dtype
     pad_width = [(0, 0), (0, 0)] + [(pads_begin[i], pads_end[i]) for i in range(nsp)]
     xp = np.pad(x, pad_width)
     eff = [(ksz[i] - 1) * dilations[i] + 1 for i in range(nsp)]
