@@ -8,6 +8,7 @@ import pytest
 from compiler.graph.accel_support import MAX_PAD
 from compiler.graph.builder import GraphBuilder
 from compiler.graph.passes.partition import partition, partition_report
+from tests.graph.helpers import assert_equivalent
 
 
 def _int_conv_graph(cfg, cin, cout, group=1, pad=1, dilation=1, k=3):
@@ -25,8 +26,10 @@ def _targets(g):
     return {n.name: (n.target, n.reason) for n in g.nodes}
 
 
-def test_int8_conv_and_epilogue_go_to_the_accelerator(cfg):
-    g = partition(_int_conv_graph(cfg, 3, 2 * cfg.block), cfg)
+def test_int8_conv_and_epilogue_go_to_the_accelerator(cfg, rng):
+    before = _int_conv_graph(cfg, 3, 2 * cfg.block)
+    g = partition(before, cfg)
+    assert_equivalent(before, g, rng, rtol=0, atol=0)  # marks targets, never changes a value
     t = _targets(g)
     assert t["conv"][0] == "accel" and t["requant"][0] == "accel"
     assert t["deq"] == ("cpu", "int8 -> float conversion (the accelerator has no float unit)")
@@ -61,7 +64,9 @@ def test_float_ops_fall_back_and_report_lists_them(cfg, rng):
     w = b.const("w", rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
     y = b.op("Conv", [x, w], name="fconv")
     b.output(b.op("Softmax", [b.op("MaxPool", [y], kernel_shape=(2, 2), name="pool")], name="sm"))
-    g = partition(b.build(), cfg)
+    before = b.build()
+    g = partition(before, cfg)
+    assert_equivalent(before, g, rng, rtol=0, atol=0)
     report = partition_report(g)
     assert report.accel_nodes == 0 and report.cpu_nodes == 3
     assert report.cpu_macs == 4 * 6 * 6 * 3 * 9
