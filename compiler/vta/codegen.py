@@ -80,10 +80,8 @@ class VtaCodegen:
         return b
 
     def ev(self, e) -> int:
-        f = self._fn.get(id(e))
-        if f is None:
-            f = self._fn[id(e)] = compile_expr(e)
-        return f(self.env)
+        """The value of expression `e` at the current loop indices."""
+        return self._compile(e)(self.env)
 
     # ----- traversal ----------------------------------------------------------------------
     def walk(self, s) -> None:
@@ -187,6 +185,7 @@ class VtaCodegen:
         return res
 
     def _compile(self, e):
+        """`e` compiled to a closure over the loop environment (once per IR node)."""
         f = self._fn.get(id(e))
         if f is None:
             f = self._fn[id(e)] = compile_expr(e)
