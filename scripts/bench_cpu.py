@@ -1,7 +1,7 @@
 """vtac's CPU path vs onnxruntime (CPU provider), side by side in one run.
 
 Workloads: the ResNet-18 conv layers C1-C12 (float32, batch 1; docs: ../shared workloads),
-dense 1024x1024x1024, and a ResNet-18-sized chain of layers (see `resnet_chain.py` beside
+dense 1024x1024x1024, and a ResNet-18-sized chain of layers (see `bench_cpu_chain.py` beside
 this file). Both systems run with 1 and with 2 threads; runs alternate between the systems
 (the second core is often busy with other work) and every figure is the median over runs.
 

@@ -8,12 +8,13 @@
 A tensor expression with a CPU schedule, lowered by the shared `compiler.tir.lower`: channels
 are the vector lanes, so every load is a contiguous vector; the loop over (n, channel block,
 output row) is fused and parallel; a tile of `ow_tile` output pixels of a row stays in
-registers (a local accumulator) across the KH x KW taps, all unrolled.
+registers (a local accumulator) across the KH x KW taps, all unrolled. The schedule is a
+function of `DepthwiseKnobs` (`default_depthwise_knobs`; `depthwise_knob_space` for a tuner).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,14 +27,47 @@ from compiler.tir.nodes import BinOp, Const, PrimFunc
 F32 = "float32"
 
 
+@dataclass(frozen=True)
+class DepthwiseKnobs:
+    """bn: channels per block (the vector lanes of every access; must divide C).
+    ow_tile: output pixels of a row whose accumulators stay in registers across the taps."""
+
+    bn: int
+    ow_tile: int
+
+
+def default_depthwise_knobs(shape: Conv2dShape, lanes: int) -> DepthwiseKnobs:
+    """One vector register of channels per pixel, a tile of up to 8 pixels."""
+    return DepthwiseKnobs(lanes, min(shape.out_hw[1], 8))
+
+
+def depthwise_knob_space(
+    shape: Conv2dShape, lanes: int, registers: int = 16
+) -> list[DepthwiseKnobs]:
+    """Blocks of 1 or 2 vector registers of channels that divide C, tiles whose accumulators
+    leave two registers free (for the input and the weight vector)."""
+    ow = shape.out_hw[1]
+    out = []
+    for bn in (lanes, 2 * lanes):
+        if shape.c % bn:
+            continue
+        for tile in sorted({min(t, ow) for t in (1, 2, 4, 6, 8, 12)}):
+            if (bn // lanes) * tile + 2 <= registers:
+                out.append(DepthwiseKnobs(bn, tile))
+    return out
+
+
 def depthwise_nchwc(
-    shape: Conv2dShape, bn: int, ow_tile: int, bias: bool = False, relu: bool = False
+    shape: Conv2dShape, knobs: DepthwiseKnobs, bias: bool = False, relu: bool = False
 ) -> PrimFunc:
     s = shape
+    bn, ow_tile = knobs.bn, knobs.ow_tile
+    if ow_tile < 1:
+        raise ValueError(f"depthwise_nchwc: knob ow_tile={ow_tile} must be >= 1")
     if not (s.groups == s.c == s.o):
         raise ValueError(f"depthwise_nchwc: needs groups == C == O, got {s}")
     if s.c % bn:
-        raise ValueError(f"depthwise_nchwc: block {bn} does not divide {s.c} channels")
+        raise ValueError(f"depthwise_nchwc: knob bn={bn} does not divide {s.c} channels")
     oh_n, ow_n = s.out_hw
     (sh, sw), (dh, dw) = s.stride, s.dilation
     cb = s.c // bn

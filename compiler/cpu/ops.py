@@ -22,7 +22,11 @@ from compiler.cpu import resize as resize_mod
 from compiler.cpu import softmax as softmax_mod
 from compiler.cpu.conv2d_direct import conv2d_direct
 from compiler.cpu.conv2d_fused import conv2d_nchw_fused
-from compiler.cpu.depthwise import depthwise_nchwc, pack_depthwise_weight
+from compiler.cpu.depthwise import (
+    default_depthwise_knobs,
+    depthwise_nchwc,
+    pack_depthwise_weight,
+)
 from compiler.cpu.runtime import CpuKernel, build
 from compiler.llvm import vector_lanes, vector_registers
 
@@ -202,19 +206,17 @@ def conv2d_nchwc_kernel(xb, wb, shape, knobs, bias_b=None, relu=False, out=None)
 
 
 def _depthwise(x, w, bias, shape, lanes, relu):
-    bn = lanes
-    _, ow = shape.out_hw
-    ow_tile = min(ow, 8)
-    xb = conv2d_pack(x, bn, shape.pad)
+    kn = default_depthwise_knobs(shape, lanes)
+    xb = conv2d_pack(x, kn.bn, shape.pad)
     k = kernel(
-        ("dw", shape, bn, ow_tile, bias is not None, relu),
-        lambda: depthwise_nchwc(shape, bn, ow_tile, bias is not None, relu),
+        ("dw", shape, kn, bias is not None, relu),
+        lambda: depthwise_nchwc(shape, kn, bias is not None, relu),
     )
     oh, ow = shape.out_hw
-    out = np.empty((shape.n, shape.c // bn, oh, ow, bn), np.float32)
-    args = [xb, pack_depthwise_weight(w, bn)]
+    out = np.empty((shape.n, shape.c // kn.bn, oh, ow, kn.bn), np.float32)
+    args = [xb, pack_depthwise_weight(w, kn.bn)]
     if bias is not None:
-        args.append(_f32(bias).reshape(-1, bn))
+        args.append(_f32(bias).reshape(-1, kn.bn))
     k(*args, out)
     return conv2d_unpack(out)
 

@@ -153,3 +153,33 @@ def test_int8_blocked_conv_is_bit_exact(rng):
     ref = np.maximum(npref.conv2d(x, w, b, (2, 2), (1, 1, 1, 1), groups=2), 0)
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, ref)
+
+
+def test_depthwise_knob_space_points_are_correct(rng):
+    """The depthwise schedule is a function of DepthwiseKnobs; every point gives the result of
+    NumPy (block of 1 or 2 registers of channels, each register tile)."""
+    from compiler.cpu.depthwise import (
+        DepthwiseKnobs,
+        default_depthwise_knobs,
+        depthwise_knob_space,
+        depthwise_nchwc,
+        pack_depthwise_weight,
+    )
+    from compiler.cpu.layout import pack_nchwc_numpy, unpack_nchwc_numpy
+
+    shape = Conv2dShape(1, 32, 9, 10, 32, 3, 3, (1, 2), (1, 1), groups=32)
+    space = depthwise_knob_space(shape, 8)
+    assert default_depthwise_knobs(shape, 8) in space and {k.bn for k in space} == {8, 16}
+    x = rng.standard_normal((1, 32, 9, 10)).astype(np.float32)
+    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    ref = np.maximum(npref.conv2d(x, w, b, (1, 2), (1, 1, 1, 1), groups=32), 0)
+    oh, ow = shape.out_hw
+    for kn in space:
+        k = ops.kernel(("test_dw", shape, kn), lambda kn=kn: depthwise_nchwc(shape, kn, True, True))
+        out = np.empty((1, 32 // kn.bn, oh, ow, kn.bn), np.float32)
+        k(pack_nchwc_numpy(x, kn.bn, (1, 1)), pack_depthwise_weight(w, kn.bn),
+          b.reshape(-1, kn.bn), out)  # fmt: skip
+        close(unpack_nchwc_numpy(out), ref)
+    with pytest.raises(ValueError, match="knob bn=24"):
+        depthwise_nchwc(shape, DepthwiseKnobs(24, 4))
