@@ -24,6 +24,7 @@ from hw_sim.isa import (
     FinishInsn,
     GemmInsn,
     Insn,
+    IsaFieldError,
     MemInsn,
     MemType,
     Module,
@@ -36,6 +37,8 @@ from hw_sim.program import DramBuffer, Program, dram_alignment, mem_elem_bytes
 
 
 class ProgramBuilder:
+    """Collects DRAM buffers and instructions; `build()` returns the `Program`."""
+
     def __init__(self, cfg: HwConfig):
         self.cfg = cfg
         self.insns: list[Insn] = []
@@ -80,7 +83,10 @@ class ProgramBuilder:
     # ----- instructions -------------------------------------------------------------------
     def emit(self, insn: Insn) -> int:
         """Append an instruction (its encoding is checked now); returns its index."""
-        encode(insn, self.cfg)
+        try:
+            encode(insn, self.cfg)
+        except IsaFieldError as e:
+            raise IsaFieldError(f"instruction {len(self.insns)}: {e}") from None
         self.insns.append(insn)
         return len(self.insns) - 1
 

@@ -122,6 +122,15 @@ def test_field_out_of_range_names_field(insn, field):
         encode(insn, CONFIGS["default"])
 
 
+def test_builder_names_the_instruction_index(cfg):
+    from hw_sim.builder import ProgramBuilder
+
+    b = ProgramBuilder(cfg)
+    b.finish()
+    with pytest.raises(IsaFieldError, match=r"instruction 1: GEMM field iter_in=16384 out of"):
+        b.gemm(iter_in=1 << 14)
+
+
 def test_uop_field_out_of_range(cfg):
     with pytest.raises(IsaFieldError, match="micro-op 1: field dst"):
         encode_uops([Uop(0, 0, 0), Uop(cfg.acc_depth, 0, 0)], cfg)
