@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -58,12 +59,13 @@ def _pip_download(spec: str, dest: Path) -> Path:
 def fetch_light(cache: Path, manifest: dict) -> None:
     target = cache / "light"
     target.mkdir(parents=True, exist_ok=True)
-    try:
-        import onnx
-
-        installed = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
-    except ImportError:
-        installed = None
+    # Locate the installed onnx package without importing it (only the frontend imports onnx).
+    spec = importlib.util.find_spec("onnx")
+    installed = (
+        Path(spec.origin).parent / "backend" / "test" / "data" / "light"
+        if spec is not None and spec.origin
+        else None
+    )
     if installed is not None and installed.is_dir():
         source = f"installed onnx package ({installed})"
         for f in sorted(installed.glob("*.onnx")):
