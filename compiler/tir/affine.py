@@ -9,6 +9,8 @@ passes (DMA strides, micro-op loop factors).
 
 from __future__ import annotations
 
+import operator
+
 from compiler.tir.nodes import BinOp, Cast, Const, Expr, Load, Select, Var, as_expr
 from compiler.tir.visit import Mutator
 
@@ -95,38 +97,33 @@ def linear_form(e: Expr, variables) -> tuple[dict[Var, int], Expr] | None:
     return {}, e
 
 
+# Python semantics of the binary operators on plain numbers, shared with the interpreter:
+# `floordiv`/`floormod` round toward negative infinity, `shr` is arithmetic.
+PY_BINOPS = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "floordiv": operator.floordiv,
+    "floormod": operator.mod,
+    "min": min,
+    "max": max,
+    "shr": operator.rshift,
+    "shl": operator.lshift,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}
+
+
 def _fold(op: str, a: int, b: int):
-    if op == "add":
-        return a + b
-    if op == "sub":
-        return a - b
-    if op == "mul":
-        return a * b
-    if op == "floordiv":
-        return a // b if b else None
-    if op == "floormod":
-        return a % b if b else None
-    if op == "min":
-        return min(a, b)
-    if op == "max":
-        return max(a, b)
-    if op == "shr":
-        return a >> b
-    if op == "shl":
-        return a << b
-    if op == "lt":
-        return a < b
-    if op == "le":
-        return a <= b
-    if op == "gt":
-        return a > b
-    if op == "ge":
-        return a >= b
-    if op == "eq":
-        return a == b
-    if op == "ne":
-        return a != b
-    return None
+    """`a op b` for two integer constants, or None (unknown op, division by zero)."""
+    fn = PY_BINOPS.get(op)
+    if fn is None or (op in ("floordiv", "floormod") and not b):
+        return None
+    return fn(a, b)
 
 
 class _Simplify(Mutator):

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from compiler.tir.affine import PY_BINOPS
 from compiler.tir.nodes import (
     Allocate,
     Attr,
@@ -108,36 +109,21 @@ class Interpreter:
         a, b = self.expr(e.a), self.expr(e.b)
         op = e.op
         isint = e.a.dtype in _BITS
-        if op == "add":
-            return a + b
-        if op == "sub":
-            return a - b
-        if op == "mul":
-            return a * b
         if op == "div":
             if isint:
                 q = abs(a) // abs(b)
                 return q if (a >= 0) == (b >= 0) else -q
             return a / b
-        if op == "floordiv":
-            return a // b if isint else math.floor(a / b)
-        if op == "floormod":
-            return a % b
-        if op == "min":
-            return min(a, b)
-        if op == "max":
-            return max(a, b)
-        if op == "shr":
-            return a >> b
-        if op == "shl":
-            return a << b
+        if op == "floordiv" and not isint:
+            return math.floor(a / b)
         if op == "and":
             return bool(a) and bool(b)
         if op == "or":
             return bool(a) or bool(b)
-        return {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[
-            op
-        ]
+        fn = PY_BINOPS.get(op)
+        if fn is None:
+            raise InterpError(f"binary operator {op!r} is not interpretable")
+        return fn(a, b)
 
     # ----- statements -------------------------------------------------------------------
     def _array(self, buf: Buffer) -> np.ndarray:
