@@ -45,7 +45,7 @@ def test_clip_and_positive_domain_ops(rng):
     np.testing.assert_allclose(ops.unary("log", y), np.log(y.astype(np.float64)), **TOL)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12, deadline=None, derandomize=True)  # reproducible draws
 @given(
     shapes=st.sampled_from(
         [
