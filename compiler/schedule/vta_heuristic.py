@@ -91,12 +91,7 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     )
     ci_steps = d["cib"] // k.tile_ci
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
-    budget = uop_kernel_budget(cfg)
-    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
-    gk = _kernel_uops(exts, budget)
-    gemm_uops = out_rows * k.tile_ci * d["kh"] * d["kw"]
-    gemm_insns = max(1, gemm_uops // max(1, gk * _folded(exts, budget)))
-    gemm = gemm_uops + gemm_insns * cfg.GEMM_PIPELINE
+    gemm = _gemm_cycles(cfg, d, k)
     n_tensor = len(op.acc_inputs) + len(op.acc_loads)
     alu = (len(op.epilogue) + n_tensor) * out_rows + (len(op.epilogue) + 1) * 8 * cfg.ALU_PIPELINE
     reset = out_rows + cfg.GEMM_PIPELINE
@@ -126,6 +121,16 @@ def _folded(exts: list[int], budget: int) -> int:
     return math.prod(exts[p : p + 2])
 
 
+def _gemm_cycles(cfg: HwConfig, d: dict, k: Knobs) -> int:
+    """GEMM cycles of one input-channel step of one tile: its micro-ops, plus the pipeline
+    latency of each GEMM instruction the micro-op folding leaves."""
+    budget = uop_kernel_budget(cfg)
+    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
+    per_insn = _kernel_uops(exts, budget) * _folded(exts, budget)
+    gemm_uops = k.tile_b * k.tile_co * k.tile_h * k.tile_w * k.tile_ci * d["kh"] * d["kw"]
+    return gemm_uops + max(1, gemm_uops // max(1, per_insn)) * cfg.GEMM_PIPELINE
+
+
 def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
     """Cycles of each per-thread instruction group of one tile (docs/timing-model.md)."""
     d = op_dims(op)
@@ -135,9 +140,6 @@ def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
     budget = uop_kernel_budget(cfg)
     exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
-    gk = _kernel_uops(exts, budget)
-    gemm_uops = out_rows * k.tile_ci * d["kh"] * d["kw"]
-    gemm_insns = max(1, gemm_uops // max(1, gk * _folded(exts, budget)))
     n_tensor = len(op.acc_inputs) + len(op.acc_loads)
     alu_insns = len(op.epilogue) * max(1, out_rows // max(1, _folded(exts[3:], budget)))
     whole_ci = k.tile_ci == d["cib"]
@@ -146,7 +148,7 @@ def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
     return dict(
         inp=k.tile_b * k.tile_ci * _dma(cfg, th_in, tw_in * cfg.inp_elem_bytes),
         wgt=_dma(cfg, wgt_rows, wgt_row_elems * cfg.wgt_elem_bytes),
-        gemm=gemm_uops + gemm_insns * cfg.GEMM_PIPELINE,
+        gemm=_gemm_cycles(cfg, d, k),
         reset=out_rows + cfg.GEMM_PIPELINE,
         epi=(len(op.epilogue) + n_tensor) * out_rows
         + alu_insns * cfg.ALU_PIPELINE
