@@ -36,6 +36,47 @@ from hw_sim.isa import (
 from hw_sim.program import DramBuffer, Program, dram_alignment, mem_elem_bytes
 
 
+def load_insn(
+    mem_type: MemType,
+    sram_base: int,
+    dram_base: int,
+    y: int,
+    x: int,
+    stride: int | None = None,
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0),
+    **deps: bool,
+) -> MemInsn:
+    """LOAD y rows of x elements (DRAM pitch `stride`, default x) from element `dram_base`
+    into SRAM rows from `sram_base`; `pad` = (y_pad_0, y_pad_1, x_pad_0, x_pad_1)."""
+    return MemInsn(
+        opcode=Opcode.LOAD, mem_type=mem_type, sram_base=sram_base, dram_base=dram_base,
+        y_size=y, x_size=x, x_stride=x if stride is None else stride,
+        y_pad_0=pad[0], y_pad_1=pad[1], x_pad_0=pad[2], x_pad_1=pad[3], **deps,
+    )  # fmt: skip
+
+
+def store_insn(
+    sram_base: int, dram_base: int, y: int, x: int, stride: int | None = None, **deps: bool
+) -> MemInsn:
+    """STORE y rows of x OUT elements from SRAM row `sram_base` to DRAM element `dram_base`."""
+    return MemInsn(
+        opcode=Opcode.STORE, mem_type=MemType.OUT, sram_base=sram_base, dram_base=dram_base,
+        y_size=y, x_size=x, x_stride=x if stride is None else stride, **deps,
+    )  # fmt: skip
+
+
+def nop_insn(module: Module, **deps: bool) -> MemInsn:
+    """A token-only instruction (x_size 0) on `module`'s queue, by VTA's conventions: LOAD INP
+    on load, LOAD UOP on compute, STORE OUT on store."""
+    if module == Module.LOAD:
+        return MemInsn(opcode=Opcode.LOAD, mem_type=MemType.INP, **deps)
+    if module == Module.COMPUTE:
+        return MemInsn(opcode=Opcode.LOAD, mem_type=MemType.UOP, **deps)
+    if module == Module.STORE:
+        return MemInsn(opcode=Opcode.STORE, mem_type=MemType.OUT, **deps)
+    raise ValueError(f"no NOP on module {Module(module).name}")
+
+
 class ProgramBuilder:
     """Collects DRAM buffers and instructions; `build()` returns the `Program`."""
 
@@ -108,22 +149,7 @@ class ProgramBuilder:
         `pad` = (y_pad_0, y_pad_1, x_pad_0, x_pad_1).
         """
         base = buf.elem(self.cfg, mem_type) if isinstance(buf, DramBuffer) else int(buf)
-        return self.emit(
-            MemInsn(
-                opcode=Opcode.LOAD,
-                mem_type=mem_type,
-                sram_base=sram,
-                dram_base=base + elem_offset,
-                y_size=y,
-                x_size=x,
-                x_stride=x if stride is None else stride,
-                y_pad_0=pad[0],
-                y_pad_1=pad[1],
-                x_pad_0=pad[2],
-                x_pad_1=pad[3],
-                **deps,
-            )
-        )
+        return self.emit(load_insn(mem_type, sram, base + elem_offset, y, x, stride, pad, **deps))
 
     def load_uop(self, kernel: DramBuffer, sram: int = 0, **deps: bool) -> int:
         """LOAD a whole micro-op kernel into the uop SRAM at `sram` (compute queue)."""
@@ -142,18 +168,7 @@ class ProgramBuilder:
     ) -> int:
         """STORE y rows of x OUT elements to DRAM (low 8 bits of each accumulator)."""
         base = buf.elem(self.cfg, MemType.OUT) if isinstance(buf, DramBuffer) else int(buf)
-        return self.emit(
-            MemInsn(
-                opcode=Opcode.STORE,
-                mem_type=MemType.OUT,
-                sram_base=sram,
-                dram_base=base + elem_offset,
-                y_size=y,
-                x_size=x,
-                x_stride=x if stride is None else stride,
-                **deps,
-            )
-        )
+        return self.emit(store_insn(sram, base + elem_offset, y, x, stride, **deps))
 
     def gemm(self, **fields) -> int:
         """GEMM; fields as `GemmInsn` (uop_bgn, uop_end, iter_out, ..., reset, deps)."""
@@ -166,16 +181,8 @@ class ProgramBuilder:
         return self.emit(AluInsn(alu_op=op, **fields))
 
     def nop(self, module: Module, **deps: bool) -> int:
-        """A token-only instruction on `module`'s queue (VTA's conventions)."""
-        if module == Module.LOAD:
-            insn = MemInsn(opcode=Opcode.LOAD, mem_type=MemType.INP, **deps)
-        elif module == Module.COMPUTE:
-            insn = MemInsn(opcode=Opcode.LOAD, mem_type=MemType.UOP, **deps)
-        elif module == Module.STORE:
-            insn = MemInsn(opcode=Opcode.STORE, mem_type=MemType.OUT, **deps)
-        else:
-            raise ValueError(f"no NOP on module {module.name}")
-        return self.emit(insn)
+        """A token-only instruction on `module`'s queue (see `nop_insn`)."""
+        return self.emit(nop_insn(module, **deps))
 
     def finish(self, **deps: bool) -> int:
         return self.emit(FinishInsn(**deps))
@@ -188,4 +195,4 @@ class ProgramBuilder:
         return Program(self.cfg, list(self.insns), dram, dict(self.buffers), dict(meta or {}))
 
 
-__all__ = ["ProgramBuilder", "mem_elem_bytes"]
+__all__ = ["ProgramBuilder", "load_insn", "mem_elem_bytes", "nop_insn", "store_insn"]

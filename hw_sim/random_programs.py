@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw_sim.builder import ProgramBuilder
+from hw_sim.builder import ProgramBuilder, load_insn, nop_insn, store_insn
 from hw_sim.config import HwConfig
-from hw_sim.isa import AluInsn, AluOp, FinishInsn, GemmInsn, Insn, MemInsn, MemType, Opcode, Uop
+from hw_sim.isa import AluInsn, AluOp, FinishInsn, GemmInsn, Insn, MemInsn, MemType, Module, Uop
 from hw_sim.program import DramBuffer, Program
 
 # Upper bounds that keep programs quick to simulate while covering every code path.
@@ -116,10 +116,7 @@ class _Gen:
         used = (pad[0] + y + pad[1]) * (pad[2] + x + pad[3])
         sram = self.base(region_buf, t) + int(self.rng.integers(0, region - used + 1))
         base, stride = self._dram_window(self.src[mt], mt, y, x)
-        return MemInsn(
-            opcode=Opcode.LOAD, mem_type=mt, sram_base=sram, dram_base=base, y_size=y, x_size=x,
-            x_stride=stride, y_pad_0=pad[0], y_pad_1=pad[1], x_pad_0=pad[2], x_pad_1=pad[3],
-        )  # fmt: skip
+        return load_insn(mt, sram, base, y, x, stride, pad)
 
     # ----- phase parts ------------------------------------------------------------------------
     def load_part(self, t: int) -> _Part:
@@ -130,7 +127,7 @@ class _Gen:
             else:
                 p.insns.append(self.load_block(MemType.WGT, "wgt", t))
         if not p.insns or self.rng.random() < 0.1:
-            p.insns.append(MemInsn(opcode=Opcode.LOAD, mem_type=MemType.INP))  # NOP
+            p.insns.append(nop_insn(Module.LOAD))
         return p
 
     def _loop(self, bounds: dict[str, int]) -> tuple[dict, dict[str, int]]:
@@ -195,17 +192,8 @@ class _Gen:
         if uops:
             kernel = self.b.uop_kernel(uops, name=f"uops{self.n_kernels}")
             self.n_kernels += 1
-            p.insns.append(
-                MemInsn(
-                    opcode=Opcode.LOAD,
-                    mem_type=MemType.UOP,
-                    sram_base=ubase,
-                    dram_base=kernel.elem(self.cfg, MemType.UOP),
-                    y_size=1,
-                    x_size=len(uops),
-                    x_stride=len(uops),
-                )  # fmt: skip
-            )
+            uop_base = kernel.elem(self.cfg, MemType.UOP)
+            p.insns.append(load_insn(MemType.UOP, ubase, uop_base, 1, len(uops)))
         if r.random() < 0.5:
             mt = MemType.ACC if r.random() < 0.5 else MemType.ACC_8BIT
             p.insns.append(self.load_block(mt, "acc", t))
@@ -218,28 +206,14 @@ class _Gen:
             y, x = int(r.integers(1, 4)), int(r.integers(1, 5))
             sram = self.base("acc", t) + int(r.integers(0, self.rows["acc"] - y * x + 1))
             base, stride = self._dram_window(self.out, MemType.OUT, y, x)
-            p.insns.append(
-                MemInsn(
-                    opcode=Opcode.STORE,
-                    mem_type=MemType.OUT,
-                    sram_base=sram,
-                    dram_base=base,
-                    y_size=y,
-                    x_size=x,
-                    x_stride=stride,
-                )  # fmt: skip
-            )
+            p.insns.append(store_insn(sram, base, y, x, stride))
         if not p.insns or r.random() < 0.1:
-            p.insns.append(MemInsn(opcode=Opcode.STORE, mem_type=MemType.OUT))  # NOP
+            p.insns.append(nop_insn(Module.STORE))
         return p
 
 
 def _nop(module: str, **flags: bool) -> Insn:
-    if module == "load":
-        return MemInsn(opcode=Opcode.LOAD, mem_type=MemType.INP, **flags)
-    if module == "compute":
-        return MemInsn(opcode=Opcode.LOAD, mem_type=MemType.UOP, **flags)
-    return MemInsn(opcode=Opcode.STORE, mem_type=MemType.OUT, **flags)
+    return nop_insn(Module[module.upper()], **flags)
 
 
 def random_program(cfg: HwConfig, seed: int) -> Program:
