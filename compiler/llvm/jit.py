@@ -35,6 +35,7 @@ class _Host:
 
 
 _lock = threading.Lock()
+_host_lock = threading.Lock()
 _host: _Host | None = None
 _loaded: dict[str, dict[str, int]] = {}  # key -> symbol -> address
 stats = {"compiled": 0, "cache_hits": 0, "reused": 0}
@@ -43,19 +44,25 @@ stats = {"compiled": 0, "cache_hits": 0, "reused": 0}
 def host() -> _Host:
     """The host CPU description and the process-wide JIT engine (created on first use)."""
     global _host
-    if _host is None:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        cpu = llvm.get_host_cpu_name()
-        features = llvm.get_host_cpu_features().flatten()
-        target = llvm.Target.from_default_triple()
-        tm = target.create_target_machine(
-            cpu=cpu, features=features, opt=3, reloc="default", codemodel="jitdefault", jit=True
-        )
-        empty = llvm.parse_assembly("")
-        empty.triple = target.triple
-        _host = _Host(cpu, features, tm, llvm.create_mcjit_compiler(empty, tm))
+    with _host_lock:  # two threads compiling their first kernels must share one engine
+        if _host is None:
+            _host = _create_host()
     return _host
+
+
+def _create_host() -> _Host:
+    """The target machine for the host CPU (its name and features) and one MCJIT engine."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    cpu = llvm.get_host_cpu_name()
+    features = llvm.get_host_cpu_features().flatten()
+    target = llvm.Target.from_default_triple()
+    tm = target.create_target_machine(
+        cpu=cpu, features=features, opt=3, reloc="default", codemodel="jitdefault", jit=True
+    )
+    empty = llvm.parse_assembly("")
+    empty.triple = target.triple
+    return _Host(cpu, features, tm, llvm.create_mcjit_compiler(empty, tm))
 
 
 def vector_lanes(dtype_bytes: int = 4) -> int:
