@@ -15,7 +15,7 @@ from compiler.tir.affine import free_vars, simplify
 from compiler.tir.nodes import Allocate, Attr, Buffer, Const, For, ForKind, PrimFunc, Seq, seq
 from compiler.tir.visit import Mutator, substitute
 from compiler.vta.intrin import INP, SCOPES, WGT
-from compiler.vta.nest import ReplaceBuffers, perfect_nest
+from compiler.vta.nest import ReplaceBuffers, VtaPassError, perfect_nest
 
 
 def _is_block(stmt) -> bool:
@@ -87,7 +87,10 @@ def _replicate(stmt, vt, n: int):
             _replicate(stmt.body, vt, n),
             stmt.annotations,
         )
-    raise TypeError(f"inject_virtual_thread: unexpected {type(stmt).__name__} in thread body")
+    raise VtaPassError(
+        f"inject_virtual_thread: unexpected {type(stmt).__name__} in the body of thread loop "
+        f"{vt.name}"
+    )
 
 
 class _Inject(Mutator):
@@ -110,4 +113,5 @@ class _Inject(Mutator):
 
 
 def inject_virtual_thread(func: PrimFunc) -> PrimFunc:
+    """Remove every `vthread` loop: per-thread buffer copies and interleaved blocks."""
     return _Inject().run(func)
