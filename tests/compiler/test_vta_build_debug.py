@@ -91,3 +91,17 @@ def test_bench_layers_json(tmp_path):
         assert lay["utilization_without_vt"] < lay["gemm_busy_without_vt"] <= 1
     assert d["peak_utilization"] == max(lay["utilization"] for lay in d["layers"])
     assert out.stat().st_size > 0
+
+
+def test_gemm_bias_range_is_exact(cfg):
+    """`bias_digits` reconstructs every bias inside `gemm_bias_range` and refuses one past it."""
+    from compiler.te.ops.layout import bias_digits, gemm_bias_range
+
+    lo, hi = gemm_bias_range(cfg.block_in)
+    bias = np.array([lo, lo + 1, -1, 0, 1, 126, 127, hi - 1, hi], np.int64)
+    row, digits = bias_digits(bias, cfg.batch, cfg.block_out, cfg.block_in)
+    got = np.einsum("bk,gok->gbo", row.astype(np.int64), digits.astype(np.int64))
+    np.testing.assert_array_equal(got[:, 0, :].reshape(-1)[: bias.size], bias)
+    for bad in (lo - 1, hi + 1):
+        with pytest.raises(ValueError, match="use the ALU bias"):
+            bias_digits(np.array([bad]), cfg.batch, cfg.block_out, cfg.block_in)

@@ -68,6 +68,13 @@ def pack_bias(bias: np.ndarray, batch: int, block_out: int) -> np.ndarray:
     )
 
 
+def gemm_bias_range(block_in: int) -> tuple[int, int]:
+    """(lowest, highest) bias `bias_digits` represents exactly with `block_in` input lanes;
+    outside it use the ALU bias (`bias_on="alu"`)."""
+    lanes = block_in - 1
+    return -128 * 127 * lanes, 127 * 127 * lanes + 126
+
+
 def bias_digits(
     bias: np.ndarray, batch: int, block_out: int, block_in: int, what: str = "bias"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -88,9 +95,10 @@ def bias_digits(
         per[:, k] = base + (k < extra)
     per[:, lanes] = r
     if per.min() < -128 or per.max() > 127:
+        lo, hi = gemm_bias_range(block_in)
         raise ValueError(
-            f"{what}: values up to {int(np.abs(b).max())} do not fit a GEMM bias of "
-            f"{lanes} lanes (max about {127 * 127 * lanes}); use the ALU bias"
+            f"{what}: values from {int(b.min())} to {int(b.max())} do not fit a GEMM bias of "
+            f"{lanes} lanes ({lo}..{hi}); use the ALU bias"
         )
     row = np.zeros((batch, block_in), np.int8)
     row[:, :lanes] = 127
