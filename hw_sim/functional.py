@@ -73,6 +73,17 @@ def _plan_key(st: SramState, insn: GemmInsn | AluInsn) -> tuple:
     )  # fmt: skip
 
 
+def _cached_plan(st: SramState, insn: GemmInsn | AluInsn, where: Where, make) -> tuple:
+    """The plan of a micro-op loop from the cache, made by `make(st, insn, where)` on a miss."""
+    key = _plan_key(st, insn)
+    plan = st.plans.get(key)
+    if plan is None:
+        if len(st.plans) >= MAX_PLANS:
+            st.plans.clear()
+        plan = st.plans[key] = make(st, insn, where)
+    return plan
+
+
 def _by_type(table: dict) -> list:
     """A dict keyed by MemType as a list indexed by it (None where absent)."""
     return [table.get(m) for m in MemType]
@@ -361,12 +372,7 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
     The index work (and range checks) of a loop is planned once per loop shape and micro-op
     content (`_plan_key`); only the data work runs each time.
     """
-    key = _plan_key(st, insn)
-    plan = st.plans.get(key)
-    if plan is None:
-        if len(st.plans) >= MAX_PLANS:
-            st.plans.clear()
-        plan = st.plans[key] = _gemm_plan(st, insn, where)
+    plan = _cached_plan(st, insn, where, _gemm_plan)
     kind = plan[0]
     if kind == "factored":
         gemm_paths.run_factored(st, plan)
@@ -479,12 +485,7 @@ def alu(st: SramState, insn: AluInsn, where: Where) -> None:
         ACC[d] = op(ACC[d], imm if use_imm else ACC[s])     (per lane, int32)
         OUT[d] = low 8 bits of ACC[d]
     """
-    key = _plan_key(st, insn)
-    plan = st.plans.get(key)
-    if plan is None:
-        if len(st.plans) >= MAX_PLANS:
-            st.plans.clear()
-        plan = st.plans[key] = _alu_plan(st, insn, where)
+    plan = _cached_plan(st, insn, where, _alu_plan)
     if plan[0] == "chunked":
         for dst, src in _loop_chunks(insn, plan[1], (0, 1)):
             _run_alu(st, insn, _alu_chunk_plan(st, insn, dst, src))

@@ -101,14 +101,27 @@ def _check_int8(ctx: KernelCtx, *arrays: np.ndarray) -> None:
             raise ctx.error(f"expects int8 operands, got {a.dtype}")
 
 
+def _gemm_operands(ctx: KernelCtx, x: np.ndarray, w: np.ndarray):
+    """Int8 operands in the plain layout, and the (bn, bc) block of a packed node (else None)."""
+    _check_int8(ctx, x, w)
+    if not ctx.attr("packed", 0):
+        return x, w, None
+    bn, bc = x.shape[-2], x.shape[-1]
+    return unpack_array(x, x.shape[0] * bn, x.shape[1] * bc), unpack_weight_array(w), (bn, bc)
+
+
+def _int32_accumulator(acc: np.ndarray, b: np.ndarray | None, bias_shape, block) -> np.ndarray:
+    """Exact integer sums (float64) + int32 bias, wrapped to int32, in the node's layout."""
+    acc = acc.astype(np.int64)
+    if b is not None:
+        acc = acc + b.astype(np.int64).reshape(bias_shape)
+    acc = acc.astype(np.int32)
+    return pack_array(acc, *block) if block else acc
+
+
 @kernel("vtac.conv2d")
 def conv2d(ctx: KernelCtx, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
-    _check_int8(ctx, x, w)
-    packed = bool(ctx.attr("packed", 0))
-    if packed:
-        bn, bc = x.shape[-2], x.shape[-1]
-        x = unpack_array(x, x.shape[0] * bn, x.shape[1] * bc)
-        w = unpack_weight_array(w)
+    x, w, block = _gemm_operands(ctx, x, w)
     strides = list(ctx.attr("strides", (1, 1)))
     dil = list(ctx.attr("dilations", (1, 1)))
     pads = list(ctx.attr("pads", (0, 0, 0, 0)))
@@ -116,26 +129,14 @@ def conv2d(ctx: KernelCtx, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = 
     # Products of int8 values summed in float64 are exact integers (|sum| < 2**53 for any
     # realistic K), and float64 uses BLAS; then a wrap to int32 models the accumulator.
     acc = conv_nd(x, w, strides, pads[:2], pads[2:], dil, group, acc_dtype=np.float64)
-    acc = acc.astype(np.int64)
-    if b is not None:
-        acc = acc + b.astype(np.int64).reshape(1, -1, 1, 1)
-    acc = acc.astype(np.int32)
-    return pack_array(acc, bn, bc) if packed else acc
+    return _int32_accumulator(acc, b, (1, -1, 1, 1), block)
 
 
 @kernel("vtac.dense")
 def dense(ctx: KernelCtx, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
-    _check_int8(ctx, x, w)
-    packed = bool(ctx.attr("packed", 0))
-    if packed:
-        bn, bc = x.shape[-2], x.shape[-1]
-        x = unpack_array(x, x.shape[0] * bn, x.shape[1] * bc)
-        w = unpack_weight_array(w)
-    acc = (x.astype(np.float64) @ w.astype(np.float64).T).astype(np.int64)
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    acc = acc.astype(np.int32)
-    return pack_array(acc, bn, bc) if packed else acc
+    x, w, block = _gemm_operands(ctx, x, w)
+    acc = x.astype(np.float64) @ w.astype(np.float64).T
+    return _int32_accumulator(acc, b, (1, -1), block)
 
 
 @kernel("vtac.pack")
