@@ -28,15 +28,32 @@ def test_default_equals_vta_default():
     assert (c.uop_dst_width, c.uop_src_width, c.uop_wgt_width) == (11, 11, 10)
     assert c.bus_bits == 64 and c.CLOCK_MHZ == 100
     assert c.peak_gops == pytest.approx(51.2)
-    # buffer sizes in bytes: 32 KiB inp, 256 KiB wgt, 128 KiB acc
+    # buffer sizes in bytes: 32 KiB uop, 32 KiB inp, 256 KiB wgt, 128 KiB acc
+    assert c.uop_depth * c.uop_elem_bytes == 32 * 1024
     assert c.inp_depth * c.inp_elem_bytes == 32 * 1024
     assert c.wgt_depth * c.wgt_elem_bytes == 256 * 1024
     assert c.acc_depth * c.acc_elem_bytes == 128 * 1024
 
 
-def test_small_config_is_smaller(cfg):
+def test_derived_sizes_are_consistent(cfg):
     assert cfg.uop_dst_width + cfg.uop_src_width + cfg.uop_wgt_width <= 32
     assert cfg.block_in * cfg.batch * cfg.inp_width // 8 == cfg.inp_elem_bytes
+    for key, depth, elem in (
+        ("LOG_UOP_BUFF_SIZE", cfg.uop_depth, cfg.uop_elem_bytes),
+        ("LOG_INP_BUFF_SIZE", cfg.inp_depth, cfg.inp_elem_bytes),
+        ("LOG_WGT_BUFF_SIZE", cfg.wgt_depth, cfg.wgt_elem_bytes),
+        ("LOG_ACC_BUFF_SIZE", cfg.acc_depth, cfg.acc_elem_bytes),
+    ):
+        assert depth * elem == 1 << getattr(cfg, key), key
+
+
+def test_small_config_is_smaller():
+    """The second config the suite runs on: a smaller block and smaller buffers and queues."""
+    small, default = load_config("small"), load_config("default")
+    assert small.block < default.block
+    for key in ("LOG_UOP_BUFF_SIZE", "LOG_INP_BUFF_SIZE", "LOG_WGT_BUFF_SIZE",
+                "LOG_ACC_BUFF_SIZE", "CMD_QUEUE_DEPTH"):  # fmt: skip
+        assert getattr(small, key) < getattr(default, key), key
 
 
 def test_json_round_trip(cfg):
