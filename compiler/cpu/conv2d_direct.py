@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from compiler.cpu.nest import nest
+from compiler.cpu.nest import RowKnobs, nest
 from compiler.schedule import create_schedule
 from compiler.te import cast, compute, placeholder, reduce_axis, sum_reduce
 from compiler.tir.lower import lower
@@ -25,7 +25,6 @@ from compiler.tir.nodes import (
     BinOp,
     Buffer,
     Const,
-    ForKind,
     IfThenElse,
     PrimFunc,
     Select,
@@ -50,7 +49,11 @@ def conv2d_direct(
     dtype: str = "float32",
     bias: bool = False,
     relu: bool = False,
+    knobs: RowKnobs | None = None,
 ) -> PrimFunc:
+    """The PrimFunc of the module docstring; `knobs` default to `RowKnobs()` (rows parallel,
+    a row vectorized, kx taps not unrolled)."""
+    knobs = knobs or RowKnobs()
     if c % groups or o % groups:
         raise ValueError(f"conv2d: groups={groups} must divide C={c} and O={o}")
     if dtype not in ("float32", "int8"):
@@ -104,27 +107,36 @@ def conv2d_direct(
         sch[acc].set_scope("local")
     # padding: a root stage (a runtime temporary), rows in parallel, a row vectorized
     pn, pc, py, px = sch[xp].op.axis
-    sch[xp].parallel(sch[xp].fuse(sch[xp].fuse(pn, pc), py))
-    sch[xp].vectorize(px)
+    prows = sch[xp].fuse(sch[xp].fuse(pn, pc), py)
     # convolution: (n, o, row) parallel; a row accumulated locally, vectorized
     on, oo, oy, ox = sch[out].op.axis
     rows = sch[out].fuse(sch[out].fuse(on, oo), oy)
-    sch[out].parallel(rows)
-    sch[out].vectorize(ox)
     sch[acc_stage].compute_at(sch[out], rows)
     *_, ax = sch[acc_stage].op.axis
     arc, ary, arx = sch[acc_stage].op.reduce_axis
     sch[acc_stage].reorder(arc, ary, arx, ax)
-    sch[acc_stage].vectorize(ax)
+    if knobs.parallel:
+        sch[xp].parallel(prows)
+        sch[out].parallel(rows)
+    if knobs.vectorize:
+        sch[xp].vectorize(px)
+        sch[out].vectorize(ox)
+        sch[acc_stage].vectorize(ax)
+    if knobs.unroll_taps:
+        sch[acc_stage].unroll(arx)
     f = lower(sch, "conv2d_direct")
     by_name = {buf.name: buf for buf in f.params}
     tensors = [x, wt] + ([b] if b is not None else []) + [out]
     return replace(f, params=tuple(by_name[t.op.name] for t in tensors))
 
 
-def pad_stage(x: Buffer, xp: Buffer, begin: tuple[int, int], value: Const):
-    """A parallel loop copying x [N, C, H, W] into xp [N, C, Hp, Wp] at offset `begin`
-    (top, left), filling the rest with `value`."""
+def pad_stage(
+    x: Buffer, xp: Buffer, begin: tuple[int, int], value: Const, knobs: RowKnobs | None = None
+):
+    """A loop over rows (parallel, rows vectorized, unless `knobs` say otherwise) copying
+    x [N, C, H, W] into xp [N, C, Hp, Wp] at offset `begin` (top, left), filling the rest with
+    `value`."""
+    knobs = knobs or RowKnobs()
     n, c, h, w = x.shape
     _, _, hp, wp = xp.shape
     pt, pl = begin
@@ -132,13 +144,13 @@ def pad_stage(x: Buffer, xp: Buffer, begin: tuple[int, int], value: Const):
     qn, qc, qy = q // (c * hp), q // hp % c, q % hp
     inside = BinOp("and", qy >= Const(pt), qy < Const(pt + h))
     return nest(
-        [(q, n * c * hp, ForKind.PARALLEL)],
+        [(q, n * c * hp, knobs.outer_kind())],
         seq(
-            nest([(j, wp, ForKind.VECTORIZED)], Store(xp, (qn, qc, qy, j), value)),
+            nest([(j, wp, knobs.row_kind())], Store(xp, (qn, qc, qy, j), value)),
             IfThenElse(
                 inside,
                 nest(
-                    [(xi, w, ForKind.VECTORIZED)],
+                    [(xi, w, knobs.row_kind())],
                     Store(xp, (qn, qc, qy, xi + pl), x[qn, qc, qy - pt, xi]),
                 ),
             ),

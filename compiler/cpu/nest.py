@@ -38,6 +38,35 @@ class MapKnobs:
     vectorize: bool = True
 
 
+@dataclass(frozen=True)
+class RowKnobs:
+    """The row-wise schedules' choices (NCHW pooling, softmax, direct conv2d).
+
+    parallel:    the loop over rows (outer slices for softmax) runs on the thread pool.
+    vectorize:   the loop along a row is vectorized (else serial).
+    unroll_taps: the loop over a window's columns (kx) is unrolled (pooling, conv2d only).
+    """
+
+    parallel: bool = True
+    vectorize: bool = True
+    unroll_taps: bool = False
+
+    def row_kind(self) -> ForKind:
+        return ForKind.VECTORIZED if self.vectorize else ForKind.SERIAL
+
+    def outer_kind(self) -> ForKind:
+        return ForKind.PARALLEL if self.parallel else ForKind.SERIAL
+
+    def tap_kind(self) -> ForKind:
+        return ForKind.UNROLLED if self.unroll_taps else ForKind.SERIAL
+
+
+def row_knob_space(taps: bool = True) -> list[RowKnobs]:
+    """Every RowKnobs (without `unroll_taps` when the operator has no window: `taps=False`)."""
+    unroll = (False, True) if taps else (False,)
+    return [RowKnobs(p, v, u) for p in (True, False) for v in (True, False) for u in unroll]
+
+
 def _shape(shape: Sequence[int]) -> list[int]:
     return [int(d) for d in shape] or [1]
 

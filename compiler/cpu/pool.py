@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from compiler.cpu.conv2d_direct import pad_stage
-from compiler.cpu.nest import data_parallel, default_map_knobs, nest
+from compiler.cpu.nest import RowKnobs, data_parallel, default_map_knobs, nest
 from compiler.tir.nodes import (
     Allocate,
     BinOp,
@@ -35,8 +35,11 @@ def pool2d(
     pads: tuple[int, int, int, int] = (0, 0, 0, 0),
     dilation: tuple[int, int] = (1, 1),
     count_include_pad: bool = False,
+    knobs: RowKnobs | None = None,
 ) -> PrimFunc:
-    """`kind` is "max" or "avg"; params x [N, C, H, W], out [N, C, OH, OW] (floor mode)."""
+    """`kind` is "max" or "avg"; params x [N, C, H, W], out [N, C, OH, OW] (floor mode).
+    `knobs` (default `RowKnobs()`: rows parallel, row vectorized, taps not unrolled)."""
+    knobs = knobs or RowKnobs()
     if kind not in ("max", "avg"):
         raise ValueError(f"pool2d: kind must be 'max' or 'avg', got {kind!r}")
     n, c, h, w = shape
@@ -49,7 +52,7 @@ def pool2d(
     out = Buffer("out", (n, c, oh_n, ow_n), F32)
     xp = Buffer("x_padded", (n, c, hp, wp), F32)
     fill = Const(float("-inf") if kind == "max" else 0.0, F32)
-    pad = pad_stage(x, xp, (pt, pl), fill)
+    pad = pad_stage(x, xp, (pt, pl), fill, knobs)
 
     p = Var("p")
     ni, ci, yi = p // (c * oh_n), p // oh_n % c, p % oh_n
@@ -67,13 +70,14 @@ def pool2d(
             rows = BinOp("min", y0 + kh, Const(pt + h)) - BinOp("max", y0, Const(pt))
             cols = BinOp("min", x0 + kw, Const(pl + w)) - BinOp("max", x0, Const(pl))
             val = val / Cast(F32, rows * cols)
+    along = knobs.row_kind()
     row = Allocate(acc, seq(
-        nest([(a0, ow_n, ForKind.VECTORIZED)], Store(acc, (a0,), fill)),
-        nest([(ky, kh, ForKind.SERIAL), (kx, kw, ForKind.SERIAL), (a1, ow_n, ForKind.VECTORIZED)],
+        nest([(a0, ow_n, along)], Store(acc, (a0,), fill)),
+        nest([(ky, kh, ForKind.SERIAL), (kx, kw, knobs.tap_kind()), (a1, ow_n, along)],
              Store(acc, (a1,), combine)),
-        nest([(a2, ow_n, ForKind.VECTORIZED)], Store(out, (ni, ci, yi, a2), val)),
+        nest([(a2, ow_n, along)], Store(out, (ni, ci, yi, a2), val)),
     ))  # fmt: skip
-    body = nest([(p, n * c * oh_n, ForKind.PARALLEL)], row)
+    body = nest([(p, n * c * oh_n, knobs.outer_kind())], row)
     return PrimFunc(f"{kind}_pool2d", (x, out), Allocate(xp, seq(pad, body)))
 
 

@@ -61,3 +61,41 @@ def test_nchwc_max_pool_and_global_avg_pool(rng):
     feat = np.zeros((1, 2, 8), np.float32)
     gap(pack_nchwc_numpy(x, 8, (1, 1)), feat)
     np.testing.assert_allclose(feat.reshape(16), x.mean(axis=(2, 3))[0], rtol=1e-5)
+
+
+def test_every_row_knob_setting_is_correct(rng):
+    """Pooling, softmax and the direct conv2d are functions of RowKnobs (parallel rows,
+    vectorized rows, unrolled window columns): every point of the space gives NumPy's result."""
+    from compiler.cpu.conv2d_direct import conv2d_direct
+    from compiler.cpu.nest import row_knob_space
+    from compiler.cpu.pool import pool2d
+    from compiler.cpu.softmax import default_softmax_knobs
+    from compiler.cpu.softmax import softmax as softmax_func
+
+    x = rng.standard_normal((1, 3, 9, 11)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    pads = (1, 0, 2, 1)
+    ref_pool = npref.pool2d("avg", x, (3, 3), (2, 1), pads)
+    ref_conv = npref.conv2d(x, w, None, (1, 2), pads, (2, 1))
+    ref_sm = np.exp(x - x.max(axis=2, keepdims=True))
+    ref_sm /= ref_sm.sum(axis=2, keepdims=True)
+    assert default_softmax_knobs(x.shape, 2) in row_knob_space(taps=False)
+    for kn in row_knob_space():
+        out = np.empty(ref_pool.shape, np.float32)
+        k = ops.kernel(
+            ("test_rowk_pool", kn),
+            lambda kn=kn: pool2d("avg", x.shape, (3, 3), (2, 1), pads, knobs=kn),
+        )
+        k(x, out)
+        np.testing.assert_allclose(out, ref_pool, rtol=1e-5, atol=1e-5)
+        out = np.empty(ref_conv.shape, np.float32)
+        k = ops.kernel(
+            ("test_rowk_conv", kn),
+            lambda kn=kn: conv2d_direct(1, 3, 9, 11, 4, 3, 3, (1, 2), pads, (2, 1), knobs=kn),
+        )
+        k(x, w, out)
+        np.testing.assert_allclose(out, ref_conv, atol=1e-4 * np.abs(ref_conv).max(), rtol=0)
+    for kn in row_knob_space(taps=False):
+        out = np.empty_like(x)
+        ops.kernel(("test_rowk_sm", kn), lambda kn=kn: softmax_func(x.shape, 2, knobs=kn))(x, out)
+        np.testing.assert_allclose(out, ref_sm, rtol=1e-5, atol=1e-6)
