@@ -60,7 +60,11 @@ class Sequential:
         verify(func)  # boundary: what the previous level handed over
         for p in self.passes:
             t0 = time.perf_counter()
-            func = p(func)
+            try:
+                func = p(func)
+            except Exception as e:
+                e.add_note(f"in pass {p.name} of pipeline {self.name}, function {func.name}")
+                raise
             dt = time.perf_counter() - t0
             self.timings.append((p.name, dt))
             if level >= 1:

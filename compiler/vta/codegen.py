@@ -270,7 +270,11 @@ def generate(
 ) -> tuple[Program, CodegenStats]:
     """Program (instructions, micro-ops, DRAM buffers named after the parameters) for `func`."""
     cg = VtaCodegen(func, cfg)
-    prog = cg.run(meta)
+    try:
+        prog = cg.run(meta)
+    except VtaPassError as e:
+        e.add_note(f"in the code generator, function {func.name}")
+        raise
     return prog, cg.stats
 
 

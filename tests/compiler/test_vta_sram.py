@@ -44,3 +44,9 @@ def test_sram_overflow_names_buffer_and_rows(cfg):
         allocate_sram(alias_inplace_alu(f), cfg)
     msg = str(e.value)
     assert "conv2d" in msg and f"{2 * side * side} rows" in msg and f"{cfg.acc_depth} rows" in msg
+    # through the pipeline, the traceback also says which pass and function
+    from compiler.vta.build import vta_pipeline
+
+    with pytest.raises(SramOverflowError) as e:
+        vta_pipeline(cfg).run(f)
+    assert any("in pass allocate_sram of pipeline vta" in n for n in e.value.__notes__)
