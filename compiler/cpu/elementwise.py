@@ -135,7 +135,9 @@ def _broadcast_shape(op: str, a: Sequence[int], b: Sequence[int]) -> list[int]:
     return out
 
 
-def batch_norm(shape: Sequence[int], eps: float = 1e-5, axis: int = 1) -> PrimFunc:
+def batch_norm(
+    shape: Sequence[int], eps: float = 1e-5, axis: int = 1, knobs: MapKnobs | None = None
+) -> PrimFunc:
     """Inference batch-norm `(x - mean) / sqrt(var + eps) * gamma + beta`, params along `axis`."""
     pshape = [1] * len(shape)
     pshape[axis] = shape[axis]
@@ -145,10 +147,16 @@ def batch_norm(shape: Sequence[int], eps: float = 1e-5, axis: int = 1) -> PrimFu
         x, gamma, beta, mean, var = v
         return (x - mean) * (gamma / Call("sqrt", (var + _f(eps),), F32)) + beta
 
-    return elementwise("batch_norm", shape, [("x", shape, F32)] + params, fn)
+    return elementwise("batch_norm", shape, [("x", shape, F32)] + params, fn, knobs=knobs)
 
 
-def quantize(shape: Sequence[int], scale: float, zero_point: int = 0, dtype="int8") -> PrimFunc:
+def quantize(
+    shape: Sequence[int],
+    scale: float,
+    zero_point: int = 0,
+    dtype="int8",
+    knobs: MapKnobs | None = None,
+) -> PrimFunc:
     """ONNX QuantizeLinear: `saturate(round_half_even(x / scale) + zero_point)`."""
     lo, hi = (-128, 127) if dtype == "int8" else (0, 255)
 
@@ -156,20 +164,31 @@ def quantize(shape: Sequence[int], scale: float, zero_point: int = 0, dtype="int
         q = Call("round", (v[0] / _f(scale),), F32) + _f(zero_point)
         return Cast(dtype, fmin(fmax(q, _f(lo)), _f(hi)))
 
-    return elementwise("quantize", shape, [("x", shape, F32)], fn, out_dtype=dtype)
+    return elementwise("quantize", shape, [("x", shape, F32)], fn, dtype, knobs)
 
 
-def dequantize(shape: Sequence[int], scale: float, zero_point: int = 0, dtype="int8") -> PrimFunc:
+def dequantize(
+    shape: Sequence[int],
+    scale: float,
+    zero_point: int = 0,
+    dtype="int8",
+    knobs: MapKnobs | None = None,
+) -> PrimFunc:
     """ONNX DequantizeLinear: `(float(q) - zero_point) * scale`."""
 
     def fn(v):
         return (Cast(F32, Cast("int32", v[0])) - _f(zero_point)) * _f(scale)
 
-    return elementwise("dequantize", shape, [("q", shape, dtype)], fn)
+    return elementwise("dequantize", shape, [("q", shape, dtype)], fn, knobs=knobs)
 
 
 def requantize(
-    shape: Sequence[int], shift: int, lo: int = -128, hi: int = 127, round_half_up: bool = False
+    shape: Sequence[int],
+    shift: int,
+    lo: int = -128,
+    hi: int = 127,
+    round_half_up: bool = False,
+    knobs: MapKnobs | None = None,
 ) -> PrimFunc:
     """int32 -> int8 as the accelerator's epilogue: `clip(x >> shift, lo, hi)` (arithmetic
     shift, i.e. floor division by 2**shift; `round_half_up` adds 2**(shift-1) first); a
@@ -184,4 +203,4 @@ def requantize(
         y = x >> Const(shift) if shift > 0 else (x << Const(-shift) if shift < 0 else x)
         return Cast("int8", BinOp("min", BinOp("max", y, Const(lo)), Const(hi)))
 
-    return elementwise("requantize", shape, [("x", shape, "int32")], fn, out_dtype="int8")
+    return elementwise("requantize", shape, [("x", shape, "int32")], fn, "int8", knobs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from compiler.cpu.nest import MapKnobs
 from compiler.cpu.te_map import te_map
 from compiler.tir.nodes import Const, PrimFunc
 
@@ -55,8 +56,9 @@ def linear_table(out_len, in_len, mode="half_pixel"):
     return i0, i1, (c - i0).astype(np.float32)
 
 
-def resize(shape, out_hw: tuple[int, int], method: str) -> PrimFunc:
-    """Params: x [N, C, H, W], the tables above for `method`, out [N, C, OH, OW]."""
+def resize(shape, out_hw: tuple[int, int], method: str, knobs: MapKnobs | None = None) -> PrimFunc:
+    """Params: x [N, C, H, W], the tables above for `method`, out [N, C, OH, OW]; `knobs` for
+    the output shape (default `nest.default_map_knobs`)."""
     n, c, h, w = shape
     oh, ow = out_hw
     x_in = ("x", (n, c, h, w), F32)
@@ -68,7 +70,7 @@ def resize(shape, out_hw: tuple[int, int], method: str) -> PrimFunc:
             b, ch, y, xx = idx
             return x[b, ch, iy[y], ix[xx]]
 
-        return te_map("resize_nearest", (n, c, oh, ow), [x_in] + tables, nearest)
+        return te_map("resize_nearest", (n, c, oh, ow), [x_in] + tables, nearest, knobs=knobs)
     if method != "bilinear":
         raise ValueError(f"resize: method {method!r} not supported (nearest, bilinear)")
     tables = [
@@ -88,4 +90,4 @@ def resize(shape, out_hw: tuple[int, int], method: str) -> PrimFunc:
         bot = x[b, ch, y1[y], x0[xx]] * (one - wx[xx]) + x[b, ch, y1[y], x1[xx]] * wx[xx]
         return top * (one - wy[y]) + bot * wy[y]
 
-    return te_map("resize_bilinear", (n, c, oh, ow), [x_in] + tables, bilinear)
+    return te_map("resize_bilinear", (n, c, oh, ow), [x_in] + tables, bilinear, knobs=knobs)

@@ -9,20 +9,27 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from compiler.cpu.nest import data_parallel
+from compiler.cpu.nest import MapKnobs, data_parallel
 from compiler.cpu.te_map import te_map
 from compiler.tir.nodes import BinOp, Buffer, Const, PrimFunc, Select, Store, seq
 
 
-def reshape(in_shape: Sequence[int], out_shape: Sequence[int], dtype: str = "float32") -> PrimFunc:
+def reshape(
+    in_shape: Sequence[int],
+    out_shape: Sequence[int],
+    dtype: str = "float32",
+    knobs: MapKnobs | None = None,
+) -> PrimFunc:
     """A copy into a new shape with the same number of elements (row-major order kept)."""
     size = math.prod(in_shape)
     if size != math.prod(out_shape):
         raise ValueError(f"reshape: {tuple(in_shape)} and {tuple(out_shape)} differ in size")
-    return te_map("reshape", (size,), [("x", (size,), dtype)], lambda t, i: t[0][i[0]])
+    return te_map("reshape", (size,), [("x", (size,), dtype)], lambda t, i: t[0][i[0]], knobs=knobs)
 
 
-def transpose(shape: Sequence[int], perm: Sequence[int], dtype: str = "float32") -> PrimFunc:
+def transpose(
+    shape: Sequence[int], perm: Sequence[int], dtype: str = "float32", knobs: MapKnobs | None = None
+) -> PrimFunc:
     """`out = x.transpose(perm)`."""
     if sorted(perm) != list(range(len(shape))):
         raise ValueError(f"transpose: {tuple(perm)} is not a permutation of {len(shape)} axes")
@@ -34,7 +41,7 @@ def transpose(shape: Sequence[int], perm: Sequence[int], dtype: str = "float32")
             src[p] = idx[k]
         return t[0][tuple(src)]
 
-    return te_map("transpose", out_shape, [("x", shape, dtype)], body)
+    return te_map("transpose", out_shape, [("x", shape, dtype)], body, knobs=knobs)
 
 
 def concat(shapes: Sequence[Sequence[int]], axis: int, dtype: str = "float32") -> PrimFunc:
@@ -69,6 +76,7 @@ def pad(
     mode: str = "constant",
     value: float = 0.0,
     dtype: str = "float32",
+    knobs: MapKnobs | None = None,
 ) -> PrimFunc:
     """ONNX Pad with non-negative (begin, end) per axis; mode constant, edge or reflect."""
     if mode not in ("constant", "edge", "reflect"):
@@ -100,7 +108,7 @@ def pad(
             val = Select(ok, val, fill)
         return val
 
-    return te_map("pad", out_shape, [("x", shape, dtype)], body)
+    return te_map("pad", out_shape, [("x", shape, dtype)], body, knobs=knobs)
 
 
 def slice_op(
@@ -109,6 +117,7 @@ def slice_op(
     steps: Sequence[int],
     out_shape: Sequence[int],
     dtype: str = "float32",
+    knobs: MapKnobs | None = None,
 ) -> PrimFunc:
     """`out[i] = x[start + i * step]` per axis (indices already normalized and in range)."""
     for a, (st, sp, n) in enumerate(zip(starts, steps, out_shape, strict=True)):
@@ -120,4 +129,4 @@ def slice_op(
         src = tuple(i * Const(sp) + Const(st) for i, st, sp in zip(idx, starts, steps, strict=True))
         return t[0][src]
 
-    return te_map("slice", out_shape, [("x", shape, dtype)], body)
+    return te_map("slice", out_shape, [("x", shape, dtype)], body, knobs=knobs)

@@ -82,3 +82,37 @@ def test_errors_name_the_problem():
         ops.pad(x, [(1, 1), (0, 0)], "wrap")
     with pytest.raises(ValueError, match="negative pads"):
         ops.pad(x, [(-1, 0), (0, 0)])
+
+
+def test_map_knobs_reach_the_data_movement_and_resize_generators(rng):
+    """Every MapKnobs point of transpose, pad, reshape (1-D, cut into rows) and resize gives
+    the same (exact) result."""
+    from compiler.cpu import resize as resize_mod
+    from compiler.cpu import shape_ops
+    from compiler.cpu.nest import map_knob_space
+
+    x = rng.standard_normal((8, 32, 70)).astype(np.float32)
+    cases = [
+        ("transpose", (70, 8, 32), lambda kn: shape_ops.transpose(x.shape, (2, 0, 1), knobs=kn),
+         x.transpose(2, 0, 1)),
+        ("pad", (8, 33, 72), lambda kn: shape_ops.pad(x.shape, [(0, 0), (1, 0), (1, 1)], knobs=kn),
+         np.pad(x, [(0, 0), (1, 0), (1, 1)])),
+        ("reshape", (x.size,), lambda kn: shape_ops.reshape(x.shape, (x.size,), knobs=kn),
+         x.reshape(-1)),
+    ]  # fmt: skip
+    for name, out_shape, make, ref in cases:
+        for kn in map_knob_space(out_shape):
+            y = np.empty(out_shape, np.float32)
+            ops.kernel(("test_mapk", name, kn), lambda make=make, kn=kn: make(kn))(x, y)
+            np.testing.assert_array_equal(y, ref)
+    img = x[None, :3]  # [1, 3, 32, 70]
+    iy = resize_mod.nearest_table(16, 32)
+    ix = resize_mod.nearest_table(35, 70)
+    for kn in map_knob_space((1, 3, 16, 35)):
+        y = np.empty((1, 3, 16, 35), np.float32)
+        k = ops.kernel(
+            ("test_mapk_resize", kn),
+            lambda kn=kn: resize_mod.resize(img.shape, (16, 35), "nearest", knobs=kn),
+        )
+        k(np.ascontiguousarray(img), iy, ix, y)
+        np.testing.assert_array_equal(y, img[:, :, iy][:, :, :, ix])
