@@ -41,6 +41,10 @@ def _threads_from_env() -> int:
     return n if n > 0 else (os.cpu_count() or 1)
 
 
+# Chunks a parallel stage is cut into, per thread: more chunks balance the load better when
+# another process holds a core (a preempted thread stalls the call by at most one chunk), at
+# the cost of one ctypes call each.
+CHUNKS_PER_THREAD = 4
 _pool: ThreadPoolExecutor | None = None
 _num_threads = _threads_from_env()
 _pool_lock = threading.Lock()
@@ -124,7 +128,7 @@ def _run_parallel(entry, ptrs: list[int], extent: int, threads: int) -> None:
     when another process holds a core, and the call returns as soon as every chunk is done —
     it never waits for a pool thread the scheduler has not run yet (that thread later finds
     no chunk left and returns)."""
-    n_chunks = min(extent, threads * 4)
+    n_chunks = min(extent, threads * CHUNKS_PER_THREAD)
     bounds = [extent * k // n_chunks for k in range(n_chunks + 1)]
     counter = itertools.count()  # next() on it is atomic under the GIL
     done = itertools.count(1)
