@@ -14,6 +14,18 @@ from compiler.tir.nodes import Buffer, ForKind, PrimFunc, Var
 _LEAVES = (Var, Buffer, ForKind, str, int, float, bool, type(None))
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(node) -> tuple[str, ...]:
+    """The dataclass field names of a node's class (looked up once per class: hot path)."""
+    cls = type(node)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(node))
+    return names
+
+
 def _is_node(x) -> bool:
     """An expression or statement: Vars count (they are uses), Buffers and enums do not."""
     return isinstance(x, Var) or (not isinstance(x, _LEAVES) and hasattr(x, "__dataclass_fields__"))
@@ -23,8 +35,8 @@ def children(node) -> Iterator:
     """Direct sub-nodes (expressions, Vars included, and statements) of a node, in field order."""
     if isinstance(node, _LEAVES):
         return
-    for f in fields(node):
-        v = getattr(node, f.name)
+    for name in _field_names(node):
+        v = getattr(node, name)
         if isinstance(v, tuple):
             yield from (x for x in v if _is_node(x))
         elif _is_node(v):
@@ -53,18 +65,18 @@ class Mutator:
 
     def _rebuild(self, node):
         changes = {}
-        for f in fields(node):
-            if f.name == "var":  # a binding occurrence (For, LetStmt), not a use
+        for name in _field_names(node):
+            if name == "var":  # a binding occurrence (For, LetStmt), not a use
                 continue
-            v = getattr(node, f.name)
+            v = getattr(node, name)
             if isinstance(v, tuple):
                 nv = tuple(self.visit(x) if hasattr(x, "__dataclass_fields__") else x for x in v)
                 if any(a is not b for a, b in zip(nv, v, strict=True)):
-                    changes[f.name] = nv
+                    changes[name] = nv
             elif hasattr(v, "__dataclass_fields__") and not isinstance(v, _LEAVES[1:]):
                 nv = self.visit(v)
                 if nv is not v:
-                    changes[f.name] = nv
+                    changes[name] = nv
         return replace(node, **changes) if changes else node
 
     def run(self, func: PrimFunc) -> PrimFunc:
