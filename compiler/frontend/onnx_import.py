@@ -57,9 +57,13 @@ def _mode(attrs: Mapping[str, Any], key: str, default: str) -> str:
 # Op variants the reference kernels do not implement: op -> check(attrs) -> problem or None.
 ATTRIBUTE_CHECKS = {
     "Resize": lambda a: (
-        f"mode={_mode(a, 'mode', 'nearest')!r} (use 'nearest' or 'linear')"
-        if _mode(a, "mode", "nearest") not in ("nearest", "linear")
-        else ("antialias=1 (use antialias=0)" if a.get("antialias", 0) else None)
+        f"mode={_mode(a, 'mode', 'nearest')!r} (use 'nearest', 'linear' or 'cubic')"
+        if _mode(a, "mode", "nearest") not in ("nearest", "linear", "cubic")
+        else (
+            "antialias=1 with mode 'nearest' (antialias applies to linear and cubic)"
+            if a.get("antialias", 0) and _mode(a, "mode", "nearest") == "nearest"
+            else None
+        )
     ),
     "BatchNormalization": lambda a: (
         "training_mode=1 (export the model in inference mode)"

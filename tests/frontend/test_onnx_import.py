@@ -46,7 +46,7 @@ def test_unsupported_ops_are_reported_all_at_once():
         helper.make_node("Det", ["x"], ["a"], name="e1"),
         helper.make_node("Det", ["x"], ["b"], name="e2"),
         helper.make_node("NonZero", ["b"], ["c"], name="nz"),
-        helper.make_node("Resize", ["x", "", "s"], ["d"], mode="cubic", name="rs"),
+        helper.make_node("Resize", ["x", "", "s"], ["d"], antialias=1, name="rs"),
         helper.make_node("MyOp", ["x"], ["e"], domain="com.example", name="custom"),
     ]
     s = numpy_helper.from_array(np.float32([1, 1]), "s")
@@ -58,7 +58,10 @@ def test_unsupported_ops_are_reported_all_at_once():
     assert "(opset 17) uses 4 unsupported op(s)" in msg
     assert "Det: used by 2 node(s): e1, e2" in msg
     assert "NonZero: used by 1 node(s): nz" in msg
-    assert "Resize with mode='cubic' (use 'nearest' or 'linear'): used by 1 node(s): rs" in msg
+    assert (
+        "Resize with antialias=1 with mode 'nearest' (antialias applies to linear and cubic): "
+        "used by 1 node(s): rs" in msg
+    )
     assert "com.example::MyOp: used by 1 node(s): custom" in msg
     assert "supported ops: " in msg
     assert e.value.problems["Det"] == ["e1", "e2"]

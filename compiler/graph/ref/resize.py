@@ -1,5 +1,5 @@
-"""Resize (opset 11+): modes nearest and linear, applied separably axis by axis; `cubic` and
-`antialias=1` are rejected with an error naming the node."""
+"""Resize (opset 11+): modes nearest, linear and cubic (with antialias for linear and cubic),
+applied separably axis by axis, as ONNX's reference implementation defines them."""
 
 from __future__ import annotations
 
@@ -83,13 +83,57 @@ def _nearest_index(x, mode):
     raise ValueError(mode)
 
 
+def _cubic_kernel(d: np.ndarray, a: float) -> np.ndarray:
+    """Keys' cubic convolution kernel with coefficient `a` at distances |d| (0 beyond 2)."""
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+
+
+def _tap_weights(
+    src: np.ndarray, in_len: int, mode: str, scale: float, a: float, antialias: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, weights), each (out_len, taps), of ONNX's linear/cubic interpolation at
+    coordinates `src`, as its reference defines them: the taps are the input positions nearest
+    each coordinate (ties to the left) in the input edge-padded by half the tap count, so a
+    coordinate t past its left tap `base` (t in (0, 1]) weighs tap base+i by kernel(i - t).
+    Cubic uses 4 taps. With `antialias` and a downscale, the kernel is stretched by 1/scale
+    (more taps) and the weights are normalized."""
+    base = np.ceil(src) - 1
+    t = (src - base)[:, None]
+    if antialias:
+        s = min(scale, 1.0)
+        first_tap = int(np.floor((-1 if mode == "linear" else -2) / s) + 1)
+    else:
+        s, first_tap = 1.0, (0 if mode == "linear" else -1)
+    taps = 2 - 2 * first_tap
+    d = s * (np.arange(first_tap, first_tap + taps)[None, :] - t)
+    weights = np.clip(1 - np.abs(d), 0, 1) if mode == "linear" else _cubic_kernel(d, a)
+    if antialias:
+        weights = weights / weights.sum(axis=1, keepdims=True)
+    pad = -(-taps // 2)
+    first = np.clip(base + first_tap, -pad, in_len + pad - taps).astype(np.int64)
+    return first[:, None] + np.arange(taps), weights
+
+
+def _apply_taps(y: np.ndarray, axis: int, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Along `axis`: out[o] = sum_k weights[o, k] * y[clip(idx[o, k])] (edge values outside)."""
+    out_len, taps = idx.shape
+    picked = np.take(y, np.clip(idx, 0, y.shape[axis] - 1).reshape(-1), axis=axis)
+    rest = picked.shape[:axis] + picked.shape[axis + 1 :]
+    picked = np.moveaxis(picked, axis, -1).reshape(rest + (out_len, taps))
+    return np.moveaxis((picked * weights).sum(axis=-1), -1, axis)
+
+
 @kernel("Resize")
 def resize(ctx: KernelCtx, x: np.ndarray, roi=None, scales=None, sizes=None) -> np.ndarray:
     mode = _s(ctx.attr("mode", "nearest"))
-    if mode not in ("nearest", "linear"):
-        raise ctx.error(f"mode {mode!r} is not supported (nearest and linear are)")
-    if ctx.attr("antialias", 0):
-        raise ctx.error("antialias=1 is not supported")
+    if mode not in ("nearest", "linear", "cubic"):
+        raise ctx.error(f"mode {mode!r} is not supported (nearest, linear and cubic are)")
+    antialias = bool(ctx.attr("antialias", 0))
+    if antialias and mode == "nearest":
+        raise ctx.error("antialias=1 applies to linear and cubic modes only")
     ctm = _s(ctx.attr("coordinate_transformation_mode", "half_pixel"))
     nearest_mode = _s(ctx.attr("nearest_mode", "round_prefer_floor"))
     extrapolation = float(ctx.attr("extrapolation_value", 0.0))
@@ -109,6 +153,13 @@ def resize(ctx: KernelCtx, x: np.ndarray, roi=None, scales=None, sizes=None) -> 
         if mode == "nearest":
             idx = np.clip(_nearest_index(src, nearest_mode), 0, in_len - 1).astype(np.int64)
             y = np.take(y, idx, axis=a)
+        elif mode == "cubic" or antialias:
+            a_coeff = float(ctx.attr("cubic_coeff_a", -0.75))
+            idx, weights = _tap_weights(src, in_len, mode, scales_f[a], a_coeff, antialias)
+            if ctx.attr("exclude_outside", 0):
+                weights = np.where((idx < 0) | (idx >= in_len), 0.0, weights)
+                weights = weights / weights.sum(axis=1, keepdims=True)
+            y = _apply_taps(y, a, idx, weights)
         else:
             xs = np.clip(src, 0, in_len - 1)
             i0 = np.floor(xs).astype(np.int64)
