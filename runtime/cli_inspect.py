@@ -67,17 +67,18 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from compiler.frontend.onnx_import import FrontendError, import_onnx
+    from compiler.graph.executor import ExecutionError
     from compiler.graph.ir import GraphError
-    from compiler.graph.passes.fuse_ops import fuse_ops, group_table
-    from compiler.graph.passes.partition import partition, partition_report
-    from compiler.graph.pipeline import compile_for_accel, optimize
+    from compiler.graph.passes.fuse_ops import group_table
+    from compiler.graph.passes.partition import partition_report
     from compiler.graph.printer import print_graph
-    from compiler.graph.quant.report import quantization_error, render_quant_report
+    from compiler.graph.ref import KernelError
     from hw_sim.config import ConfigError, load_config
 
+    if args.calib < 1 and not args.float_only:
+        print("vtac inspect: --calib needs at least 1 calibration input", file=sys.stderr)
+        return 1
     try:
         cfg = load_config(args.config)
         graph = import_onnx(args.model, shapes=dict(args.shape))
@@ -86,6 +87,29 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"model {graph.name}: opset {graph.opset}, {len(graph.nodes)} nodes, "
           f"{len(graph.constants)} constants; hardware {cfg.summary()}")  # fmt: skip
+    try:
+        final, quant_text = _compile(graph, cfg, args)
+    except (GraphError, KernelError, ExecutionError) as e:  # errors name the node at fault
+        print(f"vtac inspect: {e}", file=sys.stderr)
+        return 1
+    print()
+    print(print_graph(final, show_constants=args.constants), end="")
+    print(f"\nfusion: {len(group_table(final))} group(s)")
+    print(quant_text)
+    print()
+    print(partition_report(final).render())
+    return 0
+
+
+def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
+    """The graph through every pass, and the quantization report's text."""
+    import numpy as np
+
+    from compiler.graph.passes.fuse_ops import fuse_ops
+    from compiler.graph.passes.partition import partition
+    from compiler.graph.pipeline import compile_for_accel, optimize
+    from compiler.graph.quant.report import quantization_error, render_quant_report
+
     if args.float_only:
         final = fuse_ops(partition(optimize(graph), cfg))
         quant_text = "quantization: skipped (--float)"
@@ -104,10 +128,4 @@ def run(args: argparse.Namespace) -> int:
         errors = quantization_error(result.float_graph, final, samples[-1:])
         quant_text = render_quant_report(result.plan, errors)
         quant_text += "\n(calibrated and measured on random inputs; use real samples for accuracy)"
-    print()
-    print(print_graph(final, show_constants=args.constants), end="")
-    print(f"\nfusion: {len(group_table(final))} group(s)")
-    print(quant_text)
-    print()
-    print(partition_report(final).render())
-    return 0
+    return final, quant_text
