@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-# (module, one-line summary). Order is the order shown in `vtac --help`.
+# Modules that register subcommands, in the order `vtac --help` lists them.
 _COMMAND_MODULES: list[str] = [
     "runtime.cli_sim",  # disasm, sim, demo
     "runtime.cli_rtl",  # rtl run, crosscheck, build, lint, synth
@@ -42,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into a reader that stopped early (`vtac sim ... | head`): not an error.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
