@@ -5,7 +5,7 @@ build and synthesize it.
     vtac rtl crosscheck FILE          run on hw_sim and RTL; name the first divergence
     vtac rtl crosscheck --example NAME | --random N [--seed S] [--config C]
     vtac rtl build | lint [--config C]
-    vtac rtl synth [--config C] [--json]
+    vtac rtl synth [--config C] [--top MODULE] [--json]
 """
 
 from __future__ import annotations
@@ -26,23 +26,13 @@ def _config(name: str):
         return None
 
 
-def _load(path: str):
-    from hw_sim.program import Program, ProgramFormatError
-
-    try:
-        return Program.load(path)
-    except ProgramFormatError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from hw_sim.errors import SimError
-    from runtime.cli_sim import format_stats
+    from runtime.cli_sim import format_stats, load_program
     from runtime.rtl_build import RtlBuildError
     from runtime.rtl_device import run_rtl
 
-    prog = _load(args.file)
+    prog = load_program(args.file)
     if prog is None:
         return 1
     dram = prog.dram.copy()
@@ -64,8 +54,10 @@ def _programs(args: argparse.Namespace):
     """(label, Program) pairs selected by the crosscheck arguments."""
     import numpy as np
 
+    from runtime.cli_sim import load_program
+
     if args.file:
-        prog = _load(args.file)
+        prog = load_program(args.file)
         if prog is not None:
             yield args.file, prog
         return
@@ -152,7 +144,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if cfg is None:
         return 1
     try:
-        report = synthesize(cfg, timeout_s=args.timeout)
+        report = synthesize(cfg, timeout_s=args.timeout, top=args.top)
     except SynthError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -196,4 +188,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="small", help="hardware config (default: small)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--timeout", type=float, default=1800, help="seconds before giving up")
+    p.add_argument(
+        "--top",
+        default="vta_top",
+        metavar="MODULE",
+        help="synthesize only this module (vta_fetch, vta_load, vta_compute, vta_store) "
+        "and its submodules; default: the whole vta_top",
+    )
     p.set_defaults(func=cmd_synth)

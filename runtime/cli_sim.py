@@ -51,7 +51,9 @@ def format_stats(stats: RunStats, cfg: HwConfig, wall_s: float | None = None) ->
     return "\n".join(lines)
 
 
-def _load_program(path: str):
+def load_program(path: str):
+    """The program in `path`, or None after printing the format error (naming the file's
+    fault) to stderr. Shared by `vtac sim` and `vtac rtl`."""
     from hw_sim.program import Program, ProgramFormatError
 
     try:
@@ -64,7 +66,7 @@ def _load_program(path: str):
 def cmd_disasm(args: argparse.Namespace) -> int:
     from hw_sim.disasm import listing
 
-    prog = _load_program(args.file)
+    prog = load_program(args.file)
     if prog is None:
         return 1
     print(f"# {args.file}: {len(prog.insns)} instructions, config {prog.cfg.summary()}")
@@ -107,7 +109,7 @@ def _report(result, cfg: HwConfig, wall: float, as_json: bool, extra: dict | Non
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    prog = _load_program(args.file)
+    prog = load_program(args.file)
     if prog is None:
         return 1
     out = _simulate(prog, args)

