@@ -97,6 +97,12 @@ def load_model(source: str | Path | bytes | onnx.ModelProto) -> tuple[onnx.Model
             data = path.read_bytes()
         except FileNotFoundError:
             raise ModelFormatError(f"ONNX file not found: {path}") from None
+        except IsADirectoryError:
+            found = sorted(str(p) for p in path.rglob("*.onnx"))[:5]
+            hint = f"; .onnx files in it: {', '.join(found)}" if found else ""
+            raise ModelFormatError(f"{path} is a directory, not an ONNX file{hint}") from None
+        except OSError as e:
+            raise ModelFormatError(f"cannot read ONNX file {path}: {e.strerror}") from None
     if not data:
         raise ModelFormatError(f"{label}: file is empty, not an ONNX model")
     try:

@@ -86,6 +86,9 @@ def test_truncated_empty_and_missing_files_are_clear(tmp_path, rng):
     garbage.write_bytes(b"\x00\x01 this is not protobuf \xff" * 10)
     with pytest.raises(ModelFormatError, match="garbage.onnx"):
         import_onnx(garbage)
+    # a folder is named, with the models found inside it
+    with pytest.raises(ModelFormatError, match=r"is a directory, not an ONNX file; .*cut\.onnx"):
+        import_onnx(tmp_path)
 
 
 def test_symbolic_dims_need_user_shapes(rng):
