@@ -34,6 +34,7 @@ class CrossCheck:
     result: str | None = None  # first DRAM divergence
     counters: list[str] = field(default_factory=list)  # differing counters
     error: str | None = None  # a side failed to run
+    rtl_dram: np.ndarray | None = field(default=None, repr=False)  # the RTL's final DRAM
 
     @property
     def ok(self) -> bool:
@@ -146,5 +147,8 @@ def crosscheck(program: Program, max_cycles: int | None = None) -> CrossCheck:
     out.timing = first_timing_divergence(program, hw.schedule, rtl_sched)
     out.result = first_dram_divergence(program, hw.dram, dram)
     a, b = _flatten(hw.stats.counters()), _flatten(rtl_stats.counters())
-    out.counters = [f"{k}: hw_sim {a[k]}, RTL {b.get(k)}" for k in a if a[k] != b.get(k)]
+    out.counters = [
+        f"{k}: hw_sim {a.get(k)}, RTL {b.get(k)}" for k in {**a, **b} if a.get(k) != b.get(k)
+    ]
+    out.rtl_dram = dram
     return out

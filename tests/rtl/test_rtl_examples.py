@@ -19,6 +19,8 @@ def test_example_agrees_with_hw_sim(cfg, name):
     res = crosscheck(prog)
     assert res.ok, res.report()
     assert res.hw_cycles == res.rtl_cycles > 0
+    for buf, want in expected.items():
+        assert np.array_equal(prog.read_buffer(res.rtl_dram, buf), want), f"{name}: {buf}"
 
 
 def test_rtl_device_runs_like_hw_sim(cfg):
