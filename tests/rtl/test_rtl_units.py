@@ -35,7 +35,7 @@ def _tb_parameters() -> dict[str, int]:
     }
 
 
-def test_building_blocks_with_cocotb():
+def test_building_blocks_with_cocotb(monkeypatch):
     from cocotb_tools.runner import get_results, get_runner
 
     params = _tb_parameters()
@@ -45,7 +45,7 @@ def test_building_blocks_with_cocotb():
         key.update(src.read_bytes())
     build_dir = cache_root() / f"cocotb-units-{key.hexdigest()[:16]}"
     env = tool_env()
-    os.environ["PATH"] = env["PATH"]  # the runner looks up `verilator` on PATH
+    monkeypatch.setenv("PATH", env["PATH"])  # the runner looks up `verilator` on PATH
     runner = get_runner("verilator")
     if not (build_dir / "Vtop").exists():
         runner.build(
