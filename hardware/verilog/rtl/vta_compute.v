@@ -41,10 +41,10 @@ module vta_compute (
     output wire [`VTA_OUT_ROW_BYTES*8-1:0] out_wdata,
     // run control, counters and trace
     output wire                         finish,
-    output reg  [63:0]                  n_busy,
-    output reg  [63:0]                  n_memory,
-    output reg  [63:0]                  n_token,
-    output reg  [63:0]                  n_empty,
+    output wire [63:0]                  n_busy,
+    output wire [63:0]                  n_memory,
+    output wire [63:0]                  n_token,
+    output wire [63:0]                  n_empty,
     output reg  [63:0]                  n_insns,
     output reg  [63:0]                  n_bytes_uop,
     output reg  [63:0]                  n_bytes_acc,
@@ -244,6 +244,12 @@ module vta_compute (
   assign out_wdata = gemm_step ? gemm_out : alu_out;
 
   // ---------------------------------------------------------------- sequencing
+  vta_cycle_classes u_classes (
+      .clk(clk), .rst(rst), .active(state != S_IDLE || accept),
+      .mem_wait(state == S_DMA && eng_wait), .queued(!empty),
+      .n_busy(n_busy), .n_memory(n_memory), .n_token(n_token), .n_empty(n_empty)
+  );
+
   wire [63:0] h_bytes = (64'(h_x) * 64'(h_y)) << h_leb;
   wire [15:0] h_imm = h[`VTA_A_IMM_LSB +: 16];
 
@@ -251,7 +257,6 @@ module vta_compute (
     if (rst) begin
       state <= S_IDLE;
       phase <= 1'b0;
-      n_busy <= 64'd0; n_memory <= 64'd0; n_token <= 64'd0; n_empty <= 64'd0;
       n_insns <= 64'd0; n_bytes_uop <= 64'd0; n_bytes_acc <= 64'd0; n_bytes_acc8 <= 64'd0;
       n_gemm_uops <= 64'd0; n_alu_uops <= 64'd0;
     end else begin
@@ -334,11 +339,6 @@ module vta_compute (
         end
         default: ;
       endcase
-      // cycle classes
-      if (state == S_DMA && eng_wait) n_memory <= n_memory + 64'd1;
-      else if (state != S_IDLE || accept) n_busy <= n_busy + 64'd1;
-      else if (!empty) n_token <= n_token + 64'd1;
-      else n_empty <= n_empty + 64'd1;
     end
   end
 endmodule

@@ -30,10 +30,10 @@ module vta_load (
     output wire                         pad_en,
     output wire [31:0]                  pad_row,
     // counters and trace
-    output reg  [63:0]                  n_busy,
-    output reg  [63:0]                  n_memory,
-    output reg  [63:0]                  n_token,
-    output reg  [63:0]                  n_empty,
+    output wire [63:0]                  n_busy,
+    output wire [63:0]                  n_memory,
+    output wire [63:0]                  n_token,
+    output wire [63:0]                  n_empty,
     output reg  [63:0]                  n_insns,
     output reg  [63:0]                  n_bytes_inp,
     output reg  [63:0]                  n_bytes_wgt,
@@ -89,6 +89,11 @@ module vta_load (
       .active(eng_active), .mem_wait(eng_wait), .done(eng_done)
   );
 
+  vta_cycle_classes u_classes (
+      .clk(clk), .rst(rst), .active(busy || accept), .mem_wait(busy && eng_wait), .queued(!empty),
+      .n_busy(n_busy), .n_memory(n_memory), .n_token(n_token), .n_empty(n_empty)
+  );
+
   wire [63:0] h_bytes = (64'(h_x) * 64'(h_y)) << h_leb;
 
   always @(posedge clk) begin
@@ -96,7 +101,6 @@ module vta_load (
       busy <= 1'b0;
       f_push_next <= 1'b0;
       f_wgt <= 1'b0;
-      n_busy <= 64'd0; n_memory <= 64'd0; n_token <= 64'd0; n_empty <= 64'd0;
       n_insns <= 64'd0; n_bytes_inp <= 64'd0; n_bytes_wgt <= 64'd0;
     end else begin
       if (accept) begin
@@ -109,12 +113,6 @@ module vta_load (
       end else if (busy && eng_done) begin
         busy <= 1'b0;
       end
-      if (busy) begin
-        if (eng_wait) n_memory <= n_memory + 64'd1;
-        else n_busy <= n_busy + 64'd1;
-      end else if (accept) n_busy <= n_busy + 64'd1;
-      else if (!empty) n_token <= n_token + 64'd1;
-      else n_empty <= n_empty + 64'd1;
     end
   end
 endmodule

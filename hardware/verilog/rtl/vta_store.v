@@ -24,10 +24,10 @@ module vta_store (
     output wire                         wr_last,
     input  wire                         wr_resp,
     // counters and trace
-    output reg  [63:0]                  n_busy,
-    output reg  [63:0]                  n_memory,
-    output reg  [63:0]                  n_token,
-    output reg  [63:0]                  n_empty,
+    output wire [63:0]                  n_busy,
+    output wire [63:0]                  n_memory,
+    output wire [63:0]                  n_token,
+    output wire [63:0]                  n_empty,
     output reg  [63:0]                  n_insns,
     output reg  [63:0]                  n_bytes,
     output wire                         ev_start,
@@ -70,13 +70,17 @@ module vta_store (
       .active(eng_active), .mem_wait(eng_wait), .done(eng_done)
   );
 
+  vta_cycle_classes u_classes (
+      .clk(clk), .rst(rst), .active(busy || accept), .mem_wait(busy && eng_wait), .queued(!empty),
+      .n_busy(n_busy), .n_memory(n_memory), .n_token(n_token), .n_empty(n_empty)
+  );
+
   wire [63:0] h_bytes = (64'(h_x) * 64'(h_y)) << `VTA_LOG_ELEM_BYTES_OUT;
 
   always @(posedge clk) begin
     if (rst) begin
       busy <= 1'b0;
       f_push_prev <= 1'b0;
-      n_busy <= 64'd0; n_memory <= 64'd0; n_token <= 64'd0; n_empty <= 64'd0;
       n_insns <= 64'd0; n_bytes <= 64'd0;
     end else begin
       if (accept) begin
@@ -87,12 +91,6 @@ module vta_store (
       end else if (busy && eng_done) begin
         busy <= 1'b0;
       end
-      if (busy) begin
-        if (eng_wait) n_memory <= n_memory + 64'd1;
-        else n_busy <= n_busy + 64'd1;
-      end else if (accept) n_busy <= n_busy + 64'd1;
-      else if (!empty) n_token <= n_token + 64'd1;
-      else n_empty <= n_empty + 64'd1;
     end
   end
 endmodule
