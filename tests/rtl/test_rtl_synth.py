@@ -47,7 +47,7 @@ def test_synth_top_must_take_its_sizes_from_the_header():
 @pytest.mark.slow
 def test_synthesize_small_config_store():
     """A real Yosys `synth_xilinx` run, kept to ~15 s: the small config's store module with its
-    DMA write engine and cycle counters. The whole accelerator (15-45 min) is `vtac rtl synth`,
+    DMA write engine and cycle counters. The whole accelerator (2.5-23 min) is `vtac rtl synth`,
     see docs/rtl.md."""
     from hw_sim.config import load_config
     from runtime.rtl_synth import synthesize
