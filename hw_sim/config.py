@@ -39,6 +39,16 @@ REQUIRED_KEYS: dict[str, str] = {
     "ALU_PIPELINE": "extra cycles per ALU instruction to fill/drain the ALU pipeline",
 }
 
+# Keys a config file may define, with their default and meaning. Host-side, not hardware: they
+# change no instruction or cycle count, only the co-run timeline of whole models.
+OPTIONAL_KEYS: dict[str, tuple[float, str]] = {
+    "LAUNCH_OVERHEAD_US": (
+        20.0,
+        "host time per accelerator launch in microseconds (driver call, cache flush/invalidate, "
+        "start and completion poll; vtac's assumption for a Pynq-class board)",
+    ),
+}
+
 # Widths VTA fixes independently of the buffer sizes (hw_spec.h).
 LOOP_ITER_WIDTH = 14
 MEMOP_SRAM_ADDR_WIDTH = 16
@@ -78,6 +88,7 @@ class HwConfig:
     TOKEN_LATENCY: int
     GEMM_PIPELINE: int
     ALU_PIPELINE: int
+    LAUNCH_OVERHEAD_US: float = OPTIONAL_KEYS["LAUNCH_OVERHEAD_US"][0]
 
     def __post_init__(self) -> None:
         self._validate()
@@ -104,6 +115,11 @@ class HwConfig:
                         f"hardware config {name!r}: {k} must be an integer, got {v!r}"
                     )
                 values[k] = v
+        for k, (default, _) in OPTIONAL_KEYS.items():
+            v = data.get(k, default)
+            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v < 1e9:
+                raise ConfigError(f"hardware config {name!r}: {k} must be >= 0, got {v!r}")
+            values[k] = float(v)
         return cls(name=name, **values)
 
     def to_dict(self) -> dict:

@@ -112,6 +112,20 @@ class Device:
         self.stats = stats
         return stats
 
+    def execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None = None
+    ) -> RunStats:
+        """Run `program` on caller-owned `dram` (uint8, updated in place) and return its stats:
+        how a linked model's launches share one DRAM image. The device's own DRAM and loaded
+        program are left alone."""
+        if program.cfg.fingerprint != self.cfg.fingerprint:
+            raise DeviceError(
+                f"{self.name}: program built for hardware config {program.cfg.name!r}, device "
+                f"has {self.cfg.name!r}"
+            )
+        self.stats = self._execute(program, dram, max_cycles)
+        return self.stats
+
     def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
         """Run `program` on `dram` (uint8, update in place); return the run's counters."""
         raise NotImplementedError

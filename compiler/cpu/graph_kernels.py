@@ -341,3 +341,27 @@ def vtac_dense(ctx, x, w, b=None):
     if x.dtype != np.int8 or w.dtype != np.int8:
         raise ctx.error(f"expects int8 operands, got {x.dtype} and {w.dtype}")
     return ops.dense(x, np.ascontiguousarray(w.T), b)
+
+
+@cpu_kernel("vtac.pack")
+def vtac_pack(ctx, x):
+    bn, bc = int(ctx.attr("bn")), int(ctx.attr("bc"))
+    if bn != 1:
+        raise ctx.error(f"the CPU kernel packs with batch block 1, not {bn}")
+    if x.ndim == 2:  # dense input: [N, K] -> [N, K/bc, 1, bc] is a reshape after padding
+        pk = -(-x.shape[1] // bc) * bc
+        x = np.pad(x, ((0, 0), (0, pk - x.shape[1]))) if pk != x.shape[1] else x
+        return np.ascontiguousarray(x).reshape(x.shape[0], pk // bc, 1, bc)
+    if x.ndim != 4:
+        raise ctx.error(f"packs 2-d or 4-d tensors, got {x.ndim}-d")
+    return ops.pack_blocked(x, bc)
+
+
+@cpu_kernel("vtac.unpack")
+def vtac_unpack(ctx, x):
+    n, c = int(ctx.attr("n")), int(ctx.attr("c"))
+    if x.ndim == 4 and x.shape[2] == 1:  # dense: [N, K/bc, 1, bc] -> [N, K]
+        return np.ascontiguousarray(x.reshape(x.shape[0], -1)[:n, :c])
+    if x.ndim != 6 or x.shape[4] != 1 or x.shape[0] != n:
+        raise ctx.error(f"the CPU kernel unpacks batch block 1, got {x.shape}")
+    return ops.unpack_blocked(x, c)

@@ -1,0 +1,169 @@
+"""An accelerator fusion group of the graph -> a `VtaOp` and how its DRAM buffers bind to graph
+values.
+
+A group is an anchor (`vtac.conv2d` / `vtac.dense`, packed) followed by its epilogue:
+optionally one `vtac.add` (an int8 residual, aligned by shifts) and one `vtac.requantize`
+(rounding shift + clip). The epilogue becomes the step list of `compiler.vta.ops`:
+
+    conv(x, w) + b                 ("bias",)                     GEMM or ALU bias
+    (acc << sa) + (r << sb)        ("shr", -sa), ("residual", sb)
+    clip((acc + 2^(s-1)) >> s)     ("add_imm", 2^(s-1)), ("shr", s), ("clip", lo, hi)
+
+which is bit-exact with the graph's reference semantics (`compiler/graph/ref/vtac_ops.py`) for
+int32 accumulators that do not overflow. A group the accelerator cannot run raises
+`LoweringError` with the reason; the driver then runs it on the CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.graph.ir import Graph, Node
+from compiler.vta.ops import VtaOp, conv2d_op, dense_op
+from hw_sim.config import ALU_IMM_WIDTH, HwConfig
+
+MAX_IMM_SHIFT = 15  # the portable SHR immediate range (vta-isa.md §2.5)
+
+
+class LoweringError(ValueError):
+    """A fusion group has no accelerator kernel; the message says why."""
+
+
+@dataclass
+class GroupKernel:
+    """What a compiled accelerator group needs besides its program.
+
+    `values[buffer]` is the graph value a DRAM buffer holds (inputs and the output);
+    `constants[buffer]` the packed array of a constant buffer (weights, bias digits).
+    """
+
+    op: VtaOp
+    values: dict[str, str]
+    constants: dict[str, np.ndarray]
+    output: str
+
+
+def _requantize_steps(node: Node) -> list[tuple]:
+    shift, lo, hi = int(node.attr("shift")), int(node.attr("lo")), int(node.attr("hi"))
+    steps: list[tuple] = []
+    if shift > 0:
+        # floor((a + 2^(s-1)) / 2^s) == floor((floor(a / 2^k) + 2^(s-1-k)) / 2^(s-k)) for any
+        # k < s, so shifts beyond the immediate range are split off first.
+        while shift > MAX_IMM_SHIFT:
+            k = min(shift - MAX_IMM_SHIFT, MAX_IMM_SHIFT)
+            steps.append(("shr", k))
+            shift -= k
+        steps += [("add_imm", 1 << (shift - 1)), ("shr", shift)]
+    elif shift < 0:
+        k = -shift
+        if k > MAX_IMM_SHIFT:
+            raise LoweringError(f"requantize {node.name!r}: left shift {k} exceeds {MAX_IMM_SHIFT}")
+        # Clamp first so that the int32 left shift cannot wrap (the reference shifts in int64):
+        # anything outside [lo >> k - 1, hi >> k + 1] is clipped to lo / hi either way.
+        steps += [("clip", (lo >> k) - 1, (hi >> k) + 1), ("shr", -k)]
+    steps.append(("clip", lo, hi))
+    return steps
+
+
+def _check_imms(steps: list[tuple], where: str) -> None:
+    lim = 1 << (ALU_IMM_WIDTH - 1)
+    for st in steps:
+        if st[0] in ("add_imm", "clip", "max", "min"):
+            for v in st[1:]:
+                if not -lim <= v < lim:
+                    raise LoweringError(f"{where}: ALU immediate {v} does not fit {ALU_IMM_WIDTH} bits")
+        if st[0] in ("shr", "residual") and abs(st[1]) > MAX_IMM_SHIFT:
+            raise LoweringError(f"{where}: shift {st[1]} exceeds the ALU's {MAX_IMM_SHIFT}")
+
+
+def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None, str]:
+    """(step list, residual value or None, group output value) for the nodes after the anchor."""
+    anchor = nodes[0]
+    steps: list[tuple] = []
+    if len(anchor.inputs) > 2 and anchor.inputs[2]:
+        steps.append(("bias",))
+    chain, residual = anchor.outputs[0], None
+    for node in nodes[1:]:
+        if node.op == "vtac.add":
+            if residual is not None:
+                raise LoweringError(f"group of {anchor.name!r}: more than one residual add")
+            a, b = node.inputs
+            sa, sb = int(node.attr("shift_a", 0)), int(node.attr("shift_b", 0))
+            if b == chain:  # the add is commutative; the chain value may come second
+                a, b, sa, sb = b, a, sb, sa
+            if a != chain:
+                raise LoweringError(f"{node.name!r}: neither input is the group's accumulator")
+            if graph.types[b].dtype != "int8":
+                raise LoweringError(
+                    f"{node.name!r}: residual {b!r} is {graph.types[b].dtype}; the accelerator "
+                    "adds int8 residuals (loaded into the accumulator as 8-bit)"
+                )
+            if sa:
+                steps.append(("shr", -sa))
+            steps.append(("residual", sb))
+            residual = b
+        elif node.op == "vtac.requantize":
+            if node.inputs[0] != chain:
+                raise LoweringError(f"{node.name!r}: does not read the group's accumulator")
+            steps += _requantize_steps(node)
+        else:
+            raise LoweringError(f"{node.name!r}: {node.op} has no accelerator epilogue")
+        chain = node.outputs[0]
+    if graph.types[chain].dtype != "int8":
+        raise LoweringError(
+            f"group of {anchor.name!r} ends in {graph.types[chain].dtype}; the accelerator "
+            "stores int8 only (a requantize must end the group)"
+        )
+    _check_imms(steps, f"group of {anchor.name!r}")
+    return steps, residual, chain
+
+
+def _conv_geometry(node: Node, kh: int, kw: int) -> tuple[int, int, int]:
+    """(kernel, stride, pad) of a square, symmetric convolution, else LoweringError."""
+    strides = list(node.attr("strides", (1, 1)))
+    pads = list(node.attr("pads", (0, 0, 0, 0)))
+    if kh != kw or strides[0] != strides[1] or len(set(pads)) != 1:
+        raise LoweringError(
+            f"conv {node.name!r}: kernel {kh}x{kw}, strides {strides}, pads {pads}; the "
+            "accelerator kernels take square kernels, equal strides and equal pads"
+        )
+    return kh, strides[0], pads[0]
+
+
+def lower_group(graph: Graph, nodes: list[Node], cfg: HwConfig, bias_on: str = "gemm") -> GroupKernel:
+    """The `VtaOp` of an accelerator group (packed graph, see `pack_layout`)."""
+    anchor = nodes[0]
+    if anchor.op not in ("vtac.conv2d", "vtac.dense") or not anchor.attr("packed", 0):
+        raise LoweringError(f"group starts with {anchor.op} {anchor.name!r}, not a packed GEMM op")
+    steps, residual, output = _epilogue(graph, nodes)
+    x_shape = graph.types[anchor.inputs[0]].shape
+    w = graph.constants[anchor.inputs[1]]
+    name = anchor.name
+    if anchor.op == "vtac.conv2d":
+        nb, cib, h, wd, bt, bi = x_shape
+        if h != wd:
+            raise LoweringError(f"conv {name!r}: a {h}x{wd} input; the kernels take square inputs")
+        groups = int(anchor.attr("group", 1))
+        co = w.shape[0] * w.shape[4]
+        k, stride, pad = _conv_geometry(anchor, w.shape[2], w.shape[3])
+        op = conv2d_op(
+            cfg, nb * bt, cib * bi, h, wd, co, k, stride, pad, groups=groups, bias_on=bias_on,
+            name=name, epilogue=steps,
+        )  # fmt: skip
+        kernel = w.reshape(op.kernel.shape) if groups > 1 else w
+    else:
+        nb, kb, bt, bi = x_shape
+        m = w.shape[0] * w.shape[2]
+        op = dense_op(cfg, nb * bt, kb * bi, m, bias_on=bias_on, name=name, epilogue=steps)
+        kernel = w
+    if tuple(kernel.shape) != tuple(op.kernel.shape):
+        raise LoweringError(f"{name!r}: weight shape {w.shape} does not match {op.kernel.shape}")
+    values = {"data": anchor.inputs[0], op.output.name: output}
+    constants = {"kernel": np.ascontiguousarray(kernel)}
+    if ("bias",) in steps:
+        constants.update(op.pack["bias"](graph.constants[anchor.inputs[2]]))
+    if residual is not None:
+        values["residual"] = residual
+    return GroupKernel(op, values, constants, output)
