@@ -163,3 +163,28 @@ class Executor:
                         dst[...] = value
             samples.append((time.perf_counter() - t0) * 1e6)
         return LaunchRecord(la.name, "cpu", statistics.median(samples), cpu_samples_us=samples)
+
+
+def reference_values(model: LinkedModel, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every value of the quantized graph by the NumPy reference kernels (the graph-level int8
+    reference executor's semantics), for the bit-exactness check of a co-run."""
+    from compiler.graph.ref import KERNELS, KernelCtx, as_tuple
+
+    env: dict[str, np.ndarray] = dict(model.host_constants)
+    env.update(check_inputs(model, feeds))
+    for la in model.launches:
+        for spec in la.nodes if isinstance(la, CpuLaunch) else la.ref_nodes:
+            args = [env[v] if v else None for v in spec.inputs]
+            while args and args[-1] is None:
+                args.pop()
+            ctx = KernelCtx(spec.attrs, model.opset, spec.name, spec.op, len(spec.outputs))
+            with np.errstate(all="ignore"):
+                results = as_tuple(KERNELS[spec.op](ctx, *args))
+            env.update({o: np.asarray(r) for o, r in zip(spec.outputs, results, strict=False) if o})
+    return env
+
+
+def compare_integer_values(values: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> list[str]:
+    """Names of integer tensors of a co-run that differ from the reference (empty: bit-exact)."""
+    return [v for v, a in values.items()
+            if a.dtype.kind in "iu" and v in ref and not np.array_equal(a, ref[v])]  # fmt: skip

@@ -122,6 +122,7 @@ def compile_model(
                         name, [gid], names, [n.op for n in nodes], compiled.program, reads,
                         [kernel.output], _unpadded_macs(nodes, fg),
                         sum(node_macs(n, g) for n in nodes), [compiled.knobs.to_dict()],
+                        [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel") for n in nodes],
                     )
                 )  # fmt: skip
                 tick(name)
@@ -171,7 +172,7 @@ def _merge_accel_runs(launches: list, cfg: HwConfig) -> list:
                 merge_programs([prev.program, la.program], cfg),
                 prev.reads + [v for v in la.reads if v not in prev.writes],
                 prev.writes + la.writes, prev.macs + la.macs, prev.padded_macs + la.padded_macs,
-                prev.knobs + la.knobs,
+                prev.knobs + la.knobs, prev.ref_nodes + la.ref_nodes,
             )  # fmt: skip
         else:
             out.append(la)
@@ -228,12 +229,11 @@ def _link(g, fg, cfg, launches: list, kernels: dict, keep_float: bool, fuse_acce
     # 3. relocate each accelerator program: its value buffers to the arena, the rest to the pool.
     host_constants: dict[str, np.ndarray] = {}
     for la in launches:
-        if isinstance(la, CpuLaunch):
-            for n in la.nodes:
-                for v in n.inputs:
-                    if v in g.constants:
-                        host_constants[v] = g.constants[v]
-                        tensors[v] = Tensor(v, g.types[v].shape, g.types[v].dtype, None, True)
+        for n in la.nodes if isinstance(la, CpuLaunch) else la.ref_nodes:
+            for v in n.inputs:
+                if v in g.constants:
+                    host_constants[v] = g.constants[v]
+                    tensors[v] = Tensor(v, g.types[v].shape, g.types[v].dtype, None, True)
     for la in launches:
         if isinstance(la, AccelLaunch):
             kernel, _ = kernels[la.name]

@@ -61,6 +61,7 @@ class AccelLaunch:
     macs: int  # multiply-accumulates of the unpadded layers
     padded_macs: int  # as computed: channels (and batch) padded to whole blocks
     knobs: list[dict] = field(default_factory=list)
+    ref_nodes: list[NodeSpec] = field(default_factory=list)  # the graph nodes, for the reference
     kind = "accel"
 
     @property
@@ -117,7 +118,7 @@ class LinkedModel:
     arena_offset: int
     arena_bytes: int  # peak, with reuse
     arena_total_bytes: int  # the sum of all activations without reuse
-    host_constants: dict[str, np.ndarray]
+    host_constants: dict[str, np.ndarray]  # CPU kernels' constants, and the reference's
     float_model: FloatModel | None = None
     meta: dict = field(default_factory=dict)  # compile facts: time, calibration, fallbacks...
 
