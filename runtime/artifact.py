@@ -192,7 +192,9 @@ def load_artifact(path: str | Path, expect_config: HwConfig | None = None) -> Li
         raise
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError,
             EOFError, zipfile.LargeZipFile, ValueError) as e:  # fmt: skip
-        raise ArtifactError(f"{path}: unreadable or truncated artifact ({type(e).__name__}: {e})") from None
+        raise ArtifactError(
+            f"{path}: unreadable or truncated artifact ({type(e).__name__}: {e})"
+        ) from None
     try:
         return _model(manifest, files, expect_config, path)
     except ArtifactError:
@@ -220,9 +222,21 @@ def _model(manifest: dict, files: dict, expect: HwConfig | None, path: Path) -> 
             bufs = {b["name"]: DramBuffer(b["name"], b["offset"], tuple(b["shape"]), b["dtype"])
                     for b in d["buffers"]}  # fmt: skip
             prog = Program(cfg, insns, np.zeros(0, np.uint8), bufs, _dec(d["program_meta"]))
-            launches.append(AccelLaunch(d["name"], d["groups"], d["nodes"], d["ops"], prog,
-                                        d["reads"], d["writes"], d["macs"], d["padded_macs"],
-                                        d["knobs"], [_node(n) for n in d["ref_nodes"]]))  # fmt: skip
+            launches.append(
+                AccelLaunch(
+                    d["name"],
+                    d["groups"],
+                    d["nodes"],
+                    d["ops"],
+                    prog,
+                    d["reads"],
+                    d["writes"],
+                    d["macs"],
+                    d["padded_macs"],
+                    d["knobs"],
+                    [_node(n) for n in d["ref_nodes"]],
+                )
+            )
         elif d["kind"] == "cpu":
             launches.append(CpuLaunch(d["name"], d["groups"], [_node(n) for n in d["nodes"]],
                                       d["reads"], d["writes"], d["macs"], d["boundary"],
@@ -232,9 +246,14 @@ def _model(manifest: dict, files: dict, expect: HwConfig | None, path: Path) -> 
     fm = None
     if manifest.get("float_model"):
         f = manifest["float_model"]
-        fm = FloatModel(f["inputs"], f["outputs"], [_node(n) for n in f["nodes"]],
-                        {t["name"]: _tensor(t) for t in f["tensors"]},
-                        {k: _array(files, v) for k, v in f["constants"].items()}, f["opset"])  # fmt: skip
+        fm = FloatModel(
+            f["inputs"],
+            f["outputs"],
+            [_node(n) for n in f["nodes"]],
+            {t["name"]: _tensor(t) for t in f["tensors"]},
+            {k: _array(files, v) for k, v in f["constants"].items()},
+            f["opset"],
+        )
     meta = _dec(manifest["meta"])
     meta["vtac_version"] = manifest.get("vtac_version")
     return LinkedModel(

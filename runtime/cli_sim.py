@@ -120,6 +120,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.gemm:
+        from runtime.cli_model import model_demo
+
+        return model_demo(args)
     import numpy as np
 
     from hw_sim.config import ConfigError, load_config
@@ -172,8 +176,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sim)
 
     p = subparsers.add_parser(
-        "demo", help="assemble, simulate and check the built-in blocked-GEMM program"
+        "demo",
+        help="compile the built-in ResNet-18, co-run it on hw_sim, print the per-layer profile",
+        description="Compile the built-in ResNet-18 (random weights), run it on hw_sim with its "
+        "CPU part on LLVM kernels, check it bit-exactly and print the per-layer profile. "
+        "--gemm runs the hand-written blocked-GEMM program instead (--vt, --n, --block, --save).",
     )
+    p.add_argument("--gemm", action="store_true", help="the blocked-GEMM program instead")
+    p.add_argument("--image", type=int, default=224, help="ResNet-18 input size (default 224)")
+    p.add_argument("--fuse-accel", action="store_true", help="merge accelerator launches")
+    p.add_argument("--plot", metavar="FILE.png", help="bar chart of the per-layer profile")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="table rows (default 15)")
+    p.add_argument("--save-model", metavar="FILE", help="keep the compiled artifact (.vtac)")
     p.add_argument("--config", default="default", help="hardware config name or JSON path")
     p.add_argument("--vt", type=int, choices=(1, 2), default=2, help="virtual threads (1 or 2)")
     p.add_argument("--n", type=int, default=256, help="matrix size (default 256)")

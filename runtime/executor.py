@@ -184,7 +184,9 @@ def reference_values(model: LinkedModel, feeds: Mapping[str, np.ndarray]) -> dic
     return env
 
 
-def compare_integer_values(values: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> list[str]:
+def compare_integer_values(
+    values: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]
+) -> list[str]:
     """Names of integer tensors of a co-run that differ from the reference (empty: bit-exact)."""
     return [v for v, a in values.items()
             if a.dtype.kind in "iu" and v in ref and not np.array_equal(a, ref[v])]  # fmt: skip

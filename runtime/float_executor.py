@@ -57,7 +57,9 @@ class FloatExecutor:
             if name not in feeds:
                 raise InputError(f"no value for input {name!r}")
             if tuple(np.shape(feeds[name])) != t.shape:
-                raise InputError(f"input {name!r}: expected shape {t.shape}, got {np.shape(feeds[name])}")
+                raise InputError(
+                    f"input {name!r}: expected shape {t.shape}, got {np.shape(feeds[name])}"
+                )
         samples: dict[str, list[float]] = {n.name: [] for n in fm.nodes}
         totals = []
         env: dict = {}
@@ -72,4 +74,6 @@ class FloatExecutor:
             totals.append((time.perf_counter() - t_start) * 1e6)
         numpy_nodes = {n: self.why[n] for n, i in self.impl.items() if i == "numpy"}
         node_us = {n: statistics.median(s) for n, s in samples.items()}
-        return FloatRun({o: env[o] for o in fm.outputs}, node_us, statistics.median(totals), numpy_nodes)
+        return FloatRun(
+            {o: env[o] for o in fm.outputs}, node_us, statistics.median(totals), numpy_nodes
+        )

@@ -36,7 +36,9 @@ def load_image(path: Path, shape: tuple[int, ...], norm: str = "imagenet") -> np
         raise InputFileError(f"{path}: an image can feed an N x 1|3 x H x W input, not {shape}")
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB" if shape[1] == 3 else "L").resize((shape[3], shape[2]), Image.BILINEAR)
+            im = im.convert("RGB" if shape[1] == 3 else "L").resize(
+                (shape[3], shape[2]), Image.BILINEAR
+            )
             x = np.asarray(im, np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as e:
         raise InputFileError(f"{path}: not a readable image ({e})") from None

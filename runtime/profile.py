@@ -52,13 +52,16 @@ class Profile:
 
     @property
     def amdahl_bound(self) -> float:
-        """Speed-up over the sequential co-run if the CPU part (compute and boundaries) were free."""
+        """Speed-up over the sequential co-run if the CPU part (compute, boundaries) were free."""
         rest = self.sequential_us - self.cpu_us - self.boundary_us
         return self.sequential_us / rest if rest > 0 else float("inf")
 
     def to_json(self) -> dict:
         return {
-            "latency_us": {"sequential": self.sequential_us, "overlapped": self.timeline.overlapped_us},
+            "latency_us": {
+                "sequential": self.sequential_us,
+                "overlapped": self.timeline.overlapped_us,
+            },
             "accel_us": self.accel_us, "cpu_us": self.cpu_us, "boundary_us": self.boundary_us,
             "launch_overhead_us": self.overhead_us, "accel_cycles": self.accel_cycles,
             "accel_utilization": self.accel_utilization, "accel_macs": self.accel_macs,

@@ -108,7 +108,9 @@ def co_run_timeline(model: LinkedModel, durations_us: list[float]) -> Timeline:
     return Timeline(sum(durations_us), max(end, default=0.0), slots)
 
 
-def pipelined(model: LinkedModel, durations_us: list[float], batch: int) -> tuple[float, list[Slot]]:
+def pipelined(
+    model: LinkedModel, durations_us: list[float], batch: int
+) -> tuple[float, list[Slot]]:
     """(makespan in µs, slots) for `batch` images streamed through the model."""
     deps = launch_dependencies(model)
     n = len(deps)

@@ -439,7 +439,9 @@ def pack_blocked(x: np.ndarray, bc: int) -> np.ndarray:
         x = np.pad(x, ((0, 0), (0, pc - c), (0, 0), (0, 0)))
     x = np.ascontiguousarray(x)
     dt = x.dtype.name
-    k = kernel(("pack_blocked", x.shape, bc, dt), lambda: layout.pack_nchwc(n, pc, h, w, bc, dtype=dt))
+    k = kernel(
+        ("pack_blocked", x.shape, bc, dt), lambda: layout.pack_nchwc(n, pc, h, w, bc, dtype=dt)
+    )
     out = np.empty((n, pc // bc, h, w, bc), x.dtype)
     k(x, out)
     return out.reshape(n, pc // bc, h, w, 1, bc)
@@ -449,7 +451,10 @@ def unpack_blocked(xb: np.ndarray, c: int) -> np.ndarray:
     """[N, C/bc, H, W, 1, bc] -> NCHW with the first `c` channels."""
     n, cb, h, w, _, bc = xb.shape
     dt = xb.dtype.name
-    k = kernel(("unpack_blocked", xb.shape, dt), lambda: layout.unpack_nchwc(n, cb * bc, h, w, bc, dtype=dt))
+    k = kernel(
+        ("unpack_blocked", xb.shape, dt),
+        lambda: layout.unpack_nchwc(n, cb * bc, h, w, bc, dtype=dt),
+    )
     out = np.empty((n, cb * bc, h, w), xb.dtype)
     k(np.ascontiguousarray(xb.reshape(n, cb, h, w, bc)), out)
     return out if c == cb * bc else np.ascontiguousarray(out[:, :c])

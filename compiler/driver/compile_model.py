@@ -1,14 +1,14 @@
 """The whole-model compile driver: float graph -> `LinkedModel`.
 
-    optimize -> calibrate + quantize -> partition -> pack -> fuse     (compiler/graph/pipeline)
-    -> one launch per fused group:
-         accelerator groups: lower_group -> compiler/vta build (the model's weights, biases
-                             and shifts); a group the accelerator cannot run goes to the CPU
-         CPU groups:         compiler/cpu kernels (LLVM), each compiled here once on zeros of
-                             its shapes; the NumPy reference kernel where none covers a node
-    -> optionally, consecutive accelerator launches merged into one stream (`fuse_accel`)
-    -> link: constants placed once, activations in one arena with liveness-based reuse,
-       programs relocated into the linked DRAM
+optimize -> calibrate + quantize -> partition -> pack -> fuse     (compiler/graph/pipeline)
+-> one launch per fused group:
+     accelerator groups: lower_group -> compiler/vta build (the model's weights, biases
+                         and shifts); a group the accelerator cannot run goes to the CPU
+     CPU groups:         compiler/cpu kernels (LLVM), each compiled here once on zeros of
+                         its shapes; the NumPy reference kernel where none covers a node
+-> optionally, consecutive accelerator launches merged into one stream (`fuse_accel`)
+-> link: constants placed once, activations in one arena with liveness-based reuse,
+   programs relocated into the linked DRAM
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from compiler.driver.link import ConstantPool, plan_arena, relocate
-from compiler.driver.lower_group import GroupKernel, LoweringError, lower_group
+from compiler.driver.lower_group import GroupKernel, lower_group
 from compiler.driver.model import AccelLaunch, CpuLaunch, FloatModel, LinkedModel, NodeSpec, Tensor
 from compiler.driver.stream_merge import merge_programs
 from compiler.graph.ir import Graph, Node
@@ -42,7 +42,9 @@ def _cpu_impl(node: Node, graph: Graph, constants: Mapping[str, np.ndarray]) -> 
     spec = NodeSpec(node.name, node.op, node.inputs, node.outputs, dict(node.attrs))
     fn = CPU_KERNELS.get(node.op)
     if fn is None:
-        return NodeSpec(**{**spec.__dict__, "impl": "numpy", "why_numpy": f"no CPU kernel for {node.op}"})
+        return NodeSpec(
+            **{**spec.__dict__, "impl": "numpy", "why_numpy": f"no CPU kernel for {node.op}"}
+        )
     args = [
         None if not v else constants[v] if v in constants
         else np.zeros(graph.types[v].shape, graph.types[v].dtype)
@@ -122,14 +124,17 @@ def compile_model(
                         name, [gid], names, [n.op for n in nodes], compiled.program, reads,
                         [kernel.output], _unpadded_macs(nodes, fg),
                         sum(node_macs(n, g) for n in nodes), [compiled.knobs.to_dict()],
-                        [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel") for n in nodes],
+                        [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel")
+                         for n in nodes],
                     )
                 )  # fmt: skip
                 tick(name)
                 continue
         specs = [_cpu_impl(n, g, g.constants) for n in nodes]
         produced = {o for n in nodes for o in n.outputs if o}
-        reads = sorted({v for n in nodes for v in n.inputs if v and v not in produced and v not in g.constants})  # noqa: E501
+        reads = sorted(
+            {v for n in nodes for v in n.inputs if v and v not in produced and v not in g.constants}
+        )  # noqa: E501
         writes = sorted(produced)
         launches.append(
             CpuLaunch(
@@ -184,7 +189,12 @@ def _stream_index(launches: list, fuse_accel: bool) -> list[int]:
     values must not share arena bytes across the merged stream)."""
     idx, step = [], -1
     for i, la in enumerate(launches):
-        merged = fuse_accel and i and isinstance(la, AccelLaunch) and isinstance(launches[i - 1], AccelLaunch)  # noqa: E501
+        merged = (
+            fuse_accel
+            and i
+            and isinstance(la, AccelLaunch)
+            and isinstance(launches[i - 1], AccelLaunch)
+        )  # noqa: E501
         step += 0 if merged else 1
         idx.append(step)
     return idx
@@ -198,7 +208,7 @@ def _link(g, fg, cfg, launches: list, kernels: dict, keep_float: bool, fuse_acce
     for name, (kernel, compiled) in kernels.items():
         prog = compiled.program
         offs = {}
-        for bname, buf in prog.buffers.items():
+        for bname in prog.buffers:
             if bname in kernel.values:
                 continue
             arr = kernel.constants.get(bname)
@@ -253,4 +263,6 @@ def _link(g, fg, cfg, launches: list, kernels: dict, keep_float: bool, fuse_acce
 def _float_model(fg: Graph) -> FloatModel:
     tensors = {v: Tensor(v, t.shape, t.dtype, None, v in fg.constants) for v, t in fg.types.items()}
     nodes = [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs)) for n in fg.nodes]
-    return FloatModel(list(fg.inputs), list(fg.outputs), nodes, tensors, dict(fg.constants), fg.opset)
+    return FloatModel(
+        list(fg.inputs), list(fg.outputs), nodes, tensors, dict(fg.constants), fg.opset
+    )

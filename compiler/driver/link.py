@@ -117,7 +117,5 @@ def relocate(program: Program, new_offsets: dict[str, int], cfg: HwConfig) -> Pr
                 raise LinkError(f"instruction {i}: buffer {b.name!r} moved to a misaligned offset")
             insn = replace(insn, dram_base=new_addr // size)
         insns.append(insn)
-    table = {
-        b.name: DramBuffer(b.name, new_offsets[b.name], b.shape, b.dtype) for b in bufs
-    }
+    table = {b.name: DramBuffer(b.name, new_offsets[b.name], b.shape, b.dtype) for b in bufs}
     return Program(program.cfg, insns, np.zeros(0, np.uint8), table, dict(program.meta))

@@ -73,7 +73,9 @@ def _check_imms(steps: list[tuple], where: str) -> None:
         if st[0] in ("add_imm", "clip", "max", "min"):
             for v in st[1:]:
                 if not -lim <= v < lim:
-                    raise LoweringError(f"{where}: ALU immediate {v} does not fit {ALU_IMM_WIDTH} bits")
+                    raise LoweringError(
+                        f"{where}: ALU immediate {v} does not fit {ALU_IMM_WIDTH} bits"
+                    )
         if st[0] in ("shr", "residual") and abs(st[1]) > MAX_IMM_SHIFT:
             raise LoweringError(f"{where}: shift {st[1]} exceeds the ALU's {MAX_IMM_SHIFT}")
 
@@ -132,7 +134,9 @@ def _conv_geometry(node: Node, kh: int, kw: int) -> tuple[int, int, int]:
     return kh, strides[0], pads[0]
 
 
-def lower_group(graph: Graph, nodes: list[Node], cfg: HwConfig, bias_on: str = "gemm") -> GroupKernel:
+def lower_group(
+    graph: Graph, nodes: list[Node], cfg: HwConfig, bias_on: str = "gemm"
+) -> GroupKernel:
     """The `VtaOp` of an accelerator group (packed graph, see `pack_layout`)."""
     anchor = nodes[0]
     if anchor.op not in ("vtac.conv2d", "vtac.dense") or not anchor.attr("packed", 0):

@@ -19,19 +19,19 @@ class _Net:
     def __init__(self, b: GraphBuilder, rng: np.random.Generator) -> None:
         self.b, self.rng = b, rng
 
-    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1) -> str:
+    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, name: str = "conv") -> str:
         w = self.rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))
         pad = k // 2
         return self.b.op(
             "Conv",
             [x, self.b.const("w", w.astype(np.float32))],
-            name="conv",
+            name=name,
             kernel_shape=(k, k),
             strides=(stride, stride),
             pads=(pad,) * 4,
         )
 
-    def bn(self, x: str, c: int) -> str:
+    def bn(self, x: str, c: int, name: str = "bn") -> str:
         r, b = self.rng, self.b
         params = [
             r.uniform(0.5, 1.5, c),  # gamma
@@ -39,8 +39,11 @@ class _Net:
             r.standard_normal(c) * 0.1,  # mean
             r.uniform(0.5, 1.5, c),  # var
         ]
-        names = [b.const(n, p.astype(np.float32)) for n, p in zip(("gamma", "beta", "mean", "var"), params, strict=True)]  # noqa: E501
-        return b.op("BatchNormalization", [x, *names], name="bn", epsilon=1e-5)
+        keys = ("gamma", "beta", "mean", "var")
+        names = [
+            b.const(f"{name}.{k}", p.astype(np.float32)) for k, p in zip(keys, params, strict=True)
+        ]
+        return b.op("BatchNormalization", [x, *names], name=name, epsilon=1e-5)
 
 
 def resnet18(
@@ -50,18 +53,22 @@ def resnet18(
     b = GraphBuilder("resnet18", opset=13)
     net = _Net(b, np.random.default_rng(seed))
     x = b.input("input", (batch, 3, image, image))
-    x = b.op("Relu", [net.bn(net.conv(x, 3, width, 7, 2), width)], name="relu")
+    # Node names follow torchvision's module names (conv1, layer2.0.conv1, layer2.0.downsample).
+    x = b.op("Relu", [net.bn(net.conv(x, 3, width, 7, 2, "conv1"), width, "bn1")], name="relu")
     x = b.op("MaxPool", [x], name="maxpool", kernel_shape=(3, 3), strides=(2, 2), pads=(1,) * 4)
     cin = width
     for stage, cout in enumerate([width, 2 * width, 4 * width, 8 * width]):
         for block in range(2):
+            p = f"layer{stage + 1}.{block}"
             stride = 2 if stage > 0 and block == 0 else 1
-            y = b.op("Relu", [net.bn(net.conv(x, cin, cout, 3, stride), cout)], name="relu")
-            y = net.bn(net.conv(y, cout, cout, 3), cout)
+            y = net.bn(net.conv(x, cin, cout, 3, stride, f"{p}.conv1"), cout, f"{p}.bn1")
+            y = b.op("Relu", [y], name=f"{p}.relu1")
+            y = net.bn(net.conv(y, cout, cout, 3, 1, f"{p}.conv2"), cout, f"{p}.bn2")
             shortcut = x
             if stride != 1 or cin != cout:
-                shortcut = net.bn(net.conv(x, cin, cout, 1, stride), cout)
-            x = b.op("Relu", [b.op("Add", [y, shortcut], name="add")], name="relu")
+                ds = net.conv(x, cin, cout, 1, stride, f"{p}.downsample")
+                shortcut = net.bn(ds, cout, f"{p}.downsample.bn")
+            x = b.op("Relu", [b.op("Add", [y, shortcut], name=f"{p}.add")], name=f"{p}.relu2")
             cin = cout
     x = b.op("GlobalAveragePool", [x], name="avgpool")
     x = b.op("Flatten", [x], name="flatten", axis=1)
