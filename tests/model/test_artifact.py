@@ -76,7 +76,10 @@ def test_corrupt_truncated_future_and_foreign_artifacts_are_clear_errors(saved, 
     _rewrite(path, tmp_path / "future.vtac", future)
     with pytest.raises(ArtifactError, match="format version 99.*reads version 1"):
         load_artifact(tmp_path / "future.vtac")
-    with pytest.raises(ArtifactError, match=r"built for hardware config 'small', not 'default' \(.*LOG_BLOCK: 3 vs 4"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"built for hardware config 'small', not 'default' \(.*LOG_BLOCK: 3 vs 4",
+    ):
         load_artifact(path, expect_config=load_config("default"))
     with pytest.raises(ArtifactError, match="no such artifact"):
         load_artifact(tmp_path / "missing.vtac")

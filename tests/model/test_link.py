@@ -55,7 +55,9 @@ def test_relocated_program_computes_the_same(cfg, rng):
         dram[new[name] : new[name] + arr.nbytes] = arr.view(np.uint8).ravel()
     for name, buf in prog.buffers.items():
         if name.startswith("uops"):
-            dram[new[name] : new[name] + buf.nbytes] = prog.dram[buf.offset : buf.offset + buf.nbytes]
+            dram[new[name] : new[name] + buf.nbytes] = prog.dram[
+                buf.offset : buf.offset + buf.nbytes
+            ]
     st = dev.execute(moved, dram)
     out = moved.read_buffer(dram, k.output_name)
     np.testing.assert_array_equal(k.op.unpack(out), expected)

@@ -28,7 +28,9 @@ def _apply(steps, acc: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("shift", [-6, -1, 0, 1, 7, 8, 15, 16, 20, 29])
 @pytest.mark.parametrize("lo_hi", [(0, 127), (-128, 127)])
 def test_requantize_steps_are_bit_exact(shift, lo_hi, rng):
-    node = Node("rq", "vtac.requantize", ("a",), ("b",), {"shift": shift, "lo": lo_hi[0], "hi": lo_hi[1]})
+    node = Node(
+        "rq", "vtac.requantize", ("a",), ("b",), {"shift": shift, "lo": lo_hi[0], "hi": lo_hi[1]}
+    )
     steps = _requantize_steps(node)
     assert all(abs(s[1]) <= 15 for s in steps if s[0] == "shr")  # the portable immediate range
     acc = rng.integers(-(2**31), 2**31 - 2**29, 20000).astype(np.int32)

@@ -41,10 +41,16 @@ def test_small_resnet_is_bit_exact(cfg, fuse):
     n_accel = len(model.accel_launches())
     assert n_accel == 21 if not fuse else 1 <= n_accel < 21
     assert not model.meta["fallbacks"]
-    assert sum(la.macs for la in model.accel_launches()) == sum(
-        int(np.prod(g.types[n.outputs[0]].shape)) * int(np.prod(g.constants[n.inputs[1]].shape[1:]))
-        for n in g.nodes if n.op in ("Conv",)
-    ) + 10 * 128  # unpadded conv MACs + the dense layer
+    assert (
+        sum(la.macs for la in model.accel_launches())
+        == sum(
+            int(np.prod(g.types[n.outputs[0]].shape))
+            * int(np.prod(g.constants[n.inputs[1]].shape[1:]))
+            for n in g.nodes
+            if n.op in ("Conv",)
+        )
+        + 10 * 128
+    )  # unpadded conv MACs + the dense layer
 
 
 def test_merged_streams_compute_the_same_in_fewer_cycles(cfg):
@@ -85,7 +91,10 @@ def test_arena_reuse_and_timeline():
             if set(model.launches[other.launch].writes) & set(la.reads):
                 assert other.end_us <= s.start_us + 1e-9
     makespan, slots = pipelined(model, durations, 4)
-    per_device = {d: sum(t for t, la in zip(durations, model.launches) if la.device == d) for d in ("cpu", "accel")}
+    per_device = {
+        d: sum(t for t, la in zip(durations, model.launches) if la.device == d)
+        for d in ("cpu", "accel")
+    }
     assert max(per_device.values()) * 4 <= makespan + 1e-6 <= 4 * sum(durations) + 1e-6
     prof = build_profile(model, res.launches, tl)
     assert prof.accel_cycles == sum(r.cycles for r in res.launches)

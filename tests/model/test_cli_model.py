@@ -1,0 +1,102 @@
+"""`vtac compile`, `vtac run`, `vtac profile`: the commands a user types, and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+from runtime.cli import main
+from tests.graph.models import resnet18
+
+pytestmark = pytest.mark.sim
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    onnx.save(resnet18(seed=1, image=32, width=16, classes=10), d / "r18.onnx")
+    rng = np.random.default_rng(0)
+    np.save(d / "calib.npy", rng.standard_normal((3, 1, 3, 32, 32)).astype(np.float32))
+    assert main(["compile", str(d / "r18.onnx"), "--calib", str(d / "calib.npy"), "--config",
+                 "small", "-o", str(d / "r18.vtac")]) == 0  # fmt: skip
+    return d
+
+
+def test_compile_prints_a_summary(compiled, capsys):
+    d = compiled
+    assert main(["compile", str(d / "r18.onnx"), "--config", "small", "-o", str(d / "b.vtac")]) == 0
+    cap = capsys.readouterr()
+    assert "warning: no --calib given" in cap.err
+    assert "21 accelerator and 15 CPU launches" in cap.out and "unpadded" in cap.out
+    assert "activation arena" in cap.out and "peak vs" in cap.out and "artifact written" in cap.out
+
+
+def test_run_profile_trace_plot_and_outputs(compiled, capsys):
+    d = compiled
+    img = (np.random.default_rng(1).uniform(0, 255, (40, 50, 3))).astype(np.uint8)
+    Image.fromarray(img).save(d / "x.png")
+    args = ["run", str(d / "r18.vtac"), "--input", str(d / "x.png"), "--profile", "--trace",
+            str(d / "t.json"), "--plot", str(d / "p.png"), "-o", str(d / "out.npz")]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact with the int8 reference executor" in out
+    assert "rel. L2 error vs onnxruntime" in out
+    assert "Amdahl bound" in out and "boundaries" in out and "layer" in out
+    trace = json.loads((d / "t.json").read_text())["traceEvents"]
+    tracks = {e["args"]["name"] for e in trace if e.get("name") == "thread_name"}
+    assert {"CPU", "accelerator", "accelerator: load", "accelerator: compute"} <= tracks
+    assert sum(1 for e in trace if e.get("tid") == 4 and e.get("ph") == "X") > 20
+    assert (d / "p.png").read_bytes()[:4] == b"\x89PNG"
+    assert np.load(d / "out.npz")["gemm_out239"].shape == (1, 10)
+
+
+def test_run_json_batch_and_cpu_device(compiled, capsys):
+    d = compiled
+    assert main(["run", str(d / "r18.vtac"), "--json", "--batch", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["bit_exact"] is True and doc["batch"] == 3
+    assert doc["pipelined_us"] <= 3 * doc["latency_us"]["sequential"] + 1e-6
+    assert doc["accel_cycles"] > 0 and doc["layers"]
+    assert main(["profile", str(d / "r18.vtac"), "--top", "3"]) == 0
+    assert "more launches" in capsys.readouterr().out
+    assert main(["run", str(d / "r18.vtac"), "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cpu_only_ms"] > 0
+
+
+def test_user_errors_are_one_line(compiled, tmp_path, capsys):
+    d = compiled
+    np.save(tmp_path / "bad.npy", np.zeros((1, 3, 16, 16), np.float32))
+    assert main(["run", str(d / "r18.vtac"), "--input", str(tmp_path / "bad.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "shape (1, 3, 16, 16)" in err and "(1, 3, 32, 32)" in err and "Traceback" not in err
+    assert main(["run", str(d / "r18.vtac"), "--config", "default"]) == 1
+    assert "built for hardware config 'small', not 'default'" in capsys.readouterr().err
+    assert main(["compile", str(d / "r18.onnx"), "--calib", str(tmp_path / "nope.npz")]) == 1
+    assert "nope.npz: no such file" in capsys.readouterr().err
+    (tmp_path / "x.npz").write_bytes(b"garbage")
+    assert main(["compile", str(d / "r18.onnx"), "--calib", str(tmp_path / "x.npz")]) == 1
+    assert "x.npz: not a readable NumPy file" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "none.vtac")]) == 1
+    assert "no such artifact" in capsys.readouterr().err
+    assert main(["compile", str(tmp_path / "none.onnx")]) == 1
+    assert "none.onnx" in capsys.readouterr().err
+
+
+def test_cpu_only_model_compiles_and_says_so(tmp_path, capsys):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["s"]),
+                           helper.make_node("Softmax", ["s"], ["y"], axis=1)], "g", [x], [y])  # fmt: skip
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8),
+              tmp_path / "c.onnx")  # fmt: skip
+    assert main(["compile", str(tmp_path / "c.onnx"), "-o", str(tmp_path / "c.vtac")]) == 0
+    assert "the accelerator runs nothing of this model" in capsys.readouterr().out
+    assert main(["run", str(tmp_path / "c.vtac")]) == 0
+    out = capsys.readouterr().out
+    assert "output y: float32[1, 4, 8, 8]" in out and "bit-exact" in out
