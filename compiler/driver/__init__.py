@@ -1,1 +1,2 @@
-"""The whole-model compile driver: lower fused groups, compile them per device, link one DRAM layout (`compile_model`)."""
+"""The whole-model compile driver: lower fused groups, compile them per device, link one
+DRAM layout (`compile_model`)."""

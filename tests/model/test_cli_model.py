@@ -91,8 +91,8 @@ def test_cpu_only_model_compiles_and_says_so(tmp_path, capsys):
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["s"]),
-                           helper.make_node("Softmax", ["s"], ["y"], axis=1)], "g", [x], [y])  # fmt: skip
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Softmax", ["s"], ["y"])]
+    g = helper.make_graph(nodes, "g", [x], [y])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8),
               tmp_path / "c.onnx")  # fmt: skip
     assert main(["compile", str(tmp_path / "c.onnx"), "-o", str(tmp_path / "c.vtac")]) == 0

@@ -92,7 +92,7 @@ def test_arena_reuse_and_timeline():
                 assert other.end_us <= s.start_us + 1e-9
     makespan, slots = pipelined(model, durations, 4)
     per_device = {
-        d: sum(t for t, la in zip(durations, model.launches) if la.device == d)
+        d: sum(t for t, la in zip(durations, model.launches, strict=True) if la.device == d)
         for d in ("cpu", "accel")
     }
     assert max(per_device.values()) * 4 <= makespan + 1e-6 <= 4 * sum(durations) + 1e-6
