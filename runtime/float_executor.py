@@ -26,6 +26,8 @@ class FloatRun:
 class FloatExecutor:
     def __init__(self, fm: FloatModel):
         self.fm = fm
+        for a in fm.constants.values():  # read-only: the CPU kernels then pack weights once
+            a.setflags(write=False)
         self.impl: dict[str, str] = {}  # node -> "llvm" | "numpy", settled on the first run
         self.why: dict[str, str] = {}
 

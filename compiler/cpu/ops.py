@@ -10,6 +10,7 @@ expose the raw blocked kernels for graphs that keep activations in NCHWc.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -39,6 +40,24 @@ def kernel(key: tuple, make: Callable[[], object]) -> CpuKernel:
     if k is None:
         k = _kernels[key] = build(make())
     return k
+
+
+# Packed forms of read-only weight arrays, keyed by identity: a graph's constant weights are
+# rearranged once, not on every call (as onnxruntime prepacks). Writeable arrays are packed per
+# call (they could change in place); an entry dies with its array.
+_packed: dict[tuple, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def packed_weight(w: np.ndarray, how: tuple, pack: Callable[[], np.ndarray]) -> np.ndarray:
+    if w.flags.writeable:
+        return pack()
+    key = (id(w), *how)
+    hit = _packed.get(key)
+    if hit is not None and hit[0]() is w:
+        return hit[1]
+    value = pack()
+    _packed[key] = (weakref.ref(w, lambda _r, k=key: _packed.pop(k, None)), value)
+    return value
 
 
 def _f32(x) -> np.ndarray:
@@ -164,7 +183,9 @@ def conv2d(
     )
     oh, ow = shape.out_hw
     out = np.empty((n, o, oh, ow), acc)
-    args = [x, layout.pack_conv_weight(w, kn.ic_bn, kn.oc_bn)]
+    wp = packed_weight(w, ("conv", kn.ic_bn, kn.oc_bn),
+                       lambda: layout.pack_conv_weight(w, kn.ic_bn, kn.oc_bn))  # fmt: skip
+    args = [x, wp]
     if bias is not None:
         args.append(np.ascontiguousarray(bias, dtype=acc).reshape(-1, kn.oc_bn))
     k(*args, out)
@@ -268,7 +289,8 @@ def dense(x, w, bias=None, relu=False, knobs: dense_mod.DenseKnobs | None = None
         lambda: dense_mod.dense(m, kdim, n, kn, bias=bias is not None, relu=relu, dtype=dtype),
     )
     out = np.empty((1, m, n), acc)
-    args = [np.ascontiguousarray(x)[None], dense_mod.pack_dense_weight(w, kn.nb)[None]]
+    wp = packed_weight(w, ("dense", kn.nb), lambda: dense_mod.pack_dense_weight(w, kn.nb))
+    args = [np.ascontiguousarray(x)[None], wp[None]]
     if bias is not None:
         args.append(np.ascontiguousarray(bias, dtype=acc))
     k(*args, out)

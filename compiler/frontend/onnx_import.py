@@ -374,3 +374,35 @@ def onnx_input_feeds(
         else:
             feeds[name] = rng.integers(0, 2, t.shape).astype(t.dtype)
     return feeds
+
+
+def export_onnx(graph: Graph, path: str | Path) -> None:
+    """Write a float graph IR (ONNX ops only, e.g. a built-in model) as an ONNX file, so that
+    onnxruntime and other tools can run the same model."""
+    from onnx import helper
+
+    def attr(v):
+        if isinstance(v, np.ndarray):
+            return numpy_helper.from_array(v)
+        if isinstance(v, tuple):
+            return list(v)
+        return v
+
+    nodes = []
+    for n in graph.nodes:
+        if n.op.startswith("vtac."):
+            raise GraphError(f"export_onnx: node {n.name!r} is a vtac op ({n.op}), not ONNX")
+        nodes.append(helper.make_node(n.op, list(n.inputs), list(n.outputs), name=n.name,
+                                      **{k: attr(v) for k, v in n.attrs.items()}))  # fmt: skip
+
+    def info(name):
+        t = graph.types[name]
+        elem = helper.np_dtype_to_tensor_dtype(np.dtype(t.dtype))
+        return helper.make_tensor_value_info(name, elem, list(t.shape))
+
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in graph.constants.items()]
+    g = helper.make_graph(nodes, graph.name, [info(i) for i in graph.inputs],
+                          [info(o) for o in graph.outputs], inits)  # fmt: skip
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", graph.opset)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
