@@ -196,9 +196,14 @@ def run_model(model, feeds_list, device: str, repeats: int, check: bool, trace: 
     from runtime.profile import build_profile
     from runtime.timeline import co_run_timeline, pipelined
 
+    from tqdm import tqdm
+
     ex = Executor(model, device, keep_schedule=trace)
     t0 = time.perf_counter()
-    res = ex.run(feeds_list[0], cpu_repeats=repeats, keep_values=check)
+    with tqdm(total=len(model.launches), desc=f"running on {device}", unit="launch",
+              file=sys.stderr, disable=None, leave=False) as bar:  # fmt: skip
+        res = ex.run(feeds_list[0], cpu_repeats=repeats, keep_values=check,
+                     on_launch=lambda rec: (bar.set_postfix_str(rec.name[:24]), bar.update()))  # fmt: skip
     wall = time.perf_counter() - t0
     out = {"result": res, "wall_s": wall}
     if check:
