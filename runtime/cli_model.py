@@ -192,11 +192,11 @@ def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
 
 def run_model(model, feeds_list, device: str, repeats: int, check: bool, trace: bool):
     """Co-run the first feed (with values kept for the check); returns a dict of results."""
+    from tqdm import tqdm
+
     from runtime.executor import Executor, compare_integer_values, reference_values
     from runtime.profile import build_profile
     from runtime.timeline import co_run_timeline, pipelined
-
-    from tqdm import tqdm
 
     ex = Executor(model, device, keep_schedule=trace)
     t0 = time.perf_counter()
