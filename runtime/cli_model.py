@@ -202,8 +202,11 @@ def run_model(model, feeds_list, device: str, repeats: int, check: bool, trace: 
     t0 = time.perf_counter()
     with tqdm(total=len(model.launches), desc=f"running on {device}", unit="launch",
               file=sys.stderr, disable=None, leave=False) as bar:  # fmt: skip
-        res = ex.run(feeds_list[0], cpu_repeats=repeats, keep_values=check,
-                     on_launch=lambda rec: (bar.set_postfix_str(rec.name[:24]), bar.update()))  # fmt: skip
+        def tick(rec):
+            bar.set_postfix_str(rec.name[:24])
+            bar.update()
+
+        res = ex.run(feeds_list[0], cpu_repeats=repeats, keep_values=check, on_launch=tick)
     wall = time.perf_counter() - t0
     out = {"result": res, "wall_s": wall}
     if check:
