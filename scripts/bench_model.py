@@ -151,7 +151,8 @@ def judged_values(g) -> dict[str, str]:
         node = producers.get(name)
         while node is not None and node.op in ("Reshape", "Flatten", "Identity"):
             node = producers.get(node.inputs[0])
-        out[name] = node.inputs[0] if node is not None and node.op in ("Softmax", "Sigmoid") else name
+        final = node is not None and node.op in ("Softmax", "Sigmoid")
+        out[name] = node.inputs[0] if final else name
     return out
 
 
@@ -209,7 +210,8 @@ def bench_zoo(args) -> list[dict]:
             "name": name, "error_vs_ort": max(errs.values()), "judged_on": points,
             "bit_exact": run["bit_exact"],
             "accel_share_macs": prof.accel_macs / max(1, prof.accel_macs + prof.cpu_macs),
-            "accel_launches": len(model.accel_launches()), "cpu_launches": len(model.cpu_launches()),
+            "accel_launches": len(model.accel_launches()),
+            "cpu_launches": len(model.cpu_launches()),
             "fallback_groups": len(fb), "numpy_nodes": len(prof.numpy_nodes),
             "latency_ms": prof.sequential_us / 1e3, "cpu_share": cpu_share,
             "accel_cycles": prof.accel_cycles, "compile_s": compile_s,
