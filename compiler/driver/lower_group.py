@@ -147,8 +147,6 @@ def lower_group(
     name = anchor.name
     if anchor.op == "vtac.conv2d":
         nb, cib, h, wd, bt, bi = x_shape
-        if h != wd:
-            raise LoweringError(f"conv {name!r}: a {h}x{wd} input; the kernels take square inputs")
         groups = int(anchor.attr("group", 1))
         co = w.shape[0] * w.shape[4]
         k, stride, pad = _conv_geometry(anchor, w.shape[2], w.shape[3])

@@ -10,7 +10,7 @@ from compiler.graph.executor import run_graph
 from compiler.graph.pipeline import compile_for_accel
 from compiler.models import resnet18
 from hw_sim.config import load_config
-from runtime.executor import Executor, compare_integer_values, reference_values
+from runtime.executor import Executor, compare_integer_values, launch_mismatches, reference_values
 from runtime.profile import build_profile
 from runtime.timeline import co_run_timeline, pipelined
 from tests.model.helpers import samples, small_resnet
@@ -30,6 +30,12 @@ def test_small_resnet_is_bit_exact(cfg, fuse):
     feed = samples(g, 1, seed=9)[0]
     res, ref = _corun(model, feed)
     assert compare_integer_values(res.values, ref) == []
+    assert launch_mismatches(model, res.values) == []
+    victim = model.accel_launches()[3].writes[0]  # the check sees a single wrong element
+    broken = dict(res.values)
+    broken[victim] = broken[victim].copy()
+    broken[victim].reshape(-1)[7] ^= 1
+    assert victim in launch_mismatches(model, broken)
     ints = [v for v in res.values.values() if v.dtype.kind in "iu"]
     assert len(ints) >= 25 and any(np.count_nonzero(v) > v.size // 4 for v in ints)
     # The reference executor on the compiler's own quantized graph agrees too (same values).
