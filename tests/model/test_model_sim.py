@@ -31,7 +31,7 @@ def test_small_resnet_is_bit_exact(cfg, fuse):
     res, ref = _corun(model, feed)
     assert compare_integer_values(res.values, ref) == []
     assert launch_mismatches(model, res.values) == []
-    victim = model.accel_launches()[3].writes[0]  # the check sees a single wrong element
+    victim = model.accel_launches()[-1].writes[0]  # the check sees a single wrong element
     broken = dict(res.values)
     broken[victim] = broken[victim].copy()
     broken[victim].reshape(-1)[7] ^= 1
