@@ -10,8 +10,9 @@ own GEMM micro-ops per cycle), latency_us (sequential and with CPU/accelerator o
 accelerator at the config clock plus the per-launch overhead, the CPU part measured here),
 the same with merged accelerator streams (`--fuse-accel`), cpu_only_ms (the float model on
 vtac's LLVM kernels, one thread, `--device cpu`), ort_ms (onnxruntime, one thread, same model),
-speed_vs_ort_1t = ort_ms / cpu_only_ms, bit_exact (every integer tensor of the co-run equals the
-int8 reference executor's) and the output error vs onnxruntime's float result. Timings are
+speed_vs_ort_1t = ort_ms / cpu_only_ms, bit_exact (every integer tensor each launch wrote equals
+the int8 reference kernels' result on that launch's inputs; `end_to_end_bit_exact`: equal to a
+reference run of the whole quantized graph) and the output error vs onnxruntime's float result. Timings are
 medians of `--repeats` runs after a warm-up; the host CPU is printed with them.
 `--zoo` adds one row per cached real model: error vs onnxruntime, accelerated share, fallbacks,
 latency and the CPU share of it.
@@ -37,7 +38,12 @@ from compiler.driver.compile_model import compile_model  # noqa: E402
 from compiler.frontend.onnx_import import export_onnx, import_onnx  # noqa: E402
 from compiler.models import resnet18  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
-from runtime.executor import Executor, compare_integer_values, reference_values  # noqa: E402
+from runtime.executor import (  # noqa: E402
+    Executor,
+    compare_integer_values,
+    launch_mismatches,
+    reference_values,
+)
 from runtime.float_executor import FloatExecutor  # noqa: E402
 from runtime.profile import build_profile  # noqa: E402
 from runtime.timeline import co_run_timeline, pipelined  # noqa: E402
@@ -81,11 +87,13 @@ def corun(model, feed, repeats: int) -> dict:
     ex = Executor(model, "hw_sim")
     res = ex.run(feed, cpu_repeats=repeats, keep_values=True)
     ref = reference_values(model, feed)
-    bad = compare_integer_values(res.values, ref)
+    bad = launch_mismatches(model, res.values)
+    e2e = compare_integer_values(res.values, ref)
     durations = [r.time_us for r in res.launches]
     tl = co_run_timeline(model, durations)
     prof = build_profile(model, res.launches, tl)
     return {"result": res, "profile": prof, "bit_exact": not bad, "mismatches": bad,
+            "end_to_end_bit_exact": not e2e,
             "accel_sim_wall_s": sum(r.sim_wall_s for r in res.launches),
             "pipelined_4_us": pipelined(model, durations, 4)[0]}  # fmt: skip
 
@@ -138,6 +146,7 @@ def bench_resnet(args) -> dict:
         "cpu_only_error_vs_ort": rel_l2(fr.outputs[out_name], ort_out[out_name]),
         "int8_error_vs_ort": rel_l2(run["result"].outputs[out_name], ort_out[out_name]),
         "bit_exact": run["bit_exact"],
+        "end_to_end_bit_exact": run["end_to_end_bit_exact"],
     }  # fmt: skip
 
 
@@ -208,7 +217,7 @@ def bench_zoo(args) -> list[dict]:
         cpu_share = (prof.cpu_us + prof.boundary_us) / prof.sequential_us
         rows.append({
             "name": name, "error_vs_ort": max(errs.values()), "judged_on": points,
-            "bit_exact": run["bit_exact"],
+            "bit_exact": run["bit_exact"], "end_to_end_bit_exact": run["end_to_end_bit_exact"],
             "accel_share_macs": prof.accel_macs / max(1, prof.accel_macs + prof.cpu_macs),
             "accel_launches": len(model.accel_launches()),
             "cpu_launches": len(model.cpu_launches()),
