@@ -199,7 +199,9 @@ def bench_zoo(args) -> list[dict]:
         inputs = {n: (g.types[n].shape, g.types[n].dtype) for n in g.inputs}
         rng = np.random.default_rng(1)
         # image-like inputs in [0, 1), as scripts/model_report.py uses
-        calib = [{n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()} for _ in range(2)]  # noqa: E501
+        calib = [
+            {n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()} for _ in range(2)
+        ]  # noqa: E501
         feed = {n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()}
         model = compile_model(g, cfg, calib)
         compile_s = time.perf_counter() - t0
