@@ -12,8 +12,8 @@ the same with merged accelerator streams (`--fuse-accel`), cpu_only_ms (the floa
 vtac's LLVM kernels, one thread, `--device cpu`), ort_ms (onnxruntime, one thread, same model),
 speed_vs_ort_1t = ort_ms / cpu_only_ms, bit_exact (every integer tensor each launch wrote equals
 the int8 reference kernels' result on that launch's inputs; `end_to_end_bit_exact`: equal to a
-reference run of the whole quantized graph) and the output error vs onnxruntime's float result. Timings are
-medians of `--repeats` runs after a warm-up; the host CPU is printed with them.
+reference run of the whole quantized graph) and the output error vs onnxruntime's float result.
+Timings are medians of `--repeats` runs after a warm-up; the host CPU is printed with them.
 `--zoo` adds one row per cached real model: error vs onnxruntime, accelerated share, fallbacks,
 latency and the CPU share of it.
 """
