@@ -82,7 +82,8 @@ def _simulate(prog, args) -> tuple[object, float] | None:
 
     t0 = time.perf_counter()
     try:
-        result = simulate(prog, max_cycles=args.max_cycles)
+        sem = getattr(args, "out_semantics", "chisel")
+        result = simulate(prog, max_cycles=args.max_cycles, out_semantics=sem)
     except SimError as e:
         print(f"simulation failed: {type(e).__name__}: {e}", file=sys.stderr)
         return None
@@ -112,6 +113,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     prog = load_program(args.file)
     if prog is None:
         return 1
+    if args.portable:
+        from hw_sim.portability import check_portable
+
+        report = check_portable(prog, max_cycles=args.max_cycles)
+        print(report.summary())
+        return 0 if report.portable else 1
     out = _simulate(prog, args)
     if out is None:
         return 1
@@ -169,6 +176,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sim", help="simulate a program file and print its stats")
     p.add_argument("file", help="a .vtaprog program")
     sim_options(p)
+    p.add_argument(
+        "--out-semantics",
+        choices=("chisel", "hls", "fsim"),
+        default="chisel",
+        help="OUT buffer of which VTA implementation (default chisel, as the RTL)",
+    )
+    p.add_argument(
+        "--portable",
+        action="store_true",
+        help="run under all three OUT semantics and in VTA fsim's order, check the portability "
+        "rules, name the first divergence (exit status 1 if not portable)",
+    )
     p.set_defaults(func=cmd_sim)
 
     p = subparsers.add_parser(

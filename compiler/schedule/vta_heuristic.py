@@ -34,10 +34,22 @@ def _dma(cfg: HwConfig, rows: int, row_bytes: int) -> int:
     return 1 + rows * (bursts * cfg.DRAM_LATENCY + beats)
 
 
-def _kernel_uops(exts: list[int], budget: int) -> int:
+def _nonunit(exts: list[int], factors: list[int] | None) -> tuple[list[int], list[int] | None]:
+    keep = [i for i, e in enumerate(exts) if e > 1]
+    return [exts[i] for i in keep], None if factors is None else [factors[i] for i in keep]
+
+
+def _gemm_nest(d: dict, k: Knobs) -> tuple[list[int], list[int]]:
+    """The GEMM's loop extents (reduction, then output rows) and their ACC row factors."""
+    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
+    w, hw = k.tile_w, k.tile_h * k.tile_w
+    return exts, [0, 0, 0, k.tile_co * hw, hw, w, 1]
+
+
+def _kernel_uops(exts: list[int], budget: int, factors: list[int] | None = None) -> int:
     """Micro-ops `fold_uop_loops` unrolls into the kernel of a nest with these extents."""
-    exts = [e for e in exts if e > 1]
-    return math.prod(exts[uop_fold_split(exts, budget) + 2 :])
+    exts, factors = _nonunit(exts, factors)
+    return math.prod(exts[uop_fold_split(exts, budget, factors) + 2 :])
 
 
 def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
@@ -57,9 +69,8 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
         inp += vt
         wgt += vt * k.tile_co
     budget = uop_kernel_budget(cfg)
-    gk = _kernel_uops(
-        [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget
-    )
+    gexts, gfactors = _gemm_nest(d, k)
+    gk = _kernel_uops(gexts, budget, gfactors)
     rk = _kernel_uops([k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget)
     ak = _kernel_uops([k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget)
     uops = vt * (gk + rk + len(op.epilogue) * ak)
@@ -114,10 +125,10 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     return tiles * max(per, store) + load + store
 
 
-def _folded(exts: list[int], budget: int) -> int:
+def _folded(exts: list[int], budget: int, factors: list[int] | None = None) -> int:
     """Iterations of the two hardware loop levels `fold_uop_loops` gives that nest."""
-    exts = [e for e in exts if e > 1]
-    p = uop_fold_split(exts, budget)
+    exts, factors = _nonunit(exts, factors)
+    p = uop_fold_split(exts, budget, factors)
     return math.prod(exts[p : p + 2])
 
 
@@ -125,8 +136,8 @@ def _gemm_cycles(cfg: HwConfig, d: dict, k: Knobs) -> int:
     """GEMM cycles of one input-channel step of one tile: its micro-ops, plus the pipeline
     latency of each GEMM instruction the micro-op folding leaves."""
     budget = uop_kernel_budget(cfg)
-    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
-    per_insn = _kernel_uops(exts, budget) * _folded(exts, budget)
+    exts, factors = _gemm_nest(d, k)
+    per_insn = _kernel_uops(exts, budget, factors) * _folded(exts, budget, factors)
     gemm_uops = k.tile_b * k.tile_co * k.tile_h * k.tile_w * k.tile_ci * d["kh"] * d["kw"]
     return gemm_uops + max(1, gemm_uops // max(1, per_insn)) * cfg.GEMM_PIPELINE
 
