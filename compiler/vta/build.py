@@ -26,6 +26,7 @@ from compiler.vta.codegen import CodegenStats, generate
 from compiler.vta.dma import inject_dma_copy
 from compiler.vta.inplace import alias_inplace_alu
 from compiler.vta.ops import VtaOp
+from compiler.vta.reset import sink_gemm_reset
 from compiler.vta.sram import allocate_sram
 from compiler.vta.uop import fold_uop_loops
 from compiler.vta.vthread import inject_virtual_thread
@@ -42,6 +43,13 @@ def vta_pipeline(cfg: HwConfig) -> Sequential:
                 alias_inplace_alu,
                 "ALU ops update in place: epilogue stages share their operand's rows; done "
                 "first so later passes see one accumulator tile",
+            ),
+            Pass(
+                "sink_gemm_reset",
+                sink_gemm_reset,
+                "a reset waits for the STORE of its rows: just before the tile's first GEMM "
+                "step, so that virtual threads interleave [reset t0, gemm t0, reset t1, "
+                "gemm t1]; before the threads are replicated",
             ),
             Pass(
                 "inject_virtual_thread",

@@ -1,0 +1,104 @@
+"""Pass `sink_gemm_reset`: reset an accumulator tile just before its first GEMM step.
+
+A GEMM reset writes its rows (HLS also writes OUT; VTA's simulator stores the zeroed ACC), so
+`insert_dep_tokens` makes it wait for the STORE of those rows from the previous tile, and the
+compute module, which runs in order, waits with it. The schedule puts the reset before the
+input-channel loop:
+
+    reset C;  for ic: [load inp, load wgt, gemm C]
+
+which virtual threads replicate as `[reset t0, reset t1, loads..., gemm t0, gemm t1]`: thread
+1's reset waits for thread 1's store with nothing else to run. This pass moves the reset into
+the loop's first iteration, just before the statement that first touches the tile:
+
+    for ic: [load inp, load wgt, if ic == 0: reset C, gemm C]
+
+so the threads' copies interleave as `[loads..., reset t0, gemm t0, reset t1, gemm t1]` and
+thread 1's store drains while thread 0 computes. Legal because nothing between the reset and
+that statement touches the tile, and the loop runs at least once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from compiler.tir.nodes import (
+    Allocate,
+    Attr,
+    BinOp,
+    Buffer,
+    Const,
+    For,
+    ForKind,
+    IfThenElse,
+    Load,
+    PrimFunc,
+    Seq,
+    Store,
+    seq,
+)
+from compiler.tir.visit import Mutator, walk
+from compiler.vta.nest import perfect_nest
+
+
+def _reset_buffer(stmt) -> Buffer | None:
+    """The accumulator a reset block (a nest around a `tensorize gemm` of `C = 0`) zeroes."""
+    _, leaf = perfect_nest(stmt)
+    if isinstance(leaf, Attr) and leaf.key == "tensorize" and leaf.value == "gemm":
+        _, store = perfect_nest(leaf.body)
+        if isinstance(store, Store) and isinstance(store.value, Const):
+            return store.buffer
+    return None
+
+
+def _touches(stmt, buf: Buffer) -> bool:
+    return any(isinstance(n, Store | Load) and n.buffer is buf for n in walk(stmt))
+
+
+def _insert_before_use(body, guarded, buf: Buffer):
+    """`body` with `guarded` just before its first statement touching `buf` (looking through
+    the allocations of the loop's own buffers)."""
+    if isinstance(body, Allocate):
+        return replace(body, body=_insert_before_use(body.body, guarded, buf))
+    stmts = list(body.stmts) if isinstance(body, Seq) else [body]
+    k = next(i for i, s in enumerate(stmts) if _touches(s, buf))
+    return seq(*stmts[:k], guarded, *stmts[k:])
+
+
+def _sink_into(loop: For, reset, buf: Buffer) -> For:
+    guarded = IfThenElse(BinOp("eq", loop.var, loop.min), reset)
+    return replace(loop, body=_insert_before_use(loop.body, guarded, buf))
+
+
+def _sink(stmts: list) -> list:
+    out = list(stmts)
+    i = 0
+    while i < len(out):
+        buf = _reset_buffer(out[i])
+        j = i + 1
+        while buf is not None and j < len(out) and not _touches(out[j], buf):
+            j += 1
+        if (
+            buf is not None
+            and j < len(out)
+            and isinstance(out[j], For)
+            and out[j].kind == ForKind.SERIAL
+            and isinstance(out[j].extent, Const)
+            and out[j].extent.value > 0
+        ):
+            out[j] = _sink_into(out[j], out[i], buf)
+            del out[i]
+            continue
+        i += 1
+    return out
+
+
+def sink_gemm_reset(func: PrimFunc) -> PrimFunc:
+    """Move every GEMM reset into the first iteration of the loop that next uses its tile."""
+
+    class _M(Mutator):
+        def visit_Seq(self, node):  # noqa: N802
+            stmts = _sink(list(node.stmts))
+            return node if stmts == list(node.stmts) else seq(*stmts)
+
+    return _M().run(func)

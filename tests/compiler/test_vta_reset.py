@@ -1,0 +1,69 @@
+"""Pass `sink_gemm_reset`: a tile's reset moves to just before its first GEMM step."""
+
+from __future__ import annotations
+
+from vta_helpers import small_conv
+
+from compiler.schedule.vta_gemm import Knobs
+from compiler.tir.nodes import For, IfThenElse, PrimFunc, Seq
+from compiler.tir.printer import print_func
+from compiler.tir.visit import walk
+from compiler.vta.build import build
+from compiler.vta.inplace import alias_inplace_alu
+from compiler.vta.reset import sink_gemm_reset
+from compiler.vta.vthread import inject_virtual_thread
+from hw_sim.isa import GemmInsn
+
+
+def _ico(f) -> For:
+    return next(n for n in walk(f.body) if isinstance(n, For) and n.var.name == "ic.o")
+
+
+def _text(stmts) -> list[str]:
+    return [print_func(PrimFunc("b", (), s)) for s in stmts]
+
+
+def test_reset_moves_into_the_first_reduction_step(cfg):
+    _, f = small_conv(cfg)
+    f = alias_inplace_alu(f)
+    before = print_func(f)
+    g = sink_gemm_reset(f)
+    resets = lambda h: [s for s in _text([h.body]) for _ in range(s.count("] = 0\n"))]  # noqa: E731
+    assert len(resets(f)) == len(resets(g)) == 1  # moved, not copied
+    body = _ico(g).body
+    while not isinstance(body, Seq):  # the loop's own buffers are allocated inside it
+        body = body.body
+    kinds = _text(body.stmts)
+    # loads first (they do not touch the tile), then the guarded reset, then the GEMM
+    assert "dma_copy" in kinds[0] and "dma_copy" in kinds[1]
+    guard = body.stmts[2]
+    assert isinstance(guard, IfThenElse) and "ic.o == 0" in kinds[2] and "] = 0" in kinds[2]
+    assert "tensorize" in kinds[3] and "+ int32(" in kinds[3]
+    assert print_func(sink_gemm_reset(g)) == print_func(g)  # idempotent
+    assert before != print_func(g)
+
+
+def test_threads_interleave_reset_and_gemm(cfg):
+    _, f = small_conv(cfg, h_threading=2)
+    g = inject_virtual_thread(sink_gemm_reset(alias_inplace_alu(f)))
+    text = _text(_ico(g).body.stmts)
+    assert len(text) == 8
+    assert all("dma_copy" in t for t in text[:4])
+    # [reset t0, gemm t0, reset t1, gemm t1]: thread 1's reset waits for its store while
+    # thread 0 computes
+    assert "conv2d[0," in text[4] and "] = 0" in text[4] and "if " in text[4]
+    assert "conv2d[0," in text[5] and "+ int32(" in text[5]
+    assert "conv2d[1," in text[6] and "] = 0" in text[6]
+    assert "conv2d[1," in text[7] and "+ int32(" in text[7]
+
+
+def test_compiled_stream_resets_once_per_tile(cfg):
+    op, _ = small_conv(cfg, h_threading=2)
+    knobs = Knobs(tile_h=2, tile_w=4, tile_ci=1, tile_co=1, h_threading=2)  # small_conv's
+    prog = build(op, cfg, knobs).program
+    gemms = [i for i in prog.insns if isinstance(i, GemmInsn)]
+    first = [k for k, i in enumerate(gemms) if i.reset]
+    assert len(first) == 4  # 2 output-channel blocks x 2 row tiles
+    # every reset is directly followed by an accumulating GEMM of the same thread's rows
+    for k in first:
+        assert not gemms[k + 1].reset
