@@ -14,8 +14,10 @@ the loop's first iteration, just before the statement that first touches the til
     for ic: [load inp, load wgt, if ic == 0: reset C, gemm C]
 
 so the threads' copies interleave as `[loads..., reset t0, gemm t0, reset t1, gemm t1]` and
-thread 1's store drains while thread 0 computes. Legal because nothing between the reset and
-that statement touches the tile, and the loop runs at least once.
+thread 1's store drains while thread 0 computes. The first tile has no store to wait for: its
+resets stay where they were (guarded by "first tile"), running while the first loads stream
+in. Legal because nothing between the reset and that statement touches the tile, and the loop
+runs at least once.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from compiler.tir.nodes import (
     Store,
     seq,
 )
-from compiler.tir.visit import Mutator, walk
+from compiler.tir.visit import walk
 from compiler.vta.nest import perfect_nest
 
 
@@ -65,12 +67,29 @@ def _insert_before_use(body, guarded, buf: Buffer):
     return seq(*stmts[:k], guarded, *stmts[k:])
 
 
-def _sink_into(loop: For, reset, buf: Buffer) -> For:
-    guarded = IfThenElse(BinOp("eq", loop.var, loop.min), reset)
+def _sink_into(loop: For, reset, buf: Buffer, later) -> For:
+    cond = BinOp("eq", loop.var, loop.min)
+    guarded = IfThenElse(BinOp("and", cond, later) if later is not None else cond, reset)
     return replace(loop, body=_insert_before_use(loop.body, guarded, buf))
 
 
-def _sink(stmts: list) -> list:
+def _all(op: str, terms: list):
+    e = terms[0]
+    for t in terms[1:]:
+        e = BinOp(op, e, t)
+    return e
+
+
+def _sink(stmts: list, outer: list[For]) -> list:
+    """`stmts` (a Seq inside the tile loops `outer`) with each reset sunk into the loop after it.
+
+    The first tile has no earlier STORE to wait for: there the reset stays in place (it runs
+    while the first loads stream in); every later tile resets inside the loop."""
+    tiles = [lp for lp in outer if not (isinstance(lp.extent, Const) and lp.extent.value == 1)]
+    if not tiles:
+        return stmts  # one tile: its reset waits for nothing
+    first = _all("and", [BinOp("eq", lp.var, lp.min) for lp in tiles])
+    later = _all("or", [BinOp("ne", lp.var, lp.min) for lp in tiles])
     out = list(stmts)
     i = 0
     while i < len(out):
@@ -86,19 +105,24 @@ def _sink(stmts: list) -> list:
             and isinstance(out[j].extent, Const)
             and out[j].extent.value > 0
         ):
-            out[j] = _sink_into(out[j], out[i], buf)
-            del out[i]
-            continue
+            out[j] = _sink_into(out[j], out[i], buf, later)
+            out[i] = IfThenElse(first, out[i])
         i += 1
     return out
 
 
+def _rewrite(s, outer: list[For]):
+    if isinstance(s, For):
+        inner = outer + [s] if s.kind == ForKind.SERIAL else outer
+        return replace(s, body=_rewrite(s.body, inner))
+    if isinstance(s, Seq):
+        return seq(*_sink([_rewrite(x, outer) for x in s.stmts], outer))
+    if isinstance(s, Allocate | Attr):
+        return replace(s, body=_rewrite(s.body, outer))
+    return s
+
+
 def sink_gemm_reset(func: PrimFunc) -> PrimFunc:
-    """Move every GEMM reset into the first iteration of the loop that next uses its tile."""
-
-    class _M(Mutator):
-        def visit_Seq(self, node):  # noqa: N802
-            stmts = _sink(list(node.stmts))
-            return node if stmts == list(node.stmts) else seq(*stmts)
-
-    return _M().run(func)
+    """Move every GEMM reset of a tile after the first into the first iteration of the loop
+    that next uses the tile."""
+    return replace(func, body=_rewrite(func.body, []))
