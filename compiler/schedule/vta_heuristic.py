@@ -177,9 +177,10 @@ def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
 def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) -> float:
     """Cycles of the schedule by replaying its token structure at the level of tile steps.
 
-    Per output-tile iteration, every thread t: reset; per input-channel step: load inp+wgt
-    (load queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads, and at
-    the first step for t's previous store: same OUT rows); epilogue; store (store queue). The
+    Per output-tile iteration, every thread t: per input-channel step: load inp+wgt (load
+    queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads; at the first
+    step it is preceded by t's reset, which waits for t's previous store: same rows —
+    `sink_gemm_reset`; the first tile resets up front); epilogue; store (store queue). The
     first `max_iters` iterations are replayed and the rest extrapolated from the last one.
     """
     du = _durations(op, cfg, k)
@@ -190,17 +191,19 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
     last_gemm = [0] * vt
     last_store = [0] * vt
     ends = []
-    for _ in range(min(n_iter, max_iters)):
-        free["compute"] += vt * du["reset"]
+    for it in range(min(n_iter, max_iters)):
+        if it == 0:
+            free["compute"] += vt * du["reset"]
         for step in range(du["steps"]):
             loaded = [0] * vt
             for t in range(vt):
                 st = max(free["load"], last_gemm[t] + lat)
                 free["load"] = loaded[t] = st + du["inp"] + du["wgt"]
             for t in range(vt):
-                st = max(free["compute"], loaded[t] + lat)
-                if step == 0:
-                    st = max(st, last_store[t] + lat)
+                st = free["compute"]
+                if step == 0 and it > 0:
+                    st = max(st, last_store[t] + lat) + du["reset"]
+                st = max(st, loaded[t] + lat)
                 free["compute"] = last_gemm[t] = st + du["gemm"]
         for t in range(vt):
             free["compute"] += du["epi"]

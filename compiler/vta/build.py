@@ -26,7 +26,7 @@ from compiler.vta.codegen import CodegenStats, generate
 from compiler.vta.dma import inject_dma_copy
 from compiler.vta.inplace import alias_inplace_alu
 from compiler.vta.ops import VtaOp
-from compiler.vta.reset import sink_gemm_reset
+from compiler.vta.sink import sink_epilogue, sink_gemm_reset
 from compiler.vta.sram import allocate_sram
 from compiler.vta.uop import fold_uop_loops
 from compiler.vta.vthread import inject_virtual_thread
@@ -50,6 +50,13 @@ def vta_pipeline(cfg: HwConfig) -> Sequential:
                 "a reset waits for the STORE of its rows: just before the tile's first GEMM "
                 "step, so that virtual threads interleave [reset t0, gemm t0, reset t1, "
                 "gemm t1]; before the threads are replicated",
+            ),
+            Pass(
+                "sink_epilogue",
+                sink_epilogue,
+                "the epilogue runs in the reduction loop's last iteration, so that virtual "
+                "threads interleave [gemm t0, epilogue t0, gemm t1, epilogue t1] and thread "
+                "0's store starts before thread 1's last GEMM",
             ),
             Pass(
                 "inject_virtual_thread",

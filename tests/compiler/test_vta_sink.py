@@ -1,4 +1,5 @@
-"""Pass `sink_gemm_reset`: a tile's reset moves to just before its first GEMM step."""
+"""Passes `sink_gemm_reset` and `sink_epilogue`: a tile's reset moves to just before its first
+GEMM step, its epilogue to just after its last one."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from compiler.tir.printer import print_func
 from compiler.tir.visit import walk
 from compiler.vta.build import build
 from compiler.vta.inplace import alias_inplace_alu
-from compiler.vta.reset import sink_gemm_reset
+from compiler.vta.sink import sink_epilogue, sink_gemm_reset
 from compiler.vta.vthread import inject_virtual_thread
-from hw_sim.isa import GemmInsn
+from hw_sim.isa import AluInsn, GemmInsn
 
 
 def _ico(f) -> For:
@@ -45,6 +46,26 @@ def test_reset_moves_into_the_first_reduction_step(cfg):
     assert print_func(sink_gemm_reset(g)) == print_func(g)  # idempotent
 
 
+def test_epilogue_moves_into_the_last_reduction_step(cfg):
+    _, f = small_conv(cfg, bias_on="gemm")
+    f = alias_inplace_alu(f)
+    g = sink_epilogue(f)
+    assert print_func(g).count(">> 8") == print_func(f).count(">> 8") == 1
+    body = _ico(g).body
+    while not isinstance(body, Seq):
+        body = body.body
+    tail = body.stmts[-1]
+    text = _text([tail])[0]
+    assert isinstance(tail, IfThenElse) and "if ic.o == 0 + 1:" in text  # 2 steps: the last
+    for step in (">> 8", "bias_row.inp[", "max(", "min("):
+        assert step in text
+    # the STORE stays after the loop
+    tile = next(n for n in walk(g.body) if isinstance(n, Seq) and _ico(g) in n.stmts)
+    after = _text(tile.stmts[tile.stmts.index(_ico(g)) + 1 :])
+    assert len(after) == 1 and "conv2d.out[" in after[0]
+    assert print_func(sink_epilogue(g)) == print_func(g)  # idempotent
+
+
 def test_threads_interleave_reset_and_gemm(cfg):
     _, f = small_conv(cfg, h_threading=2)
     g = inject_virtual_thread(sink_gemm_reset(alias_inplace_alu(f)))
@@ -71,3 +92,16 @@ def test_compiled_stream_resets_once_per_tile(cfg):
     assert first[:2] == [0, 1]
     for k in first[2:]:
         assert not gemms[k + 1].reset and not gemms[k - 1].reset
+
+
+def test_threads_interleave_gemm_and_epilogue(cfg):
+    """[..., gemm t0, epi t0, gemm t1, epi t1] in the compiled stream: thread 0's last ALU op
+    comes before thread 1's last accumulating GEMM."""
+    op, _ = small_conv(cfg, h_threading=2)
+    knobs = Knobs(tile_h=2, tile_w=4, tile_ci=1, tile_co=1, h_threading=2)
+    insns = build(op, cfg, knobs).program.insns
+    kinds = ["G" if isinstance(i, GemmInsn) and not i.reset else "A" if isinstance(i, AluInsn)
+             else "" for i in insns]  # fmt: skip
+    stream = "".join(kinds)
+    # per tile pair: G t0 (step 0), G t1 (step 0), G t0 (last), epi t0 (4 ALU ops), G t1, epi t1
+    assert stream.startswith("GGGAAAAGAAAA"), stream[:24]
