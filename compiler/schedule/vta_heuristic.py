@@ -180,8 +180,9 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
     Per output-tile iteration, every thread t: per input-channel step: load inp+wgt (load
     queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads; at the first
     step it is preceded by t's reset, which waits for t's previous store: same rows —
-    `sink_gemm_reset`; the first tile resets up front); epilogue; store (store queue). The
-    first `max_iters` iterations are replayed and the rest extrapolated from the last one.
+    `sink_gemm_reset`; the first tile resets up front); after its last step's GEMM, t's
+    epilogue (`sink_epilogue`) and store (store queue). The first `max_iters` iterations are
+    replayed and the rest extrapolated from the last one.
     """
     du = _durations(op, cfg, k)
     vt = k.vthreads
@@ -205,10 +206,10 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
                     st = max(st, last_store[t] + lat) + du["reset"]
                 st = max(st, loaded[t] + lat)
                 free["compute"] = last_gemm[t] = st + du["gemm"]
-        for t in range(vt):
-            free["compute"] += du["epi"]
-            st = max(free["store"], free["compute"] + lat)
-            free["store"] = last_store[t] = st + du["store"]
+                if step == du["steps"] - 1:  # `sink_epilogue`: t's epilogue, then its store
+                    free["compute"] += du["epi"]
+                    st = max(free["store"], free["compute"] + lat)
+                    free["store"] = last_store[t] = st + du["store"]
         ends.append(max(free.values()))
     if n_iter > len(ends):
         per = ends[-1] - ends[-2] if len(ends) > 1 else ends[-1]
