@@ -34,6 +34,9 @@ def format_stats(stats: RunStats, cfg: HwConfig, wall_s: float | None = None) ->
     reads = ", ".join(f"{k} {v:,}" for k, v in stats.dram_bytes_read.items() if v)
     lines.append(f"DRAM bytes read   {sum(stats.dram_bytes_read.values()):>12,}   ({reads or '-'})")
     lines.append(f"DRAM bytes written{stats.dram_bytes_written:>12,}")
+    acc = stats.vta_profiler(cfg)["acc_load_nbytes"]
+    if acc != stats.dram_bytes_read["ACC"] + stats.dram_bytes_read["ACC_8BIT"]:
+        lines.append(f"  (VTA fsim's acc_load_nbytes {acc:,}: ACC_8BIT counted in ACC elements)")
     lines.append(f"GEMM micro-ops    {stats.gemm_uops:>12,}")
     lines.append(f"ALU micro-ops     {stats.alu_uops:>12,}")
     lines.append(
@@ -100,6 +103,7 @@ def _report(result, cfg: HwConfig, wall: float, as_json: bool, extra: dict | Non
     stats = result.stats
     if as_json:
         doc = stats.counters() | {
+            "vta_profiler": stats.vta_profiler(cfg),  # VTA fsim's counter definitions
             "utilization": stats.utilization(),
             "gops": stats.gops(cfg),
             "wall_s": wall,
