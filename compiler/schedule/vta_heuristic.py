@@ -77,6 +77,15 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     return dict(acc=acc, inp=inp, wgt=wgt, uop=uops, gemm_kernel=gk)
 
 
+def pingpong(op: VtaOp, cfg: HwConfig, k: Knobs) -> bool:
+    """Whether `pingpong_accumulator` alternates two accumulator halves for this schedule
+    (one thread, more than one tile, room for a second copy of the output tile)."""
+    if k.vthreads > 1 or _durations(op, cfg, k)["tiles"] < 2:
+        return False
+    out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
+    return footprint(op, cfg, k)["acc"] + out_rows <= cfg.acc_depth
+
+
 def fits(op: VtaOp, cfg: HwConfig, k: Knobs) -> bool:
     f = footprint(op, cfg, k)
     return (
@@ -180,7 +189,8 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
     Per output-tile iteration, every thread t: per input-channel step: load inp+wgt (load
     queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads; at the first
     step it is preceded by t's reset, which waits for t's previous store: same rows —
-    `sink_gemm_reset`; the first tile resets up front); after its last step's GEMM, t's
+    `sink_gemm_reset`; the first tile resets up front; with `pingpong`, the store of the
+    tile before the previous one); after its last step's GEMM, t's
     epilogue (`sink_epilogue`) and store (store queue). The first `max_iters` iterations are
     replayed and the rest extrapolated from the last one.
     """
@@ -191,6 +201,7 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
     free = {"load": 0, "compute": 0, "store": 0}
     last_gemm = [0] * vt
     last_store = [0] * vt
+    halves = [0, 0] if pingpong(op, cfg, k) else None  # store end per accumulator half
     ends = []
     for it in range(min(n_iter, max_iters)):
         if it == 0:
@@ -203,13 +214,16 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
             for t in range(vt):
                 st = free["compute"]
                 if step == 0 and it > 0:
-                    st = max(st, last_store[t] + lat) + du["reset"]
+                    done = last_store[t] if halves is None else halves[it % 2]
+                    st = max(st, done + lat) + du["reset"]
                 st = max(st, loaded[t] + lat)
                 free["compute"] = last_gemm[t] = st + du["gemm"]
                 if step == du["steps"] - 1:  # `sink_epilogue`: t's epilogue, then its store
                     free["compute"] += du["epi"]
                     st = max(free["store"], free["compute"] + lat)
                     free["store"] = last_store[t] = st + du["store"]
+                    if halves is not None:
+                        halves[it % 2] = last_store[t]
         ends.append(max(free.values()))
     if n_iter > len(ends):
         per = ends[-1] - ends[-2] if len(ends) > 1 else ends[-1]

@@ -26,6 +26,7 @@ from compiler.vta.codegen import CodegenStats, generate
 from compiler.vta.dma import inject_dma_copy
 from compiler.vta.inplace import alias_inplace_alu
 from compiler.vta.ops import VtaOp
+from compiler.vta.pingpong import pingpong_accumulator
 from compiler.vta.sink import sink_epilogue, sink_gemm_reset
 from compiler.vta.sram import allocate_sram
 from compiler.vta.uop import fold_uop_loops
@@ -57,6 +58,13 @@ def vta_pipeline(cfg: HwConfig) -> Sequential:
                 "the epilogue runs in the reduction loop's last iteration, so that virtual "
                 "threads interleave [gemm t0, epilogue t0, gemm t1, epilogue t1] and thread "
                 "0's store starts before thread 1's last GEMM",
+            ),
+            Pass(
+                "pingpong_accumulator",
+                lambda f: pingpong_accumulator(f, cfg),
+                "consecutive tiles alternate between two halves of the stored accumulator "
+                "when it fits, so a tile's reset need not wait for the previous tile's store; "
+                "before the threads double every buffer again",
             ),
             Pass(
                 "inject_virtual_thread",
