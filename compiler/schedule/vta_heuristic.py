@@ -78,12 +78,15 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
 
 
 def pingpong(op: VtaOp, cfg: HwConfig, k: Knobs) -> bool:
-    """Whether `pingpong_accumulator` alternates two accumulator halves for this schedule
-    (one thread, more than one tile, room for a second copy of the output tile)."""
+    """Whether `build` lets `pingpong_accumulator` alternate two accumulator halves for this
+    schedule: one thread, more than one tile, room for a second copy of the output tile, and
+    room in the micro-op SRAM for the second half's kernels (else they would evict each other
+    on every tile: measured, that costs more than the wait it saves)."""
     if k.vthreads > 1 or _durations(op, cfg, k)["tiles"] < 2:
         return False
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
-    return footprint(op, cfg, k)["acc"] + out_rows <= cfg.acc_depth
+    f = footprint(op, cfg, k)
+    return f["acc"] + out_rows <= cfg.acc_depth and 2 * f["uop"] <= cfg.uop_depth
 
 
 def fits(op: VtaOp, cfg: HwConfig, k: Knobs) -> bool:
