@@ -319,9 +319,10 @@ def small_insn_stream(
         r = g % ring
         b.load(MemType.INP, sram=r, buf=xbuf, y=1, x=1, elem_offset=g, pop_next=g >= ring,
                push_next=True)  # fmt: skip
-        b.gemm(reset=True, uop_bgn=r, uop_end=r + 1)
-        b.gemm(uop_bgn=r, uop_end=r + 1, pop_prev=True, pop_next=g >= ring,
-               push_prev=g + ring < groups)  # fmt: skip
+        # the reset writes row r too (HLS writes OUT, fsim stores ACC): it waits for the store
+        # of the slot's previous group
+        b.gemm(reset=True, uop_bgn=r, uop_end=r + 1, pop_next=g >= ring)
+        b.gemm(uop_bgn=r, uop_end=r + 1, pop_prev=True, push_prev=g + ring < groups)
         b.alu(AluOp.ADD, imm=imm, uop_bgn=r, uop_end=r + 1, push_next=True)
         b.store(r, out, y=1, x=1, elem_offset=g, pop_prev=True, push_prev=True)
     for _ in range(min(ring, groups)):

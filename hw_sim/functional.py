@@ -30,6 +30,15 @@ from hw_sim.program import mem_elem_bytes
 # Largest number of micro-ops materialized at once; longer loops run in chunks of outer iterations.
 CHUNK_UOPS = 1 << 20
 
+# The three published semantics of VTA's OUT buffer (vta-isa.md §2.7), as `SramState.out_semantics`:
+#   chisel  GEMM/ALU micro-ops write OUT (low 8 bits); a GEMM reset zeroes ACC, leaves OUT alone
+#   hls     as chisel, but a GEMM reset also writes OUT ("a meaningless value"; modelled as the
+#           bitwise complement of each row's OUT before the instruction, so a stored reset row
+#           differs from chisel in every lane and a three-way comparison cannot miss it)
+#   fsim    no OUT buffer: STORE reads the low 8 bits of ACC (so LOAD ACC and resets show)
+# LOAD ACC never writes OUT. The RTL implements chisel, the default.
+OUT_SEMANTICS = ("chisel", "hls", "fsim")
+
 
 @dataclass
 class Where:
@@ -98,7 +107,17 @@ class SramState:
     shadows of inp and wgt, kept in sync by `load`, that feed the BLAS product.
     """
 
-    def __init__(self, cfg: HwConfig):
+    def __init__(self, cfg: HwConfig, out_semantics: str = "chisel"):
+        if out_semantics not in OUT_SEMANTICS:
+            raise ValueError(
+                f"unknown OUT-buffer semantics {out_semantics!r}; use one of "
+                + ", ".join(OUT_SEMANTICS)
+            )
+        self.out_semantics = out_semantics
+        self.store_from_acc = out_semantics == "fsim"
+        self.reset_writes_out = out_semantics == "hls"
+        # (instruction index, bytes stored) per executed STORE when a list (portability check)
+        self.store_log: list[tuple[int, np.ndarray]] | None = None
         if cfg.block_in > 1 << 10:
             raise ValueError("float32 GEMM products are exact only for BLOCK_IN <= 1024")
         self.cfg = cfg
@@ -235,6 +254,7 @@ def store(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
 
         for y < y_size, x < x_size:
             DRAM[dram_base + y*x_stride + x] = OUT[sram_base + y*x_size + x]
+                                    (fsim semantics: low 8 bits of ACC[sram_base + ...])
 
     Only OUT can be stored, and STORE has no padding. `x_size == 0` is a NOP.
     """
@@ -251,7 +271,11 @@ def store(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
     _check_sram(where, "OUT", insn.sram_base, y * x, st.depth[MemType.OUT], "sram_base")
     eb = st.elem_bytes[MemType.OUT]
     _dram_rows(dram, insn, eb, where)  # range check
-    src = st.out[insn.sram_base : insn.sram_base + y * x].reshape(y, x * eb).view(np.uint8)
+    rows = slice(insn.sram_base, insn.sram_base + y * x)
+    out = st.acc[rows].astype(np.int8) if st.store_from_acc else st.out[rows]
+    src = out.reshape(y, x * eb).view(np.uint8)
+    if st.store_log is not None:
+        st.store_log.append((where.index, src.copy()))
     start = insn.dram_base * eb
     if insn.x_stride == x or y == 1:
         dram[start : start + y * x * eb] = src.reshape(-1)
@@ -365,7 +389,7 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
             d = UOP[u].dst + o*dst_factor_out + i*dst_factor_in
             s = UOP[u].src + o*src_factor_out + i*src_factor_in
             w = UOP[u].wgt + o*wgt_factor_out + i*wgt_factor_in
-            if reset: ACC[d] = 0                       (OUT unchanged)
+            if reset: ACC[d] = 0                       (OUT unchanged; hls: OUT[d] = ~OUT[d])
             else:     ACC[d] += INP[s] . WGT[w]^T      (int32 wrap-around)
                       OUT[d] = low 8 bits of ACC[d]
 
@@ -379,13 +403,25 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
     elif kind == "generic":
         gemm_paths.accumulate(st, plan[1], gemm_paths.gemm_products(st, plan[2], plan[3]))
     elif kind == "reset":
-        st.acc[plan[1]] = 0
+        _reset(st, plan[1])
     elif kind == "chunked":
+        if insn.reset and st.reset_writes_out:  # complement each row once per instruction
+            dst = np.unique(np.concatenate([c[0] for c in _loop_chunks(insn, plan[1], (0,))]))
+            _reset(st, dst)
+            return
         for dst, src, wgt in _loop_chunks(insn, plan[1], (0, 1, 2)):
             if insn.reset:
                 st.acc[dst] = 0
             else:
                 gemm_paths.accumulate(st, dst, gemm_paths.gemm_products(st, src, wgt))
+
+
+def _reset(st: SramState, dst) -> None:
+    """ACC[dst] = 0; under hls semantics OUT[dst] also changes (to the complement of its value
+    before the instruction, once per row even if a row repeats)."""
+    st.acc[dst] = 0
+    if st.reset_writes_out:
+        st.out[dst] = ~st.out[dst]
 
 
 # ----- ALU ----------------------------------------------------------------------------------

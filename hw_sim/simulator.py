@@ -192,12 +192,13 @@ class Simulator:
         dram: np.ndarray | None = None,
         max_cycles: int | None = None,
         sram: functional.SramState | None = None,
+        out_semantics: str = "chisel",
     ):
         self.program = program
         self.cfg = program.cfg
         self.insns = program.insns
         self.dram = program.dram.copy() if dram is None else dram
-        self.sram = sram if sram is not None else functional.SramState(self.cfg)
+        self.sram = sram if sram is not None else functional.SramState(self.cfg, out_semantics)
         self.max_cycles = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
 
     # ------------------------------------------------------------------------------------------
@@ -474,8 +475,11 @@ def simulate(
     program: Program,
     dram: np.ndarray | None = None,
     max_cycles: int | None = None,
+    out_semantics: str = "chisel",
 ) -> SimResult:
     """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
-    program's image. Raises a `hw_sim.errors.SimError` subclass on any fault."""
+    program's image. `out_semantics` picks one of VTA's three OUT-buffer behaviours
+    (`functional.OUT_SEMANTICS`: chisel, the RTL's and the default; hls; fsim); timing is the
+    same under all three. Raises a `hw_sim.errors.SimError` subclass on any fault."""
     with single_threaded_blas():
-        return Simulator(program, dram, max_cycles).run()
+        return Simulator(program, dram, max_cycles, out_semantics=out_semantics).run()

@@ -61,6 +61,28 @@ class RunStats:
         )
 
     # ----- derived ------------------------------------------------------------------------
+    def vta_profiler(self, cfg: HwConfig) -> dict[str, int]:
+        """The counters of VTA's functional simulator (`sim_driver.cc` Profiler), by its names
+        and definitions, for comparing with VTA's own runs.
+
+        They equal vtac's except one: VTA's `acc_load_nbytes` counts an ACC_8BIT load in
+        accumulator elements (`x_size * y_size * BATCH * BLOCK_OUT * 4` bytes), vtac's
+        `dram_bytes_read["ACC_8BIT"]` in the int8 bytes actually read from DRAM — a factor
+        ACC_WIDTH / 8 (4 at the default config) — and VTA has one counter for ACC and ACC_8BIT.
+        `gemm_counter` counts non-reset GEMM micro-ops, as vtac's `gemm_uops`.
+        """
+        rd = self.dram_bytes_read
+        acc8 = rd["ACC_8BIT"] // (cfg.batch * cfg.block_out) * cfg.acc_elem_bytes
+        return {
+            "inp_load_nbytes": rd["INP"],
+            "wgt_load_nbytes": rd["WGT"],
+            "acc_load_nbytes": rd["ACC"] + acc8,
+            "uop_load_nbytes": rd["UOP"],
+            "out_store_nbytes": self.dram_bytes_written,
+            "gemm_counter": self.gemm_uops,
+            "alu_counter": self.alu_uops,
+        }
+
     def utilization(self) -> float:
         """GEMM micro-op cycles / total cycles."""
         return self.gemm_uops / self.total_cycles if self.total_cycles else 0.0

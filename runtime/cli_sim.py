@@ -34,6 +34,9 @@ def format_stats(stats: RunStats, cfg: HwConfig, wall_s: float | None = None) ->
     reads = ", ".join(f"{k} {v:,}" for k, v in stats.dram_bytes_read.items() if v)
     lines.append(f"DRAM bytes read   {sum(stats.dram_bytes_read.values()):>12,}   ({reads or '-'})")
     lines.append(f"DRAM bytes written{stats.dram_bytes_written:>12,}")
+    acc = stats.vta_profiler(cfg)["acc_load_nbytes"]
+    if acc != stats.dram_bytes_read["ACC"] + stats.dram_bytes_read["ACC_8BIT"]:
+        lines.append(f"  (VTA fsim's acc_load_nbytes {acc:,}: ACC_8BIT counted in ACC elements)")
     lines.append(f"GEMM micro-ops    {stats.gemm_uops:>12,}")
     lines.append(f"ALU micro-ops     {stats.alu_uops:>12,}")
     lines.append(
@@ -82,7 +85,8 @@ def _simulate(prog, args) -> tuple[object, float] | None:
 
     t0 = time.perf_counter()
     try:
-        result = simulate(prog, max_cycles=args.max_cycles)
+        sem = getattr(args, "out_semantics", "chisel")
+        result = simulate(prog, max_cycles=args.max_cycles, out_semantics=sem)
     except SimError as e:
         print(f"simulation failed: {type(e).__name__}: {e}", file=sys.stderr)
         return None
@@ -99,6 +103,7 @@ def _report(result, cfg: HwConfig, wall: float, as_json: bool, extra: dict | Non
     stats = result.stats
     if as_json:
         doc = stats.counters() | {
+            "vta_profiler": stats.vta_profiler(cfg),  # VTA fsim's counter definitions
             "utilization": stats.utilization(),
             "gops": stats.gops(cfg),
             "wall_s": wall,
@@ -112,6 +117,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     prog = load_program(args.file)
     if prog is None:
         return 1
+    if args.portable:
+        from hw_sim.portability import check_portable
+
+        report = check_portable(prog, max_cycles=args.max_cycles)
+        print(report.summary())
+        return 0 if report.portable else 1
     out = _simulate(prog, args)
     if out is None:
         return 1
@@ -173,6 +184,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sim", help="simulate a program file and print its stats")
     p.add_argument("file", help="a .vtaprog program")
     sim_options(p)
+    p.add_argument(
+        "--out-semantics",
+        choices=("chisel", "hls", "fsim"),
+        default="chisel",
+        help="OUT buffer of which VTA implementation (default chisel, as the RTL)",
+    )
+    p.add_argument(
+        "--portable",
+        action="store_true",
+        help="run under all three OUT semantics and in VTA fsim's order, check the portability "
+        "rules, name the first divergence (exit status 1 if not portable)",
+    )
     p.set_defaults(func=cmd_sim)
 
     p = subparsers.add_parser(

@@ -133,18 +133,22 @@ class Device:
 
 class HwSimDevice(Device):
     """The Python cycle-level simulator (`hw_sim`). `last_result` keeps the schedule and SRAMs
-    of the last run (for traces and debugging)."""
+    of the last run (for traces and debugging). `out_semantics` (chisel, hls or fsim; see
+    `hw_sim.functional.OUT_SEMANTICS`) picks which VTA implementation's OUT buffer it models."""
 
     name = "hw_sim"
 
-    def __init__(self, cfg: HwConfig):
+    def __init__(self, cfg: HwConfig, out_semantics: str = "chisel"):
         super().__init__(cfg)
         self.last_result = None
+        self.out_semantics = out_semantics
 
     def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
         from hw_sim.simulator import simulate
 
-        self.last_result = simulate(program, dram=dram, max_cycles=max_cycles)
+        self.last_result = simulate(
+            program, dram=dram, max_cycles=max_cycles, out_semantics=self.out_semantics
+        )
         return self.last_result.stats
 
     def write_trace(self, path: str) -> None:

@@ -34,10 +34,22 @@ def _dma(cfg: HwConfig, rows: int, row_bytes: int) -> int:
     return 1 + rows * (bursts * cfg.DRAM_LATENCY + beats)
 
 
-def _kernel_uops(exts: list[int], budget: int) -> int:
+def _nonunit(exts: list[int], factors: list[int] | None) -> tuple[list[int], list[int] | None]:
+    keep = [i for i, e in enumerate(exts) if e > 1]
+    return [exts[i] for i in keep], None if factors is None else [factors[i] for i in keep]
+
+
+def _gemm_nest(d: dict, k: Knobs) -> tuple[list[int], list[int]]:
+    """The GEMM's loop extents (reduction, then output rows) and their ACC row factors."""
+    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
+    w, hw = k.tile_w, k.tile_h * k.tile_w
+    return exts, [0, 0, 0, k.tile_co * hw, hw, w, 1]
+
+
+def _kernel_uops(exts: list[int], budget: int, factors: list[int] | None = None) -> int:
     """Micro-ops `fold_uop_loops` unrolls into the kernel of a nest with these extents."""
-    exts = [e for e in exts if e > 1]
-    return math.prod(exts[uop_fold_split(exts, budget) + 2 :])
+    exts, factors = _nonunit(exts, factors)
+    return math.prod(exts[uop_fold_split(exts, budget, factors) + 2 :])
 
 
 def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
@@ -57,13 +69,24 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
         inp += vt
         wgt += vt * k.tile_co
     budget = uop_kernel_budget(cfg)
-    gk = _kernel_uops(
-        [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget
-    )
+    gexts, gfactors = _gemm_nest(d, k)
+    gk = _kernel_uops(gexts, budget, gfactors)
     rk = _kernel_uops([k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget)
     ak = _kernel_uops([k.tile_b, k.tile_co, k.tile_h, k.tile_w], budget)
     uops = vt * (gk + rk + len(op.epilogue) * ak)
     return dict(acc=acc, inp=inp, wgt=wgt, uop=uops, gemm_kernel=gk)
+
+
+def pingpong(op: VtaOp, cfg: HwConfig, k: Knobs) -> bool:
+    """Whether `build` lets `pingpong_accumulator` alternate two accumulator halves for this
+    schedule: one thread, more than one tile, room for a second copy of the output tile, and
+    room in the micro-op SRAM for the second half's kernels (else they would evict each other
+    on every tile: measured, that costs more than the wait it saves)."""
+    if k.vthreads > 1 or _durations(op, cfg, k)["tiles"] < 2:
+        return False
+    out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
+    f = footprint(op, cfg, k)
+    return f["acc"] + out_rows <= cfg.acc_depth and 2 * f["uop"] <= cfg.uop_depth
 
 
 def fits(op: VtaOp, cfg: HwConfig, k: Knobs) -> bool:
@@ -114,10 +137,10 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     return tiles * max(per, store) + load + store
 
 
-def _folded(exts: list[int], budget: int) -> int:
+def _folded(exts: list[int], budget: int, factors: list[int] | None = None) -> int:
     """Iterations of the two hardware loop levels `fold_uop_loops` gives that nest."""
-    exts = [e for e in exts if e > 1]
-    p = uop_fold_split(exts, budget)
+    exts, factors = _nonunit(exts, factors)
+    p = uop_fold_split(exts, budget, factors)
     return math.prod(exts[p : p + 2])
 
 
@@ -125,8 +148,8 @@ def _gemm_cycles(cfg: HwConfig, d: dict, k: Knobs) -> int:
     """GEMM cycles of one input-channel step of one tile: its micro-ops, plus the pipeline
     latency of each GEMM instruction the micro-op folding leaves."""
     budget = uop_kernel_budget(cfg)
-    exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]
-    per_insn = _kernel_uops(exts, budget) * _folded(exts, budget)
+    exts, factors = _gemm_nest(d, k)
+    per_insn = _kernel_uops(exts, budget, factors) * _folded(exts, budget, factors)
     gemm_uops = k.tile_b * k.tile_co * k.tile_h * k.tile_w * k.tile_ci * d["kh"] * d["kw"]
     return gemm_uops + max(1, gemm_uops // max(1, per_insn)) * cfg.GEMM_PIPELINE
 
@@ -166,10 +189,13 @@ def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
 def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) -> float:
     """Cycles of the schedule by replaying its token structure at the level of tile steps.
 
-    Per output-tile iteration, every thread t: reset; per input-channel step: load inp+wgt
-    (load queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads, and at
-    the first step for t's previous store: same OUT rows); epilogue; store (store queue). The
-    first `max_iters` iterations are replayed and the rest extrapolated from the last one.
+    Per output-tile iteration, every thread t: per input-channel step: load inp+wgt (load
+    queue, waits for t's previous GEMM: same buffer), GEMM (waits for its loads; at the first
+    step it is preceded by t's reset, which waits for t's previous store: same rows —
+    `sink_gemm_reset`; the first tile resets up front; with `pingpong`, the store of the
+    tile before the previous one); after its last step's GEMM, t's
+    epilogue (`sink_epilogue`) and store (store queue). The first `max_iters` iterations are
+    replayed and the rest extrapolated from the last one.
     """
     du = _durations(op, cfg, k)
     vt = k.vthreads
@@ -178,23 +204,29 @@ def simulate_pipeline(op: VtaOp, cfg: HwConfig, k: Knobs, max_iters: int = 3) ->
     free = {"load": 0, "compute": 0, "store": 0}
     last_gemm = [0] * vt
     last_store = [0] * vt
+    halves = [0, 0] if pingpong(op, cfg, k) else None  # store end per accumulator half
     ends = []
-    for _ in range(min(n_iter, max_iters)):
-        free["compute"] += vt * du["reset"]
+    for it in range(min(n_iter, max_iters)):
+        if it == 0:
+            free["compute"] += vt * du["reset"]
         for step in range(du["steps"]):
             loaded = [0] * vt
             for t in range(vt):
                 st = max(free["load"], last_gemm[t] + lat)
                 free["load"] = loaded[t] = st + du["inp"] + du["wgt"]
             for t in range(vt):
-                st = max(free["compute"], loaded[t] + lat)
-                if step == 0:
-                    st = max(st, last_store[t] + lat)
+                st = free["compute"]
+                if step == 0 and it > 0:
+                    done = last_store[t] if halves is None else halves[it % 2]
+                    st = max(st, done + lat) + du["reset"]
+                st = max(st, loaded[t] + lat)
                 free["compute"] = last_gemm[t] = st + du["gemm"]
-        for t in range(vt):
-            free["compute"] += du["epi"]
-            st = max(free["store"], free["compute"] + lat)
-            free["store"] = last_store[t] = st + du["store"]
+                if step == du["steps"] - 1:  # `sink_epilogue`: t's epilogue, then its store
+                    free["compute"] += du["epi"]
+                    st = max(free["store"], free["compute"] + lat)
+                    free["store"] = last_store[t] = st + du["store"]
+                    if halves is not None:
+                        halves[it % 2] = last_store[t]
         ends.append(max(free.values()))
     if n_iter > len(ends):
         per = ends[-1] - ends[-2] if len(ends) > 1 else ends[-1]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.schedule.vta_gemm import Knobs, schedule_vta
-from compiler.schedule.vta_heuristic import default_knobs
+from compiler.schedule.vta_heuristic import default_knobs, pingpong
 from compiler.tir.lower import lower
 from compiler.tir.nodes import PrimFunc
 from compiler.tir.printer import print_func
@@ -26,6 +26,8 @@ from compiler.vta.codegen import CodegenStats, generate
 from compiler.vta.dma import inject_dma_copy
 from compiler.vta.inplace import alias_inplace_alu
 from compiler.vta.ops import VtaOp
+from compiler.vta.pingpong import pingpong_accumulator
+from compiler.vta.sink import sink_epilogue, sink_gemm_reset
 from compiler.vta.sram import allocate_sram
 from compiler.vta.uop import fold_uop_loops
 from compiler.vta.vthread import inject_virtual_thread
@@ -33,8 +35,9 @@ from hw_sim.config import HwConfig
 from hw_sim.program import Program
 
 
-def vta_pipeline(cfg: HwConfig) -> Sequential:
-    """The accelerator passes, in order, each with why it sits there."""
+def vta_pipeline(cfg: HwConfig, pingpong: bool = False) -> Sequential:
+    """The accelerator passes, in order, each with why it sits there. `pingpong` lets
+    `pingpong_accumulator` run (`build` asks the schedule heuristic whether it pays)."""
     return Sequential(
         [
             Pass(
@@ -42,6 +45,27 @@ def vta_pipeline(cfg: HwConfig) -> Sequential:
                 alias_inplace_alu,
                 "ALU ops update in place: epilogue stages share their operand's rows; done "
                 "first so later passes see one accumulator tile",
+            ),
+            Pass(
+                "sink_gemm_reset",
+                sink_gemm_reset,
+                "a reset waits for the STORE of its rows: just before the tile's first GEMM "
+                "step, so that virtual threads interleave [reset t0, gemm t0, reset t1, "
+                "gemm t1]; before the threads are replicated",
+            ),
+            Pass(
+                "sink_epilogue",
+                sink_epilogue,
+                "the epilogue runs in the reduction loop's last iteration, so that virtual "
+                "threads interleave [gemm t0, epilogue t0, gemm t1, epilogue t1] and thread "
+                "0's store starts before thread 1's last GEMM",
+            ),
+            Pass(
+                "pingpong_accumulator",
+                lambda f: pingpong_accumulator(f, cfg) if pingpong else f,
+                "consecutive tiles alternate between two halves of the stored accumulator "
+                "when it fits, so a tile's reset need not wait for the previous tile's store; "
+                "before the threads double every buffer again",
             ),
             Pass(
                 "inject_virtual_thread",
@@ -148,6 +172,7 @@ def build(
         debug_print(1, f"[vta] {name}: {(now - since) * 1e3:.2f} ms")
         return now
 
+    pp = False
     if op.kind == "elementwise":
         from compiler.vta.elementwise import elementwise_knobs, schedule_elementwise
 
@@ -157,12 +182,13 @@ def build(
         if knobs is None:
             knobs = default_knobs(op, cfg, vthreads)
         sch = schedule_vta(op, knobs)
+        pp = pingpong(op, cfg, knobs)
     t = step("schedule", t0)
     func = lower(sch, op.name)
     step("lower", t)
     if debug_level() >= 2:
         debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")
-    pipe = vta_pipeline(cfg)
+    pipe = vta_pipeline(cfg, pingpong=pp)
     func = pipe.run(func)  # verifies the IR it is given and the IR it returns
     times += pipe.timings
     prog, stats = generate(func, cfg, meta={"op": op.name, "knobs": knobs.to_dict()})

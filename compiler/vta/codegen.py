@@ -145,6 +145,10 @@ class VtaCodegen:
         rows = (yp0 + y + yp1) * (xp0 + x + xp1)
         if mem in (MemType.INP, MemType.WGT):
             self._push(insn, Module.LOAD, [Access(mem.name, sram, sram + rows, True)])
+        elif mem in (MemType.ACC, MemType.ACC_8BIT):
+            # ACC rows share OUT's index space; fsim's STORE reads ACC, so a LOAD ACC into rows a
+            # STORE still reads is a write-after-read conflict on every implementation but Chisel
+            self._push(insn, Module.COMPUTE, [Access("OUT", sram, sram + rows, True)])
         else:
             self._push(insn, Module.COMPUTE)
 
@@ -232,7 +236,8 @@ class VtaCodegen:
                 wgt_factor_in=k.wgt_factor_in,
                 **common,
             )
-            acc = []
+            # A reset writes its rows too: HLS writes OUT, and fsim's STORE reads the zeroed ACC
+            acc = [Access("OUT", *dst, True)]
             if not k.reset:
                 src = _span([u[1] for u in uops], k.src_factor_out, k.src_factor_in, io, ii)
                 wgt = _span([u[2] for u in uops], k.wgt_factor_out, k.wgt_factor_in, io, ii)

@@ -18,7 +18,7 @@ from compiler.schedule.vta_gemm import Knobs
 from compiler.te.ops import layout, nn
 from compiler.te.tensor import placeholder
 from compiler.vta.intrin import ACC
-from compiler.vta.ops import VtaOp, _epilogue
+from compiler.vta.ops import VtaOp, _epilogue, shift_stages
 from hw_sim.config import HwConfig
 
 
@@ -43,20 +43,25 @@ def elementwise_op(
     x = nn.cast_to(a, "int32", name="a.acc")
     loads, stages = [x], []
     if shift_a:
-        x = nn.shift_left(x, shift_a, name=f"{name}.shl_a")
-        stages.append(x)
+        stages += shift_stages(x, -shift_a, f"{name}.shl_a")
+        x = stages[-1]
     b = None
     if b_dtype is not None:
         b = placeholder(packed, b_dtype, "b")
         y = nn.cast_to(b, "int32", name="b.acc")
         loads.append(y)
         if shift_b:
-            y = nn.shift_left(y, shift_b, name=f"{name}.shl_b")
-            stages.append(y)
+            stages += shift_stages(y, -shift_b, f"{name}.shl_b")
+            y = stages[-1]
         x = nn.add(x, y, name=f"{name}.add")
         stages.append(x)
+    steps = list(epilogue or [])
+    if not stages and not steps:
+        # a plain copy: the rows LOAD ACC wrote must pass through the ALU before STORE (Chisel
+        # and HLS store OUT, which LOAD ACC leaves alone; fsim stores ACC) — VTA's `x >> 0`
+        steps = [("shr", 0)]
     more, acc_inputs, acc_loads, bias_gemm, out = _epilogue(
-        x, cfg, 1, list(epilogue or []), (packed[1],), "alu", name
+        x, cfg, 1, steps, (packed[1],), "alu", name
     )
     if acc_inputs or acc_loads or bias_gemm:
         raise ValueError(f"{name}: element-wise epilogues take no bias or residual steps")

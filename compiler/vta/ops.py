@@ -76,6 +76,31 @@ def epilogue_steps(shift=8, bias=True, residual=False, clip=(0, 127), relu=False
     return steps
 
 
+# SHR immediates every VTA implementation reads alike (vta-isa.md §2.5: HLS takes the low 5
+# bits as signed, Chisel a positive amount as unsigned): longer shifts become several SHRs.
+MAX_PORTABLE_SHIFT = 15
+
+
+def shift_stages(x: Tensor, n: int, name: str) -> list[Tensor]:
+    """`x >> n` (n < 0: `x << -n`) as a chain of ALU stages with immediates in -15..15, exact
+    because arithmetic right shifts and 32-bit left shifts compose (`(x >> a) >> b == x >> (a +
+    b)`, saturating at the sign bits / zero). The last stage is named `name`."""
+    op = nn.shift_right if n >= 0 else nn.shift_left
+    parts = []
+    rest = abs(n)
+    while True:
+        step = min(rest, MAX_PORTABLE_SHIFT)
+        rest -= step
+        parts.append(step)
+        if not rest:
+            break
+    out = []
+    for k, step in enumerate(parts):
+        x = op(x, step, name=name if k == len(parts) - 1 else f"{name}.part{k}")
+        out.append(x)
+    return out
+
+
 def _epilogue(
     x: Tensor,
     cfg: HwConfig,
@@ -97,11 +122,8 @@ def _epilogue(
         seen = sum(1 for st in steps[:n] if st[0] == kind)
         tag = f"{name}.{kind}" + (str(seen) if seen else "")
         if kind == "shr":
-            x = (
-                nn.shift_right(x, args[0], name=tag)
-                if args[0] >= 0
-                else nn.shift_left(x, -args[0], name=tag)
-            )
+            *parts, x = shift_stages(x, args[0], tag)
+            stages += parts
         elif kind == "add_imm":
             x = nn.add_imm(x, args[0], name=tag)
         elif kind == "bias" and bias_on == "gemm":
@@ -122,8 +144,8 @@ def _epilogue(
             r32 = nn.cast_to(r, "int32", name="residual.acc")
             acc_loads.append(r32)
             if args and args[0]:
-                r32 = nn.shift_left(r32, args[0], name=f"{tag}.shl")
-                stages.append(r32)
+                stages += shift_stages(r32, -args[0], f"{tag}.shl")
+                r32 = stages[-1]
             x = nn.add(x, r32, name=tag)
         elif kind in ("max", "min", "relu", "clip"):
             if kind == "clip":

@@ -5,7 +5,10 @@ its `vta.alu` region). Unit loops are dropped. Of the remaining loops, the two o
 are kept in the kernel become the instruction's `iter_out`/`iter_in` with constant index factors
 (so the instruction runs `iter_out * iter_in * len(kernel)` micro-ops); loops inside them are
 unrolled into the kernel's micro-op list by the code generator; loops outside stay code-generator
-loops (one instruction each) when unrolling them would exceed `uop_kernel_budget(cfg)` micro-ops.
+loops (one instruction each) when unrolling them would exceed `uop_kernel_budget(cfg)` micro-ops,
+or when the instruction would write a destination row one of the two micro-ops before it wrote
+(`intrin.waw_free`: HLS's accumulator pipeline relies on it; a tile with fewer than three output
+rows then runs one reduction step per instruction).
 
     attr vta.uop_kernel = UopKernel(...):  for unrolled...: vta.uop(dst, src, wgt)
 """
@@ -60,7 +63,12 @@ def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig):
     loops, unit = drop_unit_loops(outer_loops + inner_loops)
     call = subst(ev, unit)
     dst, src, wgt = call.value.args
-    p = uop_fold_split([int(lp.extent.value) for lp in loops], uop_kernel_budget(cfg))
+    dst_factors = []
+    for lp in loops:
+        lf = linear_form(dst, [lp.var])
+        dst_factors.append(lf[0].get(lp.var, 0) if lf is not None else None)
+    exts = [int(lp.extent.value) for lp in loops]
+    p = uop_fold_split(exts, uop_kernel_budget(cfg), dst_factors)
     gen, folded, unrolled = loops[:p], loops[p : p + 2], loops[p + 2 :]
     if len(folded) == 1:
         folded = [None, folded[0]]

@@ -12,8 +12,20 @@ copy later gets its own dependency tokens because the tokens follow the buffers.
 from __future__ import annotations
 
 from compiler.tir.affine import free_vars, simplify
-from compiler.tir.nodes import Allocate, Attr, Buffer, Const, For, ForKind, PrimFunc, Seq, seq
-from compiler.tir.visit import Mutator, substitute
+from compiler.tir.nodes import (
+    Allocate,
+    Attr,
+    Buffer,
+    Const,
+    For,
+    ForKind,
+    Load,
+    PrimFunc,
+    Seq,
+    Store,
+    seq,
+)
+from compiler.tir.visit import Mutator, substitute, walk
 from compiler.vta.intrin import INP, SCOPES, WGT
 from compiler.vta.nest import ReplaceBuffers, VtaPassError, perfect_nest
 
@@ -55,13 +67,38 @@ def _per_thread(stmts: list, vt, n: int) -> list:
     return out
 
 
+def _buffers(stmt) -> set[int]:
+    return {id(x.buffer) for x in walk(stmt) if isinstance(x, Store | Load)}
+
+
+def _hoist_loads(stmts: list) -> list:
+    """Each load block moved before the compute blocks just before it that share no buffer with
+    it (legal: different queues, no conflict), so that compute blocks separated only by loads
+    form one run: the epilogue `[shr, (bias loads), bias, max, min]` becomes `[(bias loads),
+    shr, bias, max, min]` and each thread's epilogue runs whole, its STORE starting earlier."""
+    out: list = []
+    for s in stmts:
+        k = len(out)
+        if _is_block(s) and _queue_class(s) == "load":
+            bufs = _buffers(s)
+            while (
+                k
+                and _is_block(out[k - 1])
+                and _queue_class(out[k - 1]) == "compute"
+                and not bufs & _buffers(out[k - 1])
+            ):
+                k -= 1
+        out.insert(k, s)
+    return out
+
+
 def _replicate(stmt, vt, n: int):
     if isinstance(stmt, Seq):
         # Consecutive blocks of one queue form a run, replicated per thread as a whole:
         # [inp t0, wgt t0, inp t1, wgt t1, gemm t0, gemm t1], so that a thread's loads are
         # adjacent in the load queue and can complete while the other thread computes.
         out, run, run_q = [], [], None
-        for s in stmt.stmts:
+        for s in _hoist_loads(list(stmt.stmts)):
             if _is_block(s) and (run_q is None or _queue_class(s) == run_q):
                 run.append(s)
                 run_q = _queue_class(s)

@@ -78,9 +78,12 @@ def test_bench_layers_json(tmp_path):
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        bench_layers.main(["--json", "--layers", "C11", "C12", "--plot", str(out)])
+        rc = bench_layers.main(["--json", "--layers", "C11", "C12", "--plot", str(out)])
     d = json.loads(buf.getvalue())
-    assert {"peak_utilization", "mean_utilization", "layers"} <= set(d)
+    assert {"peak_utilization", "mean_utilization", "layers", "portable"} <= set(d)
+    # every benchmarked kernel gives the same DRAM under chisel, hls and fsim
+    assert d["portable"] is True and rc == 0
+    assert all(lay["portable"] and lay["portable_without_vt"] for lay in d["layers"])
     assert [lay["name"] for lay in d["layers"]] == ["C11", "C12"]
     assert d["bias_on"] == "gemm"
     for lay in d["layers"]:

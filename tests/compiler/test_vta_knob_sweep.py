@@ -1,19 +1,20 @@
 """Any knob setting from the search space compiles and runs bit-exact (the tuner relies on it).
 
 Random small conv2d / grouped conv2d / dense workloads, each with a random fitting knob setting
-(`candidates`), on hw_sim at both configs; `VTAC_SWEEP` scales the number of cases.
+(`candidates`), on hw_sim at both configs, each also portable (`run_portable`); `VTAC_SWEEP`
+scales the number of cases.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from vta_portable import run_portable
 from vta_refs import conv2d_nchw, epilogue, random_conv_inputs
 
 from compiler.schedule.vta_heuristic import candidates
 from compiler.vta.build import build
 from compiler.vta.ops import conv2d_op, dense_op
-from runtime.device import get_device
 from tests.conftest import sweep_size
 
 pytestmark = pytest.mark.sim
@@ -26,7 +27,6 @@ def _pick(rng, op, cfg):
 
 
 def test_random_conv_schedules(cfg, rng):
-    dev = get_device("hw_sim", cfg)
     for _ in range(sweep_size(6)):
         n = int(rng.choice([1, 2]))
         ci = int(rng.choice([cfg.block_in, 2 * cfg.block_in, 5]))
@@ -39,13 +39,12 @@ def test_random_conv_schedules(cfg, rng):
         op = conv2d_op(cfg, n, ci, h, h, co, k, s, pad, bias_on=bias_on)
         knobs = _pick(rng, op, cfg)
         x, w, b, _ = random_conv_inputs(rng, n, ci, h, h, co, k)
-        y, _ = build(op, cfg, knobs).run(dev, data=x, kernel=w, bias=b)
+        y, _ = run_portable(build(op, cfg, knobs), data=x, kernel=w, bias=b)
         ref = epilogue(conv2d_nchw(x, w, s, pad), b)
         assert (y == ref).all(), f"conv {n, ci, h, co, k, s, pad} {bias_on} with {knobs}"
 
 
 def test_random_grouped_and_dense_schedules(cfg, rng):
-    dev = get_device("hw_sim", cfg)
     for _ in range(sweep_size(4)):
         g = int(rng.choice([2, 4]))
         cpg = cfg.block_in * int(rng.integers(1, 3))
@@ -53,7 +52,7 @@ def test_random_grouped_and_dense_schedules(cfg, rng):
         op = conv2d_op(cfg, 1, g * cpg, h, h, g * cpg, 3, s, 1, groups=g)
         knobs = _pick(rng, op, cfg)
         x, w, b, _ = random_conv_inputs(rng, 1, g * cpg, h, h, g * cpg, 3, g)
-        y, _ = build(op, cfg, knobs).run(dev, data=x, kernel=w, bias=b)
+        y, _ = run_portable(build(op, cfg, knobs), data=x, kernel=w, bias=b)
         assert (y == epilogue(conv2d_nchw(x, w, s, 1, g), b)).all(), f"group {g} {knobs}"
 
         n, k, m = (int(v) for v in rng.integers(1, 40, 3))
@@ -62,6 +61,6 @@ def test_random_grouped_and_dense_schedules(cfg, rng):
         x = rng.integers(-128, 128, (n, k)).astype(np.int8)
         w = rng.integers(-128, 128, (m, k)).astype(np.int8)
         b = rng.integers(-(2**14), 2**14, (m,)).astype(np.int32)
-        y, _ = build(op, cfg, knobs).run(dev, data=x, kernel=w, bias=b)
+        y, _ = run_portable(build(op, cfg, knobs), data=x, kernel=w, bias=b)
         ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b)
         assert (y == ref).all(), f"dense {n, k, m} with {knobs}"

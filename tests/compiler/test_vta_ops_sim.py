@@ -1,19 +1,21 @@
 """Operators compiled for the accelerator and run on hw_sim, bit-exact against NumPy.
 
 ResNet-18 conv layers C1-C12 (VTA's benchmark epilogue), dense, MobileNet grouped conv D1-D9,
-fused epilogues (bias, shift, clip, relu, int8 residual), batch 2 and 4; at both configs.
+fused epilogues (bias, shift, clip, relu, int8 residual), batch 2 and 4; at both configs. Each
+kernel must also be portable (`run_portable`): the same DRAM under the three OUT-buffer
+semantics and VTA fsim's scheduling order, and every rule of `hw_sim.hazards` holding.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from vta_portable import run_portable
 from vta_refs import apply_steps, conv2d_nchw, epilogue, random_conv_inputs
 
 from compiler.vta.build import build
 from compiler.vta.ops import conv2d_op, dense_op
 from hw_sim.isa import AluInsn, AluOp
-from runtime.device import get_device
 
 pytestmark = pytest.mark.sim
 
@@ -54,7 +56,7 @@ def _run_conv(cfg, rng, n, h, ci, co, k, s, groups=1, **epi):
         inputs["bias"] = b
     if residual:
         inputs["residual"] = r
-    y, stats = kern.run(get_device("hw_sim", cfg), **inputs)
+    y, stats = run_portable(kern, **inputs)
     acc = conv2d_nchw(x, w, s, pad, groups)
     ref = epilogue(
         acc,
@@ -140,7 +142,7 @@ def test_dense(cfg, rng, n, k, m):
     x = rng.integers(-128, 128, (n, k)).astype(np.int8)
     w = rng.integers(-128, 128, (m, k)).astype(np.int8)
     b = rng.integers(-(2**14), 2**14, (m,)).astype(np.int32)
-    y, _ = kern.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b)
+    y, _ = run_portable(kern, data=x, kernel=w, bias=b)
     ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b)
     np.testing.assert_array_equal(y, ref)
 
@@ -152,7 +154,7 @@ def test_dense_alu_bias_and_residual(cfg, rng):
     w = rng.integers(-128, 128, (128, 128)).astype(np.int8)
     b = rng.integers(-(2**14), 2**14, (128,)).astype(np.int32)
     r = rng.integers(-128, 128, (16, 128)).astype(np.int8)
-    y, _ = kern.run(get_device("hw_sim", cfg), data=x, kernel=w, bias=b, residual=r)
+    y, _ = run_portable(kern, data=x, kernel=w, bias=b, residual=r)
     ref = epilogue(x.astype(np.int64) @ w.astype(np.int64).T, b, residual=r)
     np.testing.assert_array_equal(y, ref)
 
@@ -163,6 +165,8 @@ STEP_LISTS = {
     "requantize": [("bias",), ("add_imm", 1 << 6), ("shr", 7), ("clip", -128, 127)],
     "residual-shift": [("shr", 8), ("residual", 2), ("add_imm", -3), ("relu",), ("min", 100)],
     "left-shift": [("shr", -1), ("max", -50), ("min", 50)],
+    # shifts beyond VTA's portable -15..15 become several SHRs (run_portable checks the imms)
+    "long-shifts": [("shr", 16), ("shr", -20), ("shr", 21), ("clip", -128, 127)],
 }
 
 
@@ -181,7 +185,7 @@ def test_epilogue_step_lists(cfg, rng, name, bias_on):
         inputs["bias"] = b
     if any(s[0] == "residual" for s in steps):
         inputs["residual"] = r
-    y, _ = kern.run(get_device("hw_sim", cfg), **inputs)
+    y, _ = run_portable(kern, **inputs)
     np.testing.assert_array_equal(y, apply_steps(conv2d_nchw(x, w, 2, 1), steps, b, r))
 
 
@@ -192,8 +196,11 @@ def test_epilogue_step_lists(cfg, rng, name, bias_on):
         ((2, 32, 7, 7), "int8", "int32", 1, 0, [("add_imm", 1), ("shr", 1), ("clip", -128, 127)]),
         ((3, 100), "int32", "int8", 0, 2, [("shr", 2), ("clip", -100, 100)]),
         ((1, 48, 5, 5), "int32", None, 0, 0, [("shr", 4), ("max", -128), ("min", 127)]),
+        # a plain copy: LOAD ACC rows must pass through the ALU before STORE to be portable
+        ((1, 48, 5, 5), "int32", None, 0, 0, []),
+        ((1, 16, 3, 3), "int8", "int8", 17, 0, [("shr", 17), ("clip", -128, 127)]),
     ],
-    ids=["add-relu", "requantize-add", "dense-shape", "single-operand"],
+    ids=["add-relu", "requantize-add", "dense-shape", "single-operand", "copy", "long-shift"],
 )
 def test_elementwise(cfg, rng, shape, a_dtype, b_dtype, sa, sb, steps):
     from compiler.vta.elementwise import elementwise_op
@@ -208,5 +215,5 @@ def test_elementwise(cfg, rng, shape, a_dtype, b_dtype, sa, sb, steps):
         b = rng.integers(-128, 128, shape).astype(b_dtype)
         inputs["b"] = b
         acc = acc + (b.astype(np.int64) << sb)
-    y, _ = kern.run(get_device("hw_sim", cfg), **inputs)
+    y, _ = run_portable(kern, **inputs)
     np.testing.assert_array_equal(y, apply_steps(acc, steps))

@@ -42,3 +42,18 @@ def test_dense_gemm_bias_and_elementwise(cfg, rng):
     c = rng.integers(-128, 128, (1, 2 * cfg.block_out, 4, 4)).astype(np.int8)
     y = _both(cfg, build(op, cfg), a=a, b=c)
     np.testing.assert_array_equal(y, np.maximum((a.astype(np.int64) << 1) + c, 0).astype(np.int8))
+
+
+def test_portable_schedules_on_rtl(cfg, rng):
+    """The portable schedules on the RTL (Chisel semantics): two virtual threads over several
+    tiles (the sunk resets and epilogues, their tokens), and a tile of two output rows whose
+    reduction runs one step per instruction (the HLS write-after-write rule)."""
+    from compiler.schedule.vta_gemm import Knobs
+
+    ci, co = 2 * cfg.block_in, 2 * cfg.block_out
+    op = conv2d_op(cfg, 1, ci, 8, 8, co, 3, 1, 1)
+    x, w, b, _ = random_conv_inputs(rng, 1, ci, 8, 8, co, 3)
+    ref = epilogue(conv2d_nchw(x, w, 1, 1), b)
+    for knobs in (Knobs(tile_h=2, tile_w=8, tile_co=1, h_threading=2), Knobs(tile_w=2)):
+        y = _both(cfg, build(op, cfg, knobs), data=x, kernel=w, bias=b)
+        np.testing.assert_array_equal(y, ref)
