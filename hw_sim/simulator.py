@@ -13,6 +13,7 @@ When no module can start and FINISH has not run, the program is deadlocked.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -28,6 +29,7 @@ from hw_sim.errors import (
     NoFinishError,
     PendingAtFinishError,
     TokenOverflowError,
+    WallClockTimeoutError,
     WatchdogError,
 )
 from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, Insn, MemInsn, MemType, Module, Opcode
@@ -192,6 +194,7 @@ class Simulator:
         dram: np.ndarray | None = None,
         max_cycles: int | None = None,
         sram: functional.SramState | None = None,
+        timeout: float | None = None,
     ):
         self.program = program
         self.cfg = program.cfg
@@ -199,6 +202,7 @@ class Simulator:
         self.dram = program.dram.copy() if dram is None else dram
         self.sram = sram if sram is not None else functional.SramState(self.cfg)
         self.max_cycles = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
+        self.timeout = timeout  # wall-clock seconds, None = no limit
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> SimResult:
@@ -234,6 +238,7 @@ class Simulator:
         popper = [_TOKEN_POPPER[c] for c in range(len(TOKEN_QUEUES))]
         cand = dict.fromkeys(order, -1)  # each module's earliest start, -1 = cannot start yet
         dirty = set(order)  # modules whose candidate must be recomputed
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
             # 1. fetch dispatches as far as it can
             while j < n:
@@ -297,6 +302,8 @@ class Simulator:
                     cycle=e,
                     index=k,
                 )
+            if deadline is not None and time.monotonic() > deadline:
+                raise self._timed_out(k, s)
             kk = kind[k]
             if kk == _K_LOAD or kk == _K_STORE:
                 execs[kk](sram, dram, insns[k], functional.Where(k, insns[k]))
@@ -347,6 +354,15 @@ class Simulator:
         sched = Schedule(mod, arrive, disp, start, end, prep.memory)
         stats = _stats(cfg, prep, sched, total, push_avail, pop_times)
         return SimResult(stats, dram, sram, sched, insns)
+
+    def _timed_out(self, k: int, cycle: int) -> WallClockTimeoutError:
+        return WallClockTimeoutError(
+            f"timeout: the wall-clock limit of {self.timeout:g} s (timeout) passed before "
+            f"instruction {k} ({disasm(self.insns[k])}) at cycle {cycle}",
+            seconds=self.timeout,
+            index=k,
+            cycle=cycle,
+        )
 
     # ------------------------------------------------------------------------------------------
     def _deadlock(self, j, queue, nxt, push_avail, pop_times, pops_of, mod) -> DeadlockError:
@@ -474,8 +490,24 @@ def simulate(
     program: Program,
     dram: np.ndarray | None = None,
     max_cycles: int | None = None,
+    timeout: float | None = None,
 ) -> SimResult:
     """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
-    program's image. Raises a `hw_sim.errors.SimError` subclass on any fault."""
+    program's image. `max_cycles` is the cycle watchdog (`WatchdogError`), `timeout` a
+    wall-clock limit in seconds (`WallClockTimeoutError`). Raises a `hw_sim.errors.SimError`
+    subclass on any fault."""
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     with single_threaded_blas():
-        return Simulator(program, dram, max_cycles).run()
+        return Simulator(program, dram, max_cycles, timeout=timeout).run()
+
+
+def cycle_bound(program: Program) -> int:
+    """An upper bound on the cycles of any run of `program` that does not deadlock: every
+    instruction's duration plus, per instruction, a token's latency, a fetch read and the
+    dispatch/decode cycles, as if nothing overlapped. The RTL's default watchdog is derived
+    from it (the RTL simulates ~0.4 M cycles/s: 10**9 cycles would be a 45-minute hang)."""
+    prep = _prepared(program)
+    cfg = program.cfg
+    per_insn = cfg.TOKEN_LATENCY + cfg.DRAM_LATENCY + 4 + -(-cfg.insn_bytes // cfg.bus_bytes)
+    return sum(prep.duration) + len(program.insns) * per_insn

@@ -96,23 +96,34 @@ class Device:
         return raw.copy().view(buf.dtype).reshape(buf.shape)
 
     # ----- running ------------------------------------------------------------------------------
-    def run(self, program: Program | None = None, max_cycles: int | None = None) -> RunStats:
+    def run(
+        self,
+        program: Program | None = None,
+        max_cycles: int | None = None,
+        timeout: float | None = None,
+    ) -> RunStats:
         """Run the current program (or first `load(program)`), to FINISH; returns its stats.
 
-        The run works on a copy of DRAM that replaces the device DRAM only if it succeeds, so a
-        failed run (deadlock, range error, watchdog) leaves the device as it was.
+        `max_cycles` is the cycle watchdog (`WatchdogError`), `timeout` a wall-clock limit in
+        seconds (`WallClockTimeoutError`). The run works on a copy of DRAM that replaces the
+        device DRAM only if it succeeds, so a failed run (deadlock, range error, watchdog,
+        timeout) leaves the device as it was.
         """
+        if timeout is not None and not timeout > 0:
+            raise DeviceError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if program is not None:
             self.load(program)
         if self.program is None:
             raise DeviceError(f"{self.name}: no program loaded")
         dram = self.dram.copy()
-        stats = self._execute(self.program, dram, max_cycles)
+        stats = self._execute(self.program, dram, max_cycles, timeout)
         self.dram = dram
         self.stats = stats
         return stats
 
-    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
+    def _execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
+    ) -> RunStats:
         """Run `program` on `dram` (uint8, update in place); return the run's counters."""
         raise NotImplementedError
 
@@ -127,10 +138,12 @@ class HwSimDevice(Device):
         super().__init__(cfg)
         self.last_result = None
 
-    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
+    def _execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
+    ) -> RunStats:
         from hw_sim.simulator import simulate
 
-        self.last_result = simulate(program, dram=dram, max_cycles=max_cycles)
+        self.last_result = simulate(program, dram=dram, max_cycles=max_cycles, timeout=timeout)
         return self.last_result.stats
 
     def write_trace(self, path: str) -> None:

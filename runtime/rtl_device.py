@@ -18,14 +18,36 @@ import numpy as np
 
 from hw_sim.config import HwConfig
 from hw_sim.disasm import disasm
-from hw_sim.errors import DeadlockError, SimError, WatchdogError
+from hw_sim.errors import DeadlockError, SimError, WallClockTimeoutError, WatchdogError
 from hw_sim.isa import Module, encode_program, insn_module
 from hw_sim.program import Program
 from hw_sim.stats import FETCH_CLASSES, MODULE_CLASSES, MODULES, READ_TYPES, TOKEN_QUEUES, RunStats
 from runtime.device import Device
 from runtime.rtl_build import build
 
-DEFAULT_MAX_CYCLES = 1_000_000_000
+DEFAULT_MAX_CYCLES = 1_000_000_000  # hw_sim's; the RTL's default is scaled to the program
+# The Verilated RTL simulates ~0.36 M cycles/s on the 2-core development machine; the harness's
+# default wall-clock limit allows this many cycles per second (7x slower) plus a fixed minute.
+RTL_MIN_CYCLES_PER_S = 50_000
+RTL_FIXED_TIMEOUT_S = 60.0
+
+
+def default_rtl_limits(program: Program, max_cycles: int | None, timeout: float | None):
+    """(cycle watchdog, wall-clock seconds) of one RTL run.
+
+    Without `max_cycles`: twice `hw_sim.simulator.cycle_bound` (+10,000), at most hw_sim's 10**9:
+    no run that does not deadlock can take longer, and a runaway stops in seconds instead of the
+    45 minutes 10**9 cycles would take. Without `timeout`: a minute plus the cycle limit at
+    `RTL_MIN_CYCLES_PER_S`."""
+    from hw_sim.simulator import cycle_bound
+
+    if max_cycles is None:
+        limit = min(DEFAULT_MAX_CYCLES, 2 * cycle_bound(program) + 10_000)
+    else:
+        limit = int(max_cycles)
+    if timeout is None:
+        timeout = RTL_FIXED_TIMEOUT_S + limit / RTL_MIN_CYCLES_PER_S
+    return limit, float(timeout)
 
 
 class RtlRunError(SimError):
@@ -94,10 +116,14 @@ def run_rtl(
     dram: np.ndarray,
     max_cycles: int | None = None,
     trace: bool = False,
+    timeout: float | None = None,
 ) -> tuple[RunStats, RtlSchedule | None]:
-    """Run `program` on the RTL with DRAM image `dram` (uint8, updated in place)."""
+    """Run `program` on the RTL with DRAM image `dram` (uint8, updated in place).
+
+    `max_cycles` / `timeout` default to `default_rtl_limits`; exceeding them raises
+    `WatchdogError` / `WallClockTimeoutError`, as on hw_sim."""
     binary = build(program.cfg)
-    limit = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
+    limit, timeout = default_rtl_limits(program, max_cycles, timeout)
     with tempfile.TemporaryDirectory(prefix="vtac_rtl_") as d:
         tmp = Path(d)
         encode_program(program.insns, program.cfg).astype("<u8").tofile(tmp / "insns.bin")
@@ -117,7 +143,16 @@ def run_rtl(
         ]
         if trace:
             cmd += ["--trace", str(tmp / "trace.txt")]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise WallClockTimeoutError(
+                f"timeout: the wall-clock limit of {timeout:g} s (timeout) passed while the RTL "
+                f"ran (cycle watchdog {limit}); the harness was stopped",
+                seconds=timeout,
+                index=None,
+                cycle=None,
+            ) from None
         if proc.returncode not in (0, 2, 3):
             raise RtlRunError(
                 f"RTL harness failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
@@ -187,6 +222,10 @@ class RtlDevice(Device):
         self.trace = False
         self.last_schedule: RtlSchedule | None = None
 
-    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
-        stats, self.last_schedule = run_rtl(program, dram, max_cycles, trace=self.trace)
+    def _execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
+    ) -> RunStats:
+        stats, self.last_schedule = run_rtl(
+            program, dram, max_cycles, trace=self.trace, timeout=timeout
+        )
         return stats
