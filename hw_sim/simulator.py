@@ -35,6 +35,7 @@ from hw_sim.errors import (
 from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, Insn, MemInsn, MemType, Module, Opcode
 from hw_sim.program import Program
 from hw_sim.stats import MODULES, TOKEN_QUEUES, RunStats
+from hw_sim.stream_checks import check_stream
 from hw_sim.timing import TimingModel, fetch_arrival_offset, fetch_chunk
 
 DEFAULT_MAX_CYCLES = 1_000_000_000  # 10 s of accelerator time at 100 MHz
@@ -493,11 +494,13 @@ def simulate(
     timeout: float | None = None,
 ) -> SimResult:
     """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
-    program's image. `max_cycles` is the cycle watchdog (`WatchdogError`), `timeout` a
-    wall-clock limit in seconds (`WallClockTimeoutError`). Raises a `hw_sim.errors.SimError`
-    subclass on any fault."""
+    program's image. The stream is checked first (`hw_sim.stream_checks`: invalid instructions
+    and out-of-range indices, in program order). `max_cycles` is the cycle watchdog
+    (`WatchdogError`), `timeout` a wall-clock limit in seconds (`WallClockTimeoutError`).
+    Raises a `hw_sim.errors.SimError` subclass on any fault."""
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    check_stream(program, program.dram if dram is None else dram)  # same faults as the RTL's
     with single_threaded_blas():
         return Simulator(program, dram, max_cycles, timeout=timeout).run()
 

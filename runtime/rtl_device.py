@@ -17,11 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from hw_sim.config import HwConfig
-from hw_sim.disasm import disasm
-from hw_sim.errors import DeadlockError, SimError, WallClockTimeoutError, WatchdogError
+from hw_sim.disasm import disasm, listing_line
+from hw_sim.errors import (
+    DeadlockError,
+    NoFinishError,
+    PendingAtFinishError,
+    SimError,
+    WallClockTimeoutError,
+    WatchdogError,
+)
 from hw_sim.isa import Module, encode_program, insn_module
 from hw_sim.program import Program
 from hw_sim.stats import FETCH_CLASSES, MODULE_CLASSES, MODULES, READ_TYPES, TOKEN_QUEUES, RunStats
+from hw_sim.stream_checks import check_stream
 from runtime.device import Device
 from runtime.rtl_build import build
 
@@ -122,6 +130,7 @@ def run_rtl(
 
     `max_cycles` / `timeout` default to `default_rtl_limits`; exceeding them raises
     `WatchdogError` / `WallClockTimeoutError`, as on hw_sim."""
+    check_stream(program, dram)  # the faults the RTL does not check itself (docs/rtl.md)
     binary = build(program.cfg)
     limit, timeout = default_rtl_limits(program, max_cycles, timeout)
     with tempfile.TemporaryDirectory(prefix="vtac_rtl_") as d:
@@ -141,8 +150,7 @@ def run_rtl(
             "--max-cycles",
             str(limit),
         ]
-        if trace:
-            cmd += ["--trace", str(tmp / "trace.txt")]
+        cmd += ["--trace", str(tmp / "trace.txt")]  # always: the fault checks below read it
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -165,15 +173,67 @@ def run_rtl(
                 cycle=limit,
                 index=None,
             )
+        sched = parse_trace((tmp / "trace.txt").read_text(), program)
+        total = int(result["total_cycles"])
         if proc.returncode == 3:
+            check_token_overflow(program, sched)  # a saturated counter explains a deadlock
             raise _deadlock(program, result)
+        check_pending_at_finish(program, sched, total)
+        check_token_overflow(program, sched)
         dram[...] = np.fromfile(tmp / "out.bin", dtype=np.uint8)
-        stats = stats_from_counters(int(result["total_cycles"]), result["counters"])
-        sched = parse_trace((tmp / "trace.txt").read_text(), program) if trace else None
-    return stats, sched
+        stats = stats_from_counters(total, result["counters"])
+    return stats, (sched if trace else None)
 
 
-def _deadlock(program: Program, result: dict) -> DeadlockError:
+def check_pending_at_finish(program: Program, sched: RtlSchedule, total: int) -> None:
+    """hw_sim's PendingAtFinishError: FINISH ended the run while instructions had not ended."""
+    pending = [i for i, e in enumerate(sched.end) if e < 0 or e > total]
+    if not pending:
+        return
+    lines = []
+    for i in pending[:10]:
+        started = sched.start[i] >= 0
+        state = "still running" if started else "not started"
+        lines.append(f"  {listing_line(i, program.insns[i])}  -- {state}")
+    more = f"\n  ... and {len(pending) - 10} more" if len(pending) > 10 else ""
+    raise PendingAtFinishError(
+        f"FINISH ended the RTL run at cycle {total} with {len(pending)} instruction(s) "
+        "pending:\n" + "\n".join(lines) + more,
+        pending,
+    )
+
+
+def check_token_overflow(program: Program, sched: RtlSchedule) -> None:
+    """hw_sim's TokenOverflowError from the RTL's own start/end cycles: its 8-bit counters
+    cannot hold more than 255 outstanding tokens (the hardware would lose them)."""
+    from types import SimpleNamespace
+
+    from hw_sim.simulator import Simulator, _prepared
+
+    prep = _prepared(program)
+    lat = program.cfg.TOKEN_LATENCY
+    push_avail: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+    pop_times: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+    push_src: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+    for i in sorted(range(len(program.insns)), key=lambda k: sched.start[k]):
+        if sched.start[i] < 0:
+            continue
+        for c in prep.pops[i]:
+            pop_times[c].append(sched.start[i])
+        if sched.end[i] >= 0:
+            for c in prep.pushes[i]:
+                push_avail[c].append(sched.end[i] + lat)
+                push_src[c].append(i)
+    for c in range(len(TOKEN_QUEUES)):  # per counter, in time order (as hw_sim records them)
+        order = sorted(range(len(push_avail[c])), key=push_avail[c].__getitem__)
+        push_avail[c] = [push_avail[c][k] for k in order]
+        push_src[c] = [push_src[c][k] for k in order]
+        pop_times[c].sort()
+    checker = SimpleNamespace(cfg=program.cfg, insns=program.insns)  # the method reads these
+    Simulator._check_token_overflow(checker, push_avail, pop_times, push_src)
+
+
+def _deadlock(program: Program, result: dict) -> DeadlockError | NoFinishError:
     """Name the instruction each module is stuck on (from its executed-instruction count)."""
     c = result["counters"]
     mods = [insn_module(i) for i in program.insns]
@@ -195,11 +255,9 @@ def _deadlock(program: Program, result: dict) -> DeadlockError:
         )
     tokens = {t: int(c[f"tokens.{t}"]) for t in TOKEN_QUEUES}
     if dispatched >= len(program.insns) and all(v.startswith("idle") for v in blocked.values()):
-        return DeadlockError(
-            f"the RTL ran every instruction by cycle {result['total_cycles']} but none was a "
-            "FINISH: end the program with FINISH",
-            blocked,
-            tokens,
+        return NoFinishError(
+            f"all {len(program.insns)} instructions ran on the RTL (by cycle "
+            f"{result['total_cycles']}) but none was FINISH: the run never ends"
         )
     lines = [f"{m}: {why}" for m, why in blocked.items()]
     msg = (

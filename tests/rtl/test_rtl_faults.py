@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hw_sim.builder import ProgramBuilder
-from hw_sim.errors import DeadlockError, WatchdogError
+from hw_sim.errors import DeadlockError, NoFinishError, WatchdogError
 from hw_sim.isa import MemType, Module
 from runtime.rtl_device import run_rtl
 
@@ -34,7 +34,7 @@ def test_missing_finish(cfg):
     b = ProgramBuilder(cfg)
     b.nop(Module.COMPUTE)
     prog = b.build()
-    with pytest.raises(DeadlockError, match="none was a FINISH"):
+    with pytest.raises(NoFinishError, match="none was FINISH"):
         run_rtl(prog, prog.dram.copy())
 
 
