@@ -492,17 +492,32 @@ def simulate(
     dram: np.ndarray | None = None,
     max_cycles: int | None = None,
     timeout: float | None = None,
+    check_races: bool | None = None,
 ) -> SimResult:
     """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
     program's image. The stream is checked first (`hw_sim.stream_checks`: invalid instructions
     and out-of-range indices, in program order). `max_cycles` is the cycle watchdog
     (`WatchdogError`), `timeout` a wall-clock limit in seconds (`WallClockTimeoutError`).
-    Raises a `hw_sim.errors.SimError` subclass on any fault."""
+    `check_races` (default: the environment's `VTAC_CHECK_RACES=1`) raises
+    `hw_sim.races.RaceError` after the run if SRAM accesses of different modules are not ordered
+    by tokens. Raises a `hw_sim.errors.SimError` subclass on any fault."""
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     check_stream(program, program.dram if dram is None else dram)  # same faults as the RTL's
+    if check_races is None:
+        from hw_sim.races import races_checked_by_default
+
+        check_races = races_checked_by_default()
+    initial = (program.dram if dram is None else dram).copy() if check_races else None
     with single_threaded_blas():
-        return Simulator(program, dram, max_cycles, timeout=timeout).run()
+        result = Simulator(program, dram, max_cycles, timeout=timeout).run()
+    if check_races:
+        from hw_sim.races import find_races, race_error
+
+        races = find_races(program, result.schedule.start, initial)
+        if races:
+            raise race_error(program, races)
+    return result
 
 
 def cycle_bound(program: Program) -> int:

@@ -90,7 +90,8 @@ def _simulate(prog, args) -> tuple[object, float] | None:
 
     t0 = time.perf_counter()
     try:
-        result = simulate(prog, max_cycles=args.max_cycles, timeout=args.timeout)
+        result = simulate(prog, max_cycles=args.max_cycles, timeout=args.timeout,
+                          check_races=args.check_races or None)  # fmt: skip
     except SimError as e:
         print(f"simulation failed: {type(e).__name__}: {e}", file=sys.stderr)
         return None
@@ -188,6 +189,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="cycle watchdog (default 1e9)")  # fmt: skip
         p.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
                        help="wall-clock limit of the simulation (default: none)")  # fmt: skip
+        p.add_argument("--check-races", action="store_true",
+                       help="fail on unordered SRAM accesses of two modules")  # fmt: skip
 
     p = subparsers.add_parser("sim", help="simulate a program file and print its stats")
     p.add_argument("file", type=input_file, help="a .vtaprog program")

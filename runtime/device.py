@@ -101,13 +101,16 @@ class Device:
         program: Program | None = None,
         max_cycles: int | None = None,
         timeout: float | None = None,
+        check_races: bool | None = None,
     ) -> RunStats:
         """Run the current program (or first `load(program)`), to FINISH; returns its stats.
 
         `max_cycles` is the cycle watchdog (`WatchdogError`), `timeout` a wall-clock limit in
-        seconds (`WallClockTimeoutError`). The run works on a copy of DRAM that replaces the
-        device DRAM only if it succeeds, so a failed run (deadlock, range error, watchdog,
-        timeout) leaves the device as it was.
+        seconds (`WallClockTimeoutError`). `check_races` (default: `VTAC_CHECK_RACES=1`) raises
+        `hw_sim.races.RaceError` when SRAM accesses of different modules are not ordered by
+        tokens (from this device's own start cycles). The run works on a copy of DRAM that
+        replaces the device DRAM only if it succeeds, so a failed run (deadlock, range error,
+        watchdog, timeout, race) leaves the device as it was.
         """
         if timeout is not None and not timeout > 0:
             raise DeviceError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -117,6 +120,12 @@ class Device:
             raise DeviceError(f"{self.name}: no program loaded")
         dram = self.dram.copy()
         stats = self._execute(self.program, dram, max_cycles, timeout)
+        from hw_sim.races import find_races, race_error, races_checked_by_default
+
+        if races_checked_by_default() if check_races is None else check_races:
+            races = find_races(self.program, self._start_cycles(), self.dram)
+            if races:
+                raise race_error(self.program, races)
         self.dram = dram
         self.stats = stats
         return stats
@@ -125,6 +134,10 @@ class Device:
         self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
     ) -> RunStats:
         """Run `program` on `dram` (uint8, update in place); return the run's counters."""
+        raise NotImplementedError
+
+    def _start_cycles(self) -> list[int]:
+        """Each instruction's start cycle in the last run (-1 = never started)."""
         raise NotImplementedError
 
 
@@ -143,8 +156,13 @@ class HwSimDevice(Device):
     ) -> RunStats:
         from hw_sim.simulator import simulate
 
-        self.last_result = simulate(program, dram=dram, max_cycles=max_cycles, timeout=timeout)
+        self.last_result = simulate(
+            program, dram=dram, max_cycles=max_cycles, timeout=timeout, check_races=False
+        )  # races: checked by Device.run
         return self.last_result.stats
+
+    def _start_cycles(self) -> list[int]:
+        return self.last_result.schedule.start
 
     def write_trace(self, path: str) -> None:
         """Chrome trace-event JSON of the last run (one track per module)."""

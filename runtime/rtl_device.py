@@ -283,7 +283,8 @@ class RtlDevice(Device):
     def _execute(
         self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
     ) -> RunStats:
-        stats, self.last_schedule = run_rtl(
-            program, dram, max_cycles, trace=self.trace, timeout=timeout
-        )
+        stats, self.last_schedule = run_rtl(program, dram, max_cycles, trace=True, timeout=timeout)
         return stats
+
+    def _start_cycles(self) -> list[int]:
+        return self.last_schedule.start
