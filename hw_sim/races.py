@@ -91,14 +91,27 @@ def _accesses(st: functional.SramState, insn, dram: np.ndarray, where):
         if gemm and insn.reset:
             return []  # ACC only
         cols = (0, 1, 2) if gemm else (0,)
-        chunks = list(functional._loop_chunks(insn, uops, cols))  # rows may repeat: harmless
-        rows = {c: chunks[0][k] if len(chunks) == 1 else np.concatenate([ch[k] for ch in chunks])
-                for k, c in enumerate(cols)}  # fmt: skip
+        rows = {c: _loop_rows(insn, uops, c) for c in cols}
         out = [("OUT", rows[0], True)]
         if gemm:
             out += [("INP", rows[1], False), ("WGT", rows[2], False)]
         return out
     return []
+
+
+def _loop_rows(insn, uops: np.ndarray, col: int) -> np.ndarray:
+    """The rows column `col` (0 dst, 1 src, 2 wgt) of a micro-op loop visits, without
+    materializing the loop: the support of the micro-ops' histogram convolved with the two
+    levels' offsets (bounded by the buffer depth, so a 10**8-micro-op loop costs no more)."""
+    name = ("dst", "src", "wgt")[col]
+    h = (np.bincount(uops[:, col]) > 0).astype(np.int64)
+    for level in ("out", "in"):
+        iters, factor = getattr(insn, f"iter_{level}"), getattr(insn, f"{name}_factor_{level}")
+        if factor and iters > 1:
+            step = np.zeros((iters - 1) * factor + 1, np.int64)
+            step[::factor] = 1
+            h = (np.convolve(h, step) > 0).astype(np.int64)
+    return np.flatnonzero(h)
 
 
 def find_races(program: Program, start: list[int], dram: np.ndarray | None = None) -> list[Race]:

@@ -83,7 +83,8 @@ def test_random_programs_are_race_free(cfg):
         assert find_races(prog, simulate(prog, check_races=False).schedule.start) == []
 
 
-def test_device_and_cli_option(default_cfg, tmp_path, capsys):
+def test_device_and_cli_option(default_cfg, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VTAC_CHECK_RACES", "0")  # the suite's default is on
     prog = _load_then_gemm(default_cfg, token=False)
     dev = get_device("hw_sim", default_cfg)
     dev.load(prog)

@@ -18,6 +18,14 @@ from hw_sim.simulator import simulate
 from hw_sim.timing import fetch_arrival_offset, fetch_chunk, insn_timing
 from tests.conftest import sweep_size
 
+
+@pytest.fixture(autouse=True)
+def _timing_programs_race(monkeypatch):
+    """These random token patterns test scheduling, not data: they do not order every SRAM
+    access, so the suite-wide race detector is off here."""
+    monkeypatch.setenv("VTAC_CHECK_RACES", "0")
+
+
 FLAGS = ("pop_prev", "pop_next", "push_prev", "push_next")
 
 
