@@ -38,6 +38,10 @@ class ModelFormatError(FrontendError):
     """The file is not a readable ONNX model (malformed, truncated, empty)."""
 
 
+class UnsupportedDtypeError(FrontendError):
+    """A tensor or input of a data type the graph level does not hold (e.g. bfloat16)."""
+
+
 class UnsupportedValueError(FrontendError):
     """A test-case value the graph level cannot hold (sequence, optional, unsupported dtype)."""
 
@@ -181,7 +185,7 @@ def _external_file(tensor: onnx.TensorProto, where: str, base_dir: Path | None) 
 
 def _tensor_to_array(tensor: onnx.TensorProto, where: str, base_dir: Path | None = None):
     if onnx_dtype_to_numpy(tensor.data_type) is None:
-        raise FrontendError(f"{where}: data type {tensor.data_type} is not supported")
+        raise UnsupportedDtypeError(f"{where}: data type {tensor.data_type} is not supported")
     dims = tuple(int(d) for d in tensor.dims)
     if any(d < 0 for d in dims) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
         raise FrontendError(f"{where}: dims {dims} are negative or too large")
@@ -235,7 +239,7 @@ def _input_type(vi: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[int]]) ->
     tt = vi.type.tensor_type
     np_dtype = onnx_dtype_to_numpy(tt.elem_type)
     if np_dtype is None:
-        raise FrontendError(f"input {vi.name!r}: data type {tt.elem_type} is not supported")
+        raise UnsupportedDtypeError(f"input {vi.name!r}: data type {tt.elem_type} is not supported")
     declared = [
         int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or "?")
         for d in tt.shape.dim
