@@ -1,13 +1,14 @@
 """Planted bugs, one at a time, in a scratch copy of the repository: the tests chosen for each
 must fail. Prints which mutations the tests catch and which survive (exit 1 if any survives).
 
-    python scripts/mutation_check.py [--only NAME ...] [--list] [--json] [--keep]
+    python scripts/mutation_check.py [--only NAME ...] [--list] [--json]
 
 Each mutation is a literal (file, old text, new text) edit — small, realistic slips in the
 simulator, the timing model, the fault and race checks, the dependency pass, quantization, the
-CPU kernels and the VTA lowering — plus the test selection that should catch it. The copy lives
-in a temporary folder (the working tree is never edited); the RTL and LLVM caches are shared,
-keyed by content, so a mutation rebuilds only what it changes.
+CPU kernels and the VTA lowering — plus the test selection that should catch it; each selection
+first runs on an unmutated copy and must pass there (so a failure means the mutation was seen).
+The copy lives in a temporary folder (the working tree is never edited); the RTL and LLVM
+caches are shared, keyed by content, so a mutation rebuilds only what it changes.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ MUTATIONS: dict[str, tuple[str, str, str, list[str]]] = {
         "hw_sim/functional.py", "right = a64 >> np.clip(b64, 0, 31)",
         "right = a64 >> np.clip(b64, 0, 30)", ["tests/hw_sim/test_hwsim_functional.py"],
     ),
-    "alu_kernel_shift_bound": (
-        "hw_sim/alu_kernel.py", "%bbig = icmp sgt i32 %b, 31", "%bbig = icmp sgt i32 %b, 30",
+    "alu_kernel_left_shift_32": (
+        "hw_sim/alu_kernel.py", "%lbig = icmp ugt i32 %lamt, 31", "%lbig = icmp ugt i32 %lamt, 32",
         ["tests/hw_sim/test_hwsim_alu_paths.py"],
     ),
     "alu_repeated_add": (
@@ -97,15 +98,17 @@ def _apply(scratch: Path, name: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def run_one(name: str, timeout_s: float) -> dict:
-    """Apply mutation `name` to a fresh scratch copy and run its tests; returns the outcome."""
-    with tempfile.TemporaryDirectory(prefix=f"vtac_mut_{name}_") as d:
+def run_one(name: str | None, timeout_s: float, tests: list[str] | None = None) -> dict:
+    """Apply mutation `name` (None: none, the baseline) to a fresh scratch copy and run its
+    tests; returns the outcome ("caught" = the tests failed)."""
+    tests = MUTATIONS[name][3] if name else tests
+    with tempfile.TemporaryDirectory(prefix=f"vtac_mut_{name or 'baseline'}_") as d:
         scratch = Path(d) / "repo"
         shutil.copytree(ROOT, scratch, ignore=IGNORE)
-        _apply(scratch, name)
+        if name:
+            _apply(scratch, name)
         env = os.environ | {"PYTHONPATH": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"}
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               *MUTATIONS[name][3]]  # fmt: skip
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
         t0 = time.monotonic()
         try:
             proc = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True,
@@ -115,8 +118,9 @@ def run_one(name: str, timeout_s: float) -> dict:
         except subprocess.TimeoutExpired:
             code, tail = -1, f"timed out after {timeout_s:.0f} s"
     status = "caught" if code == 1 else "survived" if code == 0 else "error"
-    return {"mutation": name, "status": status, "exit": code, "seconds": round(time.monotonic()
-            - t0, 1), "tests": tail}  # fmt: skip
+    seconds = round(time.monotonic() - t0, 1)
+    label = name or "baseline " + " ".join(tests)
+    return {"mutation": label, "status": status, "exit": code, "seconds": seconds, "tests": tail}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, (rel, _, _, tests) in MUTATIONS.items():
             print(f"{name:26s} {rel:34s} {' '.join(tests)}")
         return 0
+    names = args.only or list(MUTATIONS)
+    # Each test selection must pass on the unmutated copy, else a "caught" means nothing.
+    for tests in dict.fromkeys(tuple(MUTATIONS[n][3]) for n in names):
+        base = run_one(None, args.timeout, list(tests))
+        if base["status"] != "survived":
+            print(f"baseline fails: {' '.join(tests)}: {base['tests']}", file=sys.stderr)
+            return 2
     results = []
-    for name in args.only or list(MUTATIONS):
+    for name in names:
         r = run_one(name, args.timeout)
         results.append(r)
         if not args.json:
