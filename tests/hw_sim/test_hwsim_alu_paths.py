@@ -31,9 +31,12 @@ def _state(cfg, rng):
 
 @pytest.mark.parametrize("op", list(AluOp))
 def test_sequential_kernel_matches_python_lanes(rng, op):
-    acc = rng.integers(-(2**31), 2**31, (32, 1, 4), dtype=np.int64).astype(np.int32)
-    acc[::2] = rng.integers(-40, 40, acc[::2].shape)
+    acc = rng.integers(-(2**31), 2**31, (32, 1, 12), dtype=np.int64).astype(np.int32)
+    edges = [-40, -33, -32, -31, -1, 0, 1, 30, 31, 32, 33, 40]  # shift amounts at the bounds
+    acc[::2] = rng.choice(edges, acc[::2].shape)
+    acc[0, 0] = edges
     dst, src = rng.integers(0, 32, 300), rng.integers(0, 32, 300)
+    dst[0], src[0] = 1, 0  # the first micro-op reads every edge amount
     want = [row.reshape(-1).tolist() for row in acc]
     for d, s in zip(dst.tolist(), src.tolist(), strict=True):
         want[d] = [py_alu(op, x, y) for x, y in zip(want[d], list(want[s]), strict=True)]
