@@ -22,86 +22,132 @@ import numpy as np
 
 from hw_sim.isa import AluOp
 
-_IR = """
-define void @__VTACSYM__alu_seq(i32* %acc, i64* %dst, i64* %src, i64 %n, i64 %lanes,
-                                i32 %op, i32 %use_imm, i32 %imm) nounwind {
+
+def _ir(lanes: int) -> str:
+    """The loop for rows of `lanes` int32 lanes: each micro-op loads, computes and stores a
+    whole row as one <lanes x i32> vector (rows are either the same or disjoint, so a vector
+    load of both operands before the store keeps the per-lane semantics)."""
+    v = f"<{lanes} x i32>"
+    vb = f"<{lanes} x i1>"
+
+    def splat(c: int) -> str:
+        return "<" + ", ".join([f"i32 {c}"] * lanes) + ">"
+
+    return f"""
+define void @__VTACSYM__alu_seq(i32* %acc, i64* %udst, i64* %usrc, i64 %nu, i64 %n_in,
+                                i64 %n, i64 %dfo, i64 %dfi, i64 %sfo, i64 %sfi,
+                                i32 %op, i32 %use_imm, i32 %imm) nounwind {{
 entry:
   %empty = icmp eq i64 %n, 0
   %imm_mode = icmp ne i32 %use_imm, 0
-  br i1 %empty, label %done, label %uop
-uop:
-  %k = phi i64 [0, %entry], [%k1, %next]
-  %dp = getelementptr i64, i64* %dst, i64 %k
-  %d = load i64, i64* %dp
-  %sp = getelementptr i64, i64* %src, i64 %k
-  %s = load i64, i64* %sp
-  %dbase = mul i64 %d, %lanes
-  %sbase = mul i64 %s, %lanes
-  br label %lane
-lane:
-  %l = phi i64 [0, %uop], [%l1, %lane]
-  %di = add i64 %dbase, %l
-  %si = add i64 %sbase, %l
-  %ap = getelementptr i32, i32* %acc, i64 %di
-  %bp = getelementptr i32, i32* %acc, i64 %si
-  %a = load i32, i32* %ap
-  %bt = load i32, i32* %bp
-  %b = select i1 %imm_mode, i32 %imm, i32 %bt
-  %lt = icmp slt i32 %a, %b
-  %vmin = select i1 %lt, i32 %a, i32 %b
-  %vmax = select i1 %lt, i32 %b, i32 %a
-  %vadd = add i32 %a, %b
-  %vmul = mul i32 %a, %b
-  %bneg = icmp slt i32 %b, 0
-  %bbig = icmp sgt i32 %b, 31
-  %ramt0 = select i1 %bbig, i32 31, i32 %b
-  %ramt = select i1 %bneg, i32 0, i32 %ramt0
-  %vright = ashr i32 %a, %ramt
-  %lamt = sub i32 0, %b
-  %lbig = icmp ugt i32 %lamt, 31
-  %lamt1 = select i1 %lbig, i32 0, i32 %lamt
-  %vl0 = shl i32 %a, %lamt1
-  %vleft = select i1 %lbig, i32 0, i32 %vl0
-  %vshr = select i1 %bneg, i32 %vleft, i32 %vright
+  %i0 = insertelement {v} undef, i32 %imm, i32 0
+  %immv = shufflevector {v} %i0, {v} undef, <{lanes} x i32> zeroinitializer
   %is_min = icmp eq i32 %op, 0
   %is_max = icmp eq i32 %op, 1
   %is_add = icmp eq i32 %op, 2
   %is_shr = icmp eq i32 %op, 3
-  %r3 = select i1 %is_shr, i32 %vshr, i32 %vmul
-  %r2 = select i1 %is_add, i32 %vadd, i32 %r3
-  %r1 = select i1 %is_max, i32 %vmax, i32 %r2
-  %r = select i1 %is_min, i32 %vmin, i32 %r1
-  store i32 %r, i32* %ap
-  %l1 = add i64 %l, 1
-  %more = icmp ult i64 %l1, %lanes
-  br i1 %more, label %lane, label %next
-next:
+  br i1 %empty, label %done, label %uop
+uop:
+  %k = phi i64 [0, %entry], [%k1, %uop]
+  %u = phi i64 [0, %entry], [%u_n, %uop]
+  %i = phi i64 [0, %entry], [%i_n, %uop]
+  %bd = phi i64 [0, %entry], [%bd_n, %uop]
+  %bs = phi i64 [0, %entry], [%bs_n, %uop]
+  %od = phi i64 [0, %entry], [%od_n, %uop]
+  %os = phi i64 [0, %entry], [%os_n, %uop]
+  %dp = getelementptr i64, i64* %udst, i64 %u
+  %d0 = load i64, i64* %dp
+  %sp = getelementptr i64, i64* %usrc, i64 %u
+  %s0 = load i64, i64* %sp
+  %d = add i64 %d0, %bd
+  %s = add i64 %s0, %bs
+  %dbase = mul i64 %d, {lanes}
+  %sbase = mul i64 %s, {lanes}
+  %ap0 = getelementptr i32, i32* %acc, i64 %dbase
+  %bp0 = getelementptr i32, i32* %acc, i64 %sbase
+  %ap = bitcast i32* %ap0 to {v}*
+  %bp = bitcast i32* %bp0 to {v}*
+  %a = load {v}, {v}* %ap, align 4
+  %bt = load {v}, {v}* %bp, align 4
+  %b = select i1 %imm_mode, {v} %immv, {v} %bt
+  %lt = icmp slt {v} %a, %b
+  %vmin = select {vb} %lt, {v} %a, {v} %b
+  %vmax = select {vb} %lt, {v} %b, {v} %a
+  %vadd = add {v} %a, %b
+  %vmul = mul {v} %a, %b
+  %bneg = icmp slt {v} %b, {splat(0)}
+  %bbig = icmp sgt {v} %b, {splat(31)}
+  %ramt0 = select {vb} %bbig, {v} {splat(31)}, {v} %b
+  %ramt = select {vb} %bneg, {v} {splat(0)}, {v} %ramt0
+  %vright = ashr {v} %a, %ramt
+  %lamt = sub {v} {splat(0)}, %b
+  %lbig = icmp ugt {v} %lamt, {splat(31)}
+  %lamt1 = select {vb} %lbig, {v} {splat(0)}, {v} %lamt
+  %vl0 = shl {v} %a, %lamt1
+  %vleft = select {vb} %lbig, {v} {splat(0)}, {v} %vl0
+  %vshr = select {vb} %bneg, {v} %vleft, {v} %vright
+  %r3 = select i1 %is_shr, {v} %vshr, {v} %vmul
+  %r2 = select i1 %is_add, {v} %vadd, {v} %r3
+  %r1 = select i1 %is_max, {v} %vmax, {v} %r2
+  %r = select i1 %is_min, {v} %vmin, {v} %r1
+  store {v} %r, {v}* %ap, align 4
+  ; next (o, i, u): u wraps into i, i into o; row offsets follow as running sums
+  %u1 = add i64 %u, 1
+  %wu = icmp eq i64 %u1, %nu
+  %i1 = add i64 %i, 1
+  %wi0 = icmp eq i64 %i1, %n_in
+  %wi = and i1 %wu, %wi0
+  %od1 = add i64 %od, %dfo
+  %os1 = add i64 %os, %sfo
+  %od_n = select i1 %wi, i64 %od1, i64 %od
+  %os_n = select i1 %wi, i64 %os1, i64 %os
+  %u_n = select i1 %wu, i64 0, i64 %u1
+  %i_w = select i1 %wi0, i64 0, i64 %i1
+  %i_n = select i1 %wu, i64 %i_w, i64 %i
+  %bd1 = add i64 %bd, %dfi
+  %bs1 = add i64 %bs, %sfi
+  %bd_w = select i1 %wi0, i64 %od_n, i64 %bd1
+  %bs_w = select i1 %wi0, i64 %os_n, i64 %bs1
+  %bd_n = select i1 %wu, i64 %bd_w, i64 %bd
+  %bs_n = select i1 %wu, i64 %bs_w, i64 %bs
   %k1 = add i64 %k, 1
   %again = icmp ult i64 %k1, %n
   br i1 %again, label %uop, label %done
 done:
   ret void
-}
+}}
 """
 
+
+_I64 = ctypes.c_int64
 _FN = ctypes.CFUNCTYPE(
     None,
-    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-    ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
-)  # fmt: skip
-_kernel = None
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    _I64,
+    ctypes.c_int32,
+    ctypes.c_int32,
+    ctypes.c_int32,
+)
+_kernels: dict[int, object] = {}  # lanes -> compiled loop
 
 
-def _compiled():
-    global _kernel
-    if _kernel is None:
+def _compiled(lanes: int):
+    if lanes not in _kernels:
         from compiler.llvm.codegen import ModuleCode, StageInfo
         from compiler.llvm.jit import compile_module
 
-        code = ModuleCode(_IR, (StageInfo("__VTACSYM__alu_seq", None),), ())
-        (addr,) = compile_module(code, name="hw_sim_alu_seq")
-        _kernel = _FN(addr)
-    return _kernel
+        code = ModuleCode(_ir(lanes), (StageInfo("__VTACSYM__alu_seq", None),), ())
+        (addr,) = compile_module(code, name=f"hw_sim_alu_seq_{lanes}")
+        _kernels[lanes] = _FN(addr)
+    return _kernels[lanes]
 
 
 def run_sequential(
@@ -111,14 +157,32 @@ def run_sequential(
 
     `acc` is the C-contiguous int32 (rows, lanes...) accumulator; `dst`/`src` int64 row indices
     (range-checked by the caller)."""
+    run_loop(acc, op, dst, src, 1, 1, (0, 0, 0, 0), imm)
+
+
+def run_loop(
+    acc: np.ndarray,
+    op: AluOp,
+    uop_dst: np.ndarray,
+    uop_src: np.ndarray,
+    iter_out: int,
+    iter_in: int,
+    factors: tuple[int, int, int, int],
+    imm: int | None,
+) -> None:
+    """The whole two-level ALU loop in machine code, without materializing its indices:
+    for o < iter_out, i < iter_in, u: d = uop_dst[u] + o*f[0] + i*f[1], s = uop_src[u] +
+    o*f[2] + i*f[3] (f = dst_factor_out, dst_factor_in, src_factor_out, src_factor_in)."""
     if not (acc.flags.c_contiguous and acc.dtype == np.int32):
         raise ValueError("acc must be a C-contiguous int32 array")
-    d = np.ascontiguousarray(dst, dtype=np.int64)
-    s = d if imm is not None else np.ascontiguousarray(src, dtype=np.int64)
+    d = np.ascontiguousarray(uop_dst, dtype=np.int64)
+    s = np.ascontiguousarray(uop_src, dtype=np.int64)
     if len(s) != len(d):
         raise ValueError("dst and src differ in length")
-    lanes = acc[0].size if len(acc) else 0
-    _compiled()(
-        acc.ctypes.data, d.ctypes.data, s.ctypes.data, len(d), lanes,
+    n = len(d) * iter_out * iter_in
+    if not len(acc) or not n:
+        return
+    _compiled(acc[0].size)(
+        acc.ctypes.data, d.ctypes.data, s.ctypes.data, len(d), iter_in, n, *factors,
         int(op), imm is not None, 0 if imm is None else int(imm),
     )  # fmt: skip

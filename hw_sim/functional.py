@@ -495,7 +495,7 @@ def _alu_plan(st: SramState, insn: AluInsn, where: Where) -> tuple:
             return ("imm", gemm_paths.as_slice(rows))
         return ("imm_counts", rows, counts[rows])
     if insn.n_uops > CHUNK_UOPS:
-        return ("chunked", uops.copy())
+        return ("chunked", uops.copy(), np.flatnonzero(_dst_counts(insn, uops)))
     dst, src = next(_loop_chunks(insn, uops, (0, 1)))
     return _alu_chunk_plan(st, insn, dst, src)
 
@@ -542,10 +542,14 @@ def alu(st: SramState, insn: AluInsn, where: Where) -> None:
         OUT[d] = low 8 bits of ACC[d]
     """
     plan = _cached_plan(st, insn, where, _alu_plan)
-    if plan[0] == "chunked":  # too long to plan at once: the sequential loop, chunk by chunk
-        for dst, src in _loop_chunks(insn, plan[1], (0, 1)):
-            touched = np.flatnonzero(np.bincount(dst))
-            _run_alu(st, insn, ("ordered", dst, src, touched))
+    if plan[0] == "chunked":  # too long to materialize: the compiled loop walks it itself
+        uops = plan[1]
+        factors = (insn.dst_factor_out, insn.dst_factor_in, insn.src_factor_out,
+                   insn.src_factor_in)  # fmt: skip
+        alu_kernel.run_loop(st.acc, insn.alu_op, uops[:, 0], uops[:, 1], insn.iter_out,
+                            insn.iter_in, factors, None)  # fmt: skip
+        touched = plan[2]
+        st.out[touched] = st.acc[touched].astype(np.int8)
     else:
         _run_alu(st, insn, plan)
 

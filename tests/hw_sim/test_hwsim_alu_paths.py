@@ -84,8 +84,9 @@ def test_chunked_tensor_alu_is_sequential(cfg, rng, monkeypatch):
     monkeypatch.setattr(functional, "CHUNK_UOPS", 7)
     st = _state(cfg, rng)
     st.uop[:3] = [(1, 0, 0), (2, 1, 0), (1, 2, 0)]
-    insn = AluInsn(alu_op=AluOp.ADD, uop_bgn=0, uop_end=3, iter_out=5, iter_in=2,
-                   dst_factor_out=1, src_factor_in=1)  # fmt: skip
+    insn = AluInsn(alu_op=AluOp.ADD, uop_bgn=0, uop_end=3, iter_out=5, iter_in=3,
+                   dst_factor_out=1, dst_factor_in=2, src_factor_out=3,
+                   src_factor_in=1)  # fmt: skip
     assert functional._alu_plan(st, insn, Where(0, insn))[0] == "chunked"
     want = reference_alu(st, insn)
     functional.alu(st, insn, Where(0, insn))
