@@ -96,31 +96,41 @@ class HwConfig:
     # ----- construction -------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict, name: str = "custom") -> HwConfig:
+        """A config from its JSON form, checked against `json_schema()` first (one
+        `ConfigError` naming the field: wrong type, out of bounds, NaN, unknown key)."""
+        from hw_sim.schemas import SchemaError, check
+
+        if not isinstance(data, dict):
+            raise ConfigError(f"hardware config {name!r} must be a JSON object")
         missing = [k for k in REQUIRED_KEYS if k not in data]
         if missing:
             raise ConfigError(
                 f"hardware config {name!r} is missing "
                 + ", ".join(f"{k} ({REQUIRED_KEYS[k]})" for k in missing)
             )
-        values = {}
-        for k in REQUIRED_KEYS:
-            v = data[k]
-            if k == "CLOCK_MHZ":
-                if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
-                    raise ConfigError(f"hardware config {name!r}: CLOCK_MHZ must be > 0, got {v!r}")
-                values[k] = float(v)
-            else:
-                if not isinstance(v, int) or isinstance(v, bool):
-                    raise ConfigError(
-                        f"hardware config {name!r}: {k} must be an integer, got {v!r}"
-                    )
-                values[k] = v
-        for k, (default, _) in OPTIONAL_KEYS.items():
-            v = data.get(k, default)
-            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v < 1e9:
-                raise ConfigError(f"hardware config {name!r}: {k} must be >= 0, got {v!r}")
-            values[k] = float(v)
+        try:
+            check(data, cls.json_schema(), f"hardware config {name!r}")
+        except SchemaError as e:
+            raise ConfigError(str(e)) from None
+        values = {k: data[k] for k in cls.param_types() if k in data}
+        values["CLOCK_MHZ"] = float(values["CLOCK_MHZ"])
+        for k in OPTIONAL_KEYS:
+            if k in values:
+                values[k] = float(values[k])
         return cls(name=name, **values)
+
+    @classmethod
+    def param_types(cls) -> dict[str, type]:
+        """Every parameter of the JSON form and its Python type (from the dataclass)."""
+        types = {"int": int, "float": float, "str": str, "bool": bool}
+        return {f.name: types.get(str(f.type), object) for f in fields(cls) if f.name != "name"}
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        """The JSON Schema of a config file (`hw_sim.schemas.config_schema`)."""
+        from hw_sim.schemas import config_schema
+
+        return config_schema(cls.param_types())
 
     def to_dict(self) -> dict:
         """The JSON form (round-trips through `from_dict`)."""
@@ -369,7 +379,7 @@ class HwConfig:
 def load_config(name_or_path: str | Path = "default") -> HwConfig:
     """Load a config by built-in name (`default`, `small`) or from a JSON file path."""
     path = Path(name_or_path)
-    if path.suffix != ".json":
+    if path.suffix != ".json" and not path.exists():
         builtin = CONFIG_DIR / f"{name_or_path}.json"
         if not builtin.exists():
             names = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
@@ -382,8 +392,14 @@ def load_config(name_or_path: str | Path = "default") -> HwConfig:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"hardware config file not found: {path}") from None
-    except json.JSONDecodeError as e:
+    except IsADirectoryError:
+        raise ConfigError(f"hardware config {path} is a directory, not a JSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"hardware config {path} is not valid JSON: {e}") from None
+    except (RecursionError, ValueError) as e:  # nesting too deep; integers over 4300 digits
+        raise ConfigError(f"hardware config {path} cannot be read: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"hardware config {path} cannot be read: {e.strerror or e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"hardware config {path} must hold a JSON object")
     return HwConfig.from_dict(data, name=path.stem)

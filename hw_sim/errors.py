@@ -71,5 +71,16 @@ class WatchdogError(SimError):
         super().__init__(message)
 
 
+class WallClockTimeoutError(SimError):
+    """The run exceeded its wall-clock budget (`timeout` seconds, `--timeout`), beside the cycle
+    watchdog: a legal program can be slow to simulate without being long in cycles."""
+
+    def __init__(self, message: str, seconds: float, index: int | None, cycle: int | None):
+        self.seconds = seconds
+        self.index = index
+        self.cycle = cycle
+        super().__init__(message)
+
+
 class TokenOverflowError(SimError):
     """More than the counter maximum (255) dependency tokens were outstanding on one queue."""

@@ -236,9 +236,13 @@ def blocked_gemm(
     vt = virtual_threads
     if vt not in (1, 2):
         raise ValueError(f"virtual_threads must be 1 or 2, got {vt}")
-    for what, size, unit in (("batch", block, bt), ("in", block, bi), ("out", block, bo)):
-        if size % unit or n % block:
-            raise ValueError(f"block {block} / n {n} must divide by {what} unit {unit}")
+    if n < 1 or block < 1:
+        raise ValueError(f"n and block must be positive, got n={n}, block={block}")
+    for what, unit in (("BATCH", bt), ("BLOCK_IN", bi), ("BLOCK_OUT", bo)):
+        if block % unit:
+            raise ValueError(f"block {block} must be a multiple of the config's {what} ({unit})")
+    if n % block:
+        raise ValueError(f"n {n} must be a multiple of block {block}")
     rows, ci, co = block // bt, block // bi, block // bo  # tile: rows x ci INP, co x ci WGT
     nr, nc_in, nc_out = n // bt, n // bi, n // bo  # DRAM row pitches (elements)
     for buf, need, have in (

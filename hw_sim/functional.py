@@ -10,17 +10,19 @@ Exactness notes
   accumulation because modular addition is associative (details: `hw_sim.gemm_paths`).
 * ALU micro-ops are applied in loop order. The vectorized path is used only when it provably
   matches sequential execution (no destination repeats, and no micro-op reads a row written by an
-  earlier one); otherwise an ordered path runs (rounds of distinct destinations for immediates,
-  one micro-op at a time for tensor operands).
+  earlier one). Otherwise, with an immediate operand, each row gets the op applied as many times
+  as the loop writes it, in closed form (`alu_apply_repeated`; the counts come from histograms,
+  not from materializing the loop); with a tensor operand a compiled loop runs the micro-ops
+  one at a time (`hw_sim.alu_kernel`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hw_sim import gemm_paths
+from hw_sim import alu_kernel, gemm_paths
 from hw_sim.config import HwConfig
 from hw_sim.disasm import disasm
 from hw_sim.errors import DramRangeError, InvalidInstructionError, SramRangeError
@@ -359,27 +361,42 @@ def _loop_chunks(insn: GemmInsn | AluInsn, uops: np.ndarray, cols: tuple[int, ..
 # ----- GEMM ---------------------------------------------------------------------------------
 
 
-def _trivial_plan(st: SramState, insn: GemmInsn | AluInsn, where: Where) -> tuple:
-    """Range-check a micro-op loop; return (uops, plan) where plan is ("none",) for an empty
-    loop, ("chunked", uops) for one too long to materialize at once, else None."""
-    uops = _check_loop(st, insn, where)
-    if insn.n_uops == 0:
-        return uops, ("none",)
-    if insn.n_uops > CHUNK_UOPS:
-        return uops, ("chunked", uops.copy())
-    return uops, None
+def _without_repeats(insn: GemmInsn) -> tuple[GemmInsn, int]:
+    """(the loop with repeating levels run once, how many times each product is added).
+
+    A level whose dst, src and wgt factors are all 0 repeats the same micro-ops: its products
+    are added `iter` times (one multiplication modulo 2**32 instead of `iter` products); under
+    reset any level with dst factor 0 only rewrites the same zeros."""
+    mult, fields = 1, {}
+    for level in ("out", "in"):
+        iters = getattr(insn, f"iter_{level}")
+        moves = (
+            getattr(insn, f"dst_factor_{level}") != 0
+            or not insn.reset
+            and (
+                getattr(insn, f"src_factor_{level}") != 0
+                or getattr(insn, f"wgt_factor_{level}") != 0
+            )
+        )
+        if iters > 1 and not moves:
+            mult *= iters
+            fields[f"iter_{level}"] = 1
+    return (replace(insn, **fields) if fields else insn), (1 if insn.reset else mult)
 
 
 def _gemm_plan(st: SramState, insn: GemmInsn, where: Where) -> tuple:
-    uops, plan = _trivial_plan(st, insn, where)
-    if plan is not None:
-        return plan
+    uops = _check_loop(st, insn, where)
+    if insn.n_uops == 0:
+        return ("none",)
+    insn, mult = _without_repeats(insn)
+    if insn.n_uops > CHUNK_UOPS:
+        return ("chunked", uops.copy(), insn, mult)
     if insn.reset:
         return ("reset", next(_loop_chunks(insn, uops, (0,)))[0])
-    plan = gemm_paths.factored_plan(st, insn, uops)
+    plan = gemm_paths.factored_plan(st, insn, uops) if mult == 1 else None
     if plan is not None:
         return plan
-    return ("generic", *next(_loop_chunks(insn, uops, (0, 1, 2))))
+    return ("generic", *next(_loop_chunks(insn, uops, (0, 1, 2))), mult)
 
 
 def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
@@ -401,19 +418,22 @@ def gemm(st: SramState, insn: GemmInsn, where: Where) -> None:
     if kind == "factored":
         gemm_paths.run_factored(st, plan)
     elif kind == "generic":
-        gemm_paths.accumulate(st, plan[1], gemm_paths.gemm_products(st, plan[2], plan[3]))
+        products = gemm_paths.gemm_products(st, plan[2], plan[3])
+        gemm_paths.accumulate(st, plan[1], products, times=plan[4])
     elif kind == "reset":
         _reset(st, plan[1])
     elif kind == "chunked":
-        if insn.reset and st.reset_writes_out:  # complement each row once per instruction
-            dst = np.unique(np.concatenate([c[0] for c in _loop_chunks(insn, plan[1], (0,))]))
+        loop, mult = plan[2], plan[3]
+        if loop.reset and st.reset_writes_out:  # complement each row once per instruction
+            dst = np.unique(np.concatenate([c[0] for c in _loop_chunks(loop, plan[1], (0,))]))
             _reset(st, dst)
             return
-        for dst, src, wgt in _loop_chunks(insn, plan[1], (0, 1, 2)):
-            if insn.reset:
+        for dst, src, wgt in _loop_chunks(loop, plan[1], (0, 1, 2)):
+            if loop.reset:
                 st.acc[dst] = 0
             else:
-                gemm_paths.accumulate(st, dst, gemm_paths.gemm_products(st, src, wgt))
+                products = gemm_paths.gemm_products(st, src, wgt)
+                gemm_paths.accumulate(st, dst, products, times=mult)
 
 
 def _reset(st: SramState, dst) -> None:
@@ -452,15 +472,44 @@ def alu_apply(op: AluOp, a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
     raise ValueError(f"unknown ALU op {op!r}")
 
 
-def _occurrence_rank(dst: np.ndarray) -> np.ndarray:
-    """rank[k] = how many earlier positions hold the same value as dst[k]."""
-    order = np.argsort(dst, kind="stable")
-    d = dst[order]
-    new_group = np.concatenate(([True], d[1:] != d[:-1]))
-    group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(d)), 0))
-    rank = np.empty(len(d), np.int64)
-    rank[order] = np.arange(len(d)) - group_start
-    return rank
+def alu_apply_repeated(op: AluOp, a: np.ndarray, imm: int, counts: np.ndarray) -> np.ndarray:
+    """`op(., imm)` applied `counts[r]` >= 1 times to row r of `a` (rows along axis 0), closed form.
+
+    MIN/MAX are idempotent; ADD adds counts*imm and MUL multiplies by imm**counts (both modulo
+    2**32); shifts compose (an arithmetic right shift by x then y is one by min(x+y, 31), a left
+    shift by x then y one by x+y, 0 from 32 on). Equal to applying `alu_apply` counts times.
+    """
+    c = np.asarray(counts, dtype=np.int64).reshape((-1,) + (1,) * (a.ndim - 1))
+    if op in (AluOp.MIN, AluOp.MAX):
+        return alu_apply(op, a, imm)
+    if op == AluOp.ADD:
+        return alu_apply(op, a, (c * imm).astype(np.int32))  # |c*imm| < 2**63; wraps to int32
+    if op == AluOp.MUL:
+        powers = {int(k): pow(imm, int(k), 1 << 32) for k in np.unique(c)}
+        factor = np.vectorize(powers.__getitem__, otypes=[np.int64])(c)
+        return alu_apply(op, a, factor.astype(np.uint32).astype(np.int32))
+    if op == AluOp.SHR:
+        return alu_apply(op, a, np.clip(c * imm, -32, 31).astype(np.int32))
+    raise ValueError(f"unknown ALU op {op!r}")
+
+
+def _level_histogram(iters: int, factor: int) -> np.ndarray:
+    """h[x] = how many i < iters have i*factor == x."""
+    if factor == 0:
+        return np.array([iters], np.int64)
+    h = np.zeros((iters - 1) * factor + 1, np.int64)
+    h[::factor] = 1
+    return h
+
+
+def _dst_counts(insn: AluInsn, uops: np.ndarray) -> np.ndarray:
+    """counts[d] = how many (o, i, u) of the loop write row d, without materializing the loop:
+    the histogram of the micro-ops' dst convolved with those of the two levels' offsets (the
+    range checks bound every index by the buffer depth, so this costs at most depth**2)."""
+    h = np.bincount(uops[:, 0], minlength=1).astype(np.int64)
+    for iters, factor in ((insn.iter_out, insn.dst_factor_out), (insn.iter_in, insn.dst_factor_in)):
+        h = np.convolve(h, _level_histogram(iters, factor))
+    return h
 
 
 def _reads_earlier_write(dst: np.ndarray, src: np.ndarray, depth: int) -> bool:
@@ -471,24 +520,28 @@ def _reads_earlier_write(dst: np.ndarray, src: np.ndarray, depth: int) -> bool:
 
 
 def _alu_plan(st: SramState, insn: AluInsn, where: Where) -> tuple:
-    uops, plan = _trivial_plan(st, insn, where)
-    if plan is not None:
-        return plan
+    uops = _check_loop(st, insn, where)
+    if insn.n_uops == 0:
+        return ("none",)
+    if insn.use_imm:
+        # Rows are independent under an immediate: each ends as op applied count times.
+        counts = _dst_counts(insn, uops)
+        rows = np.flatnonzero(counts)
+        if (counts[rows] == 1).all():
+            return ("imm", gemm_paths.as_slice(rows))
+        return ("imm_counts", rows, counts[rows])
+    if insn.n_uops > CHUNK_UOPS:
+        return ("chunked", uops.copy(), np.flatnonzero(_dst_counts(insn, uops)))
     dst, src = next(_loop_chunks(insn, uops, (0, 1)))
     return _alu_chunk_plan(st, insn, dst, src)
 
 
 def _alu_chunk_plan(st: SramState, insn: AluInsn, dst: np.ndarray, src: np.ndarray) -> tuple:
-    if insn.use_imm:
-        rank = _occurrence_rank(dst)
-        rounds = int(rank.max()) + 1  # one round unless a destination repeats
-        if rounds == 1:
-            return ("imm", [gemm_paths.as_slice(dst)])
-        return ("imm", [dst[rank == r] for r in range(rounds)])
-    sorted_dst = np.sort(dst)
-    repeats = bool((sorted_dst[1:] == sorted_dst[:-1]).any())
-    if repeats or _reads_earlier_write(dst, src, st.cfg.acc_depth):
-        return ("ordered", dst.tolist(), src.tolist())
+    """A tensor-operand loop: one vectorized update when no destination repeats and no micro-op
+    reads a row an earlier one wrote, else the compiled sequential loop. Linear in the loop."""
+    seen = np.bincount(dst, minlength=st.cfg.acc_depth)
+    if (seen > 1).any() or _reads_earlier_write(dst, src, st.cfg.acc_depth):
+        return ("ordered", dst, src, np.flatnonzero(seen))
     return ("tensor", gemm_paths.as_slice(dst), gemm_paths.as_slice(src))
 
 
@@ -496,20 +549,23 @@ def _run_alu(st: SramState, insn: AluInsn, plan: tuple) -> None:
     acc, out, op = st.acc, st.out, insn.alu_op
     kind = plan[0]
     if kind == "imm":
-        for d in plan[1]:
-            new = alu_apply(op, acc[d], insn.imm)
-            acc[d] = new
-            out[d] = new.astype(np.int8)
+        d = plan[1]
+        new = alu_apply(op, acc[d], insn.imm)
+        acc[d] = new
+        out[d] = new.astype(np.int8)
+    elif kind == "imm_counts":
+        d = plan[1]
+        new = alu_apply_repeated(op, acc[d], insn.imm, plan[2])
+        acc[d] = new
+        out[d] = new.astype(np.int8)
     elif kind == "tensor":
         d, s = plan[1], plan[2]
         new = alu_apply(op, acc[d], acc[s])
         acc[d] = new
         out[d] = new.astype(np.int8)
-    elif kind == "ordered":
-        for d, s in zip(plan[1], plan[2], strict=True):  # one micro-op at a time
-            new = alu_apply(op, acc[d], acc[s])
-            acc[d] = new
-            out[d] = new.astype(np.int8)
+    elif kind == "ordered":  # one micro-op at a time, in machine code
+        alu_kernel.run_sequential(acc, op, plan[1], plan[2], None)
+        out[plan[3]] = acc[plan[3]].astype(np.int8)
 
 
 def alu(st: SramState, insn: AluInsn, where: Where) -> None:
@@ -522,9 +578,14 @@ def alu(st: SramState, insn: AluInsn, where: Where) -> None:
         OUT[d] = low 8 bits of ACC[d]
     """
     plan = _cached_plan(st, insn, where, _alu_plan)
-    if plan[0] == "chunked":
-        for dst, src in _loop_chunks(insn, plan[1], (0, 1)):
-            _run_alu(st, insn, _alu_chunk_plan(st, insn, dst, src))
+    if plan[0] == "chunked":  # too long to materialize: the compiled loop walks it itself
+        uops = plan[1]
+        factors = (insn.dst_factor_out, insn.dst_factor_in, insn.src_factor_out,
+                   insn.src_factor_in)  # fmt: skip
+        alu_kernel.run_loop(st.acc, insn.alu_op, uops[:, 0], uops[:, 1], insn.iter_out,
+                            insn.iter_in, factors, None)  # fmt: skip
+        touched = plan[2]
+        st.out[touched] = st.acc[touched].astype(np.int8)
     else:
         _run_alu(st, insn, plan)
 

@@ -66,8 +66,10 @@ def add_rows(st: SramState, rows: np.ndarray | slice, values: np.ndarray) -> Non
     st.out[rows] = acc.astype(np.int8)
 
 
-def accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
-    """ACC[dst[k]] += values[k] for every k (rows may repeat); OUT of each touched row updated."""
+def accumulate(st: SramState, dst: np.ndarray, values: np.ndarray, times: int = 1) -> None:
+    """ACC[dst[k]] += times * values[k] for every k (rows may repeat); OUT of each touched row
+    updated. `times` > 1 is a loop level repeating the same micro-ops: the exact per-row sums
+    are reduced modulo 2**32 before the multiplication, so nothing overflows int64."""
     lanes = values.shape[1]
     d0 = int(dst.min())
     span = int(dst.max()) - d0 + 1
@@ -76,7 +78,10 @@ def accumulate(st: SramState, dst: np.ndarray, values: np.ndarray) -> None:
     idx = (rel[:, None] * lanes + np.arange(lanes)).reshape(-1)
     sums = np.bincount(idx, weights=values.reshape(-1), minlength=span * lanes)
     touched = np.flatnonzero(np.bincount(rel, minlength=span))
-    add_rows(st, touched + d0, sums.reshape(span, lanes)[touched])
+    sums = sums.reshape(span, lanes)[touched]
+    if times != 1:
+        sums = (sums.astype(np.int64) & 0xFFFFFFFF) * times  # < 2**32 * 2**28
+    add_rows(st, touched + d0, sums)
 
 
 def _offsets(levels: list[tuple[int, int, int, int]], col: int) -> np.ndarray:

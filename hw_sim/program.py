@@ -20,6 +20,7 @@ File format (`.vtaprog`, little-endian, no pickle):
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import numpy as np
 
 from hw_sim.config import ConfigError, HwConfig
 from hw_sim.isa import Insn, MalformedInstruction, MemType, decode_program, encode_program
+from hw_sim.schemas import SchemaError, check, header_schema
 
 MAGIC = b"VTAPROG\x01"
 FORMAT_VERSION = 1
@@ -71,7 +73,7 @@ class DramBuffer:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize  # Python ints: no wrap
 
     def elem(self, cfg: HwConfig, mem_type: MemType, byte_offset: int = 0) -> int:
         """DRAM element index of this buffer (+ byte_offset) in units of `mem_type` elements."""
@@ -153,6 +155,10 @@ class Program:
             header = json.loads(data[12 : 12 + hlen])
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise bad(f"unreadable header: {e}") from None
+        except RecursionError:
+            raise bad("unreadable header: JSON nested too deeply") from None
+        except ValueError as e:  # e.g. an integer of more than 4300 digits
+            raise bad(f"unreadable header: {e}") from None
         if not isinstance(header, dict):
             raise bad("the header is not a JSON object")
         if header.get("format") != FORMAT_VERSION:
@@ -161,10 +167,14 @@ class Program:
         if missing:
             raise bad(f"header lacks {', '.join(missing)}")
         try:
+            check(header, header_schema(HwConfig.json_schema()), "header")
+        except SchemaError as e:
+            raise bad(str(e)) from None
+        try:
             cfg = HwConfig.from_dict(header["config"], name=header.get("config_name", "custom"))
         except (ConfigError, TypeError) as e:
             raise bad(f"bad hardware config: {e}") from None
-        n, nd = int(header["n_insns"]), int(header["dram_bytes"])
+        n, nd = header["n_insns"], header["dram_bytes"]
         pos = 12 + hlen
         if len(data) - 4 != pos + 16 * n + nd:
             raise bad(f"size mismatch: header promises {n} instructions and {nd} DRAM bytes")
@@ -174,13 +184,17 @@ class Program:
         except MalformedInstruction as e:
             raise MalformedProgramInstruction(f"{source}: {e}") from None
         dram = np.frombuffer(data, dtype=np.uint8, count=nd, offset=pos + 16 * n).copy()
-        try:
-            buffers = {
-                b["name"]: DramBuffer(b["name"], int(b["offset"]), tuple(b["shape"]), b["dtype"])
-                for b in header["buffers"]
-            }
-        except (KeyError, TypeError, ValueError) as e:
-            raise bad(f"bad buffer table in the header: {type(e).__name__}: {e}") from None
+        buffers = {}
+        for i, b in enumerate(header["buffers"]):
+            buf = DramBuffer(b["name"], b["offset"], tuple(b["shape"]), b["dtype"])
+            if buf.name in buffers:
+                raise bad(f"header field buffers[{i}].name: {buf.name!r} appears twice")
+            if buf.offset + buf.nbytes > nd:
+                raise bad(
+                    f"header field buffers[{i}]: buffer {buf.name!r} spans bytes {buf.offset}.."
+                    f"{buf.offset + buf.nbytes - 1}, beyond the {nd}-byte DRAM image"
+                )
+            buffers[buf.name] = buf
         return cls(cfg, insns, dram, buffers, header.get("meta", {}))
 
     def save(self, path: str | Path) -> None:
@@ -193,4 +207,8 @@ class Program:
             data = p.read_bytes()
         except FileNotFoundError:
             raise ProgramFormatError(f"program file not found: {p}") from None
+        except IsADirectoryError:
+            raise ProgramFormatError(f"{p} is a directory, not a program file") from None
+        except OSError as e:
+            raise ProgramFormatError(f"{p}: cannot read: {e.strerror or e}") from None
         return cls.from_bytes(data, source=str(p))

@@ -13,6 +13,7 @@ When no module can start and FINISH has not run, the program is deadlocked.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -28,11 +29,13 @@ from hw_sim.errors import (
     NoFinishError,
     PendingAtFinishError,
     TokenOverflowError,
+    WallClockTimeoutError,
     WatchdogError,
 )
 from hw_sim.isa import AluInsn, FinishInsn, GemmInsn, Insn, MemInsn, MemType, Module, Opcode
 from hw_sim.program import Program
 from hw_sim.stats import MODULES, TOKEN_QUEUES, RunStats
+from hw_sim.stream_checks import check_stream
 from hw_sim.timing import TimingModel, fetch_arrival_offset, fetch_chunk
 
 DEFAULT_MAX_CYCLES = 1_000_000_000  # 10 s of accelerator time at 100 MHz
@@ -193,6 +196,7 @@ class Simulator:
         max_cycles: int | None = None,
         sram: functional.SramState | None = None,
         out_semantics: str = "chisel",
+        timeout: float | None = None,
     ):
         self.program = program
         self.cfg = program.cfg
@@ -200,6 +204,7 @@ class Simulator:
         self.dram = program.dram.copy() if dram is None else dram
         self.sram = sram if sram is not None else functional.SramState(self.cfg, out_semantics)
         self.max_cycles = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
+        self.timeout = timeout  # wall-clock seconds, None = no limit
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> SimResult:
@@ -235,6 +240,7 @@ class Simulator:
         popper = [_TOKEN_POPPER[c] for c in range(len(TOKEN_QUEUES))]
         cand = dict.fromkeys(order, -1)  # each module's earliest start, -1 = cannot start yet
         dirty = set(order)  # modules whose candidate must be recomputed
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
             # 1. fetch dispatches as far as it can
             while j < n:
@@ -298,6 +304,8 @@ class Simulator:
                     cycle=e,
                     index=k,
                 )
+            if deadline is not None and time.monotonic() > deadline:
+                raise self._timed_out(k, s)
             kk = kind[k]
             if kk == _K_LOAD or kk == _K_STORE:
                 execs[kk](sram, dram, insns[k], functional.Where(k, insns[k]))
@@ -348,6 +356,15 @@ class Simulator:
         sched = Schedule(mod, arrive, disp, start, end, prep.memory)
         stats = _stats(cfg, prep, sched, total, push_avail, pop_times)
         return SimResult(stats, dram, sram, sched, insns)
+
+    def _timed_out(self, k: int, cycle: int) -> WallClockTimeoutError:
+        return WallClockTimeoutError(
+            f"timeout: the wall-clock limit of {self.timeout:g} s (timeout) passed before "
+            f"instruction {k} ({disasm(self.insns[k])}) at cycle {cycle}",
+            seconds=self.timeout,
+            index=k,
+            cycle=cycle,
+        )
 
     # ------------------------------------------------------------------------------------------
     def _deadlock(self, j, queue, nxt, push_avail, pop_times, pops_of, mod) -> DeadlockError:
@@ -476,10 +493,45 @@ def simulate(
     dram: np.ndarray | None = None,
     max_cycles: int | None = None,
     out_semantics: str = "chisel",
+    timeout: float | None = None,
+    check_races: bool | None = None,
 ) -> SimResult:
     """Run `program` to FINISH. `dram` (uint8, updated in place) defaults to a copy of the
     program's image. `out_semantics` picks one of VTA's three OUT-buffer behaviours
     (`functional.OUT_SEMANTICS`: chisel, the RTL's and the default; hls; fsim); timing is the
-    same under all three. Raises a `hw_sim.errors.SimError` subclass on any fault."""
+    same under all three. The stream is checked first (`hw_sim.stream_checks`: invalid
+    instructions and out-of-range indices, in program order). `max_cycles` is the cycle
+    watchdog (`WatchdogError`), `timeout` a wall-clock limit in seconds
+    (`WallClockTimeoutError`). `check_races` (default: the environment's `VTAC_CHECK_RACES=1`)
+    raises `hw_sim.races.RaceError` after the run if SRAM accesses of different modules are not
+    ordered by tokens. Raises a `hw_sim.errors.SimError` subclass on any fault."""
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    check_stream(program, program.dram if dram is None else dram)  # same faults as the RTL's
+    if check_races is None:
+        from hw_sim.races import races_checked_by_default
+
+        check_races = races_checked_by_default()
+    initial = (program.dram if dram is None else dram).copy() if check_races else None
     with single_threaded_blas():
-        return Simulator(program, dram, max_cycles, out_semantics=out_semantics).run()
+        result = Simulator(
+            program, dram, max_cycles, out_semantics=out_semantics, timeout=timeout
+        ).run()
+    if check_races:
+        from hw_sim.races import find_races, race_error
+
+        races = find_races(program, result.schedule.start, initial)
+        if races:
+            raise race_error(program, races)
+    return result
+
+
+def cycle_bound(program: Program) -> int:
+    """An upper bound on the cycles of any run of `program` that does not deadlock: every
+    instruction's duration plus, per instruction, a token's latency, a fetch read and the
+    dispatch/decode cycles, as if nothing overlapped. The RTL's default watchdog is derived
+    from it (the RTL simulates ~0.4 M cycles/s: 10**9 cycles would be a 45-minute hang)."""
+    prep = _prepared(program)
+    cfg = program.cfg
+    per_insn = cfg.TOKEN_LATENCY + cfg.DRAM_LATENCY + 4 + -(-cfg.insn_bytes // cfg.bus_bytes)
+    return sum(prep.duration) + len(program.insns) * per_insn

@@ -13,6 +13,8 @@ import importlib
 import os
 import sys
 
+from runtime.cli_args import tag_subparsers
+
 # Modules that register subcommands, in the order `vtac --help` lists them.
 _COMMAND_MODULES: list[str] = [
     "runtime.cli_sim",  # disasm, sim, demo
@@ -30,12 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    tag_subparsers(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # with the usage of the subcommand given, not the top-level one
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from runtime.cli_args import input_file, positive_int
+
 
 def _parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     name, sep, dims = text.rpartition("=")
@@ -26,7 +28,7 @@ def register(subparsers) -> None:
         help="print a model's graph, partition and CPU-fallback report",
         description=__doc__,
     )
-    p.add_argument("model", help="an .onnx file")
+    p.add_argument("model", type=input_file, help="an .onnx file")
     p.add_argument(
         "--shape",
         action="append",
@@ -44,7 +46,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--calib",
-        type=int,
+        type=positive_int,
         default=2,
         help="random calibration inputs (uniform in [0,1); default 2)",
     )
@@ -76,21 +78,28 @@ def run(args: argparse.Namespace) -> int:
     from compiler.graph.ref import KernelError
     from hw_sim.config import ConfigError, load_config
 
+    notes: list[str] = []
     if args.calib < 1 and not args.float_only:
         print("vtac inspect: --calib needs at least 1 calibration input", file=sys.stderr)
         return 1
     try:
         cfg = load_config(args.config)
-        graph = import_onnx(args.model, shapes=dict(args.shape))
-    except (FrontendError, ConfigError, GraphError) as e:
+        graph = import_onnx(args.model, shapes=dict(args.shape), notes=notes)
+    except (FrontendError, ConfigError, GraphError, KernelError) as e:
         print(f"vtac inspect: {e}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"model {graph.name}: opset {graph.opset}, {len(graph.nodes)} nodes, "
           f"{len(graph.constants)} constants; hardware {cfg.summary()}")  # fmt: skip
     try:
         final, quant_text = _compile(graph, cfg, args)
     except (GraphError, KernelError, ExecutionError) as e:  # errors name the node at fault
         print(f"vtac inspect: {e}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("vtac inspect: out of memory while calibrating; give smaller input shapes "
+              "(--shape NAME=...)", file=sys.stderr)  # fmt: skip
         return 1
     print()
     print(print_graph(final, show_constants=args.constants), end="")
@@ -116,7 +125,7 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
     else:
         rng = np.random.default_rng(0)
         samples = [
-            {n: rng.uniform(0, 1, graph.types[n].shape).astype(graph.types[n].dtype)
+            {n: rng.random(graph.types[n].shape, dtype=np.float32).astype(graph.types[n].dtype)
              for n in graph.inputs}
             for _ in range(args.calib + 1)
         ]  # fmt: skip

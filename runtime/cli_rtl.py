@@ -15,6 +15,8 @@ import json
 import sys
 import time
 
+from runtime.cli_args import input_file, nonnegative_int, positive_int, positive_seconds
+
 
 def _config(name: str):
     from hw_sim.config import ConfigError, load_config
@@ -38,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     dram = prog.dram.copy()
     t0 = time.perf_counter()
     try:
-        stats, _ = run_rtl(prog, dram, max_cycles=args.max_cycles)
+        stats, _ = run_rtl(prog, dram, max_cycles=args.max_cycles, timeout=args.timeout)
     except (SimError, RtlBuildError) as e:
         print(f"RTL run failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
@@ -92,7 +94,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     n = bad = 0
     for label, prog in _programs(args):
         try:
-            res = crosscheck(prog, max_cycles=args.max_cycles)
+            res = crosscheck(prog, max_cycles=args.max_cycles, timeout=args.timeout)
         except RtlBuildError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
@@ -157,22 +159,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = rtl.add_subparsers(dest="rtl_command", metavar="RTL_COMMAND")
     rtl.set_defaults(func=lambda a: (rtl.print_help(), 2)[1])
 
+    def limits(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--max-cycles", type=positive_int, default=None, metavar="N",
+                       help="cycle watchdog (default: scaled to the program)")  # fmt: skip
+        p.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                       help="wall-clock limit per run (default: from the watchdog)")  # fmt: skip
+
     p = sub.add_parser("run", help="run a .vtaprog on the RTL and print its stats")
-    p.add_argument("file")
+    p.add_argument("file", type=input_file, help="a .vtaprog program")
     p.add_argument("--json", action="store_true", help="print the counters as JSON")
-    p.add_argument("--max-cycles", type=int, default=None, metavar="N", help="cycle watchdog")
+    limits(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
         "crosscheck",
         help="run programs on hw_sim and the RTL; name the first instruction that diverges",
     )
-    p.add_argument("file", nargs="?", help="a .vtaprog program")
+    p.add_argument("file", nargs="?", type=input_file, help="a .vtaprog program")
     p.add_argument("--example", metavar="NAME", help="a hw_sim example program (or 'all')")
-    p.add_argument("--random", type=int, default=0, metavar="N", help="N random programs")
-    p.add_argument("--seed", type=int, default=0, help="first random seed / example data seed")
+    p.add_argument("--random", type=positive_int, default=0, metavar="N", help="N random programs")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="first random seed / example data seed")  # fmt: skip
     p.add_argument("--config", default="default", help="hardware config for --example/--random")
-    p.add_argument("--max-cycles", type=int, default=None, metavar="N", help="cycle watchdog")
+    limits(p)
     p.add_argument("-v", "--verbose", action="store_true", help="report agreeing programs too")
     p.set_defaults(func=cmd_crosscheck)
 
@@ -187,7 +196,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="Yosys FPGA synthesis: LUTs, FFs, DSPs, BRAMs per module")
     p.add_argument("--config", default="small", help="hardware config (default: small)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--timeout", type=float, default=1800, help="seconds before giving up")
+    p.add_argument("--timeout", type=positive_seconds, default=1800,
+                   help="seconds before giving up")  # fmt: skip
     p.add_argument(
         "--top",
         default="vta_top",

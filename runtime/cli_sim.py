@@ -9,6 +9,14 @@ import time
 
 from hw_sim.config import HwConfig
 from hw_sim.stats import MODULES, RunStats
+from runtime.cli_args import (
+    input_file,
+    nonnegative_int,
+    output_file,
+    positive_int,
+    positive_seconds,
+    write_error,
+)
 
 _CLASS_TITLES = ("busy", "memory", "token/queue_full", "empty/idle")
 
@@ -86,17 +94,26 @@ def _simulate(prog, args) -> tuple[object, float] | None:
     t0 = time.perf_counter()
     try:
         sem = getattr(args, "out_semantics", "chisel")
-        result = simulate(prog, max_cycles=args.max_cycles, out_semantics=sem)
+        result = simulate(prog, max_cycles=args.max_cycles, timeout=args.timeout,
+                          check_races=args.check_races or None, out_semantics=sem)  # fmt: skip
     except SimError as e:
         print(f"simulation failed: {type(e).__name__}: {e}", file=sys.stderr)
         return None
-    wall = time.perf_counter() - t0
-    if args.trace:
-        from hw_sim.trace import write_trace
+    return result, time.perf_counter() - t0
 
+
+def _write_trace(result, args) -> int:
+    """Write `--trace` (after the stats are printed: a failed write loses nothing else)."""
+    if not args.trace:
+        return 0
+    from hw_sim.trace import write_trace
+
+    try:
         write_trace(result, args.trace)
-        print(f"trace written to {args.trace} (open in https://ui.perfetto.dev)", file=sys.stderr)
-    return result, wall
+    except OSError as e:
+        return write_error(args.trace, e)
+    print(f"trace written to {args.trace} (open in https://ui.perfetto.dev)", file=sys.stderr)
+    return 0
 
 
 def _report(result, cfg: HwConfig, wall: float, as_json: bool, extra: dict | None = None) -> None:
@@ -127,7 +144,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if out is None:
         return 1
     _report(out[0], prog.cfg, out[1], args.json)
-    return 0
+    return _write_trace(out[0], args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -152,7 +169,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.save:
-        prog.save(args.save)
+        try:
+            prog.save(args.save)
+        except OSError as e:
+            return write_error(args.save, e)
         print(f"program saved to {args.save}", file=sys.stderr)
     out = _simulate(prog, args)
     if out is None:
@@ -167,22 +187,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("result vs NumPy: " + ("MISMATCH in " + ", ".join(bad) if bad else "bit-exact"))
         print()
     _report(result, cfg, wall, args.json, {"matches_numpy": not bad})
-    return 1 if bad else 0
+    status = _write_trace(result, args)
+    return 1 if bad else status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("disasm", help="print the instruction listing of a program file")
-    p.add_argument("file", help="a .vtaprog program")
+    p.add_argument("file", type=input_file, help="a .vtaprog program")
     p.set_defaults(func=cmd_disasm)
 
     def sim_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--trace", metavar="FILE", help="write a Chrome/Perfetto trace (JSON)")
+        p.add_argument("--trace", metavar="FILE", type=output_file,
+                       help="write a Chrome/Perfetto trace (JSON)")  # fmt: skip
         p.add_argument("--json", action="store_true", help="print the stats as JSON")
-        p.add_argument("--max-cycles", type=int, default=None, metavar="N",
+        p.add_argument("--max-cycles", type=positive_int, default=None, metavar="N",
                        help="cycle watchdog (default 1e9)")  # fmt: skip
+        p.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                       help="wall-clock limit of the simulation (default: none)")  # fmt: skip
+        p.add_argument("--check-races", action="store_true",
+                       help="fail on unordered SRAM accesses of two modules")  # fmt: skip
 
     p = subparsers.add_parser("sim", help="simulate a program file and print its stats")
-    p.add_argument("file", help="a .vtaprog program")
+    p.add_argument("file", type=input_file, help="a .vtaprog program")
     sim_options(p)
     p.add_argument(
         "--out-semantics",
@@ -206,16 +232,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--gemm runs the hand-written blocked-GEMM program instead (--vt, --n, --block, --save).",
     )
     p.add_argument("--gemm", action="store_true", help="the blocked-GEMM program instead")
-    p.add_argument("--image", type=int, default=224, help="ResNet-18 input size (default 224)")
+    p.add_argument("--image", type=positive_int, default=224, help="ResNet-18 image size")
     p.add_argument("--fuse-accel", action="store_true", help="merge accelerator launches")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of the per-layer profile")
-    p.add_argument("--top", type=int, default=15, metavar="N", help="table rows (default 15)")
+    p.add_argument("--top", type=positive_int, default=15, metavar="N", help="table rows")
     p.add_argument("--save-model", metavar="FILE", help="keep the compiled artifact (.vtac)")
     p.add_argument("--config", default="default", help="hardware config name or JSON path")
     p.add_argument("--vt", type=int, choices=(1, 2), default=2, help="virtual threads (1 or 2)")
-    p.add_argument("--n", type=int, default=256, help="matrix size (default 256)")
-    p.add_argument("--block", type=int, default=64, help="tile size (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="random data seed")
-    p.add_argument("--save", metavar="FILE", help="also save the program (.vtaprog)")
+    p.add_argument("--n", type=positive_int, default=256,
+                   help="matrix size, a multiple of --block (default 256)")  # fmt: skip
+    p.add_argument("--block", type=positive_int, default=64,
+                   help="tile size, a multiple of the config's BLOCK (default 64)")  # fmt: skip
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random data seed")
+    p.add_argument("--save", metavar="FILE", type=output_file,
+                   help="also save the program (.vtaprog)")  # fmt: skip
     sim_options(p)
     p.set_defaults(func=cmd_demo)

@@ -96,38 +96,75 @@ class Device:
         return raw.copy().view(buf.dtype).reshape(buf.shape)
 
     # ----- running ------------------------------------------------------------------------------
-    def run(self, program: Program | None = None, max_cycles: int | None = None) -> RunStats:
+    def run(
+        self,
+        program: Program | None = None,
+        max_cycles: int | None = None,
+        timeout: float | None = None,
+        check_races: bool | None = None,
+    ) -> RunStats:
         """Run the current program (or first `load(program)`), to FINISH; returns its stats.
 
-        The run works on a copy of DRAM that replaces the device DRAM only if it succeeds, so a
-        failed run (deadlock, range error, watchdog) leaves the device as it was.
+        `max_cycles` is the cycle watchdog (`WatchdogError`), `timeout` a wall-clock limit in
+        seconds (`WallClockTimeoutError`). `check_races` (default: `VTAC_CHECK_RACES=1`) raises
+        `hw_sim.races.RaceError` when SRAM accesses of different modules are not ordered by
+        tokens (from this device's own start cycles). The run works on a copy of DRAM that
+        replaces the device DRAM only if it succeeds, so a failed run (deadlock, range error,
+        watchdog, timeout, race) leaves the device as it was.
         """
+        if timeout is not None and not timeout > 0:
+            raise DeviceError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if program is not None:
             self.load(program)
         if self.program is None:
             raise DeviceError(f"{self.name}: no program loaded")
         dram = self.dram.copy()
-        stats = self._execute(self.program, dram, max_cycles)
+        stats = self._execute(self.program, dram, max_cycles, timeout)
+        from hw_sim.races import find_races, race_error, races_checked_by_default
+
+        if races_checked_by_default() if check_races is None else check_races:
+            races = find_races(self.program, self._start_cycles(), self.dram)
+            if races:
+                raise race_error(self.program, races)
         self.dram = dram
         self.stats = stats
         return stats
 
     def execute(
-        self, program: Program, dram: np.ndarray, max_cycles: int | None = None
+        self,
+        program: Program,
+        dram: np.ndarray,
+        max_cycles: int | None = None,
+        timeout: float | None = None,
+        check_races: bool | None = None,
     ) -> RunStats:
         """Run `program` on caller-owned `dram` (uint8, updated in place) and return its stats:
         how a linked model's launches share one DRAM image. The device's own DRAM and loaded
-        program are left alone."""
+        program are left alone. Limits and the race check as for `run`."""
         if program.cfg.fingerprint != self.cfg.fingerprint:
             raise DeviceError(
                 f"{self.name}: program built for hardware config {program.cfg.name!r}, device "
                 f"has {self.cfg.name!r}"
             )
-        self.stats = self._execute(program, dram, max_cycles)
+        from hw_sim.races import find_races, race_error, races_checked_by_default
+
+        races = races_checked_by_default() if check_races is None else check_races
+        before = dram.copy() if races else None
+        self.stats = self._execute(program, dram, max_cycles, timeout)
+        if races:
+            found = find_races(program, self._start_cycles(), before)
+            if found:
+                raise race_error(program, found)
         return self.stats
 
-    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
+    def _execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
+    ) -> RunStats:
         """Run `program` on `dram` (uint8, update in place); return the run's counters."""
+        raise NotImplementedError
+
+    def _start_cycles(self) -> list[int]:
+        """Each instruction's start cycle in the last run (-1 = never started)."""
         raise NotImplementedError
 
 
@@ -143,13 +180,23 @@ class HwSimDevice(Device):
         self.last_result = None
         self.out_semantics = out_semantics
 
-    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
+    def _execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
+    ) -> RunStats:
         from hw_sim.simulator import simulate
 
         self.last_result = simulate(
-            program, dram=dram, max_cycles=max_cycles, out_semantics=self.out_semantics
-        )
+            program,
+            dram=dram,
+            max_cycles=max_cycles,
+            timeout=timeout,
+            check_races=False,
+            out_semantics=self.out_semantics,
+        )  # races: checked by Device.run / execute
         return self.last_result.stats
+
+    def _start_cycles(self) -> list[int]:
+        return self.last_result.schedule.start
 
     def write_trace(self, path: str) -> None:
         """Chrome trace-event JSON of the last run (one track per module)."""

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from hw_sim.config import HwConfig
+from runtime.progress import run_with_progress
 from runtime.rtl_params import VERILOG_DIR, rtl_constraints, write_headers
 
 RTL_DIR = VERILOG_DIR / "rtl"
@@ -81,8 +82,12 @@ def build_key(cfg: HwConfig) -> str:
     return h.hexdigest()[:20]
 
 
+# A build takes 12-20 s on 2 cores (docs/rtl.md); the progress bar measures against this.
+EXPECTED_BUILD_S = 20.0
+
+
 def _run(cmd: list[str], cwd: Path, what: str) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
+    proc = run_with_progress(cmd, cwd=cwd, env=tool_env(), desc=what, expected_s=EXPECTED_BUILD_S)
     if proc.returncode:
         tail = (proc.stdout + proc.stderr)[-4000:]
         raise RtlBuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
@@ -134,8 +139,12 @@ def build(cfg: HwConfig, quiet: bool = True) -> Path:
                 str(HARNESS_DIR / "main.cpp"),
             ]
             if not quiet:
-                print(f"building RTL for config {cfg.name!r} in {final} ...", file=sys.stderr)
-            _run(cmd, tmp, "Verilator build")
+                print(
+                    f"building RTL for config {cfg.name!r} in {final} (about "
+                    f"{EXPECTED_BUILD_S:.0f} s, cached afterwards) ...",
+                    file=sys.stderr,
+                )
+            _run(cmd, tmp, f"Verilator build ({cfg.name})")
             shutil.copy2(obj / BINARY_NAME, tmp / BINARY_NAME)
             shutil.rmtree(obj)  # keep only the binary and the headers
             (tmp / "config.json").write_text(cfg.to_json())

@@ -129,17 +129,22 @@ def first_dram_divergence(program: Program, hw: np.ndarray, rtl: np.ndarray) -> 
     return f"DRAM byte {byte} (outside named buffers): hw_sim {hw[byte]}, RTL {rtl[byte]}"
 
 
-def crosscheck(program: Program, max_cycles: int | None = None) -> CrossCheck:
-    """Run `program` on both devices and compare everything."""
+def crosscheck(
+    program: Program, max_cycles: int | None = None, timeout: float | None = None
+) -> CrossCheck:
+    """Run `program` on both devices and compare everything (`timeout`: wall-clock seconds
+    per device)."""
     out = CrossCheck()
     try:
-        hw = simulate(program, max_cycles=max_cycles)
+        hw = simulate(program, max_cycles=max_cycles, timeout=timeout)
     except SimError as e:
         out.error = f"hw_sim rejected the program: {e}"
         return out
     dram = program.dram.copy()
     try:
-        rtl_stats, rtl_sched = run_rtl(program, dram, max_cycles=max_cycles, trace=True)
+        rtl_stats, rtl_sched = run_rtl(
+            program, dram, max_cycles=max_cycles, trace=True, timeout=timeout
+        )
     except SimError as e:
         out.error = f"RTL run failed: {e}"
         return out

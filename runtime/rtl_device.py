@@ -17,15 +17,45 @@ from pathlib import Path
 import numpy as np
 
 from hw_sim.config import HwConfig
-from hw_sim.disasm import disasm
-from hw_sim.errors import DeadlockError, SimError, WatchdogError
+from hw_sim.disasm import disasm, listing_line
+from hw_sim.errors import (
+    DeadlockError,
+    NoFinishError,
+    PendingAtFinishError,
+    SimError,
+    WallClockTimeoutError,
+    WatchdogError,
+)
 from hw_sim.isa import Module, encode_program, insn_module
 from hw_sim.program import Program
 from hw_sim.stats import FETCH_CLASSES, MODULE_CLASSES, MODULES, READ_TYPES, TOKEN_QUEUES, RunStats
+from hw_sim.stream_checks import check_stream
 from runtime.device import Device
 from runtime.rtl_build import build
 
-DEFAULT_MAX_CYCLES = 1_000_000_000
+DEFAULT_MAX_CYCLES = 1_000_000_000  # hw_sim's; the RTL's default is scaled to the program
+# The Verilated RTL simulates ~0.36 M cycles/s on the 2-core development machine; the harness's
+# default wall-clock limit allows this many cycles per second (7x slower) plus a fixed minute.
+RTL_MIN_CYCLES_PER_S = 50_000
+RTL_FIXED_TIMEOUT_S = 60.0
+
+
+def default_rtl_limits(program: Program, max_cycles: int | None, timeout: float | None):
+    """(cycle watchdog, wall-clock seconds) of one RTL run.
+
+    Without `max_cycles`: twice `hw_sim.simulator.cycle_bound` (+10,000), at most hw_sim's 10**9:
+    no run that does not deadlock can take longer, and a runaway stops in seconds instead of the
+    45 minutes 10**9 cycles would take. Without `timeout`: a minute plus the cycle limit at
+    `RTL_MIN_CYCLES_PER_S`."""
+    from hw_sim.simulator import cycle_bound
+
+    if max_cycles is None:
+        limit = min(DEFAULT_MAX_CYCLES, 2 * cycle_bound(program) + 10_000)
+    else:
+        limit = int(max_cycles)
+    if timeout is None:
+        timeout = RTL_FIXED_TIMEOUT_S + limit / RTL_MIN_CYCLES_PER_S
+    return limit, float(timeout)
 
 
 class RtlRunError(SimError):
@@ -94,10 +124,15 @@ def run_rtl(
     dram: np.ndarray,
     max_cycles: int | None = None,
     trace: bool = False,
+    timeout: float | None = None,
 ) -> tuple[RunStats, RtlSchedule | None]:
-    """Run `program` on the RTL with DRAM image `dram` (uint8, updated in place)."""
+    """Run `program` on the RTL with DRAM image `dram` (uint8, updated in place).
+
+    `max_cycles` / `timeout` default to `default_rtl_limits`; exceeding them raises
+    `WatchdogError` / `WallClockTimeoutError`, as on hw_sim."""
+    check_stream(program, dram)  # the faults the RTL does not check itself (docs/rtl.md)
     binary = build(program.cfg)
-    limit = DEFAULT_MAX_CYCLES if max_cycles is None else int(max_cycles)
+    limit, timeout = default_rtl_limits(program, max_cycles, timeout)
     with tempfile.TemporaryDirectory(prefix="vtac_rtl_") as d:
         tmp = Path(d)
         encode_program(program.insns, program.cfg).astype("<u8").tofile(tmp / "insns.bin")
@@ -115,9 +150,17 @@ def run_rtl(
             "--max-cycles",
             str(limit),
         ]
-        if trace:
-            cmd += ["--trace", str(tmp / "trace.txt")]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        cmd += ["--trace", str(tmp / "trace.txt")]  # always: the fault checks below read it
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise WallClockTimeoutError(
+                f"timeout: the wall-clock limit of {timeout:g} s (timeout) passed while the RTL "
+                f"ran (cycle watchdog {limit}); the harness was stopped",
+                seconds=timeout,
+                index=None,
+                cycle=None,
+            ) from None
         if proc.returncode not in (0, 2, 3):
             raise RtlRunError(
                 f"RTL harness failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
@@ -130,15 +173,67 @@ def run_rtl(
                 cycle=limit,
                 index=None,
             )
+        sched = parse_trace((tmp / "trace.txt").read_text(), program)
+        total = int(result["total_cycles"])
         if proc.returncode == 3:
+            check_token_overflow(program, sched)  # a saturated counter explains a deadlock
             raise _deadlock(program, result)
+        check_pending_at_finish(program, sched, total)
+        check_token_overflow(program, sched)
         dram[...] = np.fromfile(tmp / "out.bin", dtype=np.uint8)
-        stats = stats_from_counters(int(result["total_cycles"]), result["counters"])
-        sched = parse_trace((tmp / "trace.txt").read_text(), program) if trace else None
-    return stats, sched
+        stats = stats_from_counters(total, result["counters"])
+    return stats, (sched if trace else None)
 
 
-def _deadlock(program: Program, result: dict) -> DeadlockError:
+def check_pending_at_finish(program: Program, sched: RtlSchedule, total: int) -> None:
+    """hw_sim's PendingAtFinishError: FINISH ended the run while instructions had not ended."""
+    pending = [i for i, e in enumerate(sched.end) if e < 0 or e > total]
+    if not pending:
+        return
+    lines = []
+    for i in pending[:10]:
+        started = sched.start[i] >= 0
+        state = "still running" if started else "not started"
+        lines.append(f"  {listing_line(i, program.insns[i])}  -- {state}")
+    more = f"\n  ... and {len(pending) - 10} more" if len(pending) > 10 else ""
+    raise PendingAtFinishError(
+        f"FINISH ended the RTL run at cycle {total} with {len(pending)} instruction(s) "
+        "pending:\n" + "\n".join(lines) + more,
+        pending,
+    )
+
+
+def check_token_overflow(program: Program, sched: RtlSchedule) -> None:
+    """hw_sim's TokenOverflowError from the RTL's own start/end cycles: its 8-bit counters
+    cannot hold more than 255 outstanding tokens (the hardware would lose them)."""
+    from types import SimpleNamespace
+
+    from hw_sim.simulator import Simulator, _prepared
+
+    prep = _prepared(program)
+    lat = program.cfg.TOKEN_LATENCY
+    push_avail: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+    pop_times: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+    push_src: list[list[int]] = [[] for _ in TOKEN_QUEUES]
+    for i in sorted(range(len(program.insns)), key=lambda k: sched.start[k]):
+        if sched.start[i] < 0:
+            continue
+        for c in prep.pops[i]:
+            pop_times[c].append(sched.start[i])
+        if sched.end[i] >= 0:
+            for c in prep.pushes[i]:
+                push_avail[c].append(sched.end[i] + lat)
+                push_src[c].append(i)
+    for c in range(len(TOKEN_QUEUES)):  # per counter, in time order (as hw_sim records them)
+        order = sorted(range(len(push_avail[c])), key=push_avail[c].__getitem__)
+        push_avail[c] = [push_avail[c][k] for k in order]
+        push_src[c] = [push_src[c][k] for k in order]
+        pop_times[c].sort()
+    checker = SimpleNamespace(cfg=program.cfg, insns=program.insns)  # the method reads these
+    Simulator._check_token_overflow(checker, push_avail, pop_times, push_src)
+
+
+def _deadlock(program: Program, result: dict) -> DeadlockError | NoFinishError:
     """Name the instruction each module is stuck on (from its executed-instruction count)."""
     c = result["counters"]
     mods = [insn_module(i) for i in program.insns]
@@ -160,11 +255,9 @@ def _deadlock(program: Program, result: dict) -> DeadlockError:
         )
     tokens = {t: int(c[f"tokens.{t}"]) for t in TOKEN_QUEUES}
     if dispatched >= len(program.insns) and all(v.startswith("idle") for v in blocked.values()):
-        return DeadlockError(
-            f"the RTL ran every instruction by cycle {result['total_cycles']} but none was a "
-            "FINISH: end the program with FINISH",
-            blocked,
-            tokens,
+        return NoFinishError(
+            f"all {len(program.insns)} instructions ran on the RTL (by cycle "
+            f"{result['total_cycles']}) but none was FINISH: the run never ends"
         )
     lines = [f"{m}: {why}" for m, why in blocked.items()]
     msg = (
@@ -187,6 +280,11 @@ class RtlDevice(Device):
         self.trace = False
         self.last_schedule: RtlSchedule | None = None
 
-    def _execute(self, program: Program, dram: np.ndarray, max_cycles: int | None) -> RunStats:
-        stats, self.last_schedule = run_rtl(program, dram, max_cycles, trace=self.trace)
+    def _execute(
+        self, program: Program, dram: np.ndarray, max_cycles: int | None, timeout: float | None
+    ) -> RunStats:
+        stats, self.last_schedule = run_rtl(program, dram, max_cycles, trace=True, timeout=timeout)
         return stats
+
+    def _start_cycles(self) -> list[int]:
+        return self.last_schedule.start

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from hw_sim.config import HwConfig
+from runtime.progress import run_with_progress
 from runtime.rtl_build import TOP_MODULE, rtl_sources
 from runtime.rtl_params import write_headers
 
@@ -133,6 +134,14 @@ def parse_stat(stat: dict, top: str = TOP_MODULE) -> dict:
     return {"modules": rows, "total": inclusive(top_key)}
 
 
+def expected_synth_s(cfg: HwConfig, top: str) -> float:
+    """Rough duration of a synthesis run on 2 cores (docs/rtl.md): one module ~15 s; the whole
+    design 151 s (small config) to 1,406 s (default), growing with the buffer bits."""
+    if top != TOP_MODULE:
+        return 15.0
+    return 1406.0 if cfg.LOG_WGT_BUFF_SIZE >= 18 else 151.0
+
+
 def synthesize(cfg: HwConfig, timeout_s: float = 1800, top: str = TOP_MODULE) -> dict:
     """Synthesize the accelerator for `cfg` (or only its module `top`); returns
     {"config", "bitstream", "tool", "target", "top", "modules", "total"}."""
@@ -153,12 +162,13 @@ def synthesize(cfg: HwConfig, timeout_s: float = 1800, top: str = TOP_MODULE) ->
             "tee -q -o stat.json stat -json\n"
         )
         try:
-            proc = subprocess.run(
+            proc = run_with_progress(
                 [*cmd, "-q", "-l", "yosys.log", "synth.ys"],
                 cwd=tmp,
-                capture_output=True,
-                text=True,
+                desc=f"Yosys synth_xilinx {top} ({cfg.name})",
+                expected_s=expected_synth_s(cfg, top),
                 timeout=timeout_s,
+                log=tmp / "yosys.log",
             )
         except subprocess.TimeoutExpired:
             raise SynthError(f"Yosys did not finish within {timeout_s:.0f} s") from None

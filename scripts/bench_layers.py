@@ -13,7 +13,7 @@ JSON's `portable` is true when all of them give identical DRAM under VTA's three
 semantics (and fsim's scheduling order) and break no portability rule; the exit status is 1
 otherwise.
 
-    python scripts/bench_layers.py [--config default] [--json] [--plot docs/roofline.png]
+    python scripts/bench_layers.py [--config default] [--json] [--plot docs/compiler-roofline.png]
         [--bias-on gemm|alu] [--layers C2 C4 ...]
 """
 
@@ -137,7 +137,11 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="default")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument(
-        "--plot", default="docs/compiler-roofline.png", help="roofline PNG path ('' = none)"
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="write the roofline PNG here (default: none; the tracked figure is "
+        "docs/compiler-roofline.png, rewritten only when named)",
     )
     ap.add_argument("--layers", nargs="*", default=list(LAYERS), choices=list(LAYERS))
     ap.add_argument(

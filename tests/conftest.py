@@ -9,6 +9,10 @@ import pytest
 
 from hw_sim.config import HwConfig, load_config
 
+# The race detector is on for every run in the suite (every example, compiled kernel and random
+# program must order its cross-module SRAM accesses by tokens); tests of racy programs opt out.
+os.environ.setdefault("VTAC_CHECK_RACES", "1")
+
 # Every config the suite must pass on: VTA's default and a small one (BLOCK 8, small buffers).
 CONFIG_NAMES = ("default", "small")
 

@@ -79,7 +79,7 @@ def test_uop_too_wide_is_explained():
 def test_bad_types_and_unknown_names(tmp_path):
     d = load_config("default").to_dict()
     d["DRAM_LATENCY"] = "16"
-    with pytest.raises(ConfigError, match="DRAM_LATENCY must be an integer"):
+    with pytest.raises(ConfigError, match="field DRAM_LATENCY: .16. is not of type .integer."):
         HwConfig.from_dict(d)
     with pytest.raises(ConfigError, match="no built-in hardware config 'nope'"):
         load_config("nope")

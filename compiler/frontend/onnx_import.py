@@ -10,6 +10,7 @@ the op type, the nodes using it, and the opset; a malformed or truncated file ra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ import onnx
 from onnx import numpy_helper
 
 from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
-from compiler.graph.ref import KERNELS
+from compiler.graph.ref import KERNELS, KernelError
 from compiler.graph.ref.dtypes import onnx_dtype_to_numpy
-from compiler.graph.shape_infer import infer_types
+from compiler.graph.shape_infer import MAX_TENSOR_ELEMENTS, infer_types
 from compiler.graph.verifier import verify
 
 MIN_OPSET = 11
@@ -35,6 +36,10 @@ class FrontendError(ValueError):
 
 class ModelFormatError(FrontendError):
     """The file is not a readable ONNX model (malformed, truncated, empty)."""
+
+
+class UnsupportedDtypeError(FrontendError):
+    """A tensor or input of a data type the graph level does not hold (e.g. bfloat16)."""
 
 
 class UnsupportedValueError(FrontendError):
@@ -98,7 +103,8 @@ def load_model(source: str | Path | bytes | onnx.ModelProto) -> tuple[onnx.Model
         except FileNotFoundError:
             raise ModelFormatError(f"ONNX file not found: {path}") from None
         except IsADirectoryError:
-            found = sorted(str(p) for p in path.rglob("*.onnx"))[:5]
+            # Only the folder itself: `vtac inspect /` must not walk the whole filesystem.
+            found = sorted(str(p) for p in path.glob("*.onnx"))[:5]
             hint = f"; .onnx files in it: {', '.join(found)}" if found else ""
             raise ModelFormatError(f"{path} is a directory, not an ONNX file{hint}") from None
         except OSError as e:
@@ -159,10 +165,40 @@ def _attr_value(attr: onnx.AttributeProto, where: str) -> Any:
     raise FrontendError(f"{where}: attribute {attr.name!r} has unsupported type {attr.type}")
 
 
-def _tensor_to_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
+def _external_file(tensor: onnx.TensorProto, where: str, base_dir: Path | None) -> Path:
+    """The file holding an external tensor's data: inside the model's folder, else refused."""
+    location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+    if base_dir is None:
+        raise FrontendError(f"{where}: its data is in an external file ({location!r}); load the "
+                            "model from its file path so the file can be found")  # fmt: skip
+    folder = base_dir.resolve()
+    target = (folder / location).resolve()
+    if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
+        raise FrontendError(
+            f"{where}: external data location {location!r} is outside the model's folder "
+            f"{folder}; refused"
+        )
+    if not target.is_file():
+        raise FrontendError(f"{where}: external data file {location!r} not found in {folder}")
+    return target
+
+
+def _tensor_to_array(tensor: onnx.TensorProto, where: str, base_dir: Path | None = None):
     if onnx_dtype_to_numpy(tensor.data_type) is None:
-        raise FrontendError(f"{where}: data type {tensor.data_type} is not supported")
-    return np.array(order="C", object=numpy_helper.to_array(tensor))
+        raise UnsupportedDtypeError(f"{where}: data type {tensor.data_type} is not supported")
+    dims = tuple(int(d) for d in tensor.dims)
+    if any(d < 0 for d in dims) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
+        raise FrontendError(f"{where}: dims {dims} are negative or too large")
+    external = tensor.data_location == onnx.TensorProto.EXTERNAL
+    folder = _external_file(tensor, where, base_dir).parent if external else None
+    try:
+        array = numpy_helper.to_array(tensor, base_dir=str(folder) if external else "")
+    except Exception as e:  # data size disagreeing with dims, unreadable external data
+        raise FrontendError(
+            f"{where}: its data does not match its dims {dims} "
+            f"({np.dtype(onnx_dtype_to_numpy(tensor.data_type)).name}): {type(e).__name__}: {e}"
+        ) from None
+    return np.array(order="C", object=array)
 
 
 def _is_false_constant(model: onnx.ModelProto, name: str) -> bool:
@@ -203,7 +239,7 @@ def _input_type(vi: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[int]]) ->
     tt = vi.type.tensor_type
     np_dtype = onnx_dtype_to_numpy(tt.elem_type)
     if np_dtype is None:
-        raise FrontendError(f"input {vi.name!r}: data type {tt.elem_type} is not supported")
+        raise UnsupportedDtypeError(f"input {vi.name!r}: data type {tt.elem_type} is not supported")
     declared = [
         int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or "?")
         for d in tt.shape.dim
@@ -221,16 +257,38 @@ def _input_type(vi: onnx.ValueInfoProto, shapes: Mapping[str, Sequence[int]]) ->
                     f"input {vi.name!r}: given shape {given} conflicts with declared "
                     f"{tuple(declared)}"
                 )
-        return TensorType(given, np.dtype(np_dtype).name)
+        return _checked_input(vi.name, TensorType(given, np.dtype(np_dtype).name))
     symbolic = [d for d in declared if not isinstance(d, int)]
     if symbolic or not tt.HasField("shape"):
         dims = ",".join(str(d) for d in declared)
         raise FrontendError(
-            f"input {vi.name!r} has symbolic shape ({dims}); give a static shape, e.g. "
-            f"--shape {vi.name}="
-            + ",".join(str(d) if isinstance(d, int) else "1" for d in declared)
+            f"input {vi.name!r} has symbolic shape ({dims}); give a static shape: "
+            f"--shape {vi.name}={_shape_hint(declared)}"
         )
-    return TensorType(tuple(declared), np.dtype(np_dtype).name)
+    return _checked_input(vi.name, TensorType(tuple(declared), np.dtype(np_dtype).name))
+
+
+def _shape_hint(declared: list) -> str:
+    """A --shape value to fill in: the batch dimension as 1, other symbolic dimensions by their
+    names in capitals (the user knows the image size; guessing 1 would mean 1x1 images)."""
+    out = []
+    for i, d in enumerate(declared):
+        if isinstance(d, int):
+            out.append(str(d))
+        elif i == 0:
+            out.append("1")
+        else:
+            out.append(str(d).upper() if d != "?" else f"D{i}")
+    return ",".join(out)
+
+
+def _checked_input(name: str, t: TensorType) -> TensorType:
+    if t.size > MAX_TENSOR_ELEMENTS:
+        raise FrontendError(
+            f"input {name!r}: shape {t.shape} = {t.size:.3g} elements; vtac handles at most "
+            "2**28 elements per tensor"
+        )
+    return t
 
 
 def import_onnx(
@@ -238,18 +296,25 @@ def import_onnx(
     shapes: Mapping[str, Sequence[int]] | None = None,
     verify_graph: bool = True,
     bind: Mapping[str, np.ndarray] | None = None,
+    notes: list[str] | None = None,
 ) -> Graph:
     """Import an ONNX model as a typed, verified graph (see the module docstring).
 
     `shapes` fixes input shapes (required for symbolic dimensions); `bind` freezes inputs to
-    given values, turning them into constants (e.g. a shape tensor fed as an input).
+    given values, turning them into constants (e.g. a shape tensor fed as an input). `notes`,
+    if given, receives what the import changed (an opset upgrade). External data must lie in
+    the model's folder.
     """
     shapes = dict(shapes or {})
     bind = dict(bind or {})
     model, name = load_model(source)
+    base_dir = Path(source).parent if isinstance(source, str | Path) else None
     opset = default_opset(model)
     if opset < MIN_OPSET:
         model = upgrade_opset(model)
+        if notes is not None:
+            notes.append(f"opset {opset}, upgraded to {UPGRADE_TO_OPSET} with ONNX's version "
+                         "converter")  # fmt: skip
         opset = default_opset(model)
     problems = collect_unsupported(model)
     if problems:
@@ -267,7 +332,7 @@ def import_onnx(
     g = model.graph
     constants: dict[str, np.ndarray] = {}
     for init in g.initializer:
-        constants[init.name] = _tensor_to_array(init, f"initializer {init.name!r}")
+        constants[init.name] = _tensor_to_array(init, f"initializer {init.name!r}", base_dir)
     for k, v in bind.items():
         if k not in {vi.name for vi in g.input}:
             raise FrontendError(f"cannot bind {k!r}: the model has no input of that name")
@@ -305,7 +370,7 @@ def import_onnx(
         nodes.append(Node(node_name, n.op_type, tuple(n.input), tuple(n.output), attrs))
     try:
         types, _ = infer_types(tuple(nodes), input_types, constants, opset)
-    except GraphError as e:
+    except (GraphError, KernelError) as e:
         raise FrontendError(f"model {name!r}: {e}") from None
     outputs = [o.name for o in g.output]
     for o in g.output:

@@ -10,6 +10,7 @@ attributes. Passes never mutate: they build new records with `dataclasses.replac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -55,7 +56,7 @@ class TensorType:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # Python ints: an absurd shape cannot wrap around
 
     @property
     def rank(self) -> int:

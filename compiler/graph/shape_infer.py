@@ -86,14 +86,31 @@ def _rule(node: Node, ins: list[TensorType | None], ctx: KernelCtx) -> list[Tens
     ):
         x, w = ins[0], ins[1]
         nsp = x.rank - 2
-        pads = ctx.attr("pads", (0,) * (2 * nsp))
-        out = _conv_out(
-            x.shape[2:],
-            ctx.attr("kernel_shape", w.shape[2:]),
-            ctx.attr("strides", (1,) * nsp),
-            pads,
-            ctx.attr("dilations", (1,) * nsp),
-        )
+        if nsp < 1 or w.rank != x.rank:
+            raise GraphError(
+                f"node {node.name!r} (Conv): input rank {x.rank} and weight rank {w.rank} must "
+                "be equal and at least 3 (N, C, spatial...)"
+            )
+        geometry = {
+            "kernel_shape": (ctx.attr("kernel_shape", w.shape[2:]), nsp, 1),
+            "strides": (ctx.attr("strides", (1,) * nsp), nsp, 1),
+            "dilations": (ctx.attr("dilations", (1,) * nsp), nsp, 1),
+            "pads": (ctx.attr("pads", (0,) * (2 * nsp)), 2 * nsp, 0),
+        }
+        for attr, (value, length, lo) in geometry.items():
+            ok = isinstance(value, tuple) and len(value) == length
+            if not (ok and all(isinstance(v, int) and v >= lo for v in value)):
+                raise GraphError(
+                    f"node {node.name!r} (Conv): attribute {attr} must be {length} integers "
+                    f">= {lo}, got {value!r}"
+                )
+        out = _conv_out(x.shape[2:], *(geometry[k][0] for k in ("kernel_shape", "strides")),
+                        geometry["pads"][0], geometry["dilations"][0])  # fmt: skip
+        if any(o < 1 for o in out):
+            raise GraphError(
+                f"node {node.name!r} (Conv): the kernel window is larger than the padded input "
+                f"{x.shape[2:]} (output spatial size {out})"
+            )
         return [TensorType((x.shape[0], w.shape[0]) + out, x.dtype)]
     if op == "vtac.conv2d":
         x, w = ins[0], ins[1]
@@ -162,7 +179,15 @@ def infer_node(
     all_known = all((not i) or i in known for i in node.inputs)
     small = all(t is None or t.size <= KNOWN_VALUE_LIMIT for t in in_types)
     if not (all_known and small):
-        rule = _rule(node, in_types, ctx)
+        try:
+            rule = _rule(node, in_types, ctx)
+        except (KernelError, GraphError):
+            raise
+        except Exception as e:  # a malformed attribute or operand (stride 0, 1-D weight, ...)
+            raise GraphError(
+                f"node {node.name!r} ({node.op}): cannot infer output types: "
+                f"{type(e).__name__}: {e}"
+            ) from None
         if rule is not None:
             return rule, [None] * len(rule)
     fn = KERNELS.get(node.op)
@@ -196,6 +221,11 @@ def infer_node(
     return types, values
 
 
+# Largest tensor vtac accepts anywhere: 1 GiB of float32 (a larger one cannot be executed or
+# calibrated on a workstation; the largest activation of common vision models is ~2**24).
+MAX_TENSOR_ELEMENTS = 1 << 28
+
+
 def infer_types(
     nodes: tuple[Node, ...],
     input_types: Mapping[str, TensorType],
@@ -215,6 +245,11 @@ def infer_types(
         if len(out_types) < len([o for o in node.outputs if o]):
             raise GraphError(f"node {node.name!r} ({node.op}) yields fewer outputs than declared")
         for name, t, v in zip(node.outputs, out_types, values, strict=False):
+            if name and t.size > MAX_TENSOR_ELEMENTS:
+                raise GraphError(
+                    f"node {node.name!r} ({node.op}): output {name!r} would have shape "
+                    f"{t.shape} = {t.size:.3g} elements; vtac handles at most 2**28"
+                )
             if name:
                 types[name] = t
                 if v is not None:

@@ -183,3 +183,23 @@ def test_depthwise_knob_space_points_are_correct(rng):
         close(unpack_nchwc_numpy(out), ref)
     with pytest.raises(ValueError, match="knob bn=24"):
         depthwise_nchwc(shape, DepthwiseKnobs(24, 4))
+
+
+@pytest.mark.parametrize("kh, kw", [(1, 3), (3, 1), (1, 7), (7, 1), (3, 5), (5, 3)])
+def test_non_square_kernels_blocked_nchwc(kh, kw, rng):
+    """kh != kw with symmetric pads (Inception's 1x7 / 7x1): both the in-network NCHWc kernel
+    and the NCHW entry point. A swap of the kernel-height and -width loops fails here."""
+    from compiler.cpu.layout import pack_conv_weight, pack_nchwc_numpy, unpack_nchwc_numpy
+
+    pad = (kh // 2, kw // 2)
+    x = rng.standard_normal((1, 16, 11, 9)).astype(np.float32)
+    w = rng.standard_normal((32, 16, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    ref = npref.conv2d(x, w, b, (1, 1), (pad[0], pad[1], pad[0], pad[1]))
+    close(ops.conv2d(x, w, b, pads=pad), ref)
+    shape = Conv2dShape(1, 16, 11, 9, 32, kh, kw, (1, 1), pad)
+    kn = Conv2dKnobs(16, 16, 3)
+    k = ops.kernel(("test_nonsquare", shape, kn), lambda: conv2d_nchwc(shape, kn, True, False))
+    out = np.zeros((1, 2, 11, 9, 16), np.float32)
+    k(pack_nchwc_numpy(x, 16, pad), pack_conv_weight(w, 16, 16), b.reshape(2, 16), out)
+    close(unpack_nchwc_numpy(out), ref)

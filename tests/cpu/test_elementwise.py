@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.cpu import ops
+from tests.conftest import sweep_size
 
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 
@@ -45,7 +46,7 @@ def test_clip_and_positive_domain_ops(rng):
     np.testing.assert_allclose(ops.unary("log", y), np.log(y.astype(np.float64)), **TOL)
 
 
-@settings(max_examples=12, deadline=None, derandomize=True)  # reproducible draws
+@settings(max_examples=sweep_size(30), deadline=None, derandomize=True)  # reproducible
 @given(
     shapes=st.sampled_from(
         [

@@ -53,9 +53,9 @@ CASES = [
     ("DequantizeLinear", {}, [i8(40), np.float32(0.1), np.int8(-2)]),
     ("vtac.quantize", {"exp": -5}, [X]), ("vtac.dequantize", {"exp": -3}, [i8(5, 7)]),
     ("vtac.requantize", {"shift": 7, "lo": 0, "hi": 127},
-     [R.integers(-(2**20), 2**20, (6, 9)).astype(np.int32)]),
+     [R.integers(-(2**12), 2**14, (6, 9)).astype(np.int32)]),  # mostly inside 0..127
     ("vtac.requantize", {"shift": -2, "lo": -128, "hi": 127},
-     [R.integers(-100, 100, (6, 9)).astype(np.int32)]),
+     [R.integers(-36, 36, (6, 9)).astype(np.int32)]),
     ("vtac.conv2d", {"pads": [1, 0, 1, 2], "strides": [1, 2]},
      [i8(1, 8, 7, 9), i8(16, 8, 3, 3), R.integers(-999, 999, 16).astype(np.int32)]),
     ("vtac.dense", {}, [i8(5, 40), i8(24, 40), R.integers(-999, 999, 24).astype(np.int32)]),
@@ -82,6 +82,8 @@ def test_cpu_kernel_matches_the_reference(op, attrs, inputs):
     ref = np.asarray((KERNELS.get(op) or LOCAL_REF[op])(ctx, *args))
     got = np.asarray(CPU_KERNELS[op](ctx, *args))
     assert got.shape == ref.shape and got.dtype == ref.dtype
+    if op == "vtac.requantize":  # saturated outputs would hide rounding and shift errors
+        assert np.mean((ref > attrs["lo"]) & (ref < attrs["hi"])) >= 0.6
     if np.issubdtype(ref.dtype, np.integer):
         np.testing.assert_array_equal(got, ref)
     else:

@@ -16,7 +16,7 @@ from compiler.cpu import ops
 from tests.conftest import sweep_size
 from tests.cpu import npref
 
-SETTINGS = settings(max_examples=sweep_size(6), deadline=None, derandomize=True)
+SETTINGS = settings(max_examples=sweep_size(20), deadline=None, derandomize=True)
 dims = st.integers(1, 9)
 
 

@@ -95,7 +95,7 @@ def test_symbolic_dims_need_user_shapes(rng):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, "h", "w"])
     m = _model([helper.make_node("Relu", ["x"], ["y"])], [x], [_vi("y", None)])
     with pytest.raises(FrontendError, match=r"input 'x' has symbolic shape \(batch,3,h,w\); .*"
-                       r"--shape x=1,3,1,1"):  # fmt: skip
+                       r"--shape x=1,3,H,W"):  # fmt: skip
         import_onnx(m)
     g = import_onnx(m, shapes={"x": (2, 3, 5, 5)})
     assert g.types["y"].shape == (2, 3, 5, 5)

@@ -1,4 +1,5 @@
-"""The functional spec's bulk paths against a one-micro-op-at-a-time Python reference:
+"""The functional spec's bulk paths against a one-micro-op-at-a-time Python reference (for the
+ALU: plain Python integers, independent of `alu_apply`):
 aliasing ALU loops, repeated GEMM destinations, the dense-product and chunked GEMM paths."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from hw_sim import functional
 from hw_sim.functional import SramState, Where, alu_apply
 from hw_sim.isa import AluInsn, AluOp, GemmInsn
 from tests.conftest import sweep_size
+from tests.hw_sim.alu_reference import py_alu, reference_alu
 
 
 def _state(cfg, rng, n_uops):
@@ -44,18 +46,6 @@ def _reference_gemm(st, insn):
         acc[d] = (acc[d] + prod).astype(np.int32)
         out[d] = acc[d].astype(np.int32).astype(np.int8)
     return acc.astype(np.int32), out
-
-
-def _reference_alu(st, insn):
-    acc, out = st.acc.copy(), st.out.copy()
-    for o, i, u in _loop(insn):
-        d0, s0, _ = (int(v) for v in st.uop[u])
-        d = d0 + o * insn.dst_factor_out + i * insn.dst_factor_in
-        s = s0 + o * insn.src_factor_out + i * insn.src_factor_in
-        operand = insn.imm if insn.use_imm else acc[s].copy()
-        acc[d] = alu_apply(insn.alu_op, acc[d], operand)
-        out[d] = acc[d].astype(np.int8)
-    return acc, out
 
 
 def _random_uops(st, rng, n, dst_hi, src_hi, wgt_hi):
@@ -122,7 +112,7 @@ def test_alu_aliasing_is_sequential(cfg, rng, op, use_imm):
     st.uop[:n] = [(i + 1, i, 0) for i in range(n)]  # ACC[i+1] = op(ACC[i+1], ACC[i])
     insn = AluInsn(alu_op=op, use_imm=use_imm, imm=3, uop_bgn=0, uop_end=n, iter_out=2,
                    dst_factor_out=1, src_factor_out=1)  # fmt: skip
-    want = _reference_alu(st, insn)
+    want = reference_alu(st, insn)
     functional.alu(st, insn, Where(0, insn))
     np.testing.assert_array_equal(st.acc, want[0])
     np.testing.assert_array_equal(st.out, want[1])
@@ -141,7 +131,7 @@ def test_alu_random_loops_match_reference(cfg, rng):
                        imm=int(rng.integers(-40, 40)), uop_bgn=0, uop_end=k,
                        iter_out=int(rng.integers(1, 4)), iter_in=int(rng.integers(1, 4)),
                        **{f: int(rng.integers(0, 3)) for f in FACTORS})  # fmt: skip
-        want = _reference_alu(st, insn)
+        want = reference_alu(st, insn)
         functional.alu(st, insn, Where(0, insn))
         np.testing.assert_array_equal(st.acc, want[0])
 
@@ -258,19 +248,8 @@ def test_alu_apply_matches_python_definition(rng, op):
     a = np.array(edge + rng.integers(-(2**31), 2**31, 30).tolist(), dtype=np.int64)
     b = np.array(edge[::-1] + rng.integers(-40, 40, 30).tolist(), dtype=np.int64)
 
-    def wrap(v):
-        return (v + 2**31) % 2**32 - 2**31
-
     def ref(x, y):
-        if op == AluOp.MIN:
-            return min(x, y)
-        if op == AluOp.MAX:
-            return max(x, y)
-        if op == AluOp.ADD:
-            return wrap(x + y)
-        if op == AluOp.MUL:
-            return wrap(x * y)
-        return x >> min(y, 31) if y >= 0 else wrap(x << min(-y, 32))
+        return py_alu(op, x, y)
 
     got = alu_apply(op, a.astype(np.int32), b.astype(np.int32))
     assert got.dtype == np.int32

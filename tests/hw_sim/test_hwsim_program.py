@@ -57,7 +57,7 @@ def test_header_errors_are_format_errors(cfg, rng):
                                                         if k != "n_insns"}))  # fmt: skip
     with pytest.raises(ProgramFormatError, match="header is not a JSON object"):
         Program.from_bytes(with_header(data, lambda h: [h]))
-    with pytest.raises(ProgramFormatError, match="bad buffer table"):
+    with pytest.raises(ProgramFormatError, match=r"buffers\[0\]: .offset. is a required"):
         Program.from_bytes(with_header(data, lambda h: h | {"buffers": [{"name": "x"}]}))
     with pytest.raises(ProgramFormatError, match="bad hardware config.*LOG_BLOCK"):
         Program.from_bytes(with_header(data, lambda h: h | {"config": {

@@ -44,7 +44,7 @@ def test_crosscheck_names_the_diverging_instruction(program_file, capsys, monkey
     from hw_sim.simulator import simulate
     from runtime import rtl_crosscheck
 
-    def late_run(program, dram, max_cycles=None, trace=False):
+    def late_run(program, dram, max_cycles=None, trace=False, timeout=None):
         res = simulate(program)
         dram[...] = res.dram
         sched = replace(res.schedule, end=list(res.schedule.end))

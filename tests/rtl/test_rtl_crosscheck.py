@@ -47,7 +47,7 @@ def test_crosscheck_reports_a_faulty_device(cfg, monkeypatch):
     prog, _ = EXAMPLES["gemm"](cfg, np.random.default_rng(0))
     victim = len(prog.insns) - 2
 
-    def faulty_run(program, dram, max_cycles=None, trace=False):
+    def faulty_run(program, dram, max_cycles=None, trace=False, timeout=None):
         res = simulate(program)
         dram[...] = res.dram
         dram[program.buffers["out"].offset] ^= 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hw_sim.builder import ProgramBuilder
-from hw_sim.errors import DeadlockError, WatchdogError
+from hw_sim.errors import DeadlockError, NoFinishError, WatchdogError
 from hw_sim.isa import MemType, Module
 from runtime.rtl_device import run_rtl
 
@@ -34,7 +34,7 @@ def test_missing_finish(cfg):
     b = ProgramBuilder(cfg)
     b.nop(Module.COMPUTE)
     prog = b.build()
-    with pytest.raises(DeadlockError, match="none was a FINISH"):
+    with pytest.raises(NoFinishError, match="none was FINISH"):
         run_rtl(prog, prog.dram.copy())
 
 
@@ -42,3 +42,14 @@ def test_cycle_limit_is_a_watchdog(cfg):
     prog = _deadlocked(cfg)
     with pytest.raises(WatchdogError):
         run_rtl(prog, prog.dram.copy(), max_cycles=5)
+
+
+def test_wall_clock_timeout_stops_the_harness(default_cfg, rng):
+    from hw_sim.errors import WallClockTimeoutError
+    from hw_sim.examples import EXAMPLES
+    from runtime.rtl_build import build
+
+    build(default_cfg)  # a cached build: the limit is for the run
+    prog = EXAMPLES["blocked_gemm_vt1"](default_cfg, rng)[0]
+    with pytest.raises(WallClockTimeoutError, match=r"limit of 0.001 s \(timeout\)"):
+        run_rtl(prog, prog.dram.copy(), timeout=0.001)

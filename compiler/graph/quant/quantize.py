@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.graph.ir import Graph, NameGen, Node, TensorType
+from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
 from compiler.graph.quant.calibrate import best_exponent, pow2_exponent
 from compiler.graph.ref import KernelCtx
@@ -252,6 +252,9 @@ def quantize_int8(
         if chain and (extra := constant_bias(chain[0], graph, node)) is not None:
             b = extra if b is None else b + extra
             chain = chain[1:]
+        if w.size == 0:
+            raise GraphError(f"node {node.name!r} ({node.op}): its weight holds no elements "
+                             f"(shape {w.shape}); nothing to quantize")  # fmt: skip
         ew = pow2_exponent(float(np.abs(w).max()))
         if weight_mse:
             ew = best_exponent(w.ravel(), ew)

@@ -49,7 +49,7 @@ def quantization_error(
         result.append(
             OutputError(
                 o,
-                float(np.abs(diff).max()),
+                float(np.abs(diff).max()) if diff.size else 0.0,  # a zero-size output: no error
                 float(np.linalg.norm(diff)) / norm if norm else 0.0,
                 top1,
             )
