@@ -148,10 +148,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if not args.gemm:
+    gemm_flags = (args.vt, args.n, args.block, args.save)
+    if not args.gemm and all(f is None for f in gemm_flags):  # the blocked-GEMM flags imply it
         from runtime.cli_model import model_demo
 
         return model_demo(args)
+    args.vt, args.n, args.block = args.vt or 2, args.n or 256, args.block or 64
     import numpy as np
 
     from hw_sim.config import ConfigError, load_config
@@ -229,7 +231,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compile the built-in ResNet-18, co-run it on hw_sim, print the per-layer profile",
         description="Compile the built-in ResNet-18 (random weights), run it on hw_sim with its "
         "CPU part on LLVM kernels, check it bit-exactly and print the per-layer profile. "
-        "--gemm runs the hand-written blocked-GEMM program instead (--vt, --n, --block, --save).",
+        "--gemm (or any of --vt, --n, --block, --save) runs the hand-written blocked-GEMM program "
+        "instead.",
     )
     p.add_argument("--gemm", action="store_true", help="the blocked-GEMM program instead")
     p.add_argument("--image", type=positive_int, default=224, help="ResNet-18 image size")
@@ -238,11 +241,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=positive_int, default=15, metavar="N", help="table rows")
     p.add_argument("--save-model", metavar="FILE", help="keep the compiled artifact (.vtac)")
     p.add_argument("--config", default="default", help="hardware config name or JSON path")
-    p.add_argument("--vt", type=int, choices=(1, 2), default=2, help="virtual threads (1 or 2)")
-    p.add_argument("--n", type=positive_int, default=256,
-                   help="matrix size, a multiple of --block (default 256)")  # fmt: skip
-    p.add_argument("--block", type=positive_int, default=64,
-                   help="tile size, a multiple of the config's BLOCK (default 64)")  # fmt: skip
+    p.add_argument("--vt", type=int, choices=(1, 2), default=None,
+                   help="--gemm: virtual threads (1 or 2, default 2)")  # fmt: skip
+    p.add_argument("--n", type=positive_int, default=None,
+                   help="--gemm: matrix size, a multiple of --block (default 256)")  # fmt: skip
+    p.add_argument("--block", type=positive_int, default=None,
+                   help="--gemm: tile size, a multiple of BLOCK (default 64)")  # fmt: skip
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random data seed")
     p.add_argument("--save", metavar="FILE", type=output_file,
                    help="also save the program (.vtaprog)")  # fmt: skip
