@@ -5,14 +5,10 @@
     print(plan)                          # the step list
 
 Planning, in order:
-1. match (in node order): a Conv the NCHWc kernel takes (2-d, float32, constant weights,
-   groups 1, dilation 1, symmetric pads) becomes one step with its single-use epilogue fused:
-   bias, then an optional residual `Add` of another value of the same shape (either operand
-   order), then an optional `Relu`; the step runs where the last fused node stood. MaxPool
-   (square window, equal pads, floor mode) and GlobalAveragePool run on NCHWc inputs; MaxPool
-   reads its padding from the zero border, so only on inputs known >= 0 (a fused Relu) or
-   without padding. Gemm with a constant B is a dense kernel on weights packed here.
-   Everything else is a node step on NCHW arrays (`node_step.py`: CPU_KERNELS, else NumPy).
+1. match (`float_match.py`): Convs the NCHWc kernel takes, each with its single-use epilogue
+   fused (bias, then an optional residual `Add`, then an optional `Relu`); MaxPool and
+   GlobalAveragePool on NCHWc inputs; Gemm with a constant B as a dense kernel. Everything
+   else is a node step on NCHW arrays (`node_step.py`: CPU_KERNELS, else NumPy).
 2. layouts: a value an NCHWc step produces is kept with its producer's channel block
    (the conv's `oc_bn`) and a zero border as wide as the largest padding among its NCHWc
    readers. A residual must have exactly the fused output's layout, so the two share one
@@ -34,13 +30,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.cpu import layout, ops
-from compiler.cpu.conv2d import Conv2dShape, conv2d_nchwc, default_knobs
+from compiler.cpu.conv2d import conv2d_nchwc
 from compiler.cpu.dense import default_dense_knobs, dense, pack_dense_weight
+from compiler.cpu.float_match import Group, ModelView, match_groups
 from compiler.cpu.node_step import NodeStep
 from compiler.cpu.pool_nchwc import global_avg_pool_nchwc, max_pool_nchwc
-from compiler.graph.ref import KernelCtx
-from compiler.graph.ref.nn import conv_pads
-from compiler.llvm import vector_lanes, vector_registers
+from compiler.llvm import vector_lanes
 
 F32 = "float32"
 
@@ -110,155 +105,6 @@ class FloatPlan:
     __repr__ = __str__
 
 
-@dataclass
-class _Group:
-    kind: str  # conv, maxpool, gap, dense, node
-    nodes: list  # NodeSpecs, in graph order (the step runs where the last one stood)
-    x: str  # data input
-    out: str  # the value the group produces
-    p: dict = field(default_factory=dict)  # kind-specific parameters
-
-
-class _Model:
-    """FloatModel or Graph, seen the same way: nodes, types[v] = (shape, dtype), constants."""
-
-    def __init__(self, m):
-        self.name = getattr(m, "name", "model")
-        self.nodes, self.inputs, self.outputs = list(m.nodes), list(m.inputs), list(m.outputs)
-        src = m.types if hasattr(m, "types") else m.tensors
-        self.types = {v: (tuple(t.shape), t.dtype) for v, t in src.items()}
-        self.constants, self.opset = dict(m.constants), m.opset
-        self.uses: dict[str, list[int]] = {}
-        for i, n in enumerate(self.nodes):
-            for v in n.inputs:
-                if v:
-                    self.uses.setdefault(v, []).append(i)
-
-    def single_use(self, v: str) -> int | None:
-        u = self.uses.get(v, [])
-        return u[0] if len(u) == 1 and v not in self.outputs else None
-
-    def is_f32(self, v: str, rank: int | None = None) -> bool:
-        t = self.types.get(v)
-        return t is not None and t[1] == F32 and (rank is None or len(t[0]) == rank)
-
-
-def _ctx(node, opset: int) -> KernelCtx:
-    return KernelCtx(dict(node.attrs), opset, node.name, node.op, len(node.outputs))
-
-
-def _match_conv(i: int, node, m: _Model, claimed: set[int]) -> _Group | None:
-    ins = list(node.inputs) + [""] * (3 - len(node.inputs))
-    x, w, b = ins[:3]
-    if not (m.is_f32(x, 4) and w in m.constants and m.is_f32(w, 4)):
-        return None
-    if b and not (b in m.constants and m.is_f32(b, 1)):
-        return None
-    ctx, wt = _ctx(node, m.opset), m.constants[w]
-    ksz = tuple(ctx.attr("kernel_shape", wt.shape[2:]))
-    strides, dil = tuple(ctx.attr("strides", (1, 1))), tuple(ctx.attr("dilations", (1, 1)))
-    if int(ctx.attr("group", 1)) != 1 or dil != (1, 1) or ksz != wt.shape[2:]:
-        return None
-    (n, c, h, wd), (o, _, kh, kw) = m.types[x][0], wt.shape
-    pb, pe = conv_pads(ctx, (h, wd), ksz, strides, dil)
-    if list(pb) != list(pe) or c != wt.shape[1]:
-        return None
-    shape = Conv2dShape(n, c, h, wd, o, kh, kw, strides, (pb[0], pb[1]))
-    y = node.outputs[0]
-    if m.types[y][0] != (n, o, *shape.out_hw):
-        return None
-    g = _Group("conv", [node], x, y, {"shape": shape, "w": w, "b": b, "res": None, "relu": False})
-    g.p["kn"] = default_knobs(shape, vector_lanes(), vector_registers())
-    j = m.single_use(y)
-    if (
-        j is not None
-        and j not in claimed
-        and m.nodes[j].op == "Add"
-        and len(m.nodes[j].inputs) == 2
-    ):
-        a, c2 = m.nodes[j].inputs
-        other = c2 if a == y else a
-        if other != y and m.is_f32(other) and m.types[other][0] == m.types[y][0]:
-            g.nodes.append(m.nodes[j])
-            g.p["res"], g.out = other, m.nodes[j].outputs[0]
-            j = m.single_use(g.out)
-    if j is not None and j not in claimed and m.nodes[j].op == "Relu":
-        g.nodes.append(m.nodes[j])
-        g.p["relu"], g.out = True, m.nodes[j].outputs[0]
-    return g
-
-
-def _match_pool(node, m: _Model, blocks: dict, nonneg: set) -> _Group | None:
-    x = node.inputs[0] if node.inputs else ""
-    if x not in blocks or not m.is_f32(x, 4) or any(node.outputs[1:]):
-        return None
-    if node.op == "GlobalAveragePool":
-        return _Group("gap", [node], x, node.outputs[0])
-    ctx = _ctx(node, m.opset)
-    ksz = tuple(ctx.attr("kernel_shape", ()))
-    strides, dil = tuple(ctx.attr("strides", (1, 1))), tuple(ctx.attr("dilations", (1, 1)))
-    if len(ksz) != 2 or ksz[0] != ksz[1] or strides[0] != strides[1] or dil != (1, 1):
-        return None
-    if ctx.attr("ceil_mode", 0) or ctx.attr("storage_order", 0):
-        return None
-    pb, pe = conv_pads(ctx, m.types[x][0][2:], ksz, strides, dil)
-    pads = set(pb) | set(pe)
-    if len(pads) != 1 or (pads != {0} and x not in nonneg):
-        return None
-    n, c, h, w = m.types[x][0]
-    pad, k, s = pads.pop(), ksz[0], strides[0]
-    oh, ow = (h + 2 * pad - k) // s + 1, (w + 2 * pad - k) // s + 1
-    if m.types[node.outputs[0]][0] != (n, c, oh, ow):
-        return None
-    return _Group("maxpool", [node], x, node.outputs[0], {"k": k, "s": s, "pad": pad})
-
-
-def _match_dense(node, m: _Model) -> _Group | None:
-    ins = list(node.inputs) + [""] * (3 - len(node.inputs))
-    a, bw, c = ins[:3]
-    ctx = _ctx(node, m.opset)
-    if not (m.is_f32(a, 2) and bw in m.constants and m.is_f32(bw, 2)) or ctx.attr("transA", 0):
-        return None
-    if float(ctx.attr("alpha", 1.0)) != 1.0 or float(ctx.attr("beta", 1.0)) != 1.0:
-        return None
-    wt = m.constants[bw].T if ctx.attr("transB", 0) else m.constants[bw]
-    if wt.shape[0] != m.types[a][0][1] or (
-        c and not (c in m.constants and m.constants[c].shape == (wt.shape[1],))
-    ):
-        return None
-    return _Group("dense", [node], a, node.outputs[0], {"w": np.ascontiguousarray(wt), "b": c})
-
-
-def _match(m: _Model) -> tuple[list[_Group], dict[str, int]]:
-    index = {id(n): k for k, n in enumerate(m.nodes)}
-    claimed: set[int] = set()
-    blocks: dict[str, int] = {}  # value -> channel block, for values NCHWc steps produce
-    nonneg: set[str] = set()
-    groups = []
-    for i, node in enumerate(m.nodes):
-        if i in claimed:
-            continue
-        g = None
-        if node.op == "Conv":
-            g = _match_conv(i, node, m, claimed)
-        elif node.op in ("MaxPool", "GlobalAveragePool"):
-            g = _match_pool(node, m, blocks, nonneg)
-        elif node.op == "Gemm":
-            g = _match_dense(node, m)
-        g = g or _Group("node", [node], "", "")
-        claimed.update(index[id(n)] for n in g.nodes)
-        if g.kind == "conv":
-            blocks[g.out] = g.p["kn"].oc_bn
-        elif g.kind == "maxpool":
-            blocks[g.out] = blocks[g.x]
-        if (g.kind == "conv" and g.p["relu"]) or (g.kind == "maxpool" and g.x in nonneg):
-            nonneg.add(g.out)
-        g.p["at"] = max(index[id(n)] for n in g.nodes)
-        groups.append(g)
-    groups.sort(key=lambda g: g.p["at"])
-    return groups, blocks
-
-
 class _Borders:
     """Union-find over (value, block); a class's border is the largest need of its members."""
 
@@ -287,7 +133,7 @@ class _Borders:
         return self.need[self.find(k)]
 
 
-def _borders(groups: list[_Group], blocks: dict[str, int]) -> _Borders:
+def _borders(groups: list[Group], blocks: dict[str, int]) -> _Borders:
     bd = _Borders()
     for v, bn in blocks.items():
         bd.require((v, bn), 0)
@@ -303,9 +149,9 @@ def _borders(groups: list[_Group], blocks: dict[str, int]) -> _Borders:
 
 
 class _Builder:
-    def __init__(self, m: _Model):
+    def __init__(self, m: ModelView):
         self.m = m
-        self.groups, self.blocks = _match(m)
+        self.groups, self.blocks = match_groups(m)
         self.bd = _borders(self.groups, self.blocks)
         types = {v: t for v, t in m.types.items() if v in m.inputs}
         self.plan = FloatPlan(m.name, m.inputs, m.outputs, types)
@@ -363,15 +209,15 @@ class _Builder:
         self.have.add((v, bn))
         return (v, bn)
 
-    def conv(self, g: _Group) -> None:
+    def conv(self, g: Group) -> None:
         s, kn, p = g.p["shape"], g.p["kn"], g.p
         xk, in_pad = self.need(g.x, kn.ic_bn), self.bd[(g.x, kn.ic_bn)]
         res = self.need(p["res"], kn.oc_bn) if p["res"] else None
         out_pad = self.bd[(g.out, kn.oc_bn)]
         out = self.buffer(g.out, kn.oc_bn)
         key = ("plan_conv", s, kn, p["relu"], res is not None, in_pad, out_pad)
-        k = ops.kernel(key, lambda: conv2d_nchwc(s, kn, True, p["relu"], in_pad=(in_pad, in_pad),
-                                                 out_pad=out_pad, residual=res is not None))  # fmt: skip
+        kw = {"in_pad": (in_pad, in_pad), "out_pad": out_pad, "residual": res is not None}
+        k = ops.kernel(key, lambda: conv2d_nchwc(s, kn, True, p["relu"], **kw))
         w = layout.pack_conv_weight(self.m.constants[p["w"]], kn.ic_bn, kn.oc_bn)
         b = self.m.constants[p["b"]] if p["b"] else np.zeros(s.o, np.float32)
         b = np.ascontiguousarray(b, np.float32).reshape(-1, kn.oc_bn)
@@ -391,7 +237,7 @@ class _Builder:
                  [self.form(g.out, kn.oc_bn)], detail, fn, [n.name for n in g.nodes])  # fmt: skip
         self.have.add((g.out, kn.oc_bn))
 
-    def pool(self, g: _Group) -> None:
+    def pool(self, g: Group) -> None:
         bn = self.blocks[g.x]
         xk, in_pad = self.need(g.x, bn), self.bd[(g.x, bn)]
         n, c, h, w = self.m.types[g.x][0]
@@ -416,7 +262,7 @@ class _Builder:
                  lambda env: k(env[xk], out), [node.name])  # fmt: skip
         self.have.add((g.out, bn))
 
-    def dense(self, g: _Group) -> None:
+    def dense(self, g: Group) -> None:
         wt, node = g.p["w"], g.nodes[0]
         (m_, kd), nd = self.m.types[g.x][0], wt.shape[1]
         kn = default_dense_knobs(m_, kd, nd, vector_lanes())
@@ -435,7 +281,7 @@ class _Builder:
                  [node.name])  # fmt: skip
         self.have.add((g.out, 0))
 
-    def node(self, g: _Group) -> None:
+    def node(self, g: Group) -> None:
         node = g.nodes[0]
         for v in node.inputs:
             if v:
@@ -459,4 +305,4 @@ def plan_float_model(model) -> FloatPlan:
 
     Compiles every kernel and packs every constant weight now; `FloatPlan.run` only calls them.
     """
-    return _Builder(_Model(model)).build()
+    return _Builder(ModelView(model)).build()
