@@ -7,7 +7,8 @@ the first conv to reach an Add takes it), then an optional `Relu`; MaxPool (squa
 equal pads, floor mode, one output) and GlobalAveragePool whose input an NCHWc step produces —
 MaxPool reads its padding from the zero border, so only on inputs known >= 0 (a fused Relu,
 or a max pool of such) or without padding; Gemm with a constant B (alpha = beta = 1, no
-transA, a constant 1-d bias) as a dense kernel. Every other node is a group of kind "node".
+transA, a constant 1-d bias) as a dense kernel; Flatten and Reshape to a constant shape as
+a view of their input (no copy). Every other node is a group of kind "node".
 A group runs where its last node stood, so every value it reads is already computed.
 """
 
@@ -160,6 +161,8 @@ def match_groups(m: ModelView) -> tuple[list[Group], dict[str, int]]:
             g = _match_pool(node, m, blocks, nonneg)
         elif node.op == "Gemm":
             g = _match_dense(node, m)
+        elif node.op == "Flatten" or (node.op == "Reshape" and node.inputs[1] in m.constants):
+            g = Group("view", [node], node.inputs[0], node.outputs[0])  # shapes are typed
         g = g or Group("node", [node], "", "")
         claimed.update(index[id(n)] for n in g.nodes)
         if g.kind == "conv":

@@ -7,8 +7,9 @@
 Planning, in order:
 1. match (`float_match.py`): Convs the NCHWc kernel takes, each with its single-use epilogue
    fused (bias, then an optional residual `Add`, then an optional `Relu`); MaxPool and
-   GlobalAveragePool on NCHWc inputs; Gemm with a constant B as a dense kernel. Everything
-   else is a node step on NCHW arrays (`node_step.py`: CPU_KERNELS, else NumPy).
+   GlobalAveragePool on NCHWc inputs; Gemm with a constant B as a dense kernel; Flatten and
+   Reshape as views. Everything else is a node step on NCHW arrays (`node_step.py`:
+   CPU_KERNELS, else NumPy).
 2. layouts: a value an NCHWc step produces is kept with its producer's channel block
    (the conv's `oc_bn`) and a zero border as wide as the largest padding among its NCHWc
    readers. A residual must have exactly the fused output's layout, so the two share one
@@ -62,7 +63,7 @@ class PlanError(ValueError):
 @dataclass
 class Step:
     """One call of the plan: `fn(env)` reads and writes `env` (value name or (value, block)
-    -> array). `kind`: conv, maxpool, gap, dense, pack, unpack, repack or node."""
+    -> array). `kind`: conv, maxpool, gap, dense, view, pack, unpack, repack or node."""
 
     kind: str
     name: str  # the graph nodes it computes, joined by '+', or the value it converts
@@ -294,6 +295,15 @@ class _Builder:
 
         self.add("dense", node.name, [g.x], [g.out], f"nb {kn.nb} m_tile {kn.m_tile}", fn,
                  [node.name])  # fmt: skip
+        self.have.add((g.out, 0))
+
+    def view(self, g: Group) -> None:
+        src, shape, node = self.need(g.x, 0), self.m.types[g.out][0], g.nodes[0]
+
+        def fn(env):
+            env[g.out] = env[src].reshape(shape)
+
+        self.add("view", node.name, [g.x], [g.out], f"{node.op} to {shape}", fn, [node.name])
         self.have.add((g.out, 0))
 
     def node(self, g: Group) -> None:
