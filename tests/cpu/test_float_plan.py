@@ -254,3 +254,38 @@ def test_float_executor_uses_the_plan_and_times_every_node():
     assert run.node_us["conv1"] > 0 and run.node_us["relu"] == 0.0  # fused into conv1
     assert len(run.step_us) == len(ex.plan.steps) and run.numpy_nodes == {}
     assert sum(run.node_us.values()) == pytest.approx(sum(run.step_us.values()))
+
+
+def test_batch_two_and_grouped_convs_fall_back():
+    rng = np.random.default_rng(20)
+    b = GraphBuilder("batch2", opset=13)
+    x = b.input("x", (2, 16, 10, 10))
+    y = b.op("Relu", [_conv(b, rng, x, 16, 32, strides=(2, 2), name="c")], name="relu")
+    dw = b.const("dw.weight", _w(rng, 32, 1, 3, 3))
+    y = b.op("Conv", [y, dw], name="dw", kernel_shape=(3, 3), pads=(1, 1, 1, 1), group=32)
+    y = b.op("Relu", [_conv(b, rng, y, 32, 32, name="c2")], name="relu2")
+    y = b.op("Flatten", [b.op("GlobalAveragePool", [y], name="gap")], name="flat")
+    fc = b.const("fc.w", (rng.standard_normal((5, 32)) / 6).astype(np.float32))
+    b.output(b.op("Gemm", [y, fc, b.const("fc.b", np.ones(5, np.float32))], name="fc", transB=1))
+    plan = _check(b.build())
+    assert _step(plan, "dw").kind == "node" and _step(plan, "c2").name == "c2+relu2"
+    assert _step(plan, "gap").kind == "gap" and _step(plan, "fc").kind == "dense"
+
+
+def test_float_executor_runs_node_by_node_when_the_planner_refuses(monkeypatch):
+    import runtime.float_executor as fe
+    from compiler.cpu.float_plan import PlanError
+    from compiler.driver.compile_model import _float_model
+
+    def refuse(_fm):
+        raise PlanError("refused for the test")
+
+    monkeypatch.setattr(fe, "plan_float_model", refuse)
+    g = optimize(resnet18(seed=3, image=32, width=16))
+    feeds = _feeds(g, 5)
+    ex = fe.FloatExecutor(_float_model(g))
+    assert ex.plan is None and ex.plan_error == "refused for the test"
+    run = ex.run(feeds, repeats=2)
+    ref = run_graph(g, feeds)["logits"]
+    assert np.abs(run.outputs["logits"] - ref).max() <= RTOL * np.abs(ref).max()
+    assert set(run.step_us) == {n.name for n in g.nodes}
