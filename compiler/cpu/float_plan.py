@@ -18,8 +18,9 @@ Planning, in order:
    an NCHWc reader of an NCHW value a pack: conversion steps made once per run, before their
    first reader.
 3. buffers: every NCHWc form, unpacked NCHW form and kernel output is allocated once, zeroed
-   (borders stay zero: kernels write interiors only) and reused by every run; constant
-   weights are packed once, here. Graph outputs are copied out.
+   (borders stay zero: kernels write interiors only) and reused by every run; NCHWc forms of
+   one shape whose lifetimes do not overlap share a buffer. Constant weights are packed once,
+   here. Graph outputs are copied out.
 """
 
 from __future__ import annotations
@@ -173,26 +174,57 @@ class _Builder:
         self.plan = FloatPlan(m.name, m.inputs, m.outputs, types)
         self.plan.static.update(m.constants)
         self.have = {(v, 0) for v in list(m.inputs) + list(m.constants)}
+        # NCHWc buffers: shape, first writing step and last reading step, for sharing
+        self.shapes: dict[tuple, tuple] = {}
+        self.first: dict[tuple, int] = {}
+        self.last: dict[tuple, int] = {}
+        self.pending_w: list[tuple] = []
+        self.pending_r: list[tuple] = []
 
     def form(self, v: str, bn: int) -> str:
         return v if bn == 0 else f"{v}@c{bn}b{self.bd[(v, bn)]}"
 
-    def buffer(self, v: str, bn: int) -> np.ndarray:
-        """The persistent zeroed NCHWc buffer of (v, bn) (allocated on first use)."""
+    def buffer(self, v: str, bn: int) -> tuple:
+        """The env key of the NCHWc form (v, bn), written by the next step added (its buffer
+        is assigned by `allocate` once every step is known)."""
         key = (v, bn)
-        if key not in self.plan.static:
-            n, c, h, w = self.m.types[v][0]
-            b = self.bd[key]
-            self.plan.static[key] = aligned((n, c // bn, h + 2 * b, w + 2 * b, bn))
-        return self.plan.static[key]
+        n, c, h, w = self.m.types[v][0]
+        b = self.bd[key]
+        self.shapes[key] = (n, c // bn, h + 2 * b, w + 2 * b, bn)
+        self.pending_w.append(key)
+        return key
+
+    def allocate(self) -> None:
+        """One zeroed buffer per NCHWc form, shared between forms of the same shape whose
+        lifetimes do not overlap (a step's outputs never take a buffer it reads): a smaller
+        working set for the caches. Kernels write interiors only, so shared borders stay 0."""
+        free: dict[tuple, list[np.ndarray]] = {}
+        born: dict[int, list[tuple]] = {}
+        dies: dict[int, list[tuple]] = {}
+        for key, i in self.first.items():
+            born.setdefault(i, []).append(key)
+            dies.setdefault(max(i, self.last.get(key, i)), []).append(key)
+        for i in range(len(self.plan.steps)):
+            for key in born.get(i, []):
+                shape = self.shapes[key]
+                pool = free.get(shape)
+                self.plan.static[key] = pool.pop() if pool else aligned(shape)
+            for key in dies.get(i, []):
+                free.setdefault(self.shapes[key], []).append(self.plan.static[key])
 
     def add(self, kind, name, reads, writes, detail, fn, nodes=(), node=None) -> None:
+        i = len(self.plan.steps)
+        self.first.update((k, i) for k in self.pending_w)
+        self.last.update((k, i) for k in self.pending_r)
+        self.pending_w, self.pending_r = [], []
         self.plan.steps.append(Step(kind, name, tuple(reads), tuple(writes), detail, fn,
                                     tuple(nodes), node))  # fmt: skip
 
     def need(self, v: str, bn: int):
         """Make (v, bn) available (a conversion step if needed); returns its env key."""
         if (v, bn) in self.have:
+            if bn:
+                self.pending_r.append((v, bn))
             return v if bn == 0 else (v, bn)
         src_bn = self.blocks.get(v, 0)
         if src_bn == 0 and (v, 0) not in self.have:
@@ -206,23 +238,25 @@ class _Builder:
             self.add("unpack", v, [self.form(v, src_bn)], [v], "", lambda env: k(env[xb], out))
             self.have.add((v, 0))
             return v
-        out, b = self.buffer(v, bn), self.bd[(v, bn)]
+        b = self.bd[(v, bn)]
         if src_bn == 0:  # pack an NCHW value
-            src = self.need(v, 0)
+            src, out = self.need(v, 0), self.buffer(v, bn)
             k = ops.kernel(("plan_pack", n, c, h, w, bn, b),
                            lambda: layout.pack_nchwc(n, c, h, w, bn, (b, b)))  # fmt: skip
 
             def fn(env):
-                k(np.ascontiguousarray(env[src], np.float32), out)
+                k(np.ascontiguousarray(env[src], np.float32), env[out])
 
             self.add("pack", v, [v], [self.form(v, bn)], "", fn)
         else:
             sb, src = self.bd[(v, src_bn)], self.need(v, src_bn)
+            out = self.buffer(v, bn)
             k = ops.kernel(("plan_repack", n, c, h, w, src_bn, sb, bn, b),
                            lambda: layout.repack_nchwc(n, c, h, w, src_bn, sb, bn, b))  # fmt: skip
             self.add("repack", v, [self.form(v, src_bn)], [self.form(v, bn)], "",
-                     lambda env: k(env[src], out))  # fmt: skip
+                     lambda env: k(env[src], env[out]))  # fmt: skip
         self.have.add((v, bn))
+        self.pending_r.append((v, bn))
         return (v, bn)
 
     def conv(self, g: Group) -> None:
@@ -240,9 +274,9 @@ class _Builder:
 
         def fn(env):
             if res:
-                k(env[xk], w, b, env[res], out)
+                k(env[xk], w, b, env[res], env[out])
             else:
-                k(env[xk], w, b, out)
+                k(env[xk], w, b, env[out])
 
         reads = [self.form(g.x, kn.ic_bn)] + ([self.form(p["res"], kn.oc_bn)] if res else [])
         (sh, sw), (ph, pw) = s.stride, s.pad
@@ -275,7 +309,7 @@ class _Builder:
                                                    out_pad))  # fmt: skip
         self.add("maxpool", node.name, [self.form(g.x, bn)], [self.form(g.out, bn)],
                  f"{kk}x{kk}/{s} pad {pad} (zero border: input >= 0)" if pad else f"{kk}x{kk}/{s}",
-                 lambda env: k(env[xk], out), [node.name])  # fmt: skip
+                 lambda env: k(env[xk], env[out]), [node.name])  # fmt: skip
         self.have.add((g.out, bn))
 
     def dense(self, g: Group) -> None:
@@ -322,6 +356,7 @@ class _Builder:
             getattr(self, "pool" if g.kind in ("maxpool", "gap") else g.kind)(g)
         for o in self.m.outputs:
             self.need(o, 0)
+        self.allocate()
         return self.plan
 
 
