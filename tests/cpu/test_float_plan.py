@@ -292,3 +292,22 @@ def test_float_executor_runs_node_by_node_when_the_planner_refuses(monkeypatch):
     ref = run_graph(g, feeds)["logits"]
     assert np.abs(run.outputs["logits"] - ref).max() <= RTOL * np.abs(ref).max()
     assert set(run.step_us) == {n.name for n in g.nodes}
+
+
+@pytest.mark.parametrize("bn_in,pad_in,bn_out,pad_out", [(6, 1, 4, 0), (4, 0, 12, 2), (3, 2, 3, 1)])
+def test_layout_conversions_are_exact(bn_in, pad_in, bn_out, pad_out):
+    from compiler.cpu import layout, ops
+
+    x = np.random.default_rng(21).standard_normal((2, 12, 5, 7)).astype(np.float32)
+    xb = layout.pack_nchwc_numpy(x, bn_in, (pad_in, pad_in))
+    blocks = (bn_in, pad_in, bn_out, pad_out)
+    rep = ops.kernel(("t_repack", *blocks), lambda: layout.repack_nchwc(2, 12, 5, 7, *blocks))
+    out = np.zeros_like(layout.pack_nchwc_numpy(x, bn_out, (pad_out, pad_out)))
+    rep(xb, out)
+    np.testing.assert_array_equal(out, layout.pack_nchwc_numpy(x, bn_out, (pad_out, pad_out)))
+    unp = ops.kernel(
+        ("t_unpack", bn_in, pad_in), lambda: layout.unpack_nchwc(2, 12, 5, 7, bn_in, in_pad=pad_in)
+    )
+    back = np.empty_like(x)
+    unp(xb, back)
+    np.testing.assert_array_equal(back, x)
