@@ -2,7 +2,7 @@
 
     plan = plan_float_model(fm)          # a FloatModel (compiler/driver/model.py) or a Graph
     outputs, step_s = plan.run(feeds)    # graph outputs (copies), wall seconds per step
-    print(plan)                          # the step list
+    print(plan)                          # the step list (VTAC_DEBUG=1 prints it when planned)
 
 Planning, in order:
 1. match (`float_match.py`): Convs the NCHWc kernel takes, each with its single-use epilogue
@@ -38,6 +38,7 @@ from compiler.cpu.float_match import Group, ModelView, match_groups
 from compiler.cpu.node_step import NodeStep
 from compiler.cpu.pool_nchwc import global_avg_pool_nchwc, max_pool_nchwc
 from compiler.llvm import vector_lanes
+from compiler.tir.transform import debug_print
 
 F32 = "float32"
 
@@ -365,4 +366,6 @@ def plan_float_model(model) -> FloatPlan:
 
     Compiles every kernel and packs every constant weight now; `FloatPlan.run` only calls them.
     """
-    return _Builder(ModelView(model)).build()
+    plan = _Builder(ModelView(model)).build()
+    debug_print(1, str(plan))
+    return plan
