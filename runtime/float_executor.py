@@ -1,6 +1,12 @@
-"""`--device cpu`: the float model (no quantization) entirely on the host CPU, node by node
-with the LLVM CPU kernels (`compiler/cpu`), NumPy reference kernels only where no CPU kernel
-covers a node (reported). The CPU-only baseline a user compares the co-run against."""
+"""`--device cpu`: the float model (no quantization) entirely on the host CPU. The CPU-only
+baseline a user compares the co-run against.
+
+The model runs as a float plan (`compiler/cpu/float_plan.py`): activations stay in the blocked
+NCHWc layout between the convolutions (bias, residual add and ReLU fused into them), the pools
+and the dense layer, with weights packed and buffers allocated once; every other node runs on
+NCHW arrays through the LLVM CPU kernels, or the NumPy reference kernels where none covers it
+(reported). A model the planner rejects runs node by node the same way (`plan_error` says
+why)."""
 
 from __future__ import annotations
 
@@ -11,46 +17,68 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.driver.model import FloatModel, NodeSpec
+from compiler.cpu.float_plan import FloatPlan, PlanError, plan_float_model
+from compiler.cpu.node_step import NodeStep
+from compiler.driver.model import FloatModel
 from runtime.executor import InputError
 
 
 @dataclass
 class FloatRun:
     outputs: dict[str, np.ndarray]
-    node_us: dict[str, float]  # median wall time per node
+    # median wall time per node; a fused step's time goes to its first node (the conv), the
+    # nodes fused into it get 0, and a layout conversion counts for the node it feeds.
+    node_us: dict[str, float]
     total_us: float  # median of whole-model runs
     numpy_nodes: dict[str, str] = field(default_factory=dict)  # node -> why not LLVM
+    step_us: dict[str, float] = field(default_factory=dict)  # "<index> <kind> <name>" -> median
 
 
 class FloatExecutor:
-    def __init__(self, fm: FloatModel):
+    def __init__(self, fm: FloatModel, use_plan: bool = True):
         self.fm = fm
         for a in fm.constants.values():  # read-only: the CPU kernels then pack weights once
             a.setflags(write=False)
-        self.impl: dict[str, str] = {}  # node -> "llvm" | "numpy", settled on the first run
-        self.why: dict[str, str] = {}
+        self.plan: FloatPlan | None = None
+        self.plan_error = "" if use_plan else "planning disabled"
+        if use_plan:
+            try:
+                self.plan = plan_float_model(fm)
+            except PlanError as e:
+                self.plan_error = str(e)
+        self.node_steps = [] if self.plan else [NodeStep(n, fm.opset) for n in fm.nodes]
 
-    def _node(self, spec: NodeSpec, env: dict) -> None:
-        from compiler.cpu.graph_kernels import CPU_KERNELS
-        from compiler.graph.ref import KERNELS, KernelCtx, KernelError, as_tuple
+    def _run_once(self, feeds: Mapping[str, np.ndarray]) -> tuple[dict, list[float]]:
+        if self.plan is not None:
+            return self.plan.run(feeds)
+        fm = self.fm
+        env = dict(fm.constants)
+        env.update({k: np.asarray(feeds[k], fm.tensors[k].dtype) for k in fm.inputs})
+        times = []
+        for step in self.node_steps:
+            t0 = time.perf_counter()
+            step(env)
+            times.append(time.perf_counter() - t0)
+        return {o: env[o] for o in fm.outputs}, times
 
-        args = [env[v] if v else None for v in spec.inputs]
-        while args and args[-1] is None:
-            args.pop()
-        ctx = KernelCtx(spec.attrs, self.fm.opset, spec.name, spec.op, len(spec.outputs))
-        impl = self.impl.get(spec.name, "llvm" if spec.op in CPU_KERNELS else "numpy")
-        with np.errstate(all="ignore"):
-            if impl == "llvm":
-                try:
-                    res = as_tuple(CPU_KERNELS[spec.op](ctx, *args))
-                except KernelError as e:
-                    impl, self.why[spec.name] = "numpy", str(e)
-            if impl == "numpy":
-                self.why.setdefault(spec.name, f"no CPU kernel for {spec.op}")
-                res = as_tuple(KERNELS[spec.op](ctx, *args))
-        self.impl[spec.name] = impl
-        env.update({o: np.asarray(r) for o, r in zip(spec.outputs, res, strict=False) if o})
+    def _labels(self) -> tuple[list[str], list[str]]:
+        """Per step: its label for step_us, and the node its time is charged to."""
+        if self.plan is None:
+            names = [n.name for n in self.fm.nodes]
+            return names, names
+        steps = self.plan.steps
+        charge, pending = [""] * len(steps), []
+        for i, st in enumerate(steps):
+            if st.nodes:
+                for k in pending + [i]:
+                    charge[k] = st.nodes[0]
+                pending = []
+            else:
+                pending.append(i)
+        last = next((s.nodes[0] for s in reversed(steps) if s.nodes), "")
+        for k in pending:
+            charge[k] = last
+        return [f"{i} {s.kind} {s.name}" for i, s in enumerate(steps)], charge
 
     def run(self, feeds: Mapping[str, np.ndarray], repeats: int = 1) -> FloatRun:
         fm = self.fm
@@ -62,22 +90,23 @@ class FloatExecutor:
                 raise InputError(
                     f"input {name!r}: expected shape {t.shape}, got {np.shape(feeds[name])}"
                 )
-        samples: dict[str, list[float]] = {n.name: [] for n in fm.nodes}
+        labels, charge = self._labels()
+        samples: list[list[float]] = [[] for _ in labels]
         totals = []
-        env: dict = {}
+        outputs: dict = {}
         for k in range(max(1, repeats) + (repeats > 1)):  # + an untimed warm-up run
-            env = dict(fm.constants)
-            env.update({k: np.asarray(feeds[k], fm.tensors[k].dtype) for k in fm.inputs})
             t_start = time.perf_counter()
-            for spec in fm.nodes:
-                t0 = time.perf_counter()
-                self._node(spec, env)
-                if k or repeats <= 1:
-                    samples[spec.name].append((time.perf_counter() - t0) * 1e6)
+            outputs, times = self._run_once(feeds)
             if k or repeats <= 1:
                 totals.append((time.perf_counter() - t_start) * 1e6)
-        numpy_nodes = {n: self.why[n] for n, i in self.impl.items() if i == "numpy"}
-        node_us = {n: statistics.median(s) for n, s in samples.items()}
-        return FloatRun(
-            {o: env[o] for o in fm.outputs}, node_us, statistics.median(totals), numpy_nodes
-        )
+                for s, t in zip(samples, times, strict=True):
+                    s.append(t * 1e6)
+        step_us = {lb: statistics.median(s) for lb, s in zip(labels, samples, strict=True)}
+        node_us = {n.name: 0.0 for n in fm.nodes}
+        for node, us in zip(charge, step_us.values(), strict=True):
+            node_us[node] = node_us.get(node, 0.0) + us
+        if self.plan is not None:
+            numpy_nodes = self.plan.numpy_nodes
+        else:
+            numpy_nodes = {s.node.name: s.why for s in self.node_steps if s.impl == "numpy"}
+        return FloatRun(outputs, node_us, statistics.median(totals), numpy_nodes, step_us)

@@ -48,18 +48,50 @@ def pack_nchwc(
     return PrimFunc("pack_nchwc", (x, out), loop)
 
 
-def unpack_nchwc(n: int, c: int, h: int, w: int, bn: int, dtype: str = F32) -> PrimFunc:
-    """`out[n, c, y, x] = x[n, c // bn, y, x, c % bn]`. Params: x [N, C/bn, H, W, bn]; out."""
-    cb = c // bn
-    x = Buffer("x", (n, cb, h, w, bn), dtype)
+def unpack_nchwc(
+    n: int, c: int, h: int, w: int, bn: int, dtype: str = F32, in_pad: int = 0
+) -> PrimFunc:
+    """`out[n, c, y, x] = x[n, c // bn, y + in_pad, x + in_pad, c % bn]` (the border is skipped).
+
+    Params: x [N, C/bn, H + 2 in_pad, W + 2 in_pad, bn]; out [N, C, H, W]."""
+    cb, p0 = c // bn, in_pad
+    x = Buffer("x", (n, cb, h + 2 * p0, w + 2 * p0, bn), dtype)
     out = Buffer("out", (n, c, h, w), dtype)
     p, ci, xi = Var("p"), Var("ci"), Var("xi")
     ni, cbi, yi = p // (cb * h), p // h % cb, p % h
     body = nest(
         [(ci, bn, ForKind.SERIAL), (xi, w, ForKind.VECTORIZED)],
-        Store(out, (ni, cbi * bn + ci, yi, xi), x[ni, cbi, yi, xi, ci]),
+        Store(out, (ni, cbi * bn + ci, yi, xi), x[ni, cbi, yi + p0, xi + p0, ci]),
     )
     return PrimFunc("unpack_nchwc", (x, out), nest([(p, n * cb * h, ForKind.PARALLEL)], body))
+
+
+def repack_nchwc(
+    n: int, c: int, h: int, w: int, bn_in: int, pad_in: int, bn_out: int, pad_out: int
+) -> PrimFunc:
+    """NCHWc with block `bn_in` and zero border `pad_in` -> block `bn_out`, border `pad_out`:
+    `out[n, c // bn_out, y + pad_out, x + pad_out, c % bn_out] = x[n, c // bn_in, y + pad_in,
+    x + pad_in, c % bn_in]`. Writes the interior only: the caller zeroes out's border once.
+
+    Params: x [N, C/bn_in, H + 2 pad_in, W + 2 pad_in, bn_in]; out [N, C/bn_out, ..., bn_out].
+    """
+    if c % bn_in or c % bn_out:
+        raise ValueError(f"repack_nchwc: blocks {bn_in}, {bn_out} must divide {c} channels")
+    cbo = c // bn_out
+    x = Buffer("x", (n, c // bn_in, h + 2 * pad_in, w + 2 * pad_in, bn_in), F32)
+    out = Buffer("out", (n, cbo, h + 2 * pad_out, w + 2 * pad_out, bn_out), F32)
+    p, xi, ci = Var("p"), Var("xi"), Var("ci")
+    ni, cbi, yi = p // (cbo * h), p // h % cbo, p % h
+    ch = cbi * bn_out + ci
+    body = nest(
+        [(xi, w, ForKind.SERIAL), (ci, bn_out, ForKind.VECTORIZED)],
+        Store(
+            out,
+            (ni, cbi, yi + pad_out, xi + pad_out, ci),
+            x[ni, ch // bn_in, yi + pad_in, xi + pad_in, ch % bn_in],
+        ),
+    )
+    return PrimFunc("repack_nchwc", (x, out), nest([(p, n * cbo * h, ForKind.PARALLEL)], body))
 
 
 def pack_conv_weight(w: np.ndarray, ic_bn: int, oc_bn: int, groups: int = 1) -> np.ndarray:
