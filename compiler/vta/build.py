@@ -33,8 +33,9 @@ from hw_sim.config import HwConfig
 from hw_sim.program import Program
 
 
-def vta_pipeline(cfg: HwConfig) -> Sequential:
-    """The accelerator passes, in order, each with why it sits there."""
+def vta_pipeline(cfg: HwConfig, uop_split: int = 0) -> Sequential:
+    """The accelerator passes, in order, each with why it sits there (`uop_split`: the
+    schedule knob that shifts the GEMM micro-op folding cut)."""
     return Sequential(
         [
             Pass(
@@ -67,7 +68,7 @@ def vta_pipeline(cfg: HwConfig) -> Sequential:
             ),
             Pass(
                 "fold_uop_loops",
-                lambda f: fold_uop_loops(f, cfg),
+                lambda f: fold_uop_loops(f, cfg, uop_split),
                 "last: folds the loops around the micro-ops into the two hardware loop levels",
             ),
         ],
@@ -162,7 +163,7 @@ def build(
     step("lower", t)
     if debug_level() >= 2:
         debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")
-    pipe = vta_pipeline(cfg)
+    pipe = vta_pipeline(cfg, getattr(knobs, "uop_split", 0))
     func = pipe.run(func)  # verifies the IR it is given and the IR it returns
     times += pipe.timings
     prog, stats = generate(func, cfg, meta={"op": op.name, "knobs": knobs.to_dict()})
