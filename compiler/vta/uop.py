@@ -91,7 +91,8 @@ def fold_uop_loops(func: PrimFunc, cfg: HwConfig, gemm_split: int = 0) -> PrimFu
         if isinstance(s, For):
             loops, leaf = perfect_nest(s)
             if isinstance(leaf, Attr) and leaf.key == "vta.gemm":
-                return _fold(loops, leaf, cfg, gemm_split)  # the GEMM's row loops are outside its region
+                # the GEMM's row loops are outside its region
+                return _fold(loops, leaf, cfg, gemm_split)
             if isinstance(leaf, Attr) and leaf.key == "vta.alu":
                 return wrap_loops(loops, _fold([], leaf, cfg))  # the ALU's are inside
             return For(s.var, s.min, s.extent, s.kind, rw(s.body), s.annotations)
