@@ -18,6 +18,7 @@ _COMMAND_MODULES: list[str] = [
     "runtime.cli_sim",  # disasm, sim, demo
     "runtime.cli_rtl",  # rtl run, crosscheck, build, lint, synth
     "runtime.cli_inspect",  # inspect
+    "runtime.cli_tune",  # tune
 ]
 
 

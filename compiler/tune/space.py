@@ -70,6 +70,7 @@ class VtaSpace:
         ]
         self.names = [a for a, _ in self.axes]
         self.sizes = [len(v) for _, v in self.axes]
+        self._checked: dict[tuple[int, ...], str | None] = {}
 
     @cached_property
     def has_bias(self) -> bool:
@@ -111,7 +112,9 @@ class VtaSpace:
     # ----- validity ---------------------------------------------------------------------
     def check(self, point: tuple[int, ...]) -> str | None:
         """None if `point` is worth measuring, else the reason (one of REASONS)."""
-        return self.check_knobs(self.knobs(point))
+        if point not in self._checked:
+            self._checked[point] = self.check_knobs(self.knobs(point))
+        return self._checked[point]
 
     def check_knobs(self, k: Knobs) -> str | None:
         d, cfg = self.dims, self.cfg
