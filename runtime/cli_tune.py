@@ -15,8 +15,11 @@ import sys
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("tune", help="auto-tune an accelerator layer on hw_sim",
-                              description=__doc__.split("\n\n")[0])  # fmt: skip
+    p = subparsers.add_parser(
+        "tune",
+        help="auto-tune an accelerator layer on hw_sim",
+        description=__doc__.split("\n\n")[0],
+    )
     p.add_argument("model", nargs="?", help="an .onnx model (not wired up yet: use --layer)")
     p.add_argument("--layer", help="a ResNet-18 conv layer, C1-C12")
     p.add_argument("--trials", type=int, default=64, help="measured trials (default 64)")
@@ -29,8 +32,11 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, default=8, help="points measured per batch")
     p.add_argument("--workers", type=int, default=2, help="local measurement processes")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT)")
-    p.add_argument("--transfer", action="store_true",
-                   help="xgb: warm-start from the log's records of other tasks")  # fmt: skip
+    p.add_argument(
+        "--transfer",
+        action="store_true",
+        help="xgb: warm-start from the log's records of other tasks",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -65,8 +71,11 @@ def run(args) -> int:
     from compiler.tune.tuners import make_tuner
 
     if args.model:
-        print("vtac tune MODEL.onnx is not wired up yet (it needs the whole-model compile "
-              "driver); tune its layers with --layer", file=sys.stderr)  # fmt: skip
+        print(
+            "vtac tune MODEL.onnx is not wired up yet (it needs the whole-model compile "
+            "driver); tune its layers with --layer",
+            file=sys.stderr,
+        )
         return 2
     if not args.layer:
         print("vtac tune: give --layer (one of " + ", ".join(LAYERS) + ")", file=sys.stderr)
@@ -85,8 +94,10 @@ def run(args) -> int:
         from compiler.tune.transfer import transfer_data
 
         kw["transfer"] = transfer_data(load_records(args.log), exclude=(task.key,))
-        print(f"transfer: {len(kw['transfer'].y)} records of {len(kw['transfer'].tasks)} "
-              "other tasks", file=sys.stderr)  # fmt: skip
+        print(
+            f"transfer: {len(kw['transfer'].y)} records of {len(kw['transfer'].tasks)} other tasks",
+            file=sys.stderr,
+        )
     tuner = make_tuner(args.tuner, space, args.seed, **kw)
     if args.scheduler:
         from compiler.tune.dask_executor import DaskExecutor
@@ -96,23 +107,36 @@ def run(args) -> int:
         executor = LocalExecutor(args.workers)
     bar, update = _progress(args.trials, not args.no_progress)
     try:
-        res = tune(task, tuner, executor, args.trials, args.log, args.batch, callback=update,
-                   measure_fn=measure_vta_job)  # fmt: skip
+        res = tune(
+            task,
+            tuner,
+            executor,
+            args.trials,
+            args.log,
+            args.batch,
+            callback=update,
+            measure_fn=measure_vta_job,
+        )
     finally:
         bar.close()
         executor.close()
     useful = useful_gemm_uops(task)
-    heur = measure_vta_job({"task": task.to_dict(),
-                            "knobs": default_knobs(task.build_op(), task.hw).to_dict()})  # fmt: skip
-    print(f"{args.layer} at {task.hw.name}: {res.trials} trials ({res.fresh} measured, "
-          f"{res.trials - res.fresh} from the log) in {res.wall_s:.1f} s; invalid filtered: "
-          + (", ".join(f"{k} {v}" for k, v in res.invalid.most_common()) or "none"))  # fmt: skip
+    heur = measure_vta_job(
+        {"task": task.to_dict(), "knobs": default_knobs(task.build_op(), task.hw).to_dict()}
+    )
+    print(
+        f"{args.layer} at {task.hw.name}: {res.trials} trials ({res.fresh} measured, "
+        f"{res.trials - res.fresh} from the log) in {res.wall_s:.1f} s; invalid filtered: "
+        + (", ".join(f"{k} {v}" for k, v in res.invalid.most_common()) or "none")
+    )
     if res.errors:
         print("failed trials: " + ", ".join(f"{k} {v}" for k, v in res.errors.items()))
     if res.best_cost is None:
         print("no valid measurement")
         return 1
-    print(f"best: {res.best_cost:,.0f} cycles, utilization {useful / res.best_cost:.1%} "
-          f"(heuristic {heur['cost']:,.0f} cycles, {useful / heur['cost']:.1%})")  # fmt: skip
+    print(
+        f"best: {res.best_cost:,.0f} cycles, utilization {useful / res.best_cost:.1%} "
+        f"(heuristic {heur['cost']:,.0f} cycles, {useful / heur['cost']:.1%})"
+    )
     print("knobs: " + ", ".join(f"{k}={v}" for k, v in res.best_knobs.items()))
     return 0

@@ -35,12 +35,14 @@ class DaskExecutor:
                 out.append(f.result())
             elif f.status == "error":
                 e = f.exception()
-                out.append(MeasureResult(Status.RUNTIME_ERROR, error=f"{type(e).__name__}: {e}")
-                           .to_dict())  # fmt: skip
+                out.append(
+                    MeasureResult(Status.RUNTIME_ERROR, error=f"{type(e).__name__}: {e}").to_dict()
+                )
             else:
                 f.cancel()
-                out.append(MeasureResult(Status.TIMEOUT, error=f"no result in {timeout} s")
-                           .to_dict())  # fmt: skip
+                out.append(
+                    MeasureResult(Status.TIMEOUT, error=f"no result in {timeout} s").to_dict()
+                )
         return out
 
     def close(self) -> None:

@@ -27,26 +27,69 @@ from compiler.vta.intrin import uop_kernel_budget
 from hw_sim.config import HwConfig
 
 STREAM_FEATURES = (
-    "log_tiles", "log_steps", "log_out_rows", "log_gemm_uops_step", "log_gemm_insns_step",
-    "log_uops_per_gemm_insn", "log_kernel_uops", "log_inp_dma", "log_wgt_dma", "log_gemm_step",
-    "log_epilogue", "log_store", "log_insns", "load_over_gemm", "epi_over_gemm",
-    "store_over_compute", "pred_useful_share", "pred_useful_share_serial", "vthreads",
-    "vt_h", "vt_oc", "vt_w", "order_0", "order_1", "order_2", "bias_alu", "uop_split",
-    "occ_acc", "occ_inp", "occ_wgt", "occ_uop", "inp_halo", "stride", "kernel_area",
-)  # fmt: skip
+    "log_tiles",
+    "log_steps",
+    "log_out_rows",
+    "log_gemm_uops_step",
+    "log_gemm_insns_step",
+    "log_uops_per_gemm_insn",
+    "log_kernel_uops",
+    "log_inp_dma",
+    "log_wgt_dma",
+    "log_gemm_step",
+    "log_epilogue",
+    "log_store",
+    "log_insns",
+    "load_over_gemm",
+    "epi_over_gemm",
+    "store_over_compute",
+    "pred_useful_share",
+    "pred_useful_share_serial",
+    "vthreads",
+    "vt_h",
+    "vt_oc",
+    "vt_w",
+    "order_0",
+    "order_1",
+    "order_2",
+    "bias_alu",
+    "uop_split",
+    "occ_acc",
+    "occ_inp",
+    "occ_wgt",
+    "occ_uop",
+    "inp_halo",
+    "stride",
+    "kernel_area",
+)
 HW_FEATURES = (
-    "log_bus_bytes", "dram_latency", "log_burst", "gemm_pipeline", "alu_pipeline",
-    "log_inp_depth", "log_wgt_depth", "log_acc_depth", "log_uop_depth", "log_block",
-)  # fmt: skip
+    "log_bus_bytes",
+    "dram_latency",
+    "log_burst",
+    "gemm_pipeline",
+    "alu_pipeline",
+    "log_inp_depth",
+    "log_wgt_depth",
+    "log_acc_depth",
+    "log_uop_depth",
+    "log_block",
+)
 FEATURE_NAMES = STREAM_FEATURES + HW_FEATURES
 
 
 def hw_features(cfg: HwConfig) -> list[float]:
     return [
-        math.log2(cfg.bus_bytes), cfg.DRAM_LATENCY, math.log2(cfg.MAX_BURST_BEATS),
-        cfg.GEMM_PIPELINE, cfg.ALU_PIPELINE, math.log2(cfg.inp_depth), math.log2(cfg.wgt_depth),
-        math.log2(cfg.acc_depth), math.log2(cfg.uop_depth), math.log2(cfg.block_out),
-    ]  # fmt: skip
+        math.log2(cfg.bus_bytes),
+        cfg.DRAM_LATENCY,
+        math.log2(cfg.MAX_BURST_BEATS),
+        cfg.GEMM_PIPELINE,
+        cfg.ALU_PIPELINE,
+        math.log2(cfg.inp_depth),
+        math.log2(cfg.wgt_depth),
+        math.log2(cfg.acc_depth),
+        math.log2(cfg.uop_depth),
+        math.log2(cfg.block_out),
+    ]
 
 
 def _log(x: float) -> float:
@@ -62,8 +105,13 @@ def stream_features(space: VtaSpace, k: Knobs) -> list[float]:
     th_in = _rows_in(k.tile_h, s, d["kh"])
     tw_in = (k.tile_w - 1) * s + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
-    tiles = ((d["nb"] // k.tile_b) * d["g"] * (d["cob"] // k.tile_co)
-             * (d["oh"] // k.tile_h) * (d["ow"] // k.tile_w))  # fmt: skip
+    tiles = (
+        (d["nb"] // k.tile_b)
+        * d["g"]
+        * (d["cob"] // k.tile_co)
+        * (d["oh"] // k.tile_h)
+        * (d["ow"] // k.tile_w)
+    )
     steps = d["cib"] // k.tile_ci
     budget = uop_kernel_budget(cfg)
     exts, p = gemm_fold(d, k, budget)
@@ -97,16 +145,41 @@ def stream_features(space: VtaSpace, k: Knobs) -> list[float]:
     f = footprint(op, cfg, k)
     order = TILE_ORDERS.index(k.tile_order)
     return [
-        _log(tiles), _log(steps), _log(out_rows), _log(gemm_uops), _log(gemm_insns),
-        _log(per_insn), _log(kernel), _log(inp), _log(wgt), _log(gemm), _log(epi), _log(store),
-        _log(insns * tiles), load / gemm, epi / max(1, steps * gemm), store / compute,
-        useful / total, useful / serial, vt, float(k.h_threading > 1),
-        float(k.oc_threading > 1), float(k.w_threading > 1), float(order == 0),
-        float(order == 1), float(order == 2), float(alu_bias), k.uop_split,
-        f["acc"] / cfg.acc_depth, f["inp"] / cfg.inp_depth, f["wgt"] / cfg.wgt_depth,
-        f["uop"] / cfg.uop_depth, th_in * tw_in / max(1, s * s * k.tile_h * k.tile_w), s,
+        _log(tiles),
+        _log(steps),
+        _log(out_rows),
+        _log(gemm_uops),
+        _log(gemm_insns),
+        _log(per_insn),
+        _log(kernel),
+        _log(inp),
+        _log(wgt),
+        _log(gemm),
+        _log(epi),
+        _log(store),
+        _log(insns * tiles),
+        load / gemm,
+        epi / max(1, steps * gemm),
+        store / compute,
+        useful / total,
+        useful / serial,
+        vt,
+        float(k.h_threading > 1),
+        float(k.oc_threading > 1),
+        float(k.w_threading > 1),
+        float(order == 0),
+        float(order == 1),
+        float(order == 2),
+        float(alu_bias),
+        k.uop_split,
+        f["acc"] / cfg.acc_depth,
+        f["inp"] / cfg.inp_depth,
+        f["wgt"] / cfg.wgt_depth,
+        f["uop"] / cfg.uop_depth,
+        th_in * tw_in / max(1, s * s * k.tile_h * k.tile_w),
+        s,
         d["kh"] * d["kw"],
-    ]  # fmt: skip
+    ]
 
 
 class FeatureCache:

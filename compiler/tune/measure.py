@@ -44,13 +44,23 @@ class MeasureResult:
         return self.status == Status.OK
 
     def to_dict(self) -> dict:
-        return {"status": self.status.value, "cost": self.cost, "error": self.error,
-                "labels": self.labels, "wall_s": round(self.wall_s, 4)}  # fmt: skip
+        return {
+            "status": self.status.value,
+            "cost": self.cost,
+            "error": self.error,
+            "labels": self.labels,
+            "wall_s": round(self.wall_s, 4),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> MeasureResult:
-        return cls(Status(d["status"]), d.get("cost"), d.get("error", ""), d.get("labels", {}),
-                   d.get("wall_s", 0.0))  # fmt: skip
+        return cls(
+            Status(d["status"]),
+            d.get("cost"),
+            d.get("error", ""),
+            d.get("labels", {}),
+            d.get("wall_s", 0.0),
+        )
 
 
 def _last_line(e: BaseException) -> str:
@@ -74,23 +84,26 @@ def measure_vta_job(job: dict) -> dict:
         op = task.build_op(knobs.bias_on or "gemm")
         kern = build(op, task.hw, knobs)
     except Exception as e:  # noqa: BLE001 - a failing point is a result, not a crash
-        return MeasureResult(Status.COMPILE_ERROR, error=_last_line(e),
-                             wall_s=time.perf_counter() - t0).to_dict()  # fmt: skip
+        return MeasureResult(
+            Status.COMPILE_ERROR, error=_last_line(e), wall_s=time.perf_counter() - t0
+        ).to_dict()
     try:
         dev = get_device("hw_sim", task.hw)
         dev.load(kern.program)
         st = dev.run()
     except Exception as e:  # noqa: BLE001
-        return MeasureResult(Status.RUNTIME_ERROR, error=_last_line(e),
-                             wall_s=time.perf_counter() - t0).to_dict()  # fmt: skip
+        return MeasureResult(
+            Status.RUNTIME_ERROR, error=_last_line(e), wall_s=time.perf_counter() - t0
+        ).to_dict()
     labels = {
         "gemm_uops": int(st.gemm_uops),
         "alu_uops": int(st.alu_uops),
         "instructions": len(kern.program.insns),
         "modules": {m: _module_counters(st, m) for m in st.modules},
     }
-    return MeasureResult(Status.OK, float(st.total_cycles), labels=labels,
-                         wall_s=time.perf_counter() - t0).to_dict()  # fmt: skip
+    return MeasureResult(
+        Status.OK, float(st.total_cycles), labels=labels, wall_s=time.perf_counter() - t0
+    ).to_dict()
 
 
 def _module_counters(st, module: str) -> dict:
@@ -108,14 +121,18 @@ def measure_cpu_job(job: dict) -> dict:
     t0 = time.perf_counter()
     w = job["task"]["workload"]
     pad = (w["k"] - 1) // 2
-    shape = conv_mod.Conv2dShape(1, w["c"], w["h"], w["w"], w["o"], w["k"], w["k"],
-                                 (w["stride"],) * 2, (pad, pad))  # fmt: skip
+    shape = conv_mod.Conv2dShape(
+        1, w["c"], w["h"], w["w"], w["o"], w["k"], w["k"], (w["stride"],) * 2, (pad, pad)
+    )
     knobs = conv_mod.Conv2dKnobs(**job["knobs"])
     try:
         seconds = conv2d_task(shape, repeat=job.get("repeat", 5)).measure(knobs)
     except Exception as e:  # noqa: BLE001
-        return MeasureResult(Status.RUNTIME_ERROR, error=_last_line(e) + traceback.format_exc(0),
-                             wall_s=time.perf_counter() - t0).to_dict()  # fmt: skip
+        return MeasureResult(
+            Status.RUNTIME_ERROR,
+            error=_last_line(e) + traceback.format_exc(0),
+            wall_s=time.perf_counter() - t0,
+        ).to_dict()
     return MeasureResult(Status.OK, seconds, wall_s=time.perf_counter() - t0).to_dict()
 
 
@@ -153,8 +170,9 @@ class LocalExecutor:
                 out.append(f.result(timeout=left))
             except FutureTimeout:
                 broken = True
-                out.append(MeasureResult(Status.TIMEOUT, error=f"no result in {timeout} s")
-                           .to_dict())  # fmt: skip
+                out.append(
+                    MeasureResult(Status.TIMEOUT, error=f"no result in {timeout} s").to_dict()
+                )
             except Exception as e:  # noqa: BLE001 - a dead worker is a result too
                 broken = True
                 out.append(MeasureResult(Status.RUNTIME_ERROR, error=_last_line(e)).to_dict())

@@ -18,8 +18,13 @@ def best_so_far(history: list[float | None], useful: int) -> list[float]:
     return out
 
 
-def plot_curves(curves: dict[str, list[list[float]]], path: str | Path, title: str,
-                optimum: float | None = None, heuristic: float | None = None) -> None:  # fmt: skip
+def plot_curves(
+    curves: dict[str, list[list[float]]],
+    path: str | Path,
+    title: str,
+    optimum: float | None = None,
+    heuristic: float | None = None,
+) -> None:
     """`curves[tuner]` = one best-so-far utilization list per seed."""
     import matplotlib
 

@@ -40,9 +40,17 @@ class Record:
     time: float = 0.0
 
     def to_json(self) -> str:
-        d = {"v": VERSION, "task": self.task, "task_def": self.task_def, "knobs": self.knobs,
-             "result": self.result.to_dict(), "tuner": self.tuner, "seed": self.seed,
-             "batch": self.batch, "time": round(self.time or time.time(), 3)}  # fmt: skip
+        d = {
+            "v": VERSION,
+            "task": self.task,
+            "task_def": self.task_def,
+            "knobs": self.knobs,
+            "result": self.result.to_dict(),
+            "tuner": self.tuner,
+            "seed": self.seed,
+            "batch": self.batch,
+            "time": round(self.time or time.time(), 3),
+        }
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -52,9 +60,16 @@ class Record:
             raise ValueError("not a record")
         if d["v"] > VERSION:
             raise ValueError(f"record format version {d['v']} is newer than {VERSION}")
-        return cls(d["task"], d["knobs"], MeasureResult.from_dict(d["result"]),
-                   d.get("task_def", {}), d.get("tuner", ""), d.get("seed", 0),
-                   d.get("batch", 0), d.get("time", 0.0))  # fmt: skip
+        return cls(
+            d["task"],
+            d["knobs"],
+            MeasureResult.from_dict(d["result"]),
+            d.get("task_def", {}),
+            d.get("tuner", ""),
+            d.get("seed", 0),
+            d.get("batch", 0),
+            d.get("time", 0.0),
+        )
 
     @property
     def knobs_key(self) -> str:

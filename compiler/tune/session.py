@@ -115,8 +115,10 @@ def tune(
         jobs = [{"task": task.to_dict(), "knobs": knobs[i]} for i in todo]
         fresh = [MeasureResult.from_dict(d) for d in executor.map(measure_fn, jobs, timeout)]
         now = time.time()
-        new = [Record(task.key, knobs[i], r, task.to_dict(), tuner.name, tuner.seed, batch_no,
-                      now) for i, r in zip(todo, fresh, strict=True)]  # fmt: skip
+        new = [
+            Record(task.key, knobs[i], r, task.to_dict(), tuner.name, tuner.seed, batch_no, now)
+            for i, r in zip(todo, fresh, strict=True)
+        ]
         if logf:
             logf.append(new)
         for i, r in zip(todo, fresh, strict=True):

@@ -32,8 +32,7 @@ from hw_sim.config import LOOP_ITER_WIDTH, MEMOP_PAD_WIDTH, MEMOP_SIZE_WIDTH
 VT_AXES = ("none", "h", "oc", "w")
 BIAS = ("gemm", "alu")
 SPLITS = (0, -1, 1)  # 0 first: the grid starts at the default folding
-REASONS = ("threading", "sram_acc", "sram_inp", "sram_wgt", "uop_buffer", "isa_field",
-           "duplicate")  # fmt: skip
+REASONS = ("threading", "sram_acc", "sram_inp", "sram_wgt", "uop_buffer", "isa_field", "duplicate")
 
 
 def _divisors(n: int) -> list[int]:
@@ -42,8 +41,9 @@ def _divisors(n: int) -> list[int]:
 
 def gemm_fold(d: dict, k: Knobs, budget: int) -> tuple[list[int], int]:
     """(non-unit GEMM nest extents outer to inner, the folding cut with `k.uop_split`)."""
-    exts = [e for e in (d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w)
-            if e > 1]  # fmt: skip
+    exts = [
+        e for e in (d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w) if e > 1
+    ]
     p0 = uop_fold_split(exts, budget)
     return exts, min(max(0, p0 + k.uop_split), len(exts))
 
@@ -83,9 +83,19 @@ class VtaSpace:
     def knobs(self, point: tuple[int, ...]) -> Knobs:
         v = {name: vals[i] for (name, vals), i in zip(self.axes, point, strict=True)}
         thr = {f"{a}_threading": 2 if v["vt_axis"] == a else 1 for a in ("h", "oc", "w")}
-        return Knobs(v["tile_b"], v["tile_h"], v["tile_w"], v["tile_ci"], v["tile_co"],
-                     thr["h_threading"], thr["oc_threading"], thr["w_threading"],
-                     v["tile_order"], v["bias_on"], v["uop_split"])  # fmt: skip
+        return Knobs(
+            v["tile_b"],
+            v["tile_h"],
+            v["tile_w"],
+            v["tile_ci"],
+            v["tile_co"],
+            thr["h_threading"],
+            thr["oc_threading"],
+            thr["w_threading"],
+            v["tile_order"],
+            v["bias_on"],
+            v["uop_split"],
+        )
 
     def point(self, k: Knobs) -> tuple[int, ...]:
         vt = next((a for a in ("h", "oc", "w") if getattr(k, f"{a}_threading") > 1), "none")
@@ -119,8 +129,11 @@ class VtaSpace:
     def check_knobs(self, k: Knobs) -> str | None:
         d, cfg = self.dims, self.cfg
         op = self.op_for(k)
-        for ax, tiles in (("h", d["oh"] // k.tile_h), ("oc", d["cob"] // k.tile_co),
-                          ("w", d["ow"] // k.tile_w)):  # fmt: skip
+        for ax, tiles in (
+            ("h", d["oh"] // k.tile_h),
+            ("oc", d["cob"] // k.tile_co),
+            ("w", d["ow"] // k.tile_w),
+        ):
             if getattr(k, f"{ax}_threading") > 1 and tiles % 2:
                 return "threading"
         f = footprint(op, cfg, k)
@@ -168,5 +181,6 @@ class VtaSpace:
 
     def valid_points(self) -> list[tuple[int, ...]]:
         """Every point `check` accepts, in grid order (enumerates the raw product)."""
-        return [p for p in itertools.product(*(range(n) for n in self.sizes))
-                if self.check(p) is None]  # fmt: skip
+        return [
+            p for p in itertools.product(*(range(n) for n in self.sizes)) if self.check(p) is None
+        ]

@@ -34,8 +34,10 @@ VTA_LAYERS = ["C2", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12"]
 
 def _stage_kinds(op: VtaOp) -> list[str]:
     """The epilogue's stages without the operator's name: ['shr', 'bias', 'clip.max', ...]."""
-    return [e.name[len(op.name) + 1 :] if e.name.startswith(op.name + ".") else e.name
-            for e in op.epilogue]  # fmt: skip
+    return [
+        e.name[len(op.name) + 1 :] if e.name.startswith(op.name + ".") else e.name
+        for e in op.epilogue
+    ]
 
 
 def task_key_from_op(op: VtaOp, cfg: HwConfig) -> str:
@@ -76,29 +78,56 @@ class Task:
         steps = w.pop("epilogue", None)
         steps = [tuple(s) for s in steps] if steps is not None else None
         if self.kind == "dense":
-            return dense_op(self.hw, w["n"], w["k"], w["m"], bias=w.get("bias", False),
-                            bias_on=bias_on, epilogue=steps)  # fmt: skip
+            return dense_op(
+                self.hw,
+                w["n"],
+                w["k"],
+                w["m"],
+                bias=w.get("bias", False),
+                bias_on=bias_on,
+                epilogue=steps,
+            )
         return conv2d_op(
-            self.hw, w["n"], w["ci"], w["h"], w["w"], w["co"], w["k"], w["stride"], w["pad"],
-            groups=w.get("groups", 1), bias_on=bias_on, epilogue=steps,
-        )  # fmt: skip
+            self.hw,
+            w["n"],
+            w["ci"],
+            w["h"],
+            w["w"],
+            w["co"],
+            w["k"],
+            w["stride"],
+            w["pad"],
+            groups=w.get("groups", 1),
+            bias_on=bias_on,
+            epilogue=steps,
+        )
 
     @cached_property
     def key(self) -> str:
         if self.target == "vta":
             return task_key_from_op(self.build_op(), self.hw)
-        d = {"target": self.target, "config": self.config, "kind": self.kind,
-             "workload": self.workload}  # fmt: skip
+        d = {
+            "target": self.target,
+            "config": self.config,
+            "kind": self.kind,
+            "workload": self.workload,
+        }
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "kind": self.kind, "workload": self.workload,
-                "config": self.config, "name": self.name}  # fmt: skip
+        return {
+            "target": self.target,
+            "kind": self.kind,
+            "workload": self.workload,
+            "config": self.config,
+            "name": self.name,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Task:
-        return cls(d["target"], d["kind"], d["workload"], d.get("config", "default"),
-                   d.get("name", ""))  # fmt: skip
+        return cls(
+            d["target"], d["kind"], d["workload"], d.get("config", "default"), d.get("name", "")
+        )
 
 
 def layer_task(name: str, config: str = "default", target: str = "vta") -> Task:

@@ -56,8 +56,10 @@ def task_rows(records: list[Record]) -> dict[str, tuple[np.ndarray, np.ndarray]]
         xs, ys = rows.setdefault(r.task, ([], []))
         xs.append(stream_features(sp, Knobs.from_dict(r.knobs)) + hw)
         ys.append(useful / r.result.cost)
-    return {k: (np.asarray(x, np.float32).reshape(-1, len(FEATURE_NAMES)),
-                np.asarray(y, np.float32)) for k, (x, y) in rows.items()}  # fmt: skip
+    return {
+        k: (np.asarray(x, np.float32).reshape(-1, len(FEATURE_NAMES)), np.asarray(y, np.float32))
+        for k, (x, y) in rows.items()
+    }
 
 
 def transfer_data(records: list[Record], exclude: tuple[str, ...] = ()) -> TransferData:
@@ -73,8 +75,9 @@ def transfer_data(records: list[Record], exclude: tuple[str, ...] = ()) -> Trans
     return TransferData(x, y, g, keys)
 
 
-def pretrain(records: list[Record], exclude: tuple[str, ...] = (), seed: int = 0,
-             rounds: int = 60) -> XgbCostModel:  # fmt: skip
+def pretrain(
+    records: list[Record], exclude: tuple[str, ...] = (), seed: int = 0, rounds: int = 60
+) -> XgbCostModel:
     """A cost model fitted on the records of every task but `exclude`."""
     d = transfer_data(records, exclude)
     if not len(d.y):
@@ -82,8 +85,9 @@ def pretrain(records: list[Record], exclude: tuple[str, ...] = (), seed: int = 0
     return XgbCostModel(rounds, seed).fit(d.x, d.y, d.groups)
 
 
-def topk_scores(model: XgbCostModel, records: list[Record], keys: list[str],
-                ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:  # fmt: skip
+def topk_scores(
+    model: XgbCostModel, records: list[Record], keys: list[str], ks: tuple[int, ...] = (1, 5)
+) -> dict[int, float]:
     """TenSet's top-k score over held-out tasks `keys`, every task weighted equally (TenSet
     weights by how often a task occurs in the networks; each ResNet-18 layer task is one)."""
     per = task_rows(records)

@@ -90,8 +90,9 @@ class GATuner(Tuner):
 
     name = "ga"
 
-    def __init__(self, space: VtaSpace, seed: int = 0, pop_size: int = 16,
-                 mutation_prob: float = 0.15) -> None:  # fmt: skip
+    def __init__(
+        self, space: VtaSpace, seed: int = 0, pop_size: int = 16, mutation_prob: float = 0.15
+    ) -> None:
         super().__init__(space, seed)
         self.pop_size = pop_size
         self.mutation_prob = mutation_prob

@@ -24,9 +24,17 @@ from compiler.tune.tuners import Tuner
 class XgbTuner(Tuner):
     name = "xgb"
 
-    def __init__(self, space, seed: int = 0, transfer=None, eps: float = 0.1,
-                 sa_chains: int = 48, sa_steps: int = 40, min_train: int = 8,
-                 rounds: int = 60) -> None:  # fmt: skip
+    def __init__(
+        self,
+        space,
+        seed: int = 0,
+        transfer=None,
+        eps: float = 0.1,
+        sa_chains: int = 48,
+        sa_steps: int = 40,
+        min_train: int = 8,
+        rounds: int = 60,
+    ) -> None:
         super().__init__(space, seed)
         self.features = FeatureCache(space)
         self.transfer = transfer
@@ -81,8 +89,9 @@ class XgbTuner(Tuner):
         rng, space = self.rng, self.space
         own = sorted(self._valid_measured(), key=lambda pc: pc[1])
         starts = [p for p, _ in own[: self.sa_chains // 2]]
-        starts += self._random_unvisited(self.sa_chains - len(starts), valid_only=True,
-                                         tries=50 * self.sa_chains)  # fmt: skip
+        starts += self._random_unvisited(
+            self.sa_chains - len(starts), valid_only=True, tries=50 * self.sa_chains
+        )
         if not starts:
             return []
         cur = list(starts)

@@ -12,8 +12,14 @@ from tests.tune.fake import fake_job, tiny_task
 
 def run(log: str, tuner: str, trials: int):
     task = tiny_task()
-    return tune(task, make_tuner(tuner, VtaSpace(task), seed=5), n_trials=trials, log=log,
-                batch_size=4, measure_fn=fake_job)  # fmt: skip
+    return tune(
+        task,
+        make_tuner(tuner, VtaSpace(task), seed=5),
+        n_trials=trials,
+        log=log,
+        batch_size=4,
+        measure_fn=fake_job,
+    )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ from tests.tune.fake import tiny_task
 pytestmark = pytest.mark.sim
 
 
-@pytest.mark.parametrize("layer, knobs", [
-    ("tiny", Knobs(tile_h=2, tile_w=8, h_threading=2)),
-    ("tiny", Knobs(tile_h=4, tile_w=4, tile_co=2, oc_threading=2, uop_split=1)),
-    ("C12", Knobs(tile_h=7, tile_w=7, tile_ci=16, tile_co=4, uop_split=-1)),
-    ("tiny", Knobs(tile_h=2, tile_w=4, w_threading=2, tile_order="h_w_co", bias_on="alu")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "layer, knobs",
+    [
+        ("tiny", Knobs(tile_h=2, tile_w=8, h_threading=2)),
+        ("tiny", Knobs(tile_h=4, tile_w=4, tile_co=2, oc_threading=2, uop_split=1)),
+        ("C12", Knobs(tile_h=7, tile_w=7, tile_ci=16, tile_co=4, uop_split=-1)),
+        ("tiny", Knobs(tile_h=2, tile_w=4, w_threading=2, tile_order="h_w_co", bias_on="alu")),
+    ],
+)
 def test_gemm_instruction_count_and_useful_share(layer, knobs):
     task = tiny_task() if layer == "tiny" else layer_task(layer)
     sp = VtaSpace(task)

@@ -54,12 +54,16 @@ def test_dask_local_cluster_executor():
     distributed = pytest.importorskip("distributed")
     from compiler.tune.dask_executor import DaskExecutor
 
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster:  # fmt: skip
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         ex = DaskExecutor(cluster)
         try:
-            out = ex.map(fake_job, [_job(tile_h=1), _job(tile_h=2),
-                                    {"task": TASK.to_dict(), "knobs": None}], timeout=30)  # fmt: skip
+            out = ex.map(
+                fake_job,
+                [_job(tile_h=1), _job(tile_h=2), {"task": TASK.to_dict(), "knobs": None}],
+                timeout=30,
+            )
         finally:
             ex.close()
     assert [o["status"] for o in out] == ["ok", "ok", "runtime_error"]

@@ -58,8 +58,14 @@ def test_newer_version_and_garbage_lines_are_skipped(tmp_path):
 
 def test_best_knobs_picks_the_lowest_ok_cost_of_the_task(tmp_path):
     path = tmp_path / "a.jsonl"
-    RecordLog(path).append([_rec("A", 1, 100.0), _rec("A", 2, 90.0),
-                            _rec("A", 4, None, Status.COMPILE_ERROR), _rec("B", 7, 1.0)])  # fmt: skip
+    RecordLog(path).append(
+        [
+            _rec("A", 1, 100.0),
+            _rec("A", 2, 90.0),
+            _rec("A", 4, None, Status.COMPILE_ERROR),
+            _rec("B", 7, 1.0),
+        ]
+    )
     assert best_knobs(path, "A") == Knobs(tile_h=2)
     assert best_record(load_records(path), "B").result.cost == 1.0
     assert best_knobs(path, "C") is None

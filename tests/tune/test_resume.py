@@ -28,8 +28,11 @@ def test_kill_and_resume_reaches_the_uninterrupted_state(tmp_path, tuner):
 
     log = tmp_path / "killed.jsonl"
     env = dict(os.environ, FAKE_SLEEP="0.03", PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, "-m", "tests.tune.resume_child", str(log), tuner,
-                              str(trials)], cwd=ROOT, env=env)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.tune.resume_child", str(log), tuner, str(trials)],
+        cwd=ROOT,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while _lines(log) < 12 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.01)

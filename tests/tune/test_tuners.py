@@ -15,8 +15,13 @@ SPACE = VtaSpace(TASK)
 
 
 def _run(name: str, seed: int, trials: int = 40, **kw):
-    return tune(TASK, make_tuner(name, SPACE, seed, **kw), n_trials=trials, batch_size=8,
-                measure_fn=fake_job)  # fmt: skip
+    return tune(
+        TASK,
+        make_tuner(name, SPACE, seed, **kw),
+        n_trials=trials,
+        batch_size=8,
+        measure_fn=fake_job,
+    )
 
 
 @pytest.mark.parametrize("name", ["random", "grid", "ga", "xgb"])
@@ -39,8 +44,9 @@ def test_seeds_differ():
 
 def test_xgb_beats_random_on_the_median_over_seeds():
     valid = SPACE.valid_points()
-    costs = sorted(fake_job({"task": TASK.to_dict(), "knobs": SPACE.knobs(p).to_dict()})["cost"]
-                   for p in valid)  # fmt: skip
+    costs = sorted(
+        fake_job({"task": TASK.to_dict(), "knobs": SPACE.knobs(p).to_dict()})["cost"] for p in valid
+    )
     target = costs[0] / 0.97
 
     def trials(name, seed):
@@ -67,8 +73,9 @@ def test_transfer_data_warm_starts_the_model():
     recs = []
     for p in sp.valid_points()[::7]:
         job = {"task": other.to_dict(), "knobs": sp.knobs(p).to_dict()}
-        recs.append(Record(other.key, job["knobs"], MeasureResult.from_dict(fake_job(job)),
-                           other.to_dict()))  # fmt: skip
+        recs.append(
+            Record(other.key, job["knobs"], MeasureResult.from_dict(fake_job(job)), other.to_dict())
+        )
     data = transfer_data(recs, exclude=(TASK.key,))
     assert len(data.y) == len(recs) and data.tasks == [other.key]
     t = make_tuner("xgb", SPACE, 0, transfer=data)
