@@ -144,6 +144,22 @@ def best_knobs(log_or_records, task_key: str) -> Knobs | None:
     return Knobs.from_dict(r.knobs) if r is not None else None
 
 
+def best_knobs_for_op(log_or_records, op, cfg) -> Knobs | None:
+    """The best knobs `op` can use as it was built: records whose `bias_on` names another bias
+    placement than the operator's are skipped (using them means rebuilding the operator with
+    that `bias_on`, which `best_knobs` leaves to the caller). None: use the heuristic."""
+    from compiler.tune.task import task_key_from_op
+
+    built = "gemm" if op.bias_gemm else ("alu" if op.acc_inputs else "")
+    key = task_key_from_op(op, cfg)
+    ok = [
+        r
+        for r in _records(log_or_records)
+        if r.task == key and (not built or r.knobs.get("bias_on", "") in ("", built))
+    ]
+    return best_knobs(ok, key)
+
+
 def merge_logs(paths: list[str | Path], out: str | Path) -> int:
     """Write the union of `paths` to `out` (one record per task and knobs, the first seen;
     OK results win over failures); returns the number of records written."""

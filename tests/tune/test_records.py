@@ -79,3 +79,23 @@ def test_merge_dedupes_and_prefers_ok(tmp_path):
     assert merge_logs([a, b], tmp_path / "m.jsonl") == 2
     assert best_knobs(tmp_path / "m.jsonl", "A") == Knobs(tile_h=1)
     assert Knobs.from_dict({"tile_h": 3, "future_knob": 1}) == Knobs(tile_h=3)
+
+
+def test_best_knobs_for_op_respects_the_operators_bias_placement(tmp_path):
+    from tests.tune.fake import tiny_task
+
+    t = tiny_task()
+    path = tmp_path / "a.jsonl"
+    alu = Knobs(tile_h=2, bias_on="alu").to_dict()
+    gemm = Knobs(tile_h=4, bias_on="gemm").to_dict()
+    RecordLog(path).append(
+        [
+            Record(t.key, alu, MeasureResult(Status.OK, 10.0)),
+            Record(t.key, gemm, MeasureResult(Status.OK, 20.0)),
+        ]
+    )
+    from compiler.tune.records import best_knobs_for_op
+
+    assert best_knobs(path, t.key).bias_on == "alu"
+    assert best_knobs_for_op(path, t.build_op("gemm"), t.hw).tile_h == 4
+    assert best_knobs_for_op(path, t.build_op("alu"), t.hw).tile_h == 2
