@@ -4,6 +4,8 @@
     vtac tune --layer C6 --log tune.jsonl             # resumes: finished points are recalled
     vtac tune --layer C6 --scheduler tcp://host:8786  # measure on a Dask cluster
     vtac tune --layer C6 --transfer                   # warm-start from the log's other tasks
+    vtac tune --layer C6 --best --log tune.jsonl      # print the best record, measure nothing
+    vtac tune --merge a.jsonl b.jsonl --log all.jsonl # merge logs (one record per point)
 
 Prints a progress bar (best so far, trials/s, share of proposed points filtered as invalid),
 then the best schedule, its cycles and utilization against the heuristic's.
@@ -38,6 +40,8 @@ def register(subparsers) -> None:
         help="xgb: warm-start from the log's records of other tasks",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--best", action="store_true", help="print the log's best record and stop")
+    p.add_argument("--merge", nargs="+", metavar="LOG", help="merge these logs into --log")
     p.set_defaults(func=run)
 
 
@@ -70,6 +74,12 @@ def run(args) -> int:
     from compiler.tune.task import LAYERS, layer_task, useful_gemm_uops
     from compiler.tune.tuners import make_tuner
 
+    if args.merge:
+        from compiler.tune.records import merge_logs
+
+        n = merge_logs(args.merge, args.log)
+        print(f"merged {len(args.merge)} logs: {n} records appended to {args.log}")
+        return 0
     if args.model:
         print(
             "vtac tune MODEL.onnx is not wired up yet (it needs the whole-model compile "
@@ -86,6 +96,20 @@ def run(args) -> int:
     except (ValueError, OSError) as e:
         print(f"vtac tune: {e}", file=sys.stderr)
         return 2
+    if args.best:
+        from compiler.tune.records import best_record
+
+        r = best_record(args.log, task.key)
+        if r is None:
+            print(f"{args.layer} at {task.hw.name}: no record in {args.log}")
+            return 1
+        useful = useful_gemm_uops(task)
+        print(
+            f"{args.layer} at {task.hw.name}: {r.result.cost:,.0f} cycles, utilization "
+            f"{useful / r.result.cost:.1%} ({r.tuner} seed {r.seed})"
+        )
+        print("knobs: " + ", ".join(f"{k}={v}" for k, v in r.knobs.items()))
+        return 0
     kw = {}
     if args.transfer:
         if args.tuner != "xgb":
