@@ -21,6 +21,7 @@ _COMMAND_MODULES: list[str] = [
     "runtime.cli_rtl",  # rtl run, crosscheck, build, lint, synth
     "runtime.cli_inspect",  # inspect
     "runtime.cli_model",  # compile, run, profile
+    "runtime.cli_tune",  # tune
 ]
 
 

@@ -2,8 +2,17 @@
 
 A schedule is a function of named knobs (`Knobs`), the same knobs the tuner searches:
     tile_b, tile_h, tile_w, tile_ci, tile_co   tile sizes in blocks / pixels
-    h_threading, oc_threading                  2 virtual threads over output-row or
-                                               output-channel tiles (ping-pong buffers)
+    h_threading, oc_threading, w_threading     2 virtual threads over output-row,
+                                               output-channel or output-column tiles
+                                               (ping-pong buffers; at most one of them)
+    tile_order                                 nesting of the output-tile loops, outer to
+                                               inner: "co_h_w" (default), "h_w_co", "h_co_w"
+    bias_on                                    "" (as the operator was built), "gemm" or "alu":
+                                               the tuner builds the operator variant it names
+    uop_split                                  shift of the micro-op loop folding cut of the
+                                               GEMM nests (`fold_uop_loops`): -1 unrolls one
+                                               more loop into the kernel (fewer, longer GEMM
+                                               instructions), +1 one fewer
 Structure (VTA's): the output is tiled; per output tile the accumulator tile is reset, then for
 each input-channel tile the input (padded by DMA) and weight tiles are loaded and the GEMM
 intrinsic runs over the tile; the epilogue runs on the ALU in the accumulator; the tile is stored.
@@ -27,13 +36,25 @@ class Knobs:
     tile_co: int = 1
     h_threading: int = 1
     oc_threading: int = 1
+    w_threading: int = 1
+    tile_order: str = "co_h_w"
+    bias_on: str = ""
+    uop_split: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Knobs:
+        """Inverse of `to_dict`; keys missing from older records take their defaults."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
     @property
     def vthreads(self) -> int:
-        return max(self.h_threading, self.oc_threading)
+        return max(self.h_threading, self.oc_threading, self.w_threading)
+
+
+TILE_ORDERS = ("co_h_w", "h_w_co", "h_co_w")
 
 
 def op_dims(op: VtaOp) -> dict:
@@ -72,11 +93,24 @@ def _check(op: VtaOp, k: Knobs) -> None:
         v = getattr(k, knob)
         if v < 1 or ext % v:
             raise ScheduleError(f"{op.name}: knob {knob}={v} must divide {ext}")
-    if k.h_threading > 1 and k.oc_threading > 1:
-        raise ScheduleError(f"{op.name}: use h_threading or oc_threading, not both")
+    if sum(v > 1 for v in (k.h_threading, k.oc_threading, k.w_threading)) > 1:
+        raise ScheduleError(
+            f"{op.name}: use one of h_threading, oc_threading, w_threading, not several"
+        )
+    if k.tile_order not in TILE_ORDERS:
+        raise ScheduleError(f"{op.name}: tile_order={k.tile_order!r} is not one of {TILE_ORDERS}")
+    if k.uop_split not in (-1, 0, 1):
+        raise ScheduleError(f"{op.name}: uop_split={k.uop_split} must be -1, 0 or 1")
+    built = "gemm" if op.bias_gemm else ("alu" if op.acc_inputs else "")
+    if k.bias_on and built and k.bias_on != built:
+        raise ScheduleError(
+            f"{op.name}: knob bias_on={k.bias_on!r} but the operator adds its bias on the "
+            f"{built.upper()} unit (build the operator with bias_on={k.bias_on!r})"
+        )
     for knob, tiles in (
         ("h_threading", d["oh"] // k.tile_h),
         ("oc_threading", d["cob"] // k.tile_co),
+        ("w_threading", d["ow"] // k.tile_w),
     ):
         v = getattr(k, knob)
         if v not in (1, 2) or tiles % v:
@@ -115,13 +149,16 @@ def schedule_vta(op: VtaOp, knobs: Knobs) -> Schedule:
         y, x = axes[-4], axes[-3]
         yo, yi = out.split(y, knobs.tile_h)
         xo, xi = out.split(x, knobs.tile_w)
-        outer += [yo, xo]
+        tiles = {"co": coo, "h": yo, "w": xo}
+        outer = outer[:-1] + [tiles[n] for n in knobs.tile_order.split("_")]
         inner += [yi, xi]
     out.reorder(*outer, *inner, axes[-2], axes[-1])
     if knobs.oc_threading > 1:
         vt, rest = out.split(coo, nparts=knobs.oc_threading)
     elif knobs.h_threading > 1 and spatial:
         vt, rest = out.split(yo, nparts=knobs.h_threading)
+    elif knobs.w_threading > 1 and spatial:
+        vt, rest = out.split(xo, nparts=knobs.w_threading)
     else:
         vt = None
     if vt is not None:

@@ -35,9 +35,10 @@ from hw_sim.config import HwConfig
 from hw_sim.program import Program
 
 
-def vta_pipeline(cfg: HwConfig, pingpong: bool = False) -> Sequential:
+def vta_pipeline(cfg: HwConfig, pingpong: bool = False, uop_split: int = 0) -> Sequential:
     """The accelerator passes, in order, each with why it sits there. `pingpong` lets
-    `pingpong_accumulator` run (`build` asks the schedule heuristic whether it pays)."""
+    `pingpong_accumulator` run (`build` asks the schedule heuristic whether it pays);
+    `uop_split` is the schedule knob that shifts the GEMM micro-op folding cut."""
     return Sequential(
         [
             Pass(
@@ -91,7 +92,7 @@ def vta_pipeline(cfg: HwConfig, pingpong: bool = False) -> Sequential:
             ),
             Pass(
                 "fold_uop_loops",
-                lambda f: fold_uop_loops(f, cfg),
+                lambda f: fold_uop_loops(f, cfg, uop_split),
                 "last: folds the loops around the micro-ops into the two hardware loop levels",
             ),
         ],
@@ -188,7 +189,7 @@ def build(
     step("lower", t)
     if debug_level() >= 2:
         debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")
-    pipe = vta_pipeline(cfg, pingpong=pp)
+    pipe = vta_pipeline(cfg, pingpong=pp, uop_split=getattr(knobs, "uop_split", 0))
     func = pipe.run(func)  # verifies the IR it is given and the IR it returns
     times += pipe.timings
     prog, stats = generate(func, cfg, meta={"op": op.name, "knobs": knobs.to_dict()})

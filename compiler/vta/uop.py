@@ -58,7 +58,7 @@ def _factor(e, var) -> int:
     return lf[0].get(var, 0)
 
 
-def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig):
+def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig, gemm_split: int = 0):
     inner_loops, ev = perfect_nest(spec_attr.body)
     loops, unit = drop_unit_loops(outer_loops + inner_loops)
     call = subst(ev, unit)
@@ -69,6 +69,9 @@ def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig):
         dst_factors.append(lf[0].get(lp.var, 0) if lf is not None else None)
     exts = [int(lp.extent.value) for lp in loops]
     p = uop_fold_split(exts, uop_kernel_budget(cfg), dst_factors)
+    spec = spec_attr.value
+    if isinstance(spec, GemmSpec) and not spec.reset:  # the schedule's `uop_split` knob
+        p = min(max(0, p + gemm_split), len(loops))
     gen, folded, unrolled = loops[:p], loops[p : p + 2], loops[p + 2 :]
     if len(folded) == 1:
         folded = [None, folded[0]]
@@ -81,7 +84,6 @@ def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig):
             f[f"{name}_factor_{lvl}"] = _factor(e, lp.var) if lp is not None else 0
     zero = {lp.var: Const(0) for lp in folded if lp is not None}
     call = subst(call, zero)
-    spec = spec_attr.value
     if isinstance(spec, GemmSpec):
         kernel = UopKernel("gemm", reset=spec.reset, **f)
     else:
@@ -89,18 +91,22 @@ def _fold(outer_loops: list[For], spec_attr: Attr, cfg: HwConfig):
     return wrap_loops(gen, Attr("vta.uop_kernel", kernel, wrap_loops(unrolled, call)))
 
 
-def fold_uop_loops(func: PrimFunc, cfg: HwConfig) -> PrimFunc:
+def fold_uop_loops(func: PrimFunc, cfg: HwConfig, gemm_split: int = 0) -> PrimFunc:
+    """Fold every micro-op nest; `gemm_split` shifts the cut of non-reset GEMM nests by that
+    many loops (negative: a longer kernel and fewer instructions)."""
+
     def rw(s):
         if isinstance(s, For):
             loops, leaf = perfect_nest(s)
             if isinstance(leaf, Attr) and leaf.key == "vta.gemm":
-                return _fold(loops, leaf, cfg)  # the GEMM's row loops are outside its region
+                # the GEMM's row loops are outside its region
+                return _fold(loops, leaf, cfg, gemm_split)
             if isinstance(leaf, Attr) and leaf.key == "vta.alu":
                 return wrap_loops(loops, _fold([], leaf, cfg))  # the ALU's are inside
             return For(s.var, s.min, s.extent, s.kind, rw(s.body), s.annotations)
         if isinstance(s, Attr):
             if s.key in ("vta.gemm", "vta.alu"):
-                return _fold([], s, cfg)
+                return _fold([], s, cfg, gemm_split)
             return Attr(s.key, s.value, rw(s.body))
         if isinstance(s, Seq):
             return seq(*[rw(x) for x in s.stmts])
