@@ -53,7 +53,7 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
     """Compile per `args`; returns (LinkedModel, summary dict) or raises a user-facing error."""
     from compiler.driver.compile_model import compile_model
     from hw_sim.config import load_config
-    from runtime.inputs import load_samples, synthetic_samples
+    from runtime.inputs import InputFileError, load_samples, synthetic_samples
 
     cfg = load_config(args.config)
     t0 = time.perf_counter()
@@ -78,14 +78,25 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
                    disable=None if not quiet else True, leave=False)  # fmt: skip
         return lambda name: (bar.set_postfix_str(name[:24]), bar.update())
 
+    knobs_for = None
+    if getattr(args, "records", None):
+        from compiler.driver.model_tasks import records_knobs
+
+        if not Path(args.records).is_file():
+            raise InputFileError(f"{args.records}: no such tuning log")
+        knobs_for = records_knobs(args.records, cfg)
     try:
         model = compile_model(graph, cfg, samples, fuse_accel=args.fuse_accel,
                               bias_on=args.bias_on, keep_float_model=not args.no_float_model,
-                              progress=progress, meta={**source, "calibration": calib})  # fmt: skip
+                              knobs_for=knobs_for, progress=progress,
+                              meta={**source, "calibration": calib})  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
     model.meta["compile_seconds"] = time.perf_counter() - t0
+    if knobs_for is not None:
+        model.meta["tuned"] = {"records": str(args.records), "hits": knobs_for.hits,
+                               "misses": knobs_for.misses}  # fmt: skip
     return model
 
 
@@ -127,6 +138,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     except OSError as e:
         return _err("compile", f"cannot write {out}: {e.strerror or e}")
     print(_summary(model, size))
+    if "tuned" in model.meta:
+        t = model.meta["tuned"]
+        print(f"  tuned schedules: {t['hits']} of {t['hits'] + t['misses']} accelerator operators "
+              f"had a record in {t['records']} (the rest use the heuristic)")  # fmt: skip
     for f in model.meta.get("fallbacks", ()):
         print(f"  fallback: group {f['group']} ({', '.join(f['nodes'][:3])}): {f['reason']}")
     print(f"artifact written to {out}")
@@ -457,6 +472,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run consecutive accelerator groups as one instruction stream")  # fmt: skip
     p.add_argument("--bias-on", choices=("gemm", "alu"), default="gemm",
                    help="which unit adds conv biases (default gemm)")  # fmt: skip
+    p.add_argument("--records", metavar="LOG",
+                   help="a tuning log of `vtac tune`: best known schedules")  # fmt: skip
     p.add_argument("--no-float-model", action="store_true",
                    help="leave the float model out of the artifact (no --device cpu)")  # fmt: skip
     p.set_defaults(func=cmd_compile)

@@ -43,6 +43,7 @@ class VtaOp:
     acc_loads: list[Tensor] = field(default_factory=list)  # stages DMA'd into the accumulator
     pack: dict[str, Callable[[np.ndarray], dict[str, np.ndarray]]] = field(default_factory=dict)
     unpack: Callable[[np.ndarray], np.ndarray] | None = None
+    steps: list[tuple] = field(default_factory=list)  # the epilogue's step list, as given
 
     @property
     def params(self) -> list[Tensor]:
@@ -242,6 +243,7 @@ def conv2d_op(
         bias_gemm,
         acc_loads,
     )
+    op.steps = list(steps)
     op.pack["data"] = lambda x: {"data": layout.pack_nchw(x, bt, bi)}
     if groups == 1:
         op.pack["kernel"] = lambda x: {"kernel": layout.pack_oihw(x, bo, bi)}
@@ -294,6 +296,7 @@ def dense_op(
         bias_gemm,
         acc_loads,
     )
+    op.steps = list(steps)
     op.pack["data"] = lambda x: {"data": layout.pack_nk(x, bt, bi)}
     op.pack["kernel"] = lambda x: {"kernel": layout.pack_nk(x, bo, bi)}
     if any(st[0] == "bias" for st in steps):

@@ -100,3 +100,36 @@ def test_cpu_only_model_compiles_and_says_so(tmp_path, capsys):
     assert main(["run", str(tmp_path / "c.vtac")]) == 0
     out = capsys.readouterr().out
     assert "output y: float32[1, 4, 8, 8]" in out and "bit-exact" in out
+
+
+def test_compile_with_tuning_records_uses_them(compiled, tmp_path, capsys):
+    from compiler.driver.model_tasks import model_tasks
+    from compiler.frontend.onnx_import import import_onnx
+    from compiler.tune.measure import MeasureResult, Status
+    from compiler.tune.records import Record, RecordLog
+    from hw_sim.config import load_config
+    from tests.model.helpers import samples
+
+    d = compiled
+    cfg = load_config("small")
+    g = import_onnx(d / "r18.onnx")
+    tasks = model_tasks(g, cfg, samples(g, 2))
+    assert len(tasks) >= 10 and len({t.key for t in tasks}) == len(tasks)
+    # A record for the first task: its knobs are the heuristic's with one thread fewer.
+    from compiler.schedule.vta_heuristic import default_knobs
+
+    op = tasks[0].build_op()
+    knobs = default_knobs(op, cfg, vthreads=False)
+    log = tmp_path / "t.jsonl"
+    RecordLog(log).append([Record(tasks[0].key, knobs.to_dict(), MeasureResult(Status.OK, 1000.0))])
+    out = tmp_path / "tuned.vtac"
+    assert main(["compile", str(d / "r18.onnx"), "--config", "small", "--records", str(log),
+                 "-o", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "tuned schedules: 1 of 21 accelerator operators had a record" in text
+    from runtime.artifact import load_artifact
+
+    launch = next(la for la in load_artifact(out).accel_launches() if la.name == tasks[0].name)
+    assert launch.knobs == [knobs.to_dict()] != [default_knobs(op, cfg).to_dict()]
+    assert main(["compile", str(d / "r18.onnx"), "--records", str(tmp_path / "none.jsonl")]) == 1
+    assert "none.jsonl: no such tuning log" in capsys.readouterr().err
