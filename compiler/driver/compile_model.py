@@ -80,6 +80,26 @@ def _build_accel(nodes: list[Node], graph: Graph, cfg: HwConfig, bias_on: str, k
     return kernel, build(kernel.op, cfg, knobs)
 
 
+def _accel_launch(gid: int, nodes: list[Node], g: Graph, fg: Graph, kernel, compiled):
+    reads = [v for b, v in kernel.values.items() if b != kernel.op.output.name]
+    refs = [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel") for n in nodes]
+    return AccelLaunch(
+        nodes[0].name, [gid], [n.name for n in nodes], [n.op for n in nodes], compiled.program,
+        reads, [kernel.output], _unpadded_macs(nodes, fg), sum(node_macs(n, g) for n in nodes),
+        [compiled.knobs.to_dict()], refs,
+    )  # fmt: skip
+
+
+def _cpu_launch(gid: int, nodes: list[Node], g: Graph, fg: Graph, reason: str) -> CpuLaunch:
+    specs = [_cpu_impl(n, g, g.constants) for n in nodes]
+    produced = {o for n in nodes for o in n.outputs if o}
+    reads = {v for n in nodes for v in n.inputs if v and v not in produced | g.constants.keys()}
+    return CpuLaunch(
+        nodes[0].name, [gid], specs, sorted(reads), sorted(produced), _unpadded_macs(nodes, fg),
+        all(n.op in BOUNDARY_OPS for n in nodes), reason,
+    )  # fmt: skip
+
+
 def compile_model(
     graph: Graph,
     cfg: HwConfig,
@@ -109,6 +129,7 @@ def compile_model(
     fallbacks: list[dict] = []
     for gid, names in table:
         nodes = [by_name[n] for n in names]
+        launch, reason = None, nodes[0].reason
         if nodes[0].target == "accel":
             try:
                 kernel, compiled = _build_accel(nodes, g, cfg, bias_on, knobs_for)
@@ -116,35 +137,12 @@ def compile_model(
                 reason = f"accelerator kernel failed: {type(e).__name__}: {e}"
                 fallbacks.append({"group": gid, "nodes": names, "reason": reason})
             else:
-                name = nodes[0].name
-                kernels[name] = (kernel, compiled)
-                reads = [v for b, v in kernel.values.items() if b != kernel.op.output.name]
-                launches.append(
-                    AccelLaunch(
-                        name, [gid], names, [n.op for n in nodes], compiled.program, reads,
-                        [kernel.output], _unpadded_macs(nodes, fg),
-                        sum(node_macs(n, g) for n in nodes), [compiled.knobs.to_dict()],
-                        [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel")
-                         for n in nodes],
-                    )
-                )  # fmt: skip
-                tick(name)
-                continue
-        specs = [_cpu_impl(n, g, g.constants) for n in nodes]
-        produced = {o for n in nodes for o in n.outputs if o}
-        reads = sorted(
-            {v for n in nodes for v in n.inputs if v and v not in produced and v not in g.constants}
-        )  # noqa: E501
-        writes = sorted(produced)
-        launches.append(
-            CpuLaunch(
-                nodes[0].name, [gid], specs, reads, writes, _unpadded_macs(nodes, fg),
-                all(n.op in BOUNDARY_OPS for n in nodes),
-                fallbacks[-1]["reason"] if fallbacks and fallbacks[-1]["group"] == gid
-                else nodes[0].reason,
-            )
-        )  # fmt: skip
-        tick(nodes[0].name)
+                kernels[nodes[0].name] = (kernel, compiled)
+                launch = _accel_launch(gid, nodes, g, fg, kernel, compiled)
+        if launch is None:
+            launch = _cpu_launch(gid, nodes, g, fg, reason)
+        launches.append(launch)
+        tick(launch.name)
     model = _link(g, fg, cfg, launches, kernels, keep_float_model, fuse_accel)
     model.meta.update(meta or {})
     model.meta.update(

@@ -33,9 +33,7 @@ def _task_of(op, cfg: HwConfig, name: str):
     return Task("vta", kind, wl, cfg.name, name)
 
 
-def model_tasks(
-    graph: Graph, cfg: HwConfig, samples: Iterable[Mapping[str, np.ndarray]]
-) -> list:
+def model_tasks(graph: Graph, cfg: HwConfig, samples: Iterable[Mapping[str, np.ndarray]]) -> list:
     """One tuning task per distinct accelerator operator of the model, in graph order."""
     g = compile_for_accel(graph, cfg, samples).graph
     by_name = {n.name: n for n in g.nodes}

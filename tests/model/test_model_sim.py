@@ -133,3 +133,28 @@ def test_resnet18_224_on_hw_sim_is_bit_exact():
     cycles = sum(r.cycles for r in res.launches)
     assert cycles > 7_000_000  # 1.81 GMACs at 256 MACs/cycle cannot take fewer than 7.09 M
     print(f"ResNet-18 224: {cycles:,} accelerator cycles")
+
+
+def test_group_the_accelerator_cannot_run_falls_back_to_the_cpu():
+    from compiler.graph.builder import GraphBuilder
+
+    rng = np.random.default_rng(2)
+    b = GraphBuilder("strided", opset=13)
+    x = b.input("x", (1, 16, 12, 12))
+    w1 = b.const("w1", (rng.standard_normal((16, 16, 3, 3)) * 0.2).astype(np.float32))
+    w2 = b.const("w2", (rng.standard_normal((16, 16, 3, 3)) * 0.2).astype(np.float32))
+    y = b.op("Conv", [x, w1], name="c21", strides=(2, 1), pads=(1, 1, 1, 1))  # 2x1 stride
+    y = b.op("Relu", [y])
+    b.output(b.op("Conv", [y, w2], name="c11", pads=(1, 1, 1, 1)))
+    g = b.build()
+    model = compile_model(g, load_config("default"), samples(g, 2))
+    (fb,) = model.meta["fallbacks"]
+    assert fb["nodes"][0] == "c21" and "strides [2, 1]" in fb["reason"]
+    assert [la.name for la in model.accel_launches()] == ["c11"]
+    cpu = next(la for la in model.cpu_launches() if la.name == "c21")
+    assert cpu.reason == fb["reason"]
+    assert [(n.op, n.impl) for n in cpu.nodes][0] == ("vtac.conv2d", "numpy")  # packed: reference
+    feed = samples(g, 1, seed=5)[0]
+    res, ref = _corun(model, feed)
+    assert compare_integer_values(res.values, ref) == []
+    assert launch_mismatches(model, res.values) == []
