@@ -46,8 +46,9 @@ RULES: dict[str, str] = {
     "micro-op, so Chisel (OUT), HLS (reset writes OUT) and fsim (STORE reads ACC) store the "
     "same bytes; never by LOAD ACC or a reset, and never unwritten",
     "race": "every cross-module SRAM conflict (LOAD -> GEMM on INP/WGT; GEMM, ALU, reset, "
-    "LOAD ACC <-> STORE on ACC/OUT rows) is ordered by dependency tokens, so no "
-    "implementation's timing or scheduling can change the result",
+    "LOAD ACC <-> STORE on ACC/OUT rows) and every STORE/LOAD pair on the same DRAM bytes is "
+    "ordered by dependency tokens, so no implementation's timing or scheduling can change the "
+    "result",
     "uninitialized": "GEMMs read only INP/WGT rows this program loaded (SRAM contents are not "
     "defined at launch)",
     "uop-waw": "inside a GEMM/ALU micro-op loop a micro-op's destination differs from the two "
@@ -381,7 +382,48 @@ def check_rules(
     _ordered(hb, f, acc.inp_w, acc.inp_r, lc, cc, cfg.inp_depth, "INP", loaded("INP"))
     _ordered(hb, f, acc.wgt_w, acc.wgt_r, lc, cc, cfg.wgt_depth, "WGT", loaded("WGT"))
     _ordered(hb, f, acc.acc_w, acc.out_r, cc, sc, cfg.acc_depth, "ACC/OUT", stored)
+    _dram_races(program, hb, f)
     return f.kept, f.counts
+
+
+def _dram_rows(cfg, insn: MemInsn) -> tuple[np.ndarray, int]:
+    """Start byte of each DRAM row the instruction touches, and the row length in bytes."""
+    eb = mem_elem_bytes(cfg, insn.mem_type)
+    starts = (insn.dram_base + np.arange(insn.y_size, dtype=np.int64) * insn.x_stride) * eb
+    return np.sort(starts), insn.x_size * eb
+
+
+def _dram_races(program: Program, hb: HappensBefore, f: _Findings) -> None:
+    """A STORE and a LOAD (of any module) touching the same DRAM bytes must be ordered by
+    tokens: a program that reads back what it stored (several layers in one launch) gets the
+    stored bytes on every implementation, not whatever its timing gives."""
+    insns, cfg = program.insns, program.cfg
+    mems = [i for i, x in enumerate(insns) if isinstance(x, MemInsn) and not x.is_nop]
+    stores = [i for i in mems if insns[i].opcode == Opcode.STORE and hb.reached[i]]
+    loads = [i for i in mems if insns[i].opcode != Opcode.STORE and hb.reached[i]]
+    if not stores or not loads:
+        return
+    rows = {i: _dram_rows(cfg, insns[i]) for i in stores + loads}
+    lo = np.array([rows[i][0][0] for i in loads])
+    hi = np.array([rows[i][0][-1] + rows[i][1] for i in loads])
+    for s in stores:
+        s_starts, s_len = rows[s]
+        cand = np.flatnonzero((lo < s_starts[-1] + s_len) & (hi > s_starts[0]))
+        for k in cand:
+            ld = loads[int(k)]
+            if hb.before(s, ld) or hb.before(ld, s):
+                continue
+            l_starts, l_len = rows[ld]
+            idx = np.searchsorted(s_starts, l_starts - s_len, side="right")
+            hit = (idx < len(s_starts)) & (
+                s_starts[np.minimum(idx, len(s_starts) - 1)] < l_starts + l_len
+            )
+            if hit.any():
+                byte = int(l_starts[np.argmax(hit)])
+                f.add("race", s, f"DRAM bytes from {byte}: instruction {ld} "
+                      f"({insns[ld].mem_type.name} LOAD) reads what this STORE writes, and no "
+                      "token orders them", other=ld)  # fmt: skip
+                break
 
 
 def _token_rules(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
