@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw_sim.config import TOKEN_COUNTER_WIDTH
 from hw_sim.disasm import TOKEN_OF_FLAG, disasm
 from hw_sim.isa import (
     AluInsn,
@@ -54,7 +55,8 @@ RULES: dict[str, str] = {
     "uop-waw": "inside a GEMM/ALU micro-op loop a micro-op's destination differs from the two "
     "before it (HLS's II=1 pipeline has no accumulator hazard check; VTA's VerifyDep)",
     "tokens": "every pop has its push, the four token queues are empty at FINISH (HLS asserts "
-    "it) and every instruction is ordered before FINISH",
+    "it), every instruction is ordered before FINISH, and no counter can hold more than 255 "
+    "tokens in any execution (Chisel's counters are 8 bits)",
     "sram-range": "every SRAM index is inside its buffer (hardware wraps, VTA's simulator aborts)",
     "alu-subset": "ALU ops every implementation runs alike: no MUL (HLS ignores it, Chisel "
     "stalls), SHR by an immediate in -15..15",
@@ -436,6 +438,7 @@ def _token_rules(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
         if k > 0:
             f.add("tokens", -1, f"{k} {t} token(s) pushed and never popped: the queue is not "
                   "empty at FINISH (HLS asserts it is)")  # fmt: skip
+    _token_bound(f, hb, insns)
     fin = [i for i, x in enumerate(insns) if isinstance(x, FinishInsn)]
     if not fin:
         f.add("tokens", -1, "no FINISH: the run never ends")
@@ -448,3 +451,30 @@ def _token_rules(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
         if late:
             f.add("tokens", late[0], f"not ordered before FINISH (instruction {k}): it may still "
                   "run when the host reads DRAM (fsim stops at FINISH)", other=k)  # fmt: skip
+
+
+def _token_bound(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
+    """Outstanding tokens per counter in the worst execution: when the k-th push happens, only
+    the pops that happen before it are certain, so up to `k - #those` tokens are outstanding."""
+    limit = (1 << TOKEN_COUNTER_WIDTH) - 1
+    for pusher, flags_of in TOKEN_OF_FLAG.items():
+        for flag, tok in flags_of.items():
+            if not tok or not flag.startswith("push"):
+                continue
+            popper, pop_flag = next(
+                (m, fl) for m, fs in TOKEN_OF_FLAG.items() for fl, t in fs.items()
+                if t == tok and fl.startswith("pop")
+            )  # fmt: skip
+            pushers = [i for i, x in enumerate(insns)
+                       if hb.module[i] == pusher and getattr(x, flag)]  # fmt: skip
+            pops = [hb.pos[i] for i, x in enumerate(insns)
+                    if hb.module[i] == popper and getattr(x, pop_flag)]  # fmt: skip
+            col = _COL[popper]
+            for k, p in enumerate(pushers):
+                if not hb.reached[p]:
+                    break
+                out = k + 1 - bisect_left(pops, int(hb.clock[p, col]))
+                if out > limit:
+                    f.add("tokens", p, f"may push {tok} token #{k + 1} while {out - 1} are "
+                          f"outstanding: Chisel's 8-bit counter holds {limit}")  # fmt: skip
+                    break

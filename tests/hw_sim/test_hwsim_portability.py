@@ -242,3 +242,22 @@ def test_reading_back_stored_dram_needs_a_token(cfg, rng, ordered):
     assert counts["race"] == (0 if ordered else 2) and len(dram) == (0 if ordered else 1)
     if dram:
         assert dram[0].index == 3 and dram[0].other == 4 and "ACC_8BIT LOAD" in dram[0].message
+
+
+def test_token_counters_cannot_overflow_in_any_execution(cfg):
+    """300 l2g tokens pushed by load NOPs before compute pops any: the load module may run all
+    of them first, past the 255 an 8-bit Chisel counter holds (fsim's queues are unbounded)."""
+    b = ProgramBuilder(cfg)
+    for _ in range(300):
+        b.nop(Module.LOAD, push_next=True)
+    for _ in range(300):
+        b.nop(Module.COMPUTE, pop_prev=True)
+    b.finish()
+    v, counts = check_rules(b.build())
+    assert counts["tokens"] == 1 and "token #256 while 255" in v[0].message and v[0].index == 255
+    b = ProgramBuilder(cfg)
+    for _ in range(300):  # each push waits for the previous one's pop: at most 1 outstanding
+        b.nop(Module.LOAD, push_next=True, pop_next=_ > 0)
+        b.nop(Module.COMPUTE, pop_prev=True, push_prev=_ < 299)
+    b.finish()
+    assert check_rules(b.build())[1]["tokens"] == 0
