@@ -224,7 +224,7 @@ def _in_range(f: _Findings, i: int, buf: str, fld: str, rows: np.ndarray, depth:
     return np.unique(rows)
 
 
-def _accesses(program: Program, f: _Findings) -> _Accesses:
+def _accesses(program: Program, f: _Findings, dram: np.ndarray) -> _Accesses:
     """Row sets of every instruction; the micro-op rules (uop-waw, sram-range, alu-subset)."""
     cfg, insns = program.cfg, program.insns
     uop = np.zeros((cfg.uop_depth, 3), np.int64)
@@ -258,8 +258,8 @@ def _accesses(program: Program, f: _Findings) -> _Accesses:
                 eb = mem_elem_bytes(cfg, MemType.UOP)
                 starts = (insn.dram_base + np.arange(insn.y_size) * insn.x_stride) * eb
                 idx = (starts[:, None] + np.arange(insn.x_size * eb)[None, :]).reshape(-1)
-                if n == insn.y_size * insn.x_size and (idx < program.dram.size).all():
-                    words = np.ascontiguousarray(program.dram[idx]).view("<u4")
+                if n == insn.y_size * insn.x_size and (idx < dram.size).all():
+                    words = np.ascontiguousarray(dram[idx]).view("<u4")
                     uop[raw % cfg.uop_depth] = decode_uops(words, cfg)
                 # (padded or out-of-DRAM micro-op loads are errors hw_sim reports when run)
             elif mt == MemType.INP:
@@ -345,14 +345,16 @@ def _ordered(hb: HappensBefore, f: _Findings, writers, readers, wcol: int, rcol:
 
 
 def check_rules(
-    program: Program, hb: HappensBefore | None = None
+    program: Program, hb: HappensBefore | None = None, dram: np.ndarray | None = None
 ) -> tuple[list[Violation], dict[str, int]]:
-    """Every violation of `RULES` (at most MAX_PER_RULE kept per rule) and the count per rule."""
+    """Every violation of `RULES` (at most MAX_PER_RULE kept per rule) and the count per rule.
+    The micro-ops are read from `dram` (default: the program's own image; a linked model's
+    relocated programs have none and run on the model's shared DRAM)."""
     insns, cfg = program.insns, program.cfg
     f = _Findings()
     hb = hb or happens_before(insns)
     _token_rules(f, hb, insns)
-    acc = _accesses(program, f)
+    acc = _accesses(program, f, program.dram if dram is None else dram)
     kinds = {w.index: w.kind for w in acc.acc_w}
     lc, cc, sc = _COL[Module.LOAD], _COL[Module.COMPUTE], _COL[Module.STORE]
 

@@ -160,7 +160,7 @@ def check_portable(
         )
     image = program.dram if dram is None else np.asarray(dram, np.uint8)
     hb = happens_before(program.insns)
-    violations, counts = check_rules(program, hb)
+    violations, counts = check_rules(program, hb, image)
     finals, logs, errors = {}, {}, {}
     stats, cycles = None, set()
     with single_threaded_blas():
