@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw_sim.config import TOKEN_COUNTER_WIDTH
 from hw_sim.disasm import TOKEN_OF_FLAG, disasm
 from hw_sim.isa import (
     AluInsn,
@@ -46,14 +47,16 @@ RULES: dict[str, str] = {
     "micro-op, so Chisel (OUT), HLS (reset writes OUT) and fsim (STORE reads ACC) store the "
     "same bytes; never by LOAD ACC or a reset, and never unwritten",
     "race": "every cross-module SRAM conflict (LOAD -> GEMM on INP/WGT; GEMM, ALU, reset, "
-    "LOAD ACC <-> STORE on ACC/OUT rows) is ordered by dependency tokens, so no "
-    "implementation's timing or scheduling can change the result",
+    "LOAD ACC <-> STORE on ACC/OUT rows) and every STORE/LOAD pair on the same DRAM bytes is "
+    "ordered by dependency tokens, so no implementation's timing or scheduling can change the "
+    "result",
     "uninitialized": "GEMMs read only INP/WGT rows this program loaded (SRAM contents are not "
     "defined at launch)",
     "uop-waw": "inside a GEMM/ALU micro-op loop a micro-op's destination differs from the two "
     "before it (HLS's II=1 pipeline has no accumulator hazard check; VTA's VerifyDep)",
     "tokens": "every pop has its push, the four token queues are empty at FINISH (HLS asserts "
-    "it) and every instruction is ordered before FINISH",
+    "it), every instruction is ordered before FINISH, and no counter can hold more than 255 "
+    "tokens in any execution (Chisel's counters are 8 bits)",
     "sram-range": "every SRAM index is inside its buffer (hardware wraps, VTA's simulator aborts)",
     "alu-subset": "ALU ops every implementation runs alike: no MUL (HLS ignores it, Chisel "
     "stalls), SHR by an immediate in -15..15",
@@ -383,7 +386,48 @@ def check_rules(
     _ordered(hb, f, acc.inp_w, acc.inp_r, lc, cc, cfg.inp_depth, "INP", loaded("INP"))
     _ordered(hb, f, acc.wgt_w, acc.wgt_r, lc, cc, cfg.wgt_depth, "WGT", loaded("WGT"))
     _ordered(hb, f, acc.acc_w, acc.out_r, cc, sc, cfg.acc_depth, "ACC/OUT", stored)
+    _dram_races(program, hb, f)
     return f.kept, f.counts
+
+
+def _dram_rows(cfg, insn: MemInsn) -> tuple[np.ndarray, int]:
+    """Start byte of each DRAM row the instruction touches, and the row length in bytes."""
+    eb = mem_elem_bytes(cfg, insn.mem_type)
+    starts = (insn.dram_base + np.arange(insn.y_size, dtype=np.int64) * insn.x_stride) * eb
+    return np.sort(starts), insn.x_size * eb
+
+
+def _dram_races(program: Program, hb: HappensBefore, f: _Findings) -> None:
+    """A STORE and a LOAD (of any module) touching the same DRAM bytes must be ordered by
+    tokens: a program that reads back what it stored (several layers in one launch) gets the
+    stored bytes on every implementation, not whatever its timing gives."""
+    insns, cfg = program.insns, program.cfg
+    mems = [i for i, x in enumerate(insns) if isinstance(x, MemInsn) and not x.is_nop]
+    stores = [i for i in mems if insns[i].opcode == Opcode.STORE and hb.reached[i]]
+    loads = [i for i in mems if insns[i].opcode != Opcode.STORE and hb.reached[i]]
+    if not stores or not loads:
+        return
+    rows = {i: _dram_rows(cfg, insns[i]) for i in stores + loads}
+    lo = np.array([rows[i][0][0] for i in loads])
+    hi = np.array([rows[i][0][-1] + rows[i][1] for i in loads])
+    for s in stores:
+        s_starts, s_len = rows[s]
+        cand = np.flatnonzero((lo < s_starts[-1] + s_len) & (hi > s_starts[0]))
+        for k in cand:
+            ld = loads[int(k)]
+            if hb.before(s, ld) or hb.before(ld, s):
+                continue
+            l_starts, l_len = rows[ld]
+            idx = np.searchsorted(s_starts, l_starts - s_len, side="right")
+            hit = (idx < len(s_starts)) & (
+                s_starts[np.minimum(idx, len(s_starts) - 1)] < l_starts + l_len
+            )
+            if hit.any():
+                byte = int(l_starts[np.argmax(hit)])
+                f.add("race", s, f"DRAM bytes from {byte}: instruction {ld} "
+                      f"({insns[ld].mem_type.name} LOAD) reads what this STORE writes, and no "
+                      "token orders them", other=ld)  # fmt: skip
+                break
 
 
 def _token_rules(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
@@ -396,6 +440,7 @@ def _token_rules(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
         if k > 0:
             f.add("tokens", -1, f"{k} {t} token(s) pushed and never popped: the queue is not "
                   "empty at FINISH (HLS asserts it is)")  # fmt: skip
+    _token_bound(f, hb, insns)
     fin = [i for i, x in enumerate(insns) if isinstance(x, FinishInsn)]
     if not fin:
         f.add("tokens", -1, "no FINISH: the run never ends")
@@ -408,3 +453,30 @@ def _token_rules(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
         if late:
             f.add("tokens", late[0], f"not ordered before FINISH (instruction {k}): it may still "
                   "run when the host reads DRAM (fsim stops at FINISH)", other=k)  # fmt: skip
+
+
+def _token_bound(f: _Findings, hb: HappensBefore, insns: list[Insn]) -> None:
+    """Outstanding tokens per counter in the worst execution: when the k-th push happens, only
+    the pops that happen before it are certain, so up to `k - #those` tokens are outstanding."""
+    limit = (1 << TOKEN_COUNTER_WIDTH) - 1
+    for pusher, flags_of in TOKEN_OF_FLAG.items():
+        for flag, tok in flags_of.items():
+            if not tok or not flag.startswith("push"):
+                continue
+            popper, pop_flag = next(
+                (m, fl) for m, fs in TOKEN_OF_FLAG.items() for fl, t in fs.items()
+                if t == tok and fl.startswith("pop")
+            )  # fmt: skip
+            pushers = [i for i, x in enumerate(insns)
+                       if hb.module[i] == pusher and getattr(x, flag)]  # fmt: skip
+            pops = [hb.pos[i] for i, x in enumerate(insns)
+                    if hb.module[i] == popper and getattr(x, pop_flag)]  # fmt: skip
+            col = _COL[popper]
+            for k, p in enumerate(pushers):
+                if not hb.reached[p]:
+                    break
+                out = k + 1 - bisect_left(pops, int(hb.clock[p, col]))
+                if out > limit:
+                    f.add("tokens", p, f"may push {tok} token #{k + 1} while {out - 1} are "
+                          f"outstanding: Chisel's 8-bit counter holds {limit}")  # fmt: skip
+                    break

@@ -189,10 +189,20 @@ def build(
     step("lower", t)
     if debug_level() >= 2:
         debug_print(2, f"[lower] {op.name} knobs={knobs.to_dict()}\n{print_func(func)}")
-    pipe = vta_pipeline(cfg, pingpong=pp, uop_split=getattr(knobs, "uop_split", 0))
-    func = pipe.run(func)  # verifies the IR it is given and the IR it returns
+    lowered = func
+    split = getattr(knobs, "uop_split", 0)
+    pipe = vta_pipeline(cfg, pingpong=pp, uop_split=split)
+    func = pipe.run(lowered)  # verifies the IR it is given and the IR it returns
     times += pipe.timings
-    prog, stats = generate(func, cfg, meta={"op": op.name, "knobs": knobs.to_dict()})
+    meta = {"op": op.name, "knobs": knobs.to_dict()}
+    prog, stats = generate(func, cfg, meta=meta)
+    if pp and stats.uop_loads > stats.uop_kernels:
+        # the two halves' micro-op kernels evict each other in the micro-op SRAM: reloading
+        # them on every tile costs more than the store wait the halves save
+        pipe = vta_pipeline(cfg, pingpong=False, uop_split=split)
+        func = pipe.run(lowered)
+        times += [(f"{n} (no pingpong)", dt) for n, dt in pipe.timings]
+        prog, stats = generate(func, cfg, meta=meta)
     for name, dt in (("codegen", stats.stream_seconds), ("insert_dep_tokens", stats.deps_seconds)):
         times.append((name, dt))
         debug_print(1, f"[vta] {name}: {dt * 1e3:.2f} ms")

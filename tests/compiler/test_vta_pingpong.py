@@ -61,3 +61,19 @@ def test_alternating_halves_overlap_store_and_next_tile(cfg, rng):
     resets = [i for i in kern.program.insns if isinstance(i, GemmInsn) and i.reset]
     assert len(resets) == 8 and not resets[1].pop_next  # tile 1: the other half, no wait
     assert resets[2].pop_next  # tile 2 reuses tile 0's half: waits for its store
+
+
+def test_falls_back_when_the_halves_kernels_evict_each_other():
+    """Small config, C2 without threads, a tiling the heuristic would double: the two halves'
+    448-micro-op GEMM kernels do not stay resident together, so `build` recompiles with one
+    accumulator tile (every LOAD UOP again loads a new kernel)."""
+    from compiler.schedule.vta_heuristic import pingpong
+    from hw_sim.config import load_config
+
+    cfg = load_config("small")
+    op = conv2d_op(cfg, 1, 64, 56, 56, 64, 3, 1, 1)
+    knobs = Knobs(tile_h=4, tile_w=28, tile_ci=4, tile_co=4)
+    assert pingpong(op, cfg, knobs)
+    kern = build(op, cfg, knobs)
+    assert any(name.endswith("(no pingpong)") for name, _ in kern.pass_times)
+    assert kern.codegen.uop_loads == kern.codegen.uop_kernels

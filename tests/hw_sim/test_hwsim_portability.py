@@ -214,3 +214,50 @@ def test_cli_portable(cfg, rng, tmp_path, capsys):
     assert main(["sim", "--portable", str(good)]) == 0
     assert "portable: yes" in capsys.readouterr().out
     assert main(["sim", "--out-semantics", "fsim", "--json", str(good)]) == 0
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_reading_back_stored_dram_needs_a_token(cfg, rng, ordered):
+    """A program that reads back what it stored (two layers in one launch): the LOAD ACC_8BIT of
+    the stored bytes must wait for the STORE (s2g) or it races it."""
+    b = ProgramBuilder(cfg)
+    a = b.buffer("a", data=rng.integers(-50, 50, (M, cfg.batch, cfg.block_out)).astype(np.int32))
+    mid = b.buffer("mid", shape=(M, cfg.batch, cfg.block_out), dtype=np.int8)
+    out = b.buffer("out", shape=(M, cfg.batch, cfg.block_out), dtype=np.int8)
+    b.load_uop(b.uop_kernel([Uop(0, 0, 0)]))
+    loop = dict(uop_bgn=0, uop_end=1, iter_in=M, dst_factor_in=1, src_factor_in=1)
+    b.load(MemType.ACC, sram=0, buf=a, y=1, x=M)
+    b.alu(AluOp.ADD, imm=1, push_next=True, **loop)
+    b.store(0, mid, y=1, x=M, pop_prev=True, push_prev=True)
+    b.load(MemType.ACC_8BIT, sram=0, buf=mid, y=1, x=M, pop_next=ordered)
+    b.alu(AluOp.ADD, imm=1, push_next=True, **loop)
+    b.store(0, out, y=1, x=M, pop_prev=True, push_prev=True)
+    b.nop(Module.COMPUTE, pop_next=True, **({} if ordered else {"pop_prev": False}))
+    if not ordered:  # the unpopped s2g token of the first store
+        b.nop(Module.COMPUTE, pop_next=True)
+    b.finish()
+    v, counts = check_rules(b.build())
+    dram = [x for x in v if x.rule == "race" and "DRAM bytes" in x.message]
+    # unordered, the LOAD also overwrites the ACC rows the first STORE reads: an SRAM race too
+    assert counts["race"] == (0 if ordered else 2) and len(dram) == (0 if ordered else 1)
+    if dram:
+        assert dram[0].index == 3 and dram[0].other == 4 and "ACC_8BIT LOAD" in dram[0].message
+
+
+def test_token_counters_cannot_overflow_in_any_execution(cfg):
+    """300 l2g tokens pushed by load NOPs before compute pops any: the load module may run all
+    of them first, past the 255 an 8-bit Chisel counter holds (fsim's queues are unbounded)."""
+    b = ProgramBuilder(cfg)
+    for _ in range(300):
+        b.nop(Module.LOAD, push_next=True)
+    for _ in range(300):
+        b.nop(Module.COMPUTE, pop_prev=True)
+    b.finish()
+    v, counts = check_rules(b.build())
+    assert counts["tokens"] == 1 and "token #256 while 255" in v[0].message and v[0].index == 255
+    b = ProgramBuilder(cfg)
+    for _ in range(300):  # each push waits for the previous one's pop: at most 1 outstanding
+        b.nop(Module.LOAD, push_next=True, pop_next=_ > 0)
+        b.nop(Module.COMPUTE, pop_prev=True, push_prev=_ < 299)
+    b.finish()
+    assert check_rules(b.build())[1]["tokens"] == 0
