@@ -315,10 +315,12 @@ class HwConfig:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A short stable hash of every parameter (cache keys, artifact checks)."""
+        """A short stable hash of every hardware parameter (cache keys, artifact checks). The
+        host-side OPTIONAL_KEYS are left out: they change no instruction, cycle or RTL build."""
         import hashlib
 
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        hw = {k: v for k, v in self.to_dict().items() if k not in OPTIONAL_KEYS}
+        return hashlib.sha256(json.dumps(hw, indent=2, sort_keys=True).encode()).hexdigest()[:16]
 
     def summary(self) -> str:
         return (
