@@ -24,6 +24,14 @@ from hw_sim.isa import AluInsn, GemmInsn, MemInsn, MemType, Opcode
 from hw_sim.program import Program
 
 
+def _beyond(dram: np.ndarray, insn: MemInsn, eb: int) -> bool:
+    """True if the rows of `insn` (y_size >= 1) leave the DRAM image (`functional._dram_rows`
+    then raises the error, naming the field)."""
+    start = insn.dram_base * eb
+    end = start + ((insn.y_size - 1) * insn.x_stride + insn.x_size) * eb
+    return start >= dram.size or end > dram.size
+
+
 def _check_load(st: functional.SramState, dram: np.ndarray, insn: MemInsn, where) -> None:
     """The checks of `functional.load`, in its order, without the data work (UOP rows kept)."""
     if insn.x_size == 0:
@@ -33,7 +41,8 @@ def _check_load(st: functional.SramState, dram: np.ndarray, insn: MemInsn, where
         raise where.invalid("LOAD cannot target OUT (OUT is written by GEMM/ALU, read by STORE)")
     rows = (insn.y_pad_0 + insn.y_size + insn.y_pad_1) * (insn.x_pad_0 + insn.x_size + insn.x_pad_1)
     functional._check_sram(where, mt.name, insn.sram_base, rows, st.depth[mt], "sram_base")
-    functional._dram_rows_or_empty(dram, insn, st.elem_bytes[mt], where)
+    if insn.y_size and _beyond(dram, insn, st.elem_bytes[mt]):
+        functional._dram_rows(dram, insn, st.elem_bytes[mt], where)  # raises, naming the field
     if mt == MemType.UOP:
         functional.load(st, dram, insn, where)  # the micro-ops later loops will read
 
@@ -51,7 +60,8 @@ def _check_store(st: functional.SramState, dram: np.ndarray, insn: MemInsn, wher
         return
     rows = insn.y_size * insn.x_size
     functional._check_sram(where, "OUT", insn.sram_base, rows, st.depth[MemType.OUT], "sram_base")
-    functional._dram_rows(dram, insn, st.elem_bytes[MemType.OUT], where)
+    if _beyond(dram, insn, st.elem_bytes[MemType.OUT]):
+        functional._dram_rows(dram, insn, st.elem_bytes[MemType.OUT], where)  # raises
 
 
 def _uop_bytes(program: Program, dram: np.ndarray) -> bytes:
@@ -86,6 +96,7 @@ def check_stream(program: Program, dram: np.ndarray | None = None) -> None:
             return
     _prepared(program)
     st = functional.SramState(program.cfg)  # only its UOP buffer is written here
+    passed: set[tuple] = set()
     for k, insn in enumerate(insns):
         cls = type(insn)
         if cls is MemInsn:
@@ -95,5 +106,8 @@ def check_stream(program: Program, dram: np.ndarray | None = None) -> None:
             else:
                 _check_load(st, dram, insn, where)
         elif cls is GemmInsn or cls is AluInsn:
-            functional._check_loop(st, insn, functional.Where(k, insn))
+            key = functional._plan_key(st, insn)  # loop fields + the micro-ops it reads
+            if key not in passed:  # streams repeat loops: check each distinct one once
+                functional._check_loop(st, insn, functional.Where(k, insn))
+                passed.add(key)
     program.__dict__["_hw_sim_checked"] = (list(insns), dram.size, _uop_bytes(program, dram))

@@ -91,8 +91,13 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     if sum(bool(x) for x in (args.file, args.example, args.random)) != 1:
         print("error: give one of FILE, --example NAME or --random N", file=sys.stderr)
         return 2
+    from tqdm import tqdm
+
     n = bad = 0
-    for label, prog in _programs(args):
+    programs = list(_programs(args))
+    # a bar on a terminal for sweeps (`--random 500` runs for minutes); results print above it
+    for label, prog in tqdm(programs, desc="crosscheck", disable=None if len(programs) > 1
+                            else True, leave=False):  # fmt: skip
         try:
             res = crosscheck(prog, max_cycles=args.max_cycles, timeout=args.timeout)
         except RtlBuildError as e:

@@ -7,7 +7,8 @@ from hw_sim/fuzz_programs.py, run on hw_sim and, with --rtl, on the RTL too), `f
 .vtaprog files with a valid checksum: header values, body bytes, truncation) and `onnx` (the
 hostile models of tests/frontend/hostile_models.py through `vtac inspect`, plus random byte
 edits of a small valid model). Each case ends as an outcome class: `ok`, a `SimError` /
-`ProgramFormatError` / `MalformedInstruction` class, `error-line` (a CLI's one-line error) —
+`ProgramFormatError` / `MalformedInstruction` class, `error-line` (a CLI's one-line error),
+`error-report` (the unsupported-ops report, which lists every op by design) —
 or `traceback` (an unexpected exception: a bug) or `hang` (over --hang-s wall seconds).
 
 Targets: 0 tracebacks, 0 hangs, and with --rtl the same outcome class on hw_sim and the RTL.
@@ -116,10 +117,20 @@ def _cli_outcome(argv: list[str]) -> str:
             code = main(argv)
         except SystemExit as e:  # argparse usage errors
             code = e.code
-    lines = err.getvalue().strip().splitlines()
+    text = err.getvalue().strip()
+    lines = text.splitlines()
     if code == 0:
         return "ok"
-    return "error-line" if len(lines) == 1 or lines[-1].startswith("vtac") else "error-lines"
+    if "Traceback" in text:
+        return "traceback"
+    if len(lines) == 1:
+        return "error-line"
+    # the unsupported-ops report lists every op, its nodes and the supported ones by design
+    return (
+        "error-report"
+        if lines[0].startswith("vtac") and "unsupported op" in text
+        else "error-lines"
+    )
 
 
 def _onnx_cases(folder: Path, n: int, rng):

@@ -137,3 +137,18 @@ def test_same_fault_class_on_both_devices(default_cfg, name):
     prog = make(default_cfg)
     assert outcome(lambda: simulate(prog)) == expected
     assert outcome(lambda: run_rtl(prog, prog.dram.copy())) == expected
+
+
+def test_rtl_device_checks_races_and_timeout(default_cfg):
+    """The device API options work on the RTL device too (from the RTL's own start cycles)."""
+    from hw_sim.races import RaceError
+    from runtime.device import get_device
+    from tests.hw_sim.test_hwsim_races import _load_then_gemm
+
+    dev = get_device("rtl", default_cfg)
+    dev.load(_load_then_gemm(default_cfg, token=False))
+    with pytest.raises(RaceError, match="INP rows 0..2"):
+        dev.run(check_races=True)
+    dev.run(check_races=False)
+    dev.load(_load_then_gemm(default_cfg, token=True))
+    assert dev.run(check_races=True).total_cycles > 0
