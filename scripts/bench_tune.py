@@ -391,7 +391,7 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", nargs="*", default=VTA_LAYERS, help="accelerator layers")
     ap.add_argument("--compare", nargs="*", default=["C6", "C11"])
     ap.add_argument("--tuners", nargs="*", default=["random", "ga", "xgb"])
-    ap.add_argument("--exhaustive", nargs="*", default=["C11"])
+    ap.add_argument("--exhaustive", nargs="*", default=[])
     ap.add_argument("--cross-config", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--cross-layer", default="C6")
     ap.add_argument("--cpu", action=argparse.BooleanOptionalAction, default=True)
