@@ -394,7 +394,7 @@ def lscpu_model() -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    ap.add_argument("--log", default="tune-bench.jsonl", help="records database (reused)")
+    ap.add_argument("--log", default="docs/tune-records.jsonl", help="records database (reused)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget", type=int, default=32, help="trials per tuner run")
     ap.add_argument("--batch", type=int, default=8)
