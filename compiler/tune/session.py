@@ -37,6 +37,7 @@ class TuneResult:
     trials: int = 0
     fresh: int = 0  # measurements made by this run (the rest came from the log / db)
     history: list[float | None] = field(default_factory=list)  # cost per trial, in order
+    knobs_history: list[dict] = field(default_factory=list)  # knobs per trial, in order
     invalid: Counter = field(default_factory=Counter)  # filtered points by reason
     errors: Counter = field(default_factory=Counter)  # failed trials by status
     wall_s: float = 0.0
@@ -132,6 +133,7 @@ def tune(
         for p, r in zip(points, results, strict=True):
             res.trials += 1
             res.history.append(r.cost if r.ok else None)
+            res.knobs_history.append(space.knobs(p).to_dict())
             if not r.ok:
                 res.errors[r.status.value] += 1
             elif res.best_cost is None or r.cost < res.best_cost:
