@@ -1,4 +1,7 @@
-"""`vtac tune --layer C6`: tune one accelerator task on hw_sim, logging every measurement.
+"""`vtac tune --layer C6` / `vtac tune MODEL`: tune accelerator tasks on hw_sim, logging every
+measurement.
+
+    vtac tune model.onnx --trials 32 --log tune.jsonl # every distinct task of a model
 
     vtac tune --layer C6 --trials 200 --tuner xgb --log tune.jsonl --config default
     vtac tune --layer C6 --log tune.jsonl             # resumes: finished points are recalled
@@ -22,7 +25,8 @@ def register(subparsers) -> None:
         help="auto-tune an accelerator layer on hw_sim",
         description=__doc__.split("\n\n")[0],
     )
-    p.add_argument("model", nargs="?", help="an .onnx model (not wired up yet: use --layer)")
+    p.add_argument("model", nargs="?",
+                   help="an .onnx model or a built-in name: tune all its tasks")  # fmt: skip
     p.add_argument("--layer", help="a ResNet-18 conv layer, C1-C12")
     p.add_argument("--trials", type=int, default=64, help="measured trials (default 64)")
     p.add_argument("--tuner", default="xgb", choices=["xgb", "ga", "random", "grid"])
@@ -66,13 +70,8 @@ def _progress(total: int, enabled: bool):
 
 
 def run(args) -> int:
-    from compiler.schedule.vta_heuristic import default_knobs
-    from compiler.tune.measure import LocalExecutor, measure_vta_job
-    from compiler.tune.records import load_records
-    from compiler.tune.session import tune
     from compiler.tune.space import VtaSpace
-    from compiler.tune.task import LAYERS, layer_task, useful_gemm_uops
-    from compiler.tune.tuners import make_tuner
+    from compiler.tune.task import LAYERS, layer_task
 
     if args.merge:
         from compiler.tune.records import merge_logs
@@ -81,14 +80,10 @@ def run(args) -> int:
         print(f"merged {len(args.merge)} logs: {n} records appended to {args.log}")
         return 0
     if args.model:
-        print(
-            "vtac tune MODEL.onnx is not wired up yet (it needs the whole-model compile "
-            "driver); tune its layers with --layer",
-            file=sys.stderr,
-        )
-        return 2
+        return _tune_model(args)
     if not args.layer:
-        print("vtac tune: give --layer (one of " + ", ".join(LAYERS) + ")", file=sys.stderr)
+        print("vtac tune: give a model or --layer (one of " + ", ".join(LAYERS) + ")",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
         task = layer_task(args.layer, args.config)
@@ -96,16 +91,53 @@ def run(args) -> int:
     except (ValueError, OSError) as e:
         print(f"vtac tune: {e}", file=sys.stderr)
         return 2
+    return _tune_task(task, space, args, args.layer)
+
+
+def _tune_model(args) -> int:
+    """Every distinct accelerator task of a model (as `vtac compile` would build it), in turn,
+    `--trials` each, into one log; then `vtac compile --records LOG` uses them."""
+    from compiler.driver.model_tasks import model_tasks
+    from compiler.tune.space import VtaSpace
+    from hw_sim.config import load_config
+    from runtime.cli_model import _USER_ERRORS, _import_model
+    from runtime.inputs import synthetic_samples
+
+    try:
+        cfg = load_config(args.config)
+        graph, _ = _import_model(args.model, {})
+        inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
+        tasks = model_tasks(graph, cfg, synthetic_samples(inputs, 2))
+    except (OSError, *_USER_ERRORS()) as e:
+        print(f"vtac tune: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.model}: {len(tasks)} distinct accelerator task(s)", file=sys.stderr)
+    status = 0
+    for i, task in enumerate(tasks, 1):
+        print(f"[{i}/{len(tasks)}] {task.name}", file=sys.stderr)
+        status |= _tune_task(task, VtaSpace(task), args, task.name)
+    print(f"records in {args.log}: `vtac compile {args.model} --records {args.log}` uses them")
+    return status
+
+
+def _tune_task(task, space, args, label: str) -> int:
+    from compiler.schedule.vta_heuristic import default_knobs
+    from compiler.tune.measure import LocalExecutor, measure_vta_job
+    from compiler.tune.records import load_records
+    from compiler.tune.session import tune
+    from compiler.tune.task import useful_gemm_uops
+    from compiler.tune.tuners import make_tuner
+
     if args.best:
         from compiler.tune.records import best_record
 
         r = best_record(args.log, task.key)
         if r is None:
-            print(f"{args.layer} at {task.hw.name}: no record in {args.log}")
+            print(f"{label} at {task.hw.name}: no record in {args.log}")
             return 1
         useful = useful_gemm_uops(task)
         print(
-            f"{args.layer} at {task.hw.name}: {r.result.cost:,.0f} cycles, utilization "
+            f"{label} at {task.hw.name}: {r.result.cost:,.0f} cycles, utilization "
             f"{useful / r.result.cost:.1%} ({r.tuner} seed {r.seed})"
         )
         print("knobs: " + ", ".join(f"{k}={v}" for k, v in r.knobs.items()))
@@ -145,11 +177,21 @@ def run(args) -> int:
         bar.close()
         executor.close()
     useful = useful_gemm_uops(task)
-    heur = measure_vta_job(
-        {"task": task.to_dict(), "knobs": default_knobs(task.build_op(), task.hw).to_dict()}
-    )
+    heur_knobs = default_knobs(task.build_op(), task.hw).to_dict()
+    heur = measure_vta_job({"task": task.to_dict(), "knobs": heur_knobs})
+    if heur.get("status") == "ok":  # logged too, so a log's best is never worse than the default
+        from compiler.tune.measure import MeasureResult
+        from compiler.tune.records import Record, RecordLog
+
+        RecordLog(args.log).append(
+            [
+                Record(
+                    task.key, heur_knobs, MeasureResult.from_dict(heur), task.to_dict(), "heuristic"
+                )
+            ]
+        )
     print(
-        f"{args.layer} at {task.hw.name}: {res.trials} trials ({res.fresh} measured, "
+        f"{label} at {task.hw.name}: {res.trials} trials ({res.fresh} measured, "
         f"{res.trials - res.fresh} from the log) in {res.wall_s:.1f} s; invalid filtered: "
         + (", ".join(f"{k} {v}" for k, v in res.invalid.most_common()) or "none")
     )

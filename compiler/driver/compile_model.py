@@ -77,6 +77,13 @@ def _build_accel(nodes: list[Node], graph: Graph, cfg: HwConfig, bias_on: str, k
             raise
         kernel = lower_group(graph, nodes, cfg, "alu")
     knobs = knobs_for(kernel.op) if knobs_for else None
+    want = getattr(knobs, "bias_on", "")
+    built = "gemm" if kernel.op.bias_gemm else "alu" if kernel.op.acc_inputs else ""
+    if want and built and want != built:  # a tuned schedule that adds the bias elsewhere
+        try:
+            kernel = lower_group(graph, nodes, cfg, want)
+        except ValueError:  # e.g. a bias outside the GEMM unit's range: keep the heuristic
+            knobs = None
     return kernel, build(kernel.op, cfg, knobs)
 
 

@@ -64,9 +64,12 @@ class RecordsKnobs:
     used: list[str] = field(default_factory=list)
 
     def __call__(self, op):
-        from compiler.tune.records import best_knobs_for_op
+        from compiler.tune.records import best_knobs
+        from compiler.tune.task import task_key_from_op
 
-        knobs = best_knobs_for_op(self.records, op, self.cfg)
+        # The best record whatever its bias placement: compile_model rebuilds the operator
+        # with the record's `bias_on` when it differs from how the operator was built.
+        knobs = best_knobs(self.records, task_key_from_op(op, self.cfg))
         if knobs is None:
             self.misses += 1
         else:

@@ -133,3 +133,24 @@ def test_compile_with_tuning_records_uses_them(compiled, tmp_path, capsys):
     assert launch.knobs == [knobs.to_dict()] != [default_knobs(op, cfg).to_dict()]
     assert main(["compile", str(d / "r18.onnx"), "--records", str(tmp_path / "none.jsonl")]) == 1
     assert "none.jsonl: no such tuning log" in capsys.readouterr().err
+
+
+def test_tune_a_whole_model_then_compile_with_its_records(compiled, tmp_path, capsys):
+    d = compiled
+    log = tmp_path / "tune.jsonl"
+    assert main(["tune", str(d / "r18.onnx"), "--config", "small", "--trials", "2", "--batch",
+                 "2", "--tuner", "random", "--log", str(log), "--no-progress"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "distinct accelerator task(s)" in err
+    base, tuned = tmp_path / "base.vtac", tmp_path / "tuned.vtac"
+    assert main(["compile", str(d / "r18.onnx"), "--config", "small", "-o", str(base)]) == 0
+    assert main(["compile", str(d / "r18.onnx"), "--config", "small", "--records", str(log),
+                 "-o", str(tuned)]) == 0  # fmt: skip
+    assert "tuned schedules: 21 of 21" in capsys.readouterr().out
+    cycles = []
+    for art in (base, tuned):
+        assert main(["run", str(art), "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["bit_exact"] is True
+        cycles.append(doc["accel_cycles"])
+    assert cycles[1] <= cycles[0]  # the log holds the heuristic's point too: never worse
