@@ -179,7 +179,8 @@ def _tune_task(task, space, args, label: str) -> int:
     useful = useful_gemm_uops(task)
     heur_knobs = default_knobs(task.build_op(), task.hw).to_dict()
     heur = measure_vta_job({"task": task.to_dict(), "knobs": heur_knobs})
-    if heur.get("status") == "ok":  # logged too, so a log's best is never worse than the default
+    logged = any(r.task == task.key and r.knobs == heur_knobs for r in load_records(args.log))
+    if heur.get("status") == "ok" and not logged:  # so a log's best is never worse than it
         from compiler.tune.measure import MeasureResult
         from compiler.tune.records import Record, RecordLog
 
