@@ -251,6 +251,19 @@ def _dram_rows_or_empty(dram: np.ndarray, insn: MemInsn, eb: int, where: Where) 
     return _dram_rows(dram, insn, eb, where)
 
 
+def store_moves_data(insn: MemInsn, where: Where) -> bool:
+    """The field checks of a STORE, in order (`InvalidInstructionError`); False when it moves
+    nothing (a NOP, or no rows). Shared with `hw_sim.stream_checks`."""
+    if insn.x_size == 0:
+        return False
+    if insn.mem_type != MemType.OUT:
+        raise where.invalid(f"STORE must target OUT, got {insn.mem_type.name}")
+    pads = (insn.y_pad_0, insn.y_pad_1, insn.x_pad_0, insn.x_pad_1)
+    if any(pads):
+        raise where.invalid(f"STORE cannot be padded, got pad(y0,y1,x0,x1)={pads}")
+    return insn.y_size != 0
+
+
 def store(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
     """STORE OUT rows to DRAM (the low 8 bits GEMM/ALU last wrote there).
 
@@ -260,14 +273,7 @@ def store(st: SramState, dram: np.ndarray, insn: MemInsn, where: Where) -> None:
 
     Only OUT can be stored, and STORE has no padding. `x_size == 0` is a NOP.
     """
-    if insn.x_size == 0:
-        return
-    if insn.mem_type != MemType.OUT:
-        raise where.invalid(f"STORE must target OUT, got {insn.mem_type.name}")
-    pads = (insn.y_pad_0, insn.y_pad_1, insn.x_pad_0, insn.x_pad_1)
-    if any(pads):
-        raise where.invalid(f"STORE cannot be padded, got pad(y0,y1,x0,x1)={pads}")
-    if insn.y_size == 0:
+    if not store_moves_data(insn, where):
         return
     y, x = insn.y_size, insn.x_size
     _check_sram(where, "OUT", insn.sram_base, y * x, st.depth[MemType.OUT], "sram_base")

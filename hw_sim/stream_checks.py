@@ -49,14 +49,7 @@ def _check_load(st: functional.SramState, dram: np.ndarray, insn: MemInsn, where
 
 def _check_store(st: functional.SramState, dram: np.ndarray, insn: MemInsn, where) -> None:
     """The checks of `functional.store`, in its order."""
-    if insn.x_size == 0:
-        return
-    if insn.mem_type != MemType.OUT:
-        raise where.invalid(f"STORE must target OUT, got {insn.mem_type.name}")
-    pads = (insn.y_pad_0, insn.y_pad_1, insn.x_pad_0, insn.x_pad_1)
-    if any(pads):
-        raise where.invalid(f"STORE cannot be padded, got pad(y0,y1,x0,x1)={pads}")
-    if insn.y_size == 0:
+    if not functional.store_moves_data(insn, where):
         return
     rows = insn.y_size * insn.x_size
     functional._check_sram(where, "OUT", insn.sram_base, rows, st.depth[MemType.OUT], "sram_base")
