@@ -131,7 +131,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return _err("compile", f"cannot write the artifact to {out}")
     try:
         model = compile_command(args)
-    except _USER_ERRORS() as e:
+    except _user_errors() as e:
         return _err("compile", e)
     try:
         size = save_artifact(model, out)
@@ -148,7 +148,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _USER_ERRORS() -> tuple:
+def _user_errors() -> tuple:
     from compiler.frontend.onnx_import import FrontendError
     from compiler.graph.executor import ExecutionError
     from compiler.graph.ir import GraphError
@@ -261,7 +261,7 @@ def cmd_run(args: argparse.Namespace, profile: bool = False) -> int:
             expect = load_config(args.config)
         model = load_artifact(args.artifact, expect)
         feeds_list = _feeds(model, args)
-    except (ArtifactError, InputError, *_USER_ERRORS()) as e:
+    except (ArtifactError, InputError, *_user_errors()) as e:
         return _err(cmd, e)
     device = DEVICES[args.device]
     doc: dict = {"model": model.name, "device": args.device, "config": model.cfg.name}
@@ -399,7 +399,7 @@ def model_demo(args: argparse.Namespace) -> int:
           "weights) for the accelerator and the CPU...", file=sys.stderr)  # fmt: skip
     try:
         model = compile_command(ns, quiet=False)
-    except _USER_ERRORS() as e:
+    except _user_errors() as e:
         return _err("demo", e)
     from runtime.artifact import load_artifact, save_artifact
 

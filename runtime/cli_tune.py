@@ -100,7 +100,7 @@ def _tune_model(args) -> int:
     from compiler.driver.model_tasks import model_tasks
     from compiler.tune.space import VtaSpace
     from hw_sim.config import load_config
-    from runtime.cli_model import _USER_ERRORS, _import_model
+    from runtime.cli_model import _import_model, _user_errors
     from runtime.inputs import synthetic_samples
 
     try:
@@ -108,7 +108,7 @@ def _tune_model(args) -> int:
         graph, _ = _import_model(args.model, {})
         inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
         tasks = model_tasks(graph, cfg, synthetic_samples(inputs, 2))
-    except (OSError, *_USER_ERRORS()) as e:
+    except (OSError, *_user_errors()) as e:
         print(f"vtac tune: {e}", file=sys.stderr)
         return 2
     print(f"{args.model}: {len(tasks)} distinct accelerator task(s)", file=sys.stderr)
