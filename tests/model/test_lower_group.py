@@ -47,3 +47,17 @@ def test_left_shift_beyond_range_is_refused():
     node = Node("rq", "vtac.requantize", ("a",), ("b",), {"shift": -16, "lo": 0, "hi": 127})
     with pytest.raises(LoweringError, match="left shift 16"):
         _requantize_steps(node)
+
+
+def test_rounding_folds_into_the_bias_only_across_additions():
+    from compiler.driver.lower_group import fold_rounding_into_bias
+
+    rq = [("add_imm", 128), ("shr", 8), ("clip", 0, 127)]
+    assert fold_rounding_into_bias([("bias",), *rq]) == ([("bias",), *rq[1:]], 128)
+    with_res = [("bias",), ("residual", 3), *rq]
+    assert fold_rounding_into_bias(with_res) == ([("bias",), ("residual", 3), *rq[1:]], 128)
+    shifted = [("bias",), ("shr", -2), ("residual", 0), *rq]  # a shift in between: no fold
+    assert fold_rounding_into_bias(shifted) == (shifted, 0)
+    assert fold_rounding_into_bias(rq) == (rq, 0)  # no bias to carry it
+    # That the folded kernels compute the graph's values is checked bit-exactly by the
+    # whole-model tests (test_model_sim.py), whose every conv has a bias and a requantize.
