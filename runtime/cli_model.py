@@ -451,6 +451,8 @@ def _shape_arg(text: str):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from runtime.cli_args import nonnegative_int, output_file, positive_int
+
     p = subparsers.add_parser(
         "compile",
         help="compile an ONNX model into one .vtac artifact",
@@ -458,12 +460,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # noqa: E501
     p.add_argument("model", help="an .onnx file, or a built-in model name (resnet18)")
-    p.add_argument("-o", "--output", metavar="FILE", help="artifact path (default MODEL.vtac)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=output_file,
+        help="artifact path (default MODEL.vtac)",
+    )
     p.add_argument("--shape", action="append", type=_shape_arg, default=[], metavar="NAME=DIMS",
                    help="static shape for an input (repeatable)")  # fmt: skip
     p.add_argument("--calib", metavar="FILE|DIR", help="calibration inputs: .npy/.npz or a folder "
                    "of images or arrays (default: synthetic, with a warning)")  # fmt: skip
-    p.add_argument("--calib-count", type=int, default=2, metavar="N",
+    p.add_argument("--calib-count", type=positive_int, default=2, metavar="N",
                    help="synthetic calibration inputs without --calib (default 2)")  # fmt: skip
     p.add_argument("--norm", choices=("imagenet", "unit"), default="imagenet",
                    help="image scaling: ImageNet mean/std (default) or [0, 1]")  # fmt: skip
@@ -492,21 +500,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             default="sim",
             help="sim (hw_sim, default), rtl (Verilated RTL) or cpu (float, LLVM)",
         )
-        p.add_argument("--batch", type=int, default=1, metavar="N",
+        p.add_argument("--batch", type=positive_int, default=1, metavar="N",
                        help="run N inputs and report the pipelined throughput")  # fmt: skip
-        p.add_argument("-o", "--output", metavar="FILE.npz", help="save the outputs")
-        p.add_argument("--trace", metavar="FILE", help="write a Perfetto timeline (JSON)")
-        p.add_argument("--plot", metavar="FILE.png", help="bar chart of the per-layer profile")
-        p.add_argument("--repeats", type=int, default=3, metavar="N",
-                       help="CPU timing: median of N runs (default 3)")  # fmt: skip
-        p.add_argument("--threads", type=int, default=None, help="CPU threads (--device cpu)")
         p.add_argument(
-            "--top", type=int, default=None, metavar="N", help="show the N slowest layers"
+            "-o", "--output", metavar="FILE.npz", type=output_file, help="save the outputs"
+        )
+        p.add_argument(
+            "--trace", metavar="FILE", type=output_file, help="write a Perfetto timeline (JSON)"
+        )
+        p.add_argument(
+            "--plot",
+            metavar="FILE.png",
+            type=output_file,
+            help="bar chart of the per-layer profile",
+        )
+        p.add_argument("--repeats", type=positive_int, default=3, metavar="N",
+                       help="CPU timing: median of N runs (default 3)")  # fmt: skip
+        p.add_argument(
+            "--threads", type=positive_int, default=None, help="CPU threads (--device cpu)"
+        )
+        p.add_argument(
+            "--top", type=positive_int, default=None, metavar="N", help="show the N slowest layers"
         )
         p.add_argument("--no-check", action="store_true",
                        help="skip the bit-exactness check against the int8 reference")  # fmt: skip
         p.add_argument("--norm", choices=("imagenet", "unit"), default="imagenet")
-        p.add_argument("--seed", type=int, default=0, help="seed of the synthetic input")
+        p.add_argument(
+            "--seed", type=nonnegative_int, default=0, help="seed of the synthetic input"
+        )
         p.add_argument("--config", default=None,
                        help="refuse an artifact built for another hardware config")  # fmt: skip
         p.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -237,9 +237,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gemm", action="store_true", help="the blocked-GEMM program instead")
     p.add_argument("--image", type=positive_int, default=224, help="ResNet-18 image size")
     p.add_argument("--fuse-accel", action="store_true", help="merge accelerator launches")
-    p.add_argument("--plot", metavar="FILE.png", help="bar chart of the per-layer profile")
+    p.add_argument("--plot", metavar="FILE.png", type=output_file, help="per-layer bar chart")
     p.add_argument("--top", type=positive_int, default=15, metavar="N", help="table rows")
-    p.add_argument("--save-model", metavar="FILE", help="keep the compiled artifact (.vtac)")
+    p.add_argument("--save-model", metavar="FILE", type=output_file, help="keep the artifact")
     p.add_argument("--config", default="default", help="hardware config name or JSON path")
     p.add_argument("--vt", type=int, choices=(1, 2), default=None,
                    help="--gemm: virtual threads (1 or 2, default 2)")  # fmt: skip

@@ -22,7 +22,7 @@ import sys
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "tune",
-        help="auto-tune an accelerator layer on hw_sim",
+        help="auto-tune a layer or a whole model's accelerator tasks on hw_sim",
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("model", nargs="?",
