@@ -219,7 +219,6 @@ def run_model(model, feeds_list, device: str, repeats: int, check: bool, trace: 
     from runtime.timeline import co_run_timeline, pipelined
 
     ex = Executor(model, device, keep_schedule=trace)
-    t0 = time.perf_counter()
     with tqdm(total=len(model.launches), desc=f"running on {device}", unit="launch",
               file=sys.stderr, disable=None, leave=False) as bar:  # fmt: skip
 
@@ -228,8 +227,7 @@ def run_model(model, feeds_list, device: str, repeats: int, check: bool, trace: 
             bar.update()
 
         res = ex.run(feeds_list[0], cpu_repeats=repeats, keep_values=check, on_launch=tick)
-    wall = time.perf_counter() - t0
-    out = {"result": res, "wall_s": wall}
+    out = {"result": res}
     if check:
         ref = reference_values(model, feeds_list[0])
         out["mismatches"] = launch_mismatches(model, res.values)

@@ -75,12 +75,13 @@ def check_inputs(model: LinkedModel, feeds: Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
-def run_cpu_node(spec: NodeSpec, args: list, opset: int) -> tuple:
-    """Run one node with the implementation chosen at compile time."""
+def run_cpu_node(spec: NodeSpec, args: list, opset: int, reference: bool = False) -> tuple:
+    """Run one node with the implementation chosen at compile time (`reference`: always the
+    NumPy reference kernel, the graph's definition of the op)."""
     from compiler.cpu.graph_kernels import CPU_KERNELS
     from compiler.graph.ref import KERNELS, KernelCtx, as_tuple
 
-    fn = CPU_KERNELS[spec.op] if spec.impl == "llvm" else KERNELS[spec.op]
+    fn = CPU_KERNELS[spec.op] if spec.impl == "llvm" and not reference else KERNELS[spec.op]
     while args and args[-1] is None:
         args = args[:-1]
     ctx = KernelCtx(spec.attrs, opset, spec.name, spec.op, len(spec.outputs))
@@ -169,16 +170,10 @@ class Executor:
 
 
 def _run_reference(model: LinkedModel, la, env: dict) -> dict[str, np.ndarray]:
-    from compiler.graph.ref import KERNELS, KernelCtx, as_tuple
-
     out = {}
     for spec in la.nodes if isinstance(la, CpuLaunch) else la.ref_nodes:
         args = [env[v] if v in env else out[v] if v else None for v in spec.inputs]
-        while args and args[-1] is None:
-            args.pop()
-        ctx = KernelCtx(spec.attrs, model.opset, spec.name, spec.op, len(spec.outputs))
-        with np.errstate(all="ignore"):
-            results = as_tuple(KERNELS[spec.op](ctx, *args))
+        results = run_cpu_node(spec, args, model.opset, reference=True)
         out.update({o: np.asarray(r) for o, r in zip(spec.outputs, results, strict=False) if o})
     return out
 

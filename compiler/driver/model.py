@@ -62,7 +62,6 @@ class AccelLaunch:
     padded_macs: int  # as computed: channels (and batch) padded to whole blocks
     knobs: list[dict] = field(default_factory=list)
     ref_nodes: list[NodeSpec] = field(default_factory=list)  # the graph nodes, for the reference
-    kind = "accel"
 
     @property
     def device(self) -> str:
@@ -79,7 +78,6 @@ class CpuLaunch:
     macs: int = 0
     boundary: bool = False  # only quantize/pack/unpack/dequantize: the cost of crossing over
     reason: str = ""  # why this group is on the CPU (the partition's reason of its first node)
-    kind = "cpu"
 
     @property
     def device(self) -> str:
