@@ -38,6 +38,7 @@ from compiler.driver.compile_model import compile_model  # noqa: E402
 from compiler.frontend.onnx_import import export_onnx, import_onnx  # noqa: E402
 from compiler.models import resnet18  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
+from runtime.cli_model import rel_l2  # noqa: E402
 from runtime.executor import (  # noqa: E402
     Executor,
     compare_integer_values,
@@ -76,11 +77,6 @@ def ort_time(path: Path, feed: dict, repeats: int) -> tuple[float, dict]:
         times.append(time.perf_counter() - t0)
     names = [o.name for o in sess.get_outputs()]
     return statistics.median(times) * 1e3, dict(zip(names, outs, strict=True))
-
-
-def rel_l2(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
 def corun(model, feed, repeats: int) -> dict:
