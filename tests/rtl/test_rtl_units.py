@@ -43,6 +43,14 @@ def test_building_blocks_with_cocotb(monkeypatch):
     key = hashlib.sha256(repr(sorted(params.items())).encode())
     for src in sources:
         key.update(src.read_bytes())
+    # The build's makefiles and rpath name cocotb's and Verilator's install folders: a build
+    # made by another venv (a deleted clone's, say) must not be reused or patched up.
+    import cocotb
+
+    from runtime.rtl_build import verilator_root
+
+    key.update(str(Path(cocotb.__file__).resolve().parent).encode())
+    key.update(str(verilator_root()).encode())
     build_dir = cache_root() / f"cocotb-units-{key.hexdigest()[:16]}"
     env = tool_env()
     monkeypatch.setenv("PATH", env["PATH"])  # the runner looks up `verilator` on PATH
