@@ -29,7 +29,7 @@ def register(subparsers) -> None:
                    help="an .onnx model or a built-in name: tune all its tasks")  # fmt: skip
     p.add_argument("--layer", help="a ResNet-18 conv layer, C1-C12")
     p.add_argument("--trials", type=int, default=64, help="measured trials (default 64)")
-    p.add_argument("--tuner", default="xgb", choices=["xgb", "ga", "random", "grid"])
+    p.add_argument("--tuner", default="xgb", choices=["xgb", "xgb-cold", "ga", "random", "grid"])
     p.add_argument(
         "--log", default="tune.jsonl", help="records file (appended; default %(default)s)"
     )
@@ -144,8 +144,8 @@ def _tune_task(task, space, args, label: str) -> int:
         return 0
     kw = {}
     if args.transfer:
-        if args.tuner != "xgb":
-            print("vtac tune: --transfer needs --tuner xgb", file=sys.stderr)
+        if not args.tuner.startswith("xgb"):
+            print("vtac tune: --transfer needs --tuner xgb or xgb-cold", file=sys.stderr)
             return 2
         from compiler.tune.transfer import transfer_data
 

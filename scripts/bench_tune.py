@@ -194,6 +194,11 @@ def vta_part(b: Bench, out: dict) -> None:
                 "median": median([t for t, _ in tt]),
             }
     ratios = [ttf[n]["xgb"]["median"] / ttf[n]["random"]["median"] for n in a.compare]
+    cold = [
+        ttf[n]["xgb-cold"]["median"] / ttf[n]["random"]["median"]
+        for n in a.compare
+        if "xgb-cold" in ttf[n]
+    ]
     # the same at 99 % of the optimum (95 % is easy where the heuristic's region is wide)
     tt99 = {}
     for n in a.compare:
@@ -247,6 +252,8 @@ def vta_part(b: Bench, out: dict) -> None:
             "trials_to_95": ttf,
             "trials_to_95_xgb_over_random": median(ratios),
             "trials_to_95_xgb_over_random_per_layer": dict(zip(a.compare, ratios, strict=True)),
+            # the same tuner without the analytic prior (its first batch random, as AutoTVM's)
+            "trials_to_95_xgb_cold_over_random": median(cold) if cold else None,
             "trials_to_99_median": tt99,
             "trials_to_99_xgb_over_random": median(
                 [tt99[n]["xgb"] / tt99[n]["random"] for n in a.compare]
@@ -401,7 +408,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--layers", nargs="*", default=VTA_LAYERS, help="accelerator layers")
     ap.add_argument("--compare", nargs="*", default=["C6", "C11"])
-    ap.add_argument("--tuners", nargs="*", default=["random", "ga", "xgb"])
+    ap.add_argument("--tuners", nargs="*", default=["random", "ga", "xgb", "xgb-cold"])
     ap.add_argument("--exhaustive", nargs="*", default=[])
     ap.add_argument("--cross-config", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--cross-layer", default="C6")
@@ -409,6 +416,11 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu-trials", type=int, default=12)
     ap.add_argument("--runs", type=int, default=5, help="alternating CPU race runs (median)")
     ap.add_argument("--plot", default="docs/tune-curves.png")
+    ap.add_argument(
+        "--reuse-cpu",
+        metavar="JSON",
+        help="with --no-cpu: copy the CPU race figures of an earlier run's JSON (stated)",
+    )
     a = ap.parse_args(argv)
     t0 = time.time()
     b = Bench(a)
@@ -427,6 +439,12 @@ def main(argv=None) -> int:
         out["vta_part_wall_s"] = time.time() - t0
         if a.cpu:
             cpu_part(b, out)
+        elif a.reuse_cpu:
+            earlier = json.loads(Path(a.reuse_cpu).read_text())
+            for k, v in earlier.items():
+                if k.startswith("cpu"):
+                    out[k] = v
+            out["cpu_part_reused_from"] = a.reuse_cpu
     finally:
         b.ex.close()
     out["fresh_measurements"] = b.fresh

@@ -139,12 +139,18 @@ class GATuner(Tuner):
 
 
 def make_tuner(name: str, space: VtaSpace, seed: int = 0, **kw) -> Tuner:
-    """`random` | `grid` | `ga` | `xgb` (keyword arguments go to the tuner)."""
-    if name == "xgb":
+    """`random` | `grid` | `ga` | `xgb` | `xgb-cold` (keyword arguments go to the tuner).
+
+    `xgb-cold` is the XGBoost tuner without the analytic prior: its first batch is random."""
+    if name in ("xgb", "xgb-cold"):
         from compiler.tune.xgb_tuner import XgbTuner
 
-        return XgbTuner(space, seed, **kw)
+        if name == "xgb-cold":
+            kw = {**kw, "prior": "none"}
+        tuner = XgbTuner(space, seed, **kw)
+        tuner.name = name
+        return tuner
     tuners = {"random": RandomTuner, "grid": GridTuner, "ga": GATuner}
     if name not in tuners:
-        raise ValueError(f"unknown tuner {name!r}: one of random, grid, ga, xgb")
+        raise ValueError(f"unknown tuner {name!r}: one of random, grid, ga, xgb, xgb-cold")
     return tuners[name](space, seed, **kw)

@@ -6,7 +6,10 @@ per task); run `sa_chains` simulated-annealing chains over the valid points (sta
 measured points and random ones; move: change one knob; temperature falling linearly to 0),
 keeping the best-predicted unvisited points; then take a diverse batch from them (each pick
 differs from the earlier picks of the batch in at least 2 knobs) with an ε share of random
-valid points. Until `min_train` points are measured (and without transfer) it samples randomly.
+valid points. Until `min_train` points are measured (and without transfer) there is nothing to
+learn from: with `prior="analytic"` (the default) the same annealing ranks points by the closed-form
+prediction of the useful-GEMM share (`features.pred_useful_share`, docs/timing-model.md), so even
+the first batch is model-guided; `prior="none"` samples that batch randomly, as AutoTVM does.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import heapq
 import numpy as np
 
 from compiler.tune.cost_model import XgbCostModel
-from compiler.tune.features import FeatureCache
+from compiler.tune.features import FEATURE_NAMES, FeatureCache
 from compiler.tune.task import useful_gemm_uops
 from compiler.tune.tuners import Tuner
+
+
+PRIORS = ("analytic", "none")
+PRIOR_COLUMN = FEATURE_NAMES.index("pred_useful_share")
 
 
 class XgbTuner(Tuner):
@@ -34,8 +41,12 @@ class XgbTuner(Tuner):
         sa_steps: int = 40,
         min_train: int = 8,
         rounds: int = 60,
+        prior: str = "analytic",
     ) -> None:
+        if prior not in PRIORS:
+            raise ValueError(f"xgb prior {prior!r} is not one of {PRIORS}")
         super().__init__(space, seed)
+        self.prior = prior
         self.features = FeatureCache(space)
         self.transfer = transfer
         self.eps = eps
@@ -72,7 +83,7 @@ class XgbTuner(Tuner):
         return True
 
     def ask(self, n: int) -> list[tuple[int, ...]]:
-        if not self._fit():
+        if not self._fit() and self.prior == "none":
             return self._random_unvisited(n, valid_only=True)
         n_rand = int(round(self.eps * n))
         cands = self._anneal(max(4 * n, 32))
@@ -82,7 +93,10 @@ class XgbTuner(Tuner):
         return picks
 
     def _predict(self, points: list[tuple[int, ...]]) -> np.ndarray:
-        return self.model.predict(self.features.matrix(points))
+        x = self.features.matrix(points)
+        if self.model is None:  # no data yet: the analytic prior ranks the points
+            return x[:, PRIOR_COLUMN].astype(np.float64)
+        return self.model.predict(x)
 
     def _anneal(self, keep: int) -> list[tuple[int, ...]]:
         """The `keep` best-predicted unvisited valid points found by the annealing chains."""

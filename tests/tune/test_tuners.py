@@ -24,7 +24,7 @@ def _run(name: str, seed: int, trials: int = 40, **kw):
     )
 
 
-@pytest.mark.parametrize("name", ["random", "grid", "ga", "xgb"])
+@pytest.mark.parametrize("name", ["random", "grid", "ga", "xgb", "xgb-cold"])
 def test_tuner_is_reproducible_and_never_repeats(name):
     a, b = _run(name, 3), _run(name, 3)
     assert a.history == b.history and a.invalid == b.invalid
@@ -55,6 +55,25 @@ def test_xgb_beats_random_on_the_median_over_seeds():
     xgb = np.median([trials("xgb", s) for s in range(3)])
     rnd = np.median([trials("random", s) for s in range(3)])
     assert xgb < rnd, (xgb, rnd)
+
+
+def test_xgb_first_batch_follows_the_analytic_prior():
+    """Before any measurement, `xgb` ranks points by the closed-form useful-GEMM share;
+    `xgb-cold` (no prior) samples its first batch at random, like `random`."""
+    from compiler.tune.features import FEATURE_NAMES, FeatureCache
+
+    col = FEATURE_NAMES.index("pred_useful_share")
+    feats = FeatureCache(SPACE)
+
+    def prior_mean(name: str, seed: int) -> float:
+        return float(feats.matrix(make_tuner(name, SPACE, seed).ask(8))[:, col].mean())
+
+    warm = [prior_mean("xgb", s) for s in range(3)]
+    cold = [prior_mean("xgb-cold", s) for s in range(3)]
+    assert min(warm) > max(cold), (warm, cold)
+    assert make_tuner("xgb-cold", SPACE, 5).ask(8) != make_tuner("xgb", SPACE, 5).ask(8)
+    with pytest.raises(ValueError, match="prior"):
+        make_tuner("xgb", SPACE, 0, prior="oracle")
 
 
 def test_invalid_points_are_filtered_not_measured():
