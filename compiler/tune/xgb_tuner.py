@@ -23,7 +23,6 @@ from compiler.tune.features import FEATURE_NAMES, FeatureCache
 from compiler.tune.task import useful_gemm_uops
 from compiler.tune.tuners import Tuner
 
-
 PRIORS = ("analytic", "none")
 PRIOR_COLUMN = FEATURE_NAMES.index("pred_useful_share")
 
