@@ -1,10 +1,11 @@
-from tests.model.helpers import small_resnet
-from compiler.graph.pipeline import compile_for_accel
-from tests.model.helpers import samples
-from hw_sim.config import load_config
-g, m = small_resnet("default")
-qg = compile_for_accel(g, load_config("default"), samples(g, 2)).graph
-for n in qg.nodes:
-    if n.op in ("vtac.requantize", "vtac.add"):
-        vec = [qg.constants[i] for i in n.inputs[1:] if i in qg.constants]
-        print(n.op, n.attrs.get("shift"), n.attrs.get("shift_a"), [ (int(v.min()), int(v.max())) for v in vec])
+import numpy as np
+from tests.graph.test_per_channel_quant import _mixed_conv
+from compiler.graph.quant.calibrate import calibrate
+from compiler.graph.quant.quantize import quantize_int8
+from compiler.graph.quant.report import quantization_error
+rng=np.random.default_rng(0)
+for group in (1,2):
+    g=_mixed_conv(rng,group)
+    samples = [{"x": np.abs(rng.standard_normal((1, 16, 8, 8))).astype(np.float32)} for _ in range(6)]
+    r=calibrate(g,samples[:4])
+    print([quantization_error(g, quantize_int8(g,r,per_channel=pc)[0], samples[4:])[0].rel_l2 for pc in (False,True)])
