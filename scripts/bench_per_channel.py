@@ -116,7 +116,9 @@ def bench_resnet18(cfg, image: int) -> dict:
         model = compile_model(g, cfg, calib, per_channel=per_channel)
         res = Executor(model, "hw_sim").run(feed, keep_values=True)
         mism = compare_integer_values(res.values, reference_values(model, feed))
-        prof = build_profile(model, res.launches, co_run_timeline(model, [r.time_us for r in res.launches]))
+        prof = build_profile(
+            model, res.launches, co_run_timeline(model, [r.time_us for r in res.launches])
+        )
         name = model.outputs[0]
         out[label] = {"accel_cycles": prof.accel_cycles,
                       "accel_launches": len(model.accel_launches()),
@@ -124,7 +126,9 @@ def bench_resnet18(cfg, image: int) -> dict:
                       "int8_rel_l2": rel_l2(res.outputs[name], want[name]),
                       "end_to_end_bit_exact": not mism}  # fmt: skip
         print(f"  resnet18 {label}: {out[label]}", file=sys.stderr, flush=True)
-    out["cycle_overhead"] = out["per_channel"]["accel_cycles"] / out["per_tensor"]["accel_cycles"] - 1
+    out["cycle_overhead"] = (
+        out["per_channel"]["accel_cycles"] / out["per_tensor"]["accel_cycles"] - 1
+    )
     out["image"] = image
     return out
 
@@ -153,7 +157,9 @@ def bench_models(cfg, names) -> list[dict]:
             r = compile_for_accel(graph, cfg, data[:4], weight_method="mse",
                                   per_channel=per_channel)  # fmt: skip
             points = [p for p in comparison_points(r.float_graph) if p not in graph.outputs]
-            errs = quantization_error(r.float_graph, r.graph, data[4:], points or list(graph.outputs))
+            errs = quantization_error(
+                r.float_graph, r.graph, data[4:], points or list(graph.outputs)
+            )
             row[label] = max(e.rel_l2 for e in errs)
             row[f"{label}_top1"] = errs[0].top1_agreement
         print(f"  {row}", file=sys.stderr, flush=True)

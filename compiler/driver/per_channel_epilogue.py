@@ -110,8 +110,10 @@ def fold_channel_steps(steps: list[tuple], channels: int, where: str) -> Channel
             moved = None  # folding would risk an int32 bias overflow: keep the ALU add
         if moved is None:
             if st[0] == "add_vec":
-                raise PerChannelError(f"{where}: a per-channel rounding constant cannot move "
-                                      "into the bias (a clip or odd left shift before it)")  # fmt: skip
+                raise PerChannelError(
+                    f"{where}: a per-channel rounding constant cannot move into the bias "
+                    "(a clip or an odd left shift before it)"
+                )
             out.append(st)
         else:
             bias_add += moved

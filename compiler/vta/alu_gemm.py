@@ -2,7 +2,8 @@
 
 `inject_alu` turns a `pragma alu` nest `for rows: for e1, e2: D[.., e1, e2] = op(D[..], x)`
 (op: add, min, max, shr, shl→SHR by a negative amount, mul; x an immediate or another
-accumulator row read at the same element positions (shr only: a per-lane shift amount); a plain `D = D` read is SHR 0) into
+accumulator row read at the same element positions — for shr, per-lane shift amounts; a plain
+`D = D` read is SHR 0) into
 
     attr vta.alu = AluSpec(op, use_imm, imm):  for rows: vta.uop(dst_row, src_row, 0)
 

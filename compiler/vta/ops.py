@@ -120,8 +120,9 @@ def _epilogue(
 
     ("shr", n) arithmetic shift (n < 0 shifts left); ("add_imm", c); ("bias",) int32 per output
     channel; ("shr_chan",) arithmetic right shift by a per-output-channel amount (a shift row
-    loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("residual", s) + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi);
-    ("relu",). The result is cast to int8 (the accelerator stores the low 8 bits).
+    loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("residual", s)
+    + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi); ("relu",). The result is
+    cast to int8 (the accelerator stores the low 8 bits).
     """
     stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
     for n, step in enumerate(steps):

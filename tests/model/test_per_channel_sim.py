@@ -9,13 +9,13 @@ import pytest
 
 from compiler.driver.compile_model import compile_model
 from compiler.driver.lower_group import LoweringError, lower_group
+from compiler.driver.model import AccelLaunch
 from compiler.driver.per_channel_epilogue import (
     PerChannelError,
     align_steps,
     fold_channel_steps,
     requantize_steps,
 )
-from compiler.driver.model import AccelLaunch
 from compiler.graph.builder import GraphBuilder
 from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.pipeline import compile_for_accel
@@ -32,7 +32,7 @@ def _model(rng, c: int):
 
     def w(shape):
         scale = 2.0 ** rng.uniform(-6, 1, shape[0])
-        return (rng.standard_normal(shape) * scale.reshape((-1,) + (1,) * (len(shape) - 1)))
+        return rng.standard_normal(shape) * scale.reshape((-1,) + (1,) * (len(shape) - 1))
 
     y = b.op("Conv", [x, b.const("w1", w((c, c, 3, 3)).astype(np.float32)),
                       b.const("b1", rng.standard_normal(c).astype(np.float32))],
