@@ -89,7 +89,9 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
         model = compile_model(graph, cfg, samples, fuse_accel=args.fuse_accel,
                               bias_on=args.bias_on, keep_float_model=not args.no_float_model,
                               knobs_for=knobs_for, progress=progress,
-                              meta={**source, "calibration": calib},
+                              meta={**source, "calibration": calib, "weight_scales":
+                                    "per tensor" if getattr(args, "per_tensor", False)
+                                    else "per channel"},
                               per_channel=not getattr(args, "per_tensor", False))  # fmt: skip
     finally:
         if bar is not None:
