@@ -33,6 +33,7 @@ from compiler.driver.per_channel_epilogue import (
     requantize_steps,
 )
 from compiler.graph.ir import Graph, Node
+from compiler.te.ops.layout import gemm_bias_range
 from compiler.vta.ops import VtaOp, conv2d_op, dense_op
 from hw_sim.config import ALU_IMM_WIDTH, HwConfig
 
@@ -192,7 +193,12 @@ def lower_group(
     channel = None
     if has_vectors(steps):  # per-channel requantization: compiler/driver/per_channel_epilogue
         channels = w.shape[0] * (w.shape[4] if anchor.op == "vtac.conv2d" else w.shape[2])
-        channel = _per_channel(fold_channel_steps, steps, channels, f"group of {name!r}")
+        has_bias = len(anchor.inputs) > 2 and anchor.inputs[2]
+        own = graph.constants[anchor.inputs[2]] if has_bias else None
+        limit = gemm_bias_range(cfg.block_in) if bias_on == "gemm" else (-(2**31), 2**31 - 1)
+        channel = _per_channel(
+            fold_channel_steps, steps, channels, f"group of {name!r}", own, limit
+        )
         steps, rounding = channel.steps, channel.bias_add
     else:
         steps, rounding = fold_rounding_into_bias(steps)

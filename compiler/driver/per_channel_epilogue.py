@@ -84,9 +84,20 @@ def has_vectors(steps: list[tuple]) -> bool:
     return any(st[0] in ("add_vec", "shr_vec") for st in steps)
 
 
-def fold_channel_steps(steps: list[tuple], channels: int, where: str) -> ChannelEpilogue:
+def fold_channel_steps(
+    steps: list[tuple],
+    channels: int,
+    where: str,
+    bias: np.ndarray | None = None,
+    bias_range: tuple[int, int] = (-(1 << 31), (1 << 31) - 1),
+) -> ChannelEpilogue:
     """Move every per-channel rounding constant (and every scalar `add_imm` that can follow)
-    into the bias, and the per-channel shift into one ("shr_chan",) step."""
+    into the bias, and the per-channel shift into one ("shr_chan",) step.
+
+    A scalar `add_imm` is folded only while `bias` (the layer's own, default zeros) plus what
+    was folded stays in `bias_range` (e.g. what the GEMM unit adds exactly): else it stays one
+    ALU micro-op, cheaper than moving the whole bias to the ALU."""
+    base = np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64)
     zero_bias = ("bias",) not in steps
     if zero_bias:
         steps = [("bias",)] + list(steps)
@@ -106,8 +117,10 @@ def fold_channel_steps(steps: list[tuple], channels: int, where: str) -> Channel
             out.append(st)
             continue
         moved = _move_before(np.broadcast_to(np.asarray(st[1], np.int64), (channels,)), steps[1:j])
-        if moved is not None and st[0] == "add_imm" and np.abs(moved).max() >= 1 << 30:
-            moved = None  # folding would risk an int32 bias overflow: keep the ALU add
+        if moved is not None and st[0] == "add_imm":
+            total = base + bias_add + moved
+            if total.min() < bias_range[0] or total.max() > bias_range[1]:
+                moved = None  # keep the ALU add
         if moved is None:
             if st[0] == "add_vec":
                 raise PerChannelError(

@@ -176,3 +176,14 @@ def test_unrunnable_per_channel_epilogues_are_refused():
     with pytest.raises(PerChannelError, match="cannot move"):
         fold_channel_steps([("bias",), ("clip", 0, 9), *align_steps("a", np.array([1, 2]))], 2, "g")
     assert issubclass(PerChannelError, ValueError) and LoweringError is not PerChannelError
+
+
+def test_scalar_rounding_stays_an_alu_add_when_the_bias_would_leave_its_range():
+    steps = [*align_steps("a", np.array([0, 15])), ("residual", 0),
+             ("add_imm", 128), ("shr", 8), ("clip", 0, 127)]  # fmt: skip
+    kept = fold_channel_steps(steps, 2, "g", np.array([5, 5]), (-(1 << 20), 1 << 20))
+    assert ("add_imm", 128) in kept.steps  # 128 << 15 on top of the bias: beyond the range
+    np.testing.assert_array_equal(kept.bias_add, [0, 1 << 14])
+    folded = fold_channel_steps(steps, 2, "g", np.array([5, 5]))
+    assert ("add_imm", 128) not in folded.steps
+    np.testing.assert_array_equal(folded.bias_add, [128, (1 << 14) + (128 << 15)])
