@@ -14,9 +14,11 @@ value):
     y    = vtac.dequantize(y_q) {exp = e_y}             for float consumers (else dead)
 
 W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W| (or least squared error);
-b_q = rint(b / 2**(e_x+e_w)) as int32. Exponents of activations come from calibration
-(`calibrate.py`). Float values keep their names, so graph inputs and outputs are unchanged;
-int8 forms are named `<value>_q`.
+b_q = rint(b / 2**(e_x+e_w)) as int32. By default e_w is per output channel (`per_channel.py`):
+the requantize then takes a per-channel shift vector, and before a residual add a per-channel
+align vector brings the accumulator to one exponent (docs/quantization.md). Exponents of
+activations come from calibration (`calibrate.py`). Float values keep their names, so graph
+inputs and outputs are unchanged; int8 forms are named `<value>_q`.
 Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
 anchor (in node order) in float.
 """
