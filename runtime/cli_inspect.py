@@ -62,6 +62,11 @@ def register(subparsers) -> None:
         choices=["max", "mse"],
         help="weight exponent choice (default mse: least squared error)",
     )
+    p.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="one weight scale per tensor instead of per output channel",
+    )
     p.add_argument("--keep-first-float", action="store_true", help="keep the first layer float")
     p.add_argument("--keep-last-float", action="store_true", help="keep the last layer float")
     p.add_argument("--constants", action="store_true", help="list every constant in the graph")
@@ -132,6 +137,7 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
         result = compile_for_accel(
             graph, cfg, samples[:-1], args.method, weight_method=args.weights,
             keep_first_float=args.keep_first_float, keep_last_float=args.keep_last_float,
+            per_channel=not args.per_tensor,
         )  # fmt: skip
         final = result.graph
         errors = quantization_error(result.float_graph, final, samples[-1:])

@@ -89,7 +89,10 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
         model = compile_model(graph, cfg, samples, fuse_accel=args.fuse_accel,
                               bias_on=args.bias_on, keep_float_model=not args.no_float_model,
                               knobs_for=knobs_for, progress=progress,
-                              meta={**source, "calibration": calib})  # fmt: skip
+                              meta={**source, "calibration": calib, "weight_scales":
+                                    "per tensor" if getattr(args, "per_tensor", False)
+                                    else "per channel"},
+                              per_channel=not getattr(args, "per_tensor", False))  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
@@ -482,6 +485,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a tuning log of `vtac tune`: best known schedules")  # fmt: skip
     p.add_argument("--no-float-model", action="store_true",
                    help="leave the float model out of the artifact (no --device cpu)")  # fmt: skip
+    p.add_argument("--per-tensor", action="store_true",
+                   help="one weight scale per tensor instead of per output channel")  # fmt: skip
     p.set_defaults(func=cmd_compile)
 
     for name, helptext in (

@@ -318,7 +318,9 @@ def vtac_dequantize(ctx, q):
 
 
 @cpu_kernel("vtac.requantize")
-def vtac_requantize(ctx, acc):
+def vtac_requantize(ctx, acc, shifts=None):
+    if shifts is not None:
+        raise ctx.error("per-channel shifts have no CPU kernel yet (the NumPy reference runs it)")
     shift = int(ctx.attr("shift"))
     return ops.requantize(acc, shift, int(ctx.attr("lo")), int(ctx.attr("hi")), round_half_up=True)
 

@@ -78,7 +78,7 @@ def _build_accel(nodes: list[Node], graph: Graph, cfg: HwConfig, bias_on: str, k
         kernel = lower_group(graph, nodes, cfg, "alu")
     knobs = knobs_for(kernel.op) if knobs_for else None
     want = getattr(knobs, "bias_on", "")
-    built = "gemm" if kernel.op.bias_gemm else "alu" if kernel.op.acc_inputs else ""
+    built = "gemm" if kernel.op.bias_gemm else "alu" if kernel.op.alu_bias else ""
     if want and built and want != built:  # a tuned schedule that adds the bias elsewhere
         try:
             kernel = lower_group(graph, nodes, cfg, want)
@@ -118,14 +118,16 @@ def compile_model(
     knobs_for: Callable | None = None,
     progress: Callable[[int], Callable[[str], None]] | None = None,
     meta: dict | None = None,
+    per_channel: bool = True,
 ) -> LinkedModel:
     """Compile a float graph for the accelerator + CPU and link it (see the module docstring).
 
     `knobs_for(op) -> Knobs | None` supplies tuned schedules (None: the heuristic);
     `progress(n_groups)` returns a callback called once per compiled group with its name.
+    `per_channel=False` quantizes weights per tensor instead of per output channel.
     """
     t0 = time.perf_counter()
-    result = compile_for_accel(graph, cfg, samples)
+    result = compile_for_accel(graph, cfg, samples, per_channel=per_channel)
     g, fg = result.graph, result.float_graph
     t_graph = time.perf_counter() - t0
     by_name = {n.name: n for n in g.nodes}

@@ -10,7 +10,9 @@ optionally one `vtac.add` (an int8 residual, aligned by shifts) and one `vtac.re
     clip((acc + 2^(s-1)) >> s)     ("add_imm", 2^(s-1)), ("shr", s), ("clip", lo, hi)
 
 (with a bias, the rounding constant 2^(s-1) is added to the bias instead of by its own ALU
-micro-op when only additions lie between them: `fold_rounding_into_bias`)
+micro-op when only additions lie between them: `fold_rounding_into_bias`; per-channel shift
+vectors become one tensor SHR by a shift row, their rounding folded into the bias:
+`compiler/driver/per_channel_epilogue.py`)
 
 which is bit-exact with the graph's reference semantics (`compiler/graph/ref/vtac_ops.py`) for
 int32 accumulators that do not overflow. A group the accelerator cannot run raises
@@ -23,7 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.driver.per_channel_epilogue import (
+    PerChannelError,
+    align_steps,
+    fold_channel_steps,
+    has_vectors,
+    requantize_steps,
+)
 from compiler.graph.ir import Graph, Node
+from compiler.te.ops.layout import gemm_bias_range
 from compiler.vta.ops import VtaOp, conv2d_op, dense_op
 from hw_sim.config import ALU_IMM_WIDTH, HwConfig
 
@@ -94,7 +104,7 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
         if node.op == "vtac.add":
             if residual is not None:
                 raise LoweringError(f"group of {anchor.name!r}: more than one residual add")
-            a, b = node.inputs
+            a, b = node.inputs[:2]
             sa, sb = int(node.attr("shift_a", 0)), int(node.attr("shift_b", 0))
             if b == chain:  # the add is commutative; the chain value may come second
                 a, b, sa, sb = b, a, sb, sa
@@ -105,6 +115,10 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
                     f"{node.name!r}: residual {b!r} is {graph.types[b].dtype}; the accelerator "
                     "adds int8 residuals (loaded into the accumulator as 8-bit)"
                 )
+            if len(node.inputs) > 2 and node.inputs[2]:  # per-channel align of the accumulator
+                if a != node.inputs[0]:
+                    raise LoweringError(f"{node.name!r}: the align vector shifts the residual")
+                steps += _per_channel(align_steps, node.name, graph.constants[node.inputs[2]])
             if sa:
                 steps.append(("shr", -sa))
             steps.append(("residual", sb))
@@ -112,7 +126,12 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
         elif node.op == "vtac.requantize":
             if node.inputs[0] != chain:
                 raise LoweringError(f"{node.name!r}: does not read the group's accumulator")
-            steps += _requantize_steps(node)
+            if len(node.inputs) > 1 and node.inputs[1]:
+                shift, lo, hi = (int(node.attr(k)) for k in ("shift", "lo", "hi"))
+                vec = graph.constants[node.inputs[1]]
+                steps += _per_channel(requantize_steps, node.name, shift, vec, lo, hi)
+            else:
+                steps += _requantize_steps(node)
         else:
             raise LoweringError(f"{node.name!r}: {node.op} has no accelerator epilogue")
         chain = node.outputs[0]
@@ -123,6 +142,13 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
         )
     _check_imms(steps, f"group of {anchor.name!r}")
     return steps, residual, chain
+
+
+def _per_channel(fn, *args) -> list[tuple]:
+    try:
+        return fn(*args)
+    except PerChannelError as e:
+        raise LoweringError(str(e)) from None
 
 
 def fold_rounding_into_bias(steps: list[tuple]) -> tuple[list[tuple], int]:
@@ -162,10 +188,21 @@ def lower_group(
     if anchor.op not in ("vtac.conv2d", "vtac.dense") or not anchor.attr("packed", 0):
         raise LoweringError(f"group starts with {anchor.op} {anchor.name!r}, not a packed GEMM op")
     steps, residual, output = _epilogue(graph, nodes)
-    steps, rounding = fold_rounding_into_bias(steps)
-    x_shape = graph.types[anchor.inputs[0]].shape
     w = graph.constants[anchor.inputs[1]]
     name = anchor.name
+    channel = None
+    if has_vectors(steps):  # per-channel requantization: compiler/driver/per_channel_epilogue
+        channels = w.shape[0] * (w.shape[4] if anchor.op == "vtac.conv2d" else w.shape[2])
+        has_bias = len(anchor.inputs) > 2 and anchor.inputs[2]
+        own = graph.constants[anchor.inputs[2]] if has_bias else None
+        limit = gemm_bias_range(cfg.block_in) if bias_on == "gemm" else (-(2**31), 2**31 - 1)
+        channel = _per_channel(
+            fold_channel_steps, steps, channels, f"group of {name!r}", own, limit
+        )
+        steps, rounding = channel.steps, channel.bias_add
+    else:
+        steps, rounding = fold_rounding_into_bias(steps)
+    x_shape = graph.types[anchor.inputs[0]].shape
     if anchor.op == "vtac.conv2d":
         nb, cib, h, wd, bt, bi = x_shape
         groups = int(anchor.attr("group", 1))
@@ -186,10 +223,14 @@ def lower_group(
     values = {"data": anchor.inputs[0], op.output.name: output}
     constants = {"kernel": np.ascontiguousarray(kernel)}
     if ("bias",) in steps:
-        bias = graph.constants[anchor.inputs[2]].astype(np.int64) + rounding
+        has_bias = len(anchor.inputs) > 2 and anchor.inputs[2]
+        bias = graph.constants[anchor.inputs[2]].astype(np.int64) if has_bias else 0
+        bias = np.zeros(op.workload.get("co", op.workload.get("m")), np.int64) + bias + rounding
         if bias.min() < -(2**31) or bias.max() >= 2**31:
             raise LoweringError(f"{name!r}: bias + rounding constant overflows int32")
         constants.update(op.pack["bias"](bias.astype(np.int32)))
+    if channel is not None and channel.shift_row is not None:
+        constants.update(op.pack["shift"](channel.shift_row))
     if residual is not None:
         values["residual"] = residual
     return GroupKernel(op, values, constants, output)

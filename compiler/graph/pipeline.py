@@ -65,13 +65,15 @@ def compile_for_accel(
     keep_first_float: bool = False,
     keep_last_float: bool = False,
     verify_each: bool = False,
+    per_channel: bool = True,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
 
     Defaults (percentile calibration of activations, least-squared-error weight exponents)
     gave the smallest int8 error on our ResNet-18 and PP-OCR measurements (docs/graph.md).
     With `accel_only`, conv/dense layers the accelerator cannot run (depthwise, dilated) stay
-    float: they run on the CPU anyway, and int8 would only add error.
+    float: they run on the CPU anyway, and int8 would only add error. `per_channel`: one
+    weight exponent per output channel (default; False: per tensor, see docs/quantization.md).
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
@@ -89,6 +91,7 @@ def compile_for_accel(
         keep_last_float,
         weight_mse=weight_method == "mse",
         skip=not_for_accel if accel_only else None,
+        per_channel=per_channel,
     )
     passes = [
         GraphPass(

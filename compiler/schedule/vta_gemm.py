@@ -101,7 +101,7 @@ def _check(op: VtaOp, k: Knobs) -> None:
         raise ScheduleError(f"{op.name}: tile_order={k.tile_order!r} is not one of {TILE_ORDERS}")
     if k.uop_split not in (-1, 0, 1):
         raise ScheduleError(f"{op.name}: uop_split={k.uop_split} must be -1, 0 or 1")
-    built = "gemm" if op.bias_gemm else ("alu" if op.acc_inputs else "")
+    built = "gemm" if op.bias_gemm else ("alu" if op.alu_bias else "")
     if k.bias_on and built and k.bias_on != built:
         raise ScheduleError(
             f"{op.name}: knob bias_on={k.bias_on!r} but the operator adds its bias on the "

@@ -61,7 +61,7 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     tw_in = (k.tile_w - 1) * s + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
     n_res = len(op.acc_loads)
-    n_bias = sum(1 for t, _ in op.acc_inputs if t.name == "bias")
+    n_bias = len(op.acc_inputs)  # per-channel rows: an ALU bias, a per-channel shift
     acc = vt * (out_rows * (1 + n_res) + n_bias * k.tile_co)
     inp = vt * k.tile_b * k.tile_ci * th_in * tw_in
     wgt = vt * k.tile_co * k.tile_ci * d["kh"] * d["kw"]

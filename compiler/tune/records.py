@@ -150,7 +150,7 @@ def best_knobs_for_op(log_or_records, op, cfg) -> Knobs | None:
     that `bias_on`, which `best_knobs` leaves to the caller). None: use the heuristic."""
     from compiler.tune.task import task_key_from_op
 
-    built = "gemm" if op.bias_gemm else ("alu" if op.acc_inputs else "")
+    built = "gemm" if op.bias_gemm else ("alu" if op.alu_bias else "")
     key = task_key_from_op(op, cfg)
     ok = [
         r

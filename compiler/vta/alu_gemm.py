@@ -2,7 +2,8 @@
 
 `inject_alu` turns a `pragma alu` nest `for rows: for e1, e2: D[.., e1, e2] = op(D[..], x)`
 (op: add, min, max, shr, shl→SHR by a negative amount, mul; x an immediate or another
-accumulator row read at the same element positions; a plain `D = D` read is SHR 0) into
+accumulator row read at the same element positions — for shr, per-lane shift amounts; a plain
+`D = D` read is SHR 0) into
 
     attr vta.alu = AluSpec(op, use_imm, imm):  for rows: vta.uop(dst_row, src_row, 0)
 
@@ -118,8 +119,8 @@ def _lower_alu(attr, cfg: HwConfig):
                 raise VtaPassError(f"{what}: immediate {imm} does not fit {ALU_IMM_WIDTH} bits")
             spec, src_row = AluSpec(_ALU_OPS[v.op], True, imm), dst_row
         elif isinstance(b, Load) and b.buffer.scope == ACC:
-            if v.op in ("shr", "shl"):
-                raise VtaPassError(f"{what}: shifts take an immediate amount")
+            if v.op == "shl":  # a tensor SHR shifts left by negative amounts: not portable
+                raise VtaPassError(f"{what}: left shifts take an immediate amount")
             check_elem_indices(what, b.buffer, b.indices, elem, ("batch", "lane"))
             spec, src_row = AluSpec(_ALU_OPS[v.op], False), row_index(b.buffer, b.indices)
         else:

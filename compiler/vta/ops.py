@@ -56,6 +56,11 @@ class VtaOp:
         return out
 
     @property
+    def alu_bias(self) -> bool:
+        """Whether the ALU adds the bias (a bias tile in the accumulator, `bias_on="alu"`)."""
+        return any(t.name == "bias" for t, _ in self.acc_inputs)
+
+    @property
     def inputs(self) -> list[str]:
         """Names of the plain inputs `pack` accepts."""
         return list(self.pack)
@@ -114,8 +119,10 @@ def _epilogue(
     """Element-wise stages after the GEMM, in order. Steps:
 
     ("shr", n) arithmetic shift (n < 0 shifts left); ("add_imm", c); ("bias",) int32 per output
-    channel; ("residual", s) + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi);
-    ("relu",). The result is cast to int8 (the accelerator stores the low 8 bits).
+    channel; ("shr_chan",) arithmetic right shift by a per-output-channel amount (a shift row
+    loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("residual", s)
+    + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi); ("relu",). The result is
+    cast to int8 (the accelerator stores the low 8 bits).
     """
     stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
     for n, step in enumerate(steps):
@@ -138,6 +145,12 @@ def _epilogue(
             b = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "bias")
             x = nn.add_channel_bias(x, b, cb_dims, name=tag)
             acc_inputs.append((b, x))
+        elif kind == "shr_chan":
+            if any(t.name == "shift" for t, _ in acc_inputs):
+                raise ValueError(f"{name}: one per-channel shift step at most")
+            s = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "shift")
+            x = nn.shift_right_channel(x, s, cb_dims, name=tag)
+            acc_inputs.append((s, x))
         elif kind == "residual":
             if acc_loads:
                 raise ValueError(f"{name}: one residual step at most")
@@ -174,6 +187,19 @@ def _bias_packer(op: VtaOp, cfg: HwConfig, chan_shape: tuple[int, ...]):
 
         def pack(b):
             return {"bias": layout.pack_bias(b, bt, bo).reshape(*chan_shape, bt, bo)}
+
+    return pack
+
+
+def _shift_packer(cfg: HwConfig, chan_shape: tuple[int, ...]):
+    """(O,) per-channel shift amounts -> the shift row tile, laid out like the ALU bias."""
+
+    def pack(v):
+        v = np.asarray(v)
+        if v.size and (v.min() < 0 or v.max() > MAX_PORTABLE_SHIFT):
+            raise ValueError(f"per-channel shifts must be in 0..{MAX_PORTABLE_SHIFT}")
+        row = layout.pack_bias(v.astype(np.int32), cfg.batch, cfg.block_out)
+        return {"shift": row.reshape(*chan_shape, cfg.batch, cfg.block_out)}
 
     return pack
 
@@ -251,6 +277,8 @@ def conv2d_op(
         op.pack["kernel"] = lambda x: {"kernel": layout.pack_group_oihw(x, groups, bo, bi)}
     if any(st[0] == "bias" for st in steps):
         op.pack["bias"] = _bias_packer(op, cfg, chan_shape)
+    if any(st[0] == "shr_chan" for st in steps):
+        op.pack["shift"] = _shift_packer(cfg, chan_shape)
     if acc_loads:
         op.pack["residual"] = lambda x: {"residual": layout.pack_nchw(x, bt, bo).reshape(out.shape)}
     op.unpack = lambda y: layout.unpack_nchw(y.reshape(nb, -1, oh, ow, bt, bo), n, co)
@@ -301,6 +329,8 @@ def dense_op(
     op.pack["kernel"] = lambda x: {"kernel": layout.pack_nk(x, bo, bi)}
     if any(st[0] == "bias" for st in steps):
         op.pack["bias"] = _bias_packer(op, cfg, (mb,))
+    if any(st[0] == "shr_chan" for st in steps):
+        op.pack["shift"] = _shift_packer(cfg, (mb,))
     if acc_loads:
         op.pack["residual"] = lambda x: {"residual": layout.pack_nk(x, bt, bo)}
     op.unpack = lambda y: layout.unpack_nk(y, n, m)

@@ -57,3 +57,24 @@ def test_portable_schedules_on_rtl(cfg, rng):
     for knobs in (Knobs(tile_h=2, tile_w=8, tile_co=1, h_threading=2), Knobs(tile_w=2)):
         y = _both(cfg, build(op, cfg, knobs), data=x, kernel=w, bias=b)
         np.testing.assert_array_equal(y, ref)
+
+
+def test_per_channel_requantize_on_rtl(cfg, rng):
+    """Per-channel requantization (a tensor SHR by a shift row in the accumulator, amounts
+    0..15), grouped conv and dense, on the RTL: same as hw_sim and as NumPy."""
+    ci, co = 2 * cfg.block_in, 2 * cfg.block_out
+    steps = [("bias",), ("shr_chan",), ("shr", 2), ("clip", -128, 127)]
+    x, w, b, _ = random_conv_inputs(rng, 1, ci, 8, 8, co, 3, 2)
+    shifts = rng.integers(0, 16, co).astype(np.int32)
+    shifts[:2] = (0, 15)
+    op = conv2d_op(cfg, 1, ci, 8, 8, co, 3, 1, 1, groups=2, epilogue=steps)
+    y = _both(cfg, build(op, cfg), data=x, kernel=w, bias=b, shift=shifts)
+    acc = conv2d_nchw(x, w, 1, 1, 2).astype(np.int64) + b.reshape(1, -1, 1, 1)
+    want = np.clip((acc >> shifts.reshape(1, -1, 1, 1)) >> 2, -128, 127).astype(np.int8)
+    np.testing.assert_array_equal(y, want)
+    xd = rng.integers(-128, 128, (2, ci)).astype(np.int8)
+    wd = rng.integers(-128, 128, (co, ci)).astype(np.int8)
+    op = dense_op(cfg, 2, ci, co, epilogue=[("shr_chan",), ("clip", -128, 127)])
+    y = _both(cfg, build(op, cfg), data=xd, kernel=wd, shift=shifts)
+    acc = xd.astype(np.int64) @ wd.astype(np.int64).T
+    np.testing.assert_array_equal(y, np.clip(acc >> shifts, -128, 127).astype(np.int8))

@@ -43,3 +43,16 @@ def test_inspect_reports_a_truncated_file(tmp_path, capsys):
     path.write_bytes(b"\x08\x07\x12")
     assert main(["inspect", str(path)]) == 1
     assert "bad.onnx" in capsys.readouterr().err
+
+
+def test_inspect_per_channel_by_default_and_per_tensor_on_request(tmp_path, capsys):
+    path = tmp_path / "r18.onnx"
+    onnx.save(resnet18(image=32, width=8, classes=10), path)
+    counts = {}
+    for flags in ([], ["--per-tensor"]):
+        assert main(["inspect", str(path), "--config", "small", *flags]) == 0
+        out = capsys.readouterr().out
+        lines = [ln for ln in out.splitlines() if "= vtac.requantize(" in ln]
+        counts[bool(flags)] = sum("_shifts" in ln for ln in lines)
+        assert len(lines) >= 21
+    assert counts[False] > 0 and counts[True] == 0

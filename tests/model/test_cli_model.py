@@ -154,3 +154,16 @@ def test_tune_a_whole_model_then_compile_with_its_records(compiled, tmp_path, ca
         assert doc["bit_exact"] is True
         cycles.append(doc["accel_cycles"])
     assert cycles[1] <= cycles[0]  # the log holds the heuristic's point too: never worse
+
+
+def test_compile_per_tensor_flag(compiled, capsys):
+    from runtime.artifact import load_artifact
+
+    d = compiled
+    args = ["compile", str(d / "r18.onnx"), "--calib", str(d / "calib.npy"), "--config", "small"]
+    assert main([*args, "--per-tensor", "-o", str(d / "pt.vtac")]) == 0
+    capsys.readouterr()
+    assert load_artifact(d / "r18.vtac").meta["weight_scales"] == "per channel"
+    assert load_artifact(d / "pt.vtac").meta["weight_scales"] == "per tensor"
+    assert main(["run", str(d / "pt.vtac")]) == 0
+    assert "bit-exact" in capsys.readouterr().out

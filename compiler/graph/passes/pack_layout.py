@@ -81,6 +81,16 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
             attrs["packed"] = 1
         elif node.op == "vtac.add":
             ins[1] = packed_input(ins[1])
+        # Per-channel vectors (requantize shifts, add align) are padded like a bias; padded
+        # channels hold zeros, which any shift keeps zero.
+        vec = {"vtac.add": 2, "vtac.requantize": 1}.get(node.op)
+        if vec is not None and len(ins) > vec and ins[vec]:
+            v = constants[node.inputs[vec]]
+            vp = names(f"{node.inputs[vec]}_padded")
+            constants[vp] = np.pad(v, (0, _ceil_to(v.shape[0], bc) - v.shape[0]))
+            types[vp] = TensorType.of(constants[vp])
+            ins[vec] = vp
+            attrs["packed"] = 1
         out = node.outputs[0]
         t = graph.types[out]
         out_p = names(f"{out}_packed")

@@ -14,9 +14,11 @@ value):
     y    = vtac.dequantize(y_q) {exp = e_y}             for float consumers (else dead)
 
 W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W| (or least squared error);
-b_q = rint(b / 2**(e_x+e_w)) as int32. Exponents of activations come from calibration
-(`calibrate.py`). Float values keep their names, so graph inputs and outputs are unchanged;
-int8 forms are named `<value>_q`.
+b_q = rint(b / 2**(e_x+e_w)) as int32. By default e_w is per output channel (`per_channel.py`):
+the requantize then takes a per-channel shift vector, and before a residual add a per-channel
+align vector brings the accumulator to one exponent (docs/quantization.md). Exponents of
+activations come from calibration (`calibrate.py`). Float values keep their names, so graph
+inputs and outputs are unchanged; int8 forms are named `<value>_q`.
 Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
 anchor (in node order) in float.
 """
@@ -30,7 +32,8 @@ import numpy as np
 
 from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
-from compiler.graph.quant.calibrate import best_exponent, pow2_exponent
+from compiler.graph.quant.calibrate import pow2_exponent
+from compiler.graph.quant.per_channel import quantize_weights, requantize_shifts, weight_exponents
 from compiler.graph.ref import KernelCtx
 from compiler.graph.ref.nn import conv_pads
 from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
@@ -46,6 +49,8 @@ class QuantizedLayer:
     exp_w: int
     exp_out: int
     epilogue: list[str] = field(default_factory=list)
+    # Per-output-channel weight exponents (None: per-tensor); `exp_w` is then their maximum.
+    exp_w_channels: list[int] | None = None
 
 
 @dataclass
@@ -173,12 +178,15 @@ def quantize_int8(
     keep_last_float: bool = False,
     weight_mse: bool = False,
     skip: Callable[[Node, Graph], str | None] | None = None,
+    per_channel: bool = True,
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
 
     `weight_mse` picks each weight exponent like the `mse` calibration method (it may clip a
     few outlier weights for finer resolution) instead of from max |W|. `skip(node, graph)`
-    returning a reason keeps that anchor in float (e.g. one the accelerator cannot run)."""
+    returning a reason keeps that anchor in float (e.g. one the accelerator cannot run).
+    `per_channel` gives each output channel its own weight exponent (`per_channel.py`);
+    False: one exponent per weight tensor."""
     uses = use_counts(graph)
     consumers = graph.consumers()
     names = NameGen(graph)
@@ -226,6 +234,12 @@ def quantize_int8(
         )
         return out
 
+    def const_vector(base: str, v: np.ndarray) -> str:
+        name = names(base)
+        constants[name] = np.asarray(v, dtype=np.int32)
+        types[name] = TensorType.of(constants[name])
+        return name
+
     def as_int8(value: str) -> tuple[str, int]:
         if value not in int8_of:
             e = exp_of(value)
@@ -255,16 +269,15 @@ def quantize_int8(
         if w.size == 0:
             raise GraphError(f"node {node.name!r} ({node.op}): its weight holds no elements "
                              f"(shape {w.shape}); nothing to quantize")  # fmt: skip
-        ew = pow2_exponent(float(np.abs(w).max()))
-        if weight_mse:
-            ew = best_exponent(w.ravel(), ew)
+        ew_c = weight_exponents(w, weight_mse, per_channel)
+        ew = int(ew_c.max())
         wq_name, bq_name = names(f"{node.name}_wq"), names(f"{node.name}_bq")
-        constants[wq_name] = np.clip(np.rint(w / 2.0**ew), -INT8_MAX, INT8_MAX).astype(np.int8)
+        constants[wq_name] = quantize_weights(w, ew_c)
         types[wq_name] = TensorType.of(constants[wq_name])
         inputs = [xq, wq_name]
-        e_acc = ex + ew
+        e_acc, e_acc_c = ex + ew, ex + ew_c  # e_acc_c: per channel, until aligned
         if b is not None:
-            bq = np.clip(np.rint(b / 2.0**e_acc), INT32_MIN, INT32_MAX).astype(np.int32)
+            bq = np.clip(np.rint(b / 2.0**e_acc_c), INT32_MIN, INT32_MAX).astype(np.int32)
             constants[bq_name] = bq
             types[bq_name] = TensorType.of(bq)
             inputs.append(bq_name)
@@ -278,16 +291,20 @@ def quantize_int8(
             if step.op in ("Add", "Sum"):
                 other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
+                add_in = [acc, rq]
+                if (e_acc_c != e_acc).any():  # per-channel: round to one exponent first
+                    add_in.append(const_vector(f"{node.name}_align", e_acc - e_acc_c))
+                    e_acc_c = np.full_like(e_acc_c, e_acc)
                 # Align exponents with left shifts only: the result has the smaller exponent.
                 e_new = min(e_acc, er)
                 acc = emit(
                     "vtac.add",
-                    [acc, rq],
+                    add_in,
                     out_t,
                     {"shift_a": e_acc - e_new, "shift_b": er - e_new},
                     f"{step.outputs[0]}_acc",
                 )
-                e_acc = e_new
+                e_acc, e_acc_c = e_new, np.full_like(e_acc_c, e_new)
             elif step.op == "Relu":
                 lo = max(lo, 0)
             elif step.op == "Clip":
@@ -297,16 +314,21 @@ def quantize_int8(
                     lo = max(lo, int(np.ceil(float(bounds[0]) / 2.0**ey)))
                 if bounds[1] is not None:
                     hi = min(hi, int(np.floor(float(bounds[1]) / 2.0**ey)))
+        shift, rest = requantize_shifts(ey - e_acc_c)
+        rq_in = [acc] + ([const_vector(f"{node.name}_shifts", rest)] if rest is not None else [])
         yq = emit(
             "vtac.requantize",
-            [acc],
+            rq_in,
             TensorType(out_t.shape, "int8"),
-            {"shift": ey - e_acc, "lo": lo, "hi": hi},
+            {"shift": shift, "lo": lo, "hi": hi},
             f"{final}_q",
         )
         int8_of[final] = (yq, ey)
         emit("vtac.dequantize", [yq], graph.types[final], {"exp": ey}, final, out=final)
-        plan.layers.append(QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain]))
+        per_c = [int(e) for e in ew_c] if (ew_c != ew).any() else None
+        plan.layers.append(
+            QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain], per_c)
+        )
     from compiler.graph.passes.dead_code import eliminate_dead_code
 
     result = graph.with_nodes(out_nodes, types=types, constants=constants)

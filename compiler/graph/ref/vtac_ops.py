@@ -9,10 +9,18 @@ holds real value `q * 2**e`.
 - `vtac.conv2d(x: i8, w: i8, b: i32 | _) {strides, pads, dilations, group, packed}` -> i32:
   integer convolution with int32 accumulation, plus the int32 bias.
 - `vtac.dense(x: i8[M,K], w: i8[N,K], b: i32[N] | _) {packed}` -> i32: x @ w.T + b.
-- `vtac.add(a: i32|i8, b: i32|i8) {shift_a, shift_b}` -> i32: (a << shift_a) + (b << shift_b).
-- `vtac.requantize(acc: i32) {shift, lo, hi}` -> i8: clip((acc + r) >> shift, lo, hi) with
-  r = 2**(shift-1) for shift > 0 (round half up), an arithmetic right shift; shift <= 0 is a
-  left shift. One ALU add-immediate, shift, min and max on the accelerator.
+- `vtac.add(a: i32|i8, b: i32|i8, align: i32[C] | _) {shift_a, shift_b}` -> i32:
+  (a' << shift_a) + (b << shift_b) with a' = a, or with `align` a per-channel rounding right
+  shift a'[.., c, ..] = (a + r[c]) >> align[c], r[c] = 2**(align[c]-1) for align[c] > 0
+  (align[c] >= 0): it brings a per-channel-exponent accumulator to one exponent.
+- `vtac.requantize(acc: i32, shifts: i32[C] | _) {shift, lo, hi}` -> i8: clip((acc + r) >> s,
+  lo, hi) with s = shift, or s[c] = shift + shifts[c] per output channel when the constant
+  `shifts` vector is given (per-channel weight scales); r = 2**(s-1) for s > 0 (round half
+  up), an arithmetic right shift; s <= 0 is a left shift. One ALU add-immediate, shift, min and
+  max on the accelerator (the per-channel part: one tensor SHR by a per-channel shift row).
+  Channel axis of the per-channel vectors: axis 1 (NCHW and dense NC); with `packed=1` the
+  blocked layout's channel is (axis 1, last axis): c = block * bc + lane, and the vector is
+  zero-padded to whole blocks.
 - `vtac.pack(x) {bn, bc}` -> blocked layout: NCHW -> [N/bn, C/bc, H, W, bn, bc] or
   NC -> [N/bn, C/bc, bn, bc], zero-padding N and C up to the block.
 - `vtac.unpack(x) {n, c}` -> the inverse, dropping the padding (back to n rows, c channels).
@@ -35,13 +43,33 @@ def quantize_array(x: np.ndarray, exp: int) -> np.ndarray:
     return np.clip(np.rint(x.astype(np.float64) * 2.0**-exp), INT8_MIN, INT8_MAX).astype(np.int8)
 
 
-def requantize_array(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
+def requantize_array(acc: np.ndarray, shift, lo: int, hi: int) -> np.ndarray:
+    """clip(round_shift_right(acc, shift), lo, hi) as int8; `shift` a scalar or a per-element
+    array (a per-channel vector shaped by `channel_vector`)."""
+    return np.clip(round_shift_right(acc, shift), lo, hi).astype(np.int8)
+
+
+def channel_vector(v: np.ndarray, x: np.ndarray, packed: bool, what: str) -> np.ndarray:
+    """The int64 per-channel vector `v` shaped to broadcast over `x`'s channel axis (axis 1;
+    packed: axes 1 and -1), or ValueError naming `what` if its length does not match."""
+    v = np.asarray(v).astype(np.int64).reshape(-1)
+    if packed:
+        if x.ndim < 4 or v.size != x.shape[1] * x.shape[-1]:
+            raise ValueError(f"{what}: {v.size} entries for blocked shape {x.shape}")
+        return v.reshape((1, x.shape[1]) + (1,) * (x.ndim - 3) + (x.shape[-1],))
+    if x.ndim < 2 or v.size != x.shape[1]:
+        raise ValueError(f"{what}: {v.size} entries for the channels of shape {x.shape}")
+    return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def round_shift_right(acc: np.ndarray, shift) -> np.ndarray:
+    """(acc + 2**(shift-1)) >> shift where shift > 0, acc << -shift where shift < 0 (int64;
+    `shift` a scalar or an array broadcasting against `acc`)."""
     acc = acc.astype(np.int64)
-    if shift > 0:
-        acc = (acc + (1 << (shift - 1))) >> shift
-    elif shift < 0:
-        acc = acc << -shift
-    return np.clip(acc, lo, hi).astype(np.int8)
+    s = np.asarray(shift, dtype=np.int64)
+    right = np.maximum(s, 0)
+    rnd = np.where(right > 0, np.left_shift(1, np.maximum(right - 1, 0)), 0)
+    return np.where(s >= 0, (acc + rnd) >> right, acc << np.maximum(-s, 0))
 
 
 def pack_array(x: np.ndarray, bn: int, bc: int) -> np.ndarray:
@@ -84,15 +112,31 @@ def dequantize(ctx: KernelCtx, q: np.ndarray) -> np.ndarray:
     return (q.astype(np.float64) * 2.0 ** int(ctx.attr("exp"))).astype(np.float32)
 
 
+def _per_channel(ctx: KernelCtx, v: np.ndarray, x: np.ndarray, what: str) -> np.ndarray:
+    try:
+        return channel_vector(v, x, bool(ctx.attr("packed", 0)), what)
+    except ValueError as e:
+        raise ctx.error(str(e)) from None
+
+
 @kernel("vtac.requantize")
-def requantize(ctx: KernelCtx, acc: np.ndarray) -> np.ndarray:
-    return requantize_array(acc, int(ctx.attr("shift")), int(ctx.attr("lo")), int(ctx.attr("hi")))
+def requantize(ctx: KernelCtx, acc: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+    shift = int(ctx.attr("shift"))
+    if shifts is not None:
+        shift = shift + _per_channel(ctx, shifts, acc, "per-channel shifts")
+    return requantize_array(acc, shift, int(ctx.attr("lo")), int(ctx.attr("hi")))
 
 
 @kernel("vtac.add")
-def add(ctx: KernelCtx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def add(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align: np.ndarray | None = None):
     sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
-    return ((a.astype(np.int64) << sa) + (b.astype(np.int64) << sb)).astype(np.int32)
+    a = a.astype(np.int64)
+    if align is not None:
+        k = _per_channel(ctx, align, a, "per-channel align")
+        if k.min(initial=0) < 0:
+            raise ctx.error("per-channel align shifts must be >= 0 (right shifts)")
+        a = round_shift_right(a, k)
+    return ((a << sa) + (b.astype(np.int64) << sb)).astype(np.int32)
 
 
 def _check_int8(ctx: KernelCtx, *arrays: np.ndarray) -> None:

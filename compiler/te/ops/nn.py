@@ -148,6 +148,19 @@ def add_channel_bias(x: Tensor, bias: Tensor, channel_dims: int = 1, name: str =
     return compute(x.shape, f, name=name)
 
 
+def shift_right_channel(
+    x: Tensor, shifts: Tensor, channel_dims: int = 1, name: str = "shr_chan"
+) -> Tensor:
+    """x >> shifts[channel]: an arithmetic right shift by a per-channel amount, laid out like
+    `add_channel_bias`'s bias (one tensor-operand ALU SHR per row on the accelerator)."""
+
+    def f(*i):
+        chans = i[1 : 1 + channel_dims]
+        return BinOp("shr", x[i], shifts[(*chans, i[-2], i[-1])])
+
+    return compute(x.shape, f, name=name)
+
+
 def add_channel_bias_gemm(
     x: Tensor, bias_in: Tensor, bias_w: Tensor, channel_dims: int = 1, name: str = "bias"
 ) -> Tensor:
