@@ -8,8 +8,9 @@ The accelerator computes int8 x int8 -> int32 GEMMs and an int32 ALU (add, shift
 Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
 - `vtac.conv2d`: any kernel size and stride; padding up to 2**MEMOP_PAD_WIDTH - 1 per side
   (the load instruction's pad fields); dilation 1; group 1, or grouped with in- and
-  out-channels per group a multiple of BLOCK; channels are padded to the block; one kernel
-  window of weights must fit the weight SRAM.
+  out-channels per group a multiple of BLOCK, or depthwise (one channel per group: run as
+  block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`); channels are padded to the
+  block; one kernel window of weights must fit the weight SRAM.
 - `vtac.dense`: 2-D int8 input and a constant 2-D weight.
 - ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.requantize`
   (shift, min/max clip, relu).
@@ -18,6 +19,7 @@ Everything else runs on the CPU, with the reason stated.
 
 from __future__ import annotations
 
+from compiler.graph.depthwise import is_depthwise
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
 
@@ -53,6 +55,8 @@ def conv_geometry_support(
     if any(d != 1 for d in node.attr("dilations", (1, 1))):
         return "dilation != 1"
     group = int(node.attr("group", 1))
+    if is_depthwise(node, in_channels, out_channels):
+        return None  # block-diagonal weights, one BLOCK of channels per group (depthwise.py)
     if group != 1:
         cin, cout = in_channels // group, out_channels // group
         if cin % cfg.block or cout % cfg.block:
