@@ -14,6 +14,7 @@ import numpy as np
 from compiler.graph.accel_support import float_anchor_support
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
+from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
@@ -43,6 +44,14 @@ OPTIMIZE: list[GraphPass] = [
 ]
 
 
+def avgpool_pass(cfg: HwConfig) -> GraphPass:
+    return GraphPass(
+        "avgpool_as_conv",
+        lambda g: avgpool_as_conv(g, cfg),
+        "average pools run as depthwise convs with constant weights on the accelerator",
+    )
+
+
 def optimize(graph: Graph, verify_each: bool = False) -> Graph:
     return run_passes(graph, OPTIMIZE, verify_each)
 
@@ -70,12 +79,14 @@ def compile_for_accel(
 
     Defaults (percentile calibration of activations, least-squared-error weight exponents)
     gave the smallest int8 error on our ResNet-18 and PP-OCR measurements (docs/graph.md).
-    With `accel_only`, conv/dense layers the accelerator cannot run (depthwise, dilated) stay
+    With `accel_only`, conv/dense layers the accelerator cannot run (dilated, say) stay
     float: they run on the CPU anyway, and int8 would only add error.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
+    # Average pools become depthwise convs with 1/N weights: int8 on the accelerator.
+    float_graph = run_passes(float_graph, [avgpool_pass(cfg)], verify_each)
     ranges = calibrate(float_graph, samples, method, percentile)
 
     def not_for_accel(node, g):
