@@ -19,6 +19,7 @@ from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
 from compiler.graph.passes.fold_constants import fold_constants
+from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
@@ -44,12 +45,20 @@ OPTIMIZE: list[GraphPass] = [
 ]
 
 
-def avgpool_pass(cfg: HwConfig) -> GraphPass:
-    return GraphPass(
-        "avgpool_as_conv",
-        lambda g: avgpool_as_conv(g, cfg),
-        "average pools run as depthwise convs with constant weights on the accelerator",
-    )
+def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
+    """Float rewrites that let quantization put more of the model on the accelerator."""
+    return [
+        GraphPass(
+            "avgpool_as_conv",
+            lambda g: avgpool_as_conv(g, cfg),
+            "average pools run as depthwise convs with constant weights on the accelerator",
+        ),
+        GraphPass(
+            "fold_hardsigmoid",
+            fold_hardsigmoid,
+            "conv + HardSigmoid = conv with scaled weights + Clip (a requantize clamp)",
+        ),
+    ]
 
 
 def optimize(graph: Graph, verify_each: bool = False) -> Graph:
@@ -85,16 +94,18 @@ def compile_for_accel(
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
-    # Average pools become depthwise convs with 1/N weights: int8 on the accelerator.
-    float_graph = run_passes(float_graph, [avgpool_pass(cfg)], verify_each)
-    ranges = calibrate(float_graph, samples, method, percentile)
+    # Average pools become depthwise convs with 1/N weights, HardSigmoid folds into its conv
+    # (int8 on the accelerator); the float model keeps its original ops (same value names, so
+    # ranges and references line up).
+    to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
+    ranges = calibrate(to_quantize, samples, method, percentile)
 
     def not_for_accel(node, g):
         why = float_anchor_support(node, g, cfg)
         return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
     qgraph, plan = quantize_int8(
-        float_graph,
+        to_quantize,
         ranges,
         keep_first_float,
         keep_last_float,

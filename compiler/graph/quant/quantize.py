@@ -153,10 +153,9 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
             seen_add = True
         elif nxt.op == "Relu":
             seen_act = True
-        elif (
-            nxt.op == "Clip"
-            and all((not i) or i in graph.constants for i in nxt.inputs[1:])
-            and graph.opset >= 11
+        elif nxt.op == "Clip" and (
+            graph.opset < 11  # bounds are the min/max attributes
+            or all((not i) or i in graph.constants for i in nxt.inputs[1:])
         ):
             seen_act = True
         else:
@@ -293,6 +292,8 @@ def quantize_int8(
             elif step.op == "Clip":
                 bounds = [constants[i] if i else None for i in step.inputs[1:3]]
                 bounds += [None] * (2 - len(bounds))
+                if graph.opset < 11:
+                    bounds = [step.attr("min", None), step.attr("max", None)]
                 if bounds[0] is not None:
                     lo = max(lo, int(np.ceil(float(bounds[0]) / 2.0**ey)))
                 if bounds[1] is not None:
