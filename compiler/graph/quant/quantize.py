@@ -153,9 +153,12 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
             seen_add = True
         elif nxt.op == "Relu":
             seen_act = True
-        elif nxt.op == "Clip" and (
-            graph.opset < 11  # bounds are the min/max attributes
-            or all((not i) or i in graph.constants for i in nxt.inputs[1:])
+        elif (
+            nxt.op == "Clip"
+            and (
+                graph.opset < 11  # bounds are the min/max attributes
+                or all((not i) or i in graph.constants for i in nxt.inputs[1:])
+            )
         ):
             seen_act = True
         else:
