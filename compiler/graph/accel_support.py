@@ -12,7 +12,8 @@ Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
   block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`); channels are padded to the
   block; one kernel window of weights must fit the weight SRAM.
 - `vtac.dense`: 2-D int8 input and a constant 2-D weight.
-- ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.requantize`
+- ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.max` (with
+  an int8 tensor: LeakyRelu / PRelu as max(v, slope * v)), `vtac.requantize`
   (shift, min/max clip, relu).
 Everything else runs on the CPU, with the reason stated.
 """
@@ -25,7 +26,7 @@ from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
 
 MAX_PAD = (1 << MEMOP_PAD_WIDTH) - 1
 GEMM_OPS = {"vtac.conv2d", "vtac.dense"}
-ALU_OPS = {"vtac.add", "vtac.requantize"}
+ALU_OPS = {"vtac.add", "vtac.max", "vtac.requantize"}
 
 # Why common ops stay on the CPU (the default reason names the op).
 CPU_REASONS = {
@@ -41,6 +42,11 @@ CPU_REASONS = {
     "GlobalAveragePool": "pooling has no accelerator kernel",
     "Softmax": "softmax needs exp/div (float)",
     "Sigmoid": "sigmoid needs exp/div (float)",
+    "HardSwish": "x * hardsigmoid(x) is a product of two tensors: needs the ALU's tensor MUL, "
+    "which only VTA's fsim implements (HLS ignores it, Chisel stalls)",
+    "HardSigmoid": "a slope needs a multiply; folded into the producing conv when there is one",
+    "LeakyRelu": "runs as max(v, a*v) on the accelerator only with a slope in [0, 1]",
+    "PRelu": "runs as max(v, a*v) on the accelerator only with per-channel slopes in [0, 1]",
 }
 
 

@@ -23,6 +23,7 @@ from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
+from compiler.graph.passes.prelu_as_conv import prelu_as_conv
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.quant.calibrate import calibrate
 from compiler.graph.quant.quantize import QuantPlan, quantize_int8
@@ -57,6 +58,11 @@ def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
             "fold_hardsigmoid",
             fold_hardsigmoid,
             "conv + HardSigmoid = conv with scaled weights + Clip (a requantize clamp)",
+        ),
+        GraphPass(
+            "prelu_as_conv",
+            prelu_as_conv,
+            "LeakyRelu / PRelu = max(v, slope * v): a 1x1 depthwise conv and a max",
         ),
     ]
 
@@ -94,9 +100,9 @@ def compile_for_accel(
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
-    # Average pools become depthwise convs with 1/N weights, HardSigmoid folds into its conv
-    # (int8 on the accelerator); the float model keeps its original ops (same value names, so
-    # ranges and references line up).
+    # Average pools become depthwise convs with 1/N weights, HardSigmoid folds into its conv,
+    # LeakyRelu / PRelu become a 1x1 depthwise conv + max (int8 on the accelerator); the float
+    # model keeps its original ops (same value names, so ranges and references line up).
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
     ranges = calibrate(to_quantize, samples, method, percentile)
 

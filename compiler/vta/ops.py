@@ -114,7 +114,8 @@ def _epilogue(
     """Element-wise stages after the GEMM, in order. Steps:
 
     ("shr", n) arithmetic shift (n < 0 shifts left); ("add_imm", c); ("bias",) int32 per output
-    channel; ("residual", s) + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi);
+    channel; ("residual", s) + (int8 residual << s); ("residual_max", s) max with (int8 residual
+    << s) (a tensor-operand ALU MAX); ("max", v); ("min", v); ("clip", lo, hi);
     ("relu",). The result is cast to int8 (the accelerator stores the low 8 bits).
     """
     stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
@@ -138,7 +139,7 @@ def _epilogue(
             b = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "bias")
             x = nn.add_channel_bias(x, b, cb_dims, name=tag)
             acc_inputs.append((b, x))
-        elif kind == "residual":
+        elif kind in ("residual", "residual_max"):
             if acc_loads:
                 raise ValueError(f"{name}: one residual step at most")
             r = placeholder(x.shape, "int8", "residual")
@@ -147,7 +148,7 @@ def _epilogue(
             if args and args[0]:
                 stages += shift_stages(r32, -args[0], f"{tag}.shl")
                 r32 = stages[-1]
-            x = nn.add(x, r32, name=tag)
+            x = (nn.add if kind == "residual" else nn.maximum_tensor)(x, r32, name=tag)
         elif kind in ("max", "min", "relu", "clip"):
             if kind == "clip":
                 a, x = nn.clip(x, args[0], args[1], name=tag)

@@ -1,5 +1,5 @@
-"""Depthwise convs, average pools and folded activations reach the accelerator at graph level:
-block-diagonal weights, the avgpool -> conv rewrite, HardSigmoid folding, Clip bounds."""
+"""Depthwise convs and average pools reach the accelerator at graph level: block-diagonal
+weights, quantize/partition/pack of depthwise convs, the avgpool -> conv rewrite."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from compiler.graph.builder import GraphBuilder
 from compiler.graph.depthwise import block_diagonal_weights
 from compiler.graph.executor import run_graph
 from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv, pool_window
-from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.pipeline import compile_for_accel
 from compiler.graph.ref.nn import conv_nd
 from compiler.graph.ref.vtac_ops import unpack_weight_array
-from tests.graph.helpers import assert_equivalent, ops
+from tests.graph.helpers import assert_equivalent
 
 
 def test_block_diagonal_weights_compute_the_depthwise_conv(rng):
@@ -114,55 +113,3 @@ def test_mean_weight_error_is_as_documented(cfg, rng):
         assert layer.exp_w == -k
         w = q.constants[q.node(name).inputs[1]]
         assert set(np.unique(w)) == {0, wq}
-
-
-def test_hardsigmoid_after_a_conv_folds_into_its_weights_and_a_clip(rng):
-    for opset in (13, 10):
-        b = GraphBuilder("hsig", opset=opset)
-        x = b.input("x", (1, 8, 6, 6))
-        w = b.const("w", (rng.standard_normal((16, 8, 3, 3)) * 0.3).astype(np.float32))
-        bias = b.const("b", rng.standard_normal(16).astype(np.float32))
-        y = b.op("Conv", [x, w, bias], name="c", pads=(1,) * 4)
-        b.output(b.op("HardSigmoid", [y], name="hs", alpha=1 / 6, beta=0.5))
-        g = b.build()
-        after = fold_hardsigmoid(g)
-        assert ops(after) == ["Conv", "Clip"]
-        assert_equivalent(g, after, rng, rtol=1e-5, atol=1e-6)
-        # ... and quantizes to conv + requantize with the clamp [0, 1/2^e_y]
-        samples = [{"x": rng.standard_normal((1, 8, 6, 6)).astype(np.float32)} for _ in range(2)]
-        from hw_sim.config import load_config
-
-        q = compile_for_accel(g, load_config("default"), samples).graph
-        rq = next(n for n in q.nodes if n.op == "vtac.requantize")
-        ey = next(la.exp_out for la in compile_for_accel(g, load_config("default"), samples)
-                  .plan.layers)  # fmt: skip
-        assert (rq.attr("lo"), rq.attr("hi")) == (0, min(127, int(np.floor(2.0**-ey))))
-        assert rq.target == "accel"
-
-
-def test_hardsigmoid_not_after_a_single_use_conv_is_left_alone(rng):
-    b = GraphBuilder("hsig2", opset=13)
-    x = b.input("x", (1, 8, 6, 6))
-    w = b.const("w", (rng.standard_normal((8, 8, 1, 1)) * 0.3).astype(np.float32))
-    y = b.op("Conv", [x, w], name="c")
-    b.output(b.op("HardSigmoid", [y], name="hs"), y)  # the conv's output escapes
-    g = b.build()
-    assert fold_hardsigmoid(g) is g
-
-
-def test_clip_attribute_bounds_of_old_opsets_fold_into_the_requantize(rng):
-    from hw_sim.config import load_config
-
-    b = GraphBuilder("clip10", opset=10)
-    x = b.input("x", (1, 8, 6, 6))
-    w = b.const("w", (rng.standard_normal((16, 8, 1, 1)) * 0.3).astype(np.float32))
-    b.output(b.op("Clip", [b.op("Conv", [x, w], name="c")], name="clip", min=-0.5, max=0.75))
-    g = b.build()
-    samples = [{"x": rng.standard_normal((1, 8, 6, 6)).astype(np.float32)} for _ in range(2)]
-    result = compile_for_accel(g, load_config("default"), samples)
-    (layer,) = result.plan.layers
-    assert layer.epilogue == ["clip"]
-    rq = next(n for n in result.graph.nodes if n.op == "vtac.requantize")
-    ey = layer.exp_out
-    assert rq.attr("lo") == int(np.ceil(-0.5 / 2.0**ey))
-    assert rq.attr("hi") == int(np.floor(0.75 / 2.0**ey))

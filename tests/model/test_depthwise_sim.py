@@ -131,3 +131,26 @@ def test_mobilenet_block_runs_on_the_accelerator_bit_exact(cfg):
     want = run_graph(g, feed)[g.outputs[0]]
     out = res.outputs[g.outputs[0]]
     assert np.abs(out - want).max() <= 0.1 * np.abs(want).max()
+
+
+def test_leaky_relu_and_prelu_are_bit_exact(cfg):
+    rng = np.random.default_rng(3)
+    b = GraphBuilder("leaky", opset=13)
+    x = b.input("x", (1, 24, 8, 8))
+    w = b.const("w", (rng.standard_normal((32, 24, 3, 3)) * 0.2).astype(np.float32))
+    y = b.op("Conv", [x, w], name="c1", pads=(1,) * 4)
+    y = b.op("LeakyRelu", [y], name="leaky", alpha=0.1)
+    w2 = b.const("w2", (rng.standard_normal((24, 32, 1, 1)) * 0.3).astype(np.float32))
+    slope = b.const("slope", rng.uniform(0, 0.5, (24, 1, 1)).astype(np.float32))
+    b.output(b.op("PRelu", [b.op("Conv", [y, w2], name="c2"), slope], name="prelu"))
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert [la.name for la in model.accel_launches()] == ["c1", "leaky_slope", "c2", "prelu_slope"]
+    assert [la.ops for la in model.accel_launches()][1] == [
+        "vtac.conv2d", "vtac.max", "vtac.requantize"
+    ]  # fmt: skip
+    feed = samples(g, 1, seed=8)[0]
+    res = _corun_checked(model, feed)
+    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    assert (out < 0).mean() > 0.2  # the negative slope is exercised
+    assert np.abs(out - want).max() <= 0.05 * np.abs(want).max()

@@ -83,7 +83,7 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
                 types[bp] = TensorType.of(constants[bp])
                 ins[2] = bp
             attrs["packed"] = 1
-        elif node.op == "vtac.add":
+        elif node.op in ("vtac.add", "vtac.max"):
             ins[1] = packed_input(ins[1])
         out = node.outputs[0]
         t = graph.types[out]

@@ -3,9 +3,9 @@ with int32 accumulation, power-of-two per-tensor scales, and requantization by s
 
 For each *anchor* (a `Conv` with constant 4-D weights, a `Gemm` with constant 2-D B and
 alpha = beta = 1, transA = 0, or a 2-D `MatMul` with a constant 2-D weight) and its epilogue
-chain (an optional residual `Add` or 2-input `Sum` of a non-constant tensor of the same
-shape, then any `Relu` / `Clip` with constant bounds, each the only consumer of the previous
-value):
+chain (an optional residual `Add` or 2-input `Sum` (or `Max`, as `vtac.max`) of a non-constant
+tensor of the same shape, then any `Relu` / `Clip` with constant bounds, each the only consumer
+of the previous value):
 
     x_q  = vtac.quantize(x) {exp = e_x}                 (unless x already has an int8 form)
     acc  = vtac.conv2d(x_q, W_q, b_q) | vtac.dense(..)  int32 at exponent e_x + e_w
@@ -144,7 +144,8 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
         if not chain and constant_bias(nxt, graph, anchor) is not None:
             pass  # folded into the int32 bias
         elif (
-            (nxt.op == "Add" or (nxt.op == "Sum" and len(nxt.inputs) == 2))
+            (nxt.op in ("Add", "Max") or (nxt.op == "Sum" and len(nxt.inputs) == 2))
+            and len(nxt.inputs) == 2
             and not seen_add
             and not seen_act
             and all(i not in graph.constants for i in nxt.inputs)
@@ -277,13 +278,13 @@ def quantize_int8(
         lo, hi = INT8_MIN, INT8_MAX
         ey = exp_of(final)
         for step in chain:
-            if step.op in ("Add", "Sum"):
+            if step.op in ("Add", "Sum", "Max"):
                 other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
                 # Align exponents with left shifts only: the result has the smaller exponent.
                 e_new = min(e_acc, er)
                 acc = emit(
-                    "vtac.add",
+                    "vtac.max" if step.op == "Max" else "vtac.add",
                     [acc, rq],
                     out_t,
                     {"shift_a": e_acc - e_new, "shift_b": er - e_new},

@@ -10,6 +10,8 @@ holds real value `q * 2**e`.
   integer convolution with int32 accumulation, plus the int32 bias.
 - `vtac.dense(x: i8[M,K], w: i8[N,K], b: i32[N] | _) {packed}` -> i32: x @ w.T + b.
 - `vtac.add(a: i32|i8, b: i32|i8) {shift_a, shift_b}` -> i32: (a << shift_a) + (b << shift_b).
+- `vtac.max(a: i32|i8, b: i32|i8) {shift_a, shift_b}` -> i32: max(a << shift_a, b << shift_b)
+  (LeakyRelu / PRelu as max(v, slope * v), `compiler/graph/passes/prelu_as_conv.py`).
 - `vtac.requantize(acc: i32) {shift, lo, hi}` -> i8: clip((acc + r) >> shift, lo, hi) with
   r = 2**(shift-1) for shift > 0 (round half up), an arithmetic right shift; shift <= 0 is a
   left shift. One ALU add-immediate, shift, min and max on the accelerator.
@@ -93,6 +95,12 @@ def requantize(ctx: KernelCtx, acc: np.ndarray) -> np.ndarray:
 def add(ctx: KernelCtx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
     return ((a.astype(np.int64) << sa) + (b.astype(np.int64) << sb)).astype(np.int32)
+
+
+@kernel("vtac.max")
+def maximum(ctx: KernelCtx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
+    return np.maximum(a.astype(np.int64) << sa, b.astype(np.int64) << sb).astype(np.int32)
 
 
 def _check_int8(ctx: KernelCtx, *arrays: np.ndarray) -> None:
