@@ -64,9 +64,7 @@ def prelu_as_conv(graph: Graph) -> Graph:
     constants, types = dict(graph.constants), dict(graph.types)
     nodes = []
     for node in graph.nodes:
-        slopes = (
-            channel_slopes(node, graph) if node.op in ("LeakyRelu", "PRelu") else "not an op"
-        )
+        slopes = channel_slopes(node, graph) if node.op in ("LeakyRelu", "PRelu") else "not an op"
         if isinstance(slopes, str):
             nodes.append(node)
             continue
