@@ -20,7 +20,7 @@ Everything else runs on the CPU, with the reason stated.
 
 from __future__ import annotations
 
-from compiler.graph.depthwise import is_depthwise
+from compiler.graph.depthwise import depthwise_geometry_problem, is_depthwise
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
 
@@ -62,7 +62,8 @@ def conv_geometry_support(
         return "dilation != 1"
     group = int(node.attr("group", 1))
     if is_depthwise(node, in_channels, out_channels):
-        return None  # block-diagonal weights, one BLOCK of channels per group (depthwise.py)
+        # block-diagonal weights, one BLOCK of channels per group (depthwise.py)
+        return depthwise_geometry_problem(node)
     if group != 1:
         cin, cout = in_channels // group, out_channels // group
         if cin % cfg.block or cout % cfg.block:

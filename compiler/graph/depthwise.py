@@ -42,6 +42,22 @@ def is_depthwise_node(node: Node, graph: Graph) -> bool:
     return is_depthwise(node, graph.types[node.inputs[0]].shape[1], w[0])
 
 
+def depthwise_geometry_problem(node: Node) -> str | None:
+    """None if the accelerator kernel takes this depthwise conv's window (square kernel, equal
+    strides, equal pads: `lower_group._conv_geometry`), else the reason. Checked at partition
+    time so that such a layer stays a float conv on the CPU (its LLVM depthwise kernel) instead
+    of an int8 one that the accelerator would refuse only at lowering."""
+    strides = list(node.attr("strides", (1, 1)))
+    pads = list(node.attr("pads", (0, 0, 0, 0)))
+    kernel = list(node.attr("kernel_shape", ()))
+    if strides[0] != strides[1] or len(set(pads)) != 1 or (kernel and kernel[0] != kernel[1]):
+        return (
+            f"depthwise conv with kernel {kernel or '?'}, strides {strides}, pads {pads}; the "
+            "accelerator kernel takes square kernels, equal strides and equal pads"
+        )
+    return None
+
+
 def block_diagonal_weights(w: np.ndarray, block: int) -> np.ndarray:
     """(C, 1, KH, KW) depthwise weights -> (ceil(C/block)*block, block, KH, KW), diagonal blocks."""
     c, one, kh, kw = w.shape
