@@ -26,10 +26,13 @@ def small_resnet(config: str, fuse_accel: bool = False, batch: int = 1, image: i
     return g, compile_model(g, load_config(config), samples(g, 2), fuse_accel=fuse_accel)
 
 
-def mobilenet_block_graph(seed: int = 3, c: int = 24, expand: int = 4, image: int = 14):
+def mobilenet_block_graph(
+    seed: int = 3, c: int = 24, expand: int = 4, image: int = 14, leaky: float | None = None
+):
     """Two MobileNet-V2 inverted residual blocks (1x1 expand + ReLU6 -> 3x3 depthwise +
     ReLU6 -> 1x1 project (+ the residual in the first, stride 2 in the second)) and a global
-    average pool: channels 24 -> 96 -> 24 (24 is not a multiple of either BLOCK)."""
+    average pool (then a LeakyRelu with slope `leaky`, if given): channels 24 -> 96 -> 24 by
+    default (24 is not a multiple of the default BLOCK)."""
     from compiler.graph.builder import GraphBuilder
 
     rng = np.random.default_rng(seed)
@@ -54,7 +57,10 @@ def mobilenet_block_graph(seed: int = 3, c: int = 24, expand: int = 4, image: in
     y = conv(y, c, e, 1, "expand2")
     y = conv(y, e, e, 3, "dw2", stride=2, group=e)
     y = conv(y, e, c, 1, "project2", relu6=False)
-    b.output(b.op("Flatten", [b.op("GlobalAveragePool", [y], name="gap")], name="flat"))
+    y = b.op("GlobalAveragePool", [y], name="gap")
+    if leaky is not None:
+        y = b.op("LeakyRelu", [y], name="leaky", alpha=leaky)
+    b.output(b.op("Flatten", [y], name="flat"))
     return b.build()
 
 
