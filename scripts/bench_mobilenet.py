@@ -34,10 +34,8 @@ from runtime.profile import build_profile  # noqa: E402
 from runtime.timeline import co_run_timeline  # noqa: E402
 
 # (output channels at width 1, stride) of MobileNet-V1's depthwise-separable blocks
-BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [
-    (1024, 2),
-    (1024, 1),
-]
+BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)]
+BLOCKS += [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
 
 
 def mobilenet_v1(width: float, image: int, classes: int = 100, seed: int = 0):
