@@ -38,8 +38,11 @@ CPU_REASONS = {
     "Gemm": "float dense layer (not quantized; the accelerator computes int8 only)",
     "MatMul": "float matmul (not quantized; the accelerator computes int8 only)",
     "MaxPool": "pooling has no accelerator kernel",
-    "AveragePool": "pooling has no accelerator kernel",
-    "GlobalAveragePool": "pooling has no accelerator kernel",
+    # average pools the accelerator can run were rewritten to depthwise convs (avgpool_as_conv)
+    "AveragePool": "not a depthwise conv: count_include_pad=0 with pads, a non-square window, "
+    "unequal strides/pads or a window beyond the weight SRAM",
+    "GlobalAveragePool": "not a depthwise conv: a non-square input or a window beyond the "
+    "weight SRAM",
     "Softmax": "softmax needs exp/div (float)",
     "Sigmoid": "sigmoid needs exp/div (float)",
     "HardSwish": "x * hardsigmoid(x) is a product of two tensors: needs the ALU's tensor MUL, "

@@ -113,3 +113,16 @@ def test_mean_weight_error_is_as_documented(cfg, rng):
         assert layer.exp_w == -k
         w = q.constants[q.node(name).inputs[1]]
         assert set(np.unique(w)) == {0, wq}
+
+
+def test_average_pool_left_on_the_cpu_says_why(cfg, rng):
+    b = GraphBuilder("exclude", opset=13)
+    x = b.input("x", (1, 16, 8, 8))
+    w = b.const("w", (rng.standard_normal((16, 16, 1, 1)) * 0.3).astype(np.float32))
+    y = b.op("Relu", [b.op("Conv", [x, w], name="pw")])
+    b.output(b.op("AveragePool", [y], name="ap", kernel_shape=(3, 3), pads=(1,) * 4))
+    g = b.build()
+    samples = [{"x": rng.standard_normal((1, 16, 8, 8)).astype(np.float32)} for _ in range(2)]
+    node = compile_for_accel(g, cfg, samples).graph.node("ap")
+    assert node.op == "AveragePool" and node.target == "cpu"
+    assert "count_include_pad=0" in node.reason
