@@ -65,7 +65,7 @@ def mobilenet_block_graph(
 
 
 @functools.cache
-def mobilenet_block(config: str):
+def mobilenet_block(config: str, fuse_accel: bool = False):
     """(float graph, LinkedModel) of `mobilenet_block_graph`."""
     g = mobilenet_block_graph()
-    return g, compile_model(g, load_config(config), samples(g, 2))
+    return g, compile_model(g, load_config(config), samples(g, 2), fuse_accel=fuse_accel)

@@ -113,12 +113,17 @@ def test_hardsigmoid_and_clip_epilogues_are_bit_exact(cfg):
     assert np.abs(out - want).max() <= 0.05
 
 
-def test_mobilenet_block_runs_on_the_accelerator_bit_exact(cfg):
-    g, model = mobilenet_block(cfg.name)
+@pytest.mark.parametrize("fuse", [False, True])
+def test_mobilenet_block_runs_on_the_accelerator_bit_exact(cfg, fuse):
+    g, model = mobilenet_block(cfg.name, fuse)
     # pointwise, depthwise, pointwise (+ residual), the average pool: all on the accelerator
-    assert [la.name for la in model.accel_launches()] == [
-        "expand", "dw", "project", "expand2", "dw2", "project2", "gap"
-    ]  # fmt: skip
+    # (merged into one stream with `fuse_accel`)
+    names = ["expand", "dw", "project", "expand2", "dw2", "project2", "gap"]
+    if fuse:
+        (la,) = model.accel_launches()
+        assert [n.name for n in la.ref_nodes if n.op == "vtac.conv2d"] == names
+    else:
+        assert [la.name for la in model.accel_launches()] == names
     assert not model.meta["fallbacks"] and not model.meta["quant"]["kept_float"]
     feed = samples(g, 1, seed=6)[0]
     res = _corun_checked(model, feed)
