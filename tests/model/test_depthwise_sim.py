@@ -159,3 +159,27 @@ def test_leaky_relu_and_prelu_are_bit_exact(cfg):
     out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
     assert (out < 0).mean() > 0.2  # the negative slope is exercised
     assert np.abs(out - want).max() <= 0.05 * np.abs(want).max()
+
+
+def test_depthwise_batch_two_with_residual_and_three_channels_is_bit_exact(cfg):
+    """Batch 2, a residual add fused into a 5x5 depthwise conv's epilogue (40 channels: padded
+    at the default BLOCK), and a 3-channel stride-2 depthwise conv on a CPU-produced slice."""
+    rng = np.random.default_rng(0)
+    b = GraphBuilder("edge", opset=13)
+    x = b.input("x", (2, 40, 9, 9))
+    w = b.const("w", (rng.standard_normal((40, 1, 5, 5)) * 0.2).astype(np.float32))
+    y = b.op("Conv", [x, w], name="dw", group=40, pads=(2,) * 4, kernel_shape=(5, 5))
+    y = b.op("Relu", [b.op("Add", [y, x], name="res")])
+    starts, ends, axes = (b.const(n, np.array([v])) for n, v in (("s", 0), ("e", 3), ("a", 1)))
+    z = b.op("Slice", [y, starts, ends, axes])
+    w2 = b.const("w2", (rng.standard_normal((3, 1, 3, 3)) * 0.2).astype(np.float32))
+    z = b.op("Conv", [z, w2], name="dw3", group=3, strides=(2, 2), pads=(1,) * 4,
+             kernel_shape=(3, 3))  # fmt: skip
+    b.output(y, z)
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert [(la.name, la.ops) for la in model.accel_launches()] == [
+        ("dw", ["vtac.conv2d", "vtac.add", "vtac.requantize"]),
+        ("dw3", ["vtac.conv2d", "vtac.requantize"]),
+    ]
+    _corun_checked(model, samples(g, 1, seed=3)[0])
