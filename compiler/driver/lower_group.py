@@ -7,6 +7,7 @@ optionally one `vtac.add` (an int8 residual, aligned by shifts) and one `vtac.re
 
     conv(x, w) + b                 ("bias",)                     GEMM or ALU bias
     (acc << sa) + (r << sb)        ("shr", -sa), ("residual", sb)
+    max(acc << sa, r << sb)        ("shr", -sa), ("residual_max", sb)      (vtac.max)
     clip((acc + 2^(s-1)) >> s)     ("add_imm", 2^(s-1)), ("shr", s), ("clip", lo, hi)
 
 (with a bias, the rounding constant 2^(s-1) is added to the bias instead of by its own ALU
@@ -89,7 +90,7 @@ def _check_imms(steps: list[tuple], where: str) -> None:
                     raise LoweringError(
                         f"{where}: ALU immediate {v} does not fit {ALU_IMM_WIDTH} bits"
                     )
-        if st[0] in ("shr", "residual") and abs(st[1]) > MAX_IMM_SHIFT:
+        if st[0] in ("shr", "residual", "residual_max") and abs(st[1]) > MAX_IMM_SHIFT:
             raise LoweringError(f"{where}: shift {st[1]} exceeds the ALU's {MAX_IMM_SHIFT}")
 
 
@@ -101,7 +102,7 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
         steps.append(("bias",))
     chain, residual = anchor.outputs[0], None
     for node in nodes[1:]:
-        if node.op == "vtac.add":
+        if node.op in ("vtac.add", "vtac.max"):
             if residual is not None:
                 raise LoweringError(f"group of {anchor.name!r}: more than one residual add")
             a, b = node.inputs[:2]
@@ -121,7 +122,7 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
                 steps += _per_channel(align_steps, node.name, graph.constants[node.inputs[2]])
             if sa:
                 steps.append(("shr", -sa))
-            steps.append(("residual", sb))
+            steps.append(("residual" if node.op == "vtac.add" else "residual_max", sb))
             residual = b
         elif node.op == "vtac.requantize":
             if node.inputs[0] != chain:

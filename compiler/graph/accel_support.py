@@ -8,22 +8,25 @@ The accelerator computes int8 x int8 -> int32 GEMMs and an int32 ALU (add, shift
 Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
 - `vtac.conv2d`: any kernel size and stride; padding up to 2**MEMOP_PAD_WIDTH - 1 per side
   (the load instruction's pad fields); dilation 1; group 1, or grouped with in- and
-  out-channels per group a multiple of BLOCK; channels are padded to the block; one kernel
-  window of weights must fit the weight SRAM.
+  out-channels per group a multiple of BLOCK, or depthwise (one channel per group: run as
+  block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`); channels are padded to the
+  block; one kernel window of weights must fit the weight SRAM.
 - `vtac.dense`: 2-D int8 input and a constant 2-D weight.
-- ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.requantize`
+- ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.max` (with
+  an int8 tensor: LeakyRelu / PRelu as max(v, slope * v)), `vtac.requantize`
   (shift, min/max clip, relu).
 Everything else runs on the CPU, with the reason stated.
 """
 
 from __future__ import annotations
 
+from compiler.graph.depthwise import depthwise_geometry_problem, is_depthwise
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
 
 MAX_PAD = (1 << MEMOP_PAD_WIDTH) - 1
 GEMM_OPS = {"vtac.conv2d", "vtac.dense"}
-ALU_OPS = {"vtac.add", "vtac.requantize"}
+ALU_OPS = {"vtac.add", "vtac.max", "vtac.requantize"}
 
 # Why common ops stay on the CPU (the default reason names the op).
 CPU_REASONS = {
@@ -35,10 +38,18 @@ CPU_REASONS = {
     "Gemm": "float dense layer (not quantized; the accelerator computes int8 only)",
     "MatMul": "float matmul (not quantized; the accelerator computes int8 only)",
     "MaxPool": "pooling has no accelerator kernel",
-    "AveragePool": "pooling has no accelerator kernel",
-    "GlobalAveragePool": "pooling has no accelerator kernel",
+    # average pools the accelerator can run were rewritten to depthwise convs (avgpool_as_conv)
+    "AveragePool": "not a depthwise conv: count_include_pad=0 with pads, a non-square window, "
+    "unequal strides/pads or a window beyond the weight SRAM",
+    "GlobalAveragePool": "not a depthwise conv: a non-square input or a window beyond the "
+    "weight SRAM",
     "Softmax": "softmax needs exp/div (float)",
     "Sigmoid": "sigmoid needs exp/div (float)",
+    "HardSwish": "x * hardsigmoid(x) is a product of two tensors: needs the ALU's tensor MUL, "
+    "which only VTA's fsim implements (HLS ignores it, Chisel stalls)",
+    "HardSigmoid": "a slope needs a multiply; folded into the producing conv when there is one",
+    "LeakyRelu": "runs as max(v, a*v) on the accelerator only with a slope in [0, 1]",
+    "PRelu": "runs as max(v, a*v) on the accelerator only with per-channel slopes in [0, 1]",
 }
 
 
@@ -53,6 +64,9 @@ def conv_geometry_support(
     if any(d != 1 for d in node.attr("dilations", (1, 1))):
         return "dilation != 1"
     group = int(node.attr("group", 1))
+    if is_depthwise(node, in_channels, out_channels):
+        # block-diagonal weights, one BLOCK of channels per group (depthwise.py)
+        return depthwise_geometry_problem(node)
     if group != 1:
         cin, cout = in_channels // group, out_channels // group
         if cin % cfg.block or cout % cfg.block:

@@ -14,13 +14,16 @@ import numpy as np
 from compiler.graph.accel_support import float_anchor_support
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
+from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
 from compiler.graph.passes.fold_constants import fold_constants
+from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
+from compiler.graph.passes.prelu_as_conv import prelu_as_conv
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.quant.calibrate import calibrate
 from compiler.graph.quant.quantize import QuantPlan, quantize_int8
@@ -41,6 +44,27 @@ OPTIMIZE: list[GraphPass] = [
     GraphPass("cse", eliminate_common_subexpressions, "duplicate constants and shape ops merge"),
     GraphPass("dce", eliminate_dead_code, "orphans of the passes above go away"),
 ]
+
+
+def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
+    """Float rewrites that let quantization put more of the model on the accelerator."""
+    return [
+        GraphPass(
+            "avgpool_as_conv",
+            lambda g: avgpool_as_conv(g, cfg),
+            "average pools run as depthwise convs with constant weights on the accelerator",
+        ),
+        GraphPass(
+            "fold_hardsigmoid",
+            fold_hardsigmoid,
+            "conv + HardSigmoid = conv with scaled weights + Clip (a requantize clamp)",
+        ),
+        GraphPass(
+            "prelu_as_conv",
+            prelu_as_conv,
+            "LeakyRelu / PRelu = max(v, slope * v): a 1x1 depthwise conv and a max",
+        ),
+    ]
 
 
 def optimize(graph: Graph, verify_each: bool = False) -> Graph:
@@ -71,21 +95,25 @@ def compile_for_accel(
 
     Defaults (percentile calibration of activations, least-squared-error weight exponents)
     gave the smallest int8 error on our ResNet-18 and PP-OCR measurements (docs/graph.md).
-    With `accel_only`, conv/dense layers the accelerator cannot run (depthwise, dilated) stay
+    With `accel_only`, conv/dense layers the accelerator cannot run (dilated, say) stay
     float: they run on the CPU anyway, and int8 would only add error. `per_channel`: one
     weight exponent per output channel (default; False: per tensor, see docs/quantization.md).
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
-    ranges = calibrate(float_graph, samples, method, percentile)
+    # Average pools become depthwise convs with 1/N weights, HardSigmoid folds into its conv,
+    # LeakyRelu / PRelu become a 1x1 depthwise conv + max (int8 on the accelerator); the float
+    # model keeps its original ops (same value names, so ranges and references line up).
+    to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
+    ranges = calibrate(to_quantize, samples, method, percentile)
 
     def not_for_accel(node, g):
         why = float_anchor_support(node, g, cfg)
         return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
     qgraph, plan = quantize_int8(
-        float_graph,
+        to_quantize,
         ranges,
         keep_first_float,
         keep_last_float,

@@ -121,8 +121,9 @@ def _epilogue(
     ("shr", n) arithmetic shift (n < 0 shifts left); ("add_imm", c); ("bias",) int32 per output
     channel; ("shr_chan",) arithmetic right shift by a per-output-channel amount (a shift row
     loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("residual", s)
-    + (int8 residual << s); ("max", v); ("min", v); ("clip", lo, hi); ("relu",). The result is
-    cast to int8 (the accelerator stores the low 8 bits).
+    + (int8 residual << s); ("residual_max", s) max with (int8 residual << s) (a tensor-operand
+    ALU MAX); ("max", v); ("min", v); ("clip", lo, hi); ("relu",). The result is cast to int8
+    (the accelerator stores the low 8 bits).
     """
     stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
     for n, step in enumerate(steps):
@@ -151,7 +152,7 @@ def _epilogue(
             s = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "shift")
             x = nn.shift_right_channel(x, s, cb_dims, name=tag)
             acc_inputs.append((s, x))
-        elif kind == "residual":
+        elif kind in ("residual", "residual_max"):
             if acc_loads:
                 raise ValueError(f"{name}: one residual step at most")
             r = placeholder(x.shape, "int8", "residual")
@@ -160,7 +161,7 @@ def _epilogue(
             if args and args[0]:
                 stages += shift_stages(r32, -args[0], f"{tag}.shl")
                 r32 = stages[-1]
-            x = nn.add(x, r32, name=tag)
+            x = (nn.add if kind == "residual" else nn.maximum_tensor)(x, r32, name=tag)
         elif kind in ("max", "min", "relu", "clip"):
             if kind == "clip":
                 a, x = nn.clip(x, args[0], args[1], name=tag)

@@ -18,7 +18,7 @@ def test_inspect_prints_graph_partition_and_fallbacks(tmp_path, capsys):
     assert "graph resnet18 (opset 13) {" in out
     assert "vtac.conv2d(" in out and "target=accel" in out and "group=" in out
     assert "fusion: " in out
-    assert "quantization: 21 layer(s) int8" in out and "relative L2 error" in out
+    assert "quantization: 22 layer(s) int8" in out and "relative L2 error" in out
     assert "partition: " in out and "CPU fallback (op: reason -> nodes):" in out
     assert "MaxPool: pooling has no accelerator kernel" in out
 

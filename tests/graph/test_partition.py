@@ -38,11 +38,15 @@ def test_int8_conv_and_epilogue_go_to_the_accelerator(cfg, rng):
 def test_grouped_conv_needs_whole_blocks_per_group(cfg):
     ok = partition(_int_conv_graph(cfg, 4 * cfg.block, 4 * cfg.block, group=2), cfg)
     assert _targets(ok)["conv"][0] == "accel"
-    depthwise = partition(_int_conv_graph(cfg, cfg.block, cfg.block, group=cfg.block), cfg)
-    target, reason = _targets(depthwise)["conv"]
+    two_per_group = _int_conv_graph(cfg, 2 * cfg.block, 2 * cfg.block, group=cfg.block)
+    two_per_group = partition(two_per_group, cfg)
+    target, reason = _targets(two_per_group)["conv"]
     assert target == "cpu" and f"multiple of BLOCK={cfg.block}" in reason
     # The epilogue of a CPU conv stays on the CPU too.
-    assert _targets(depthwise)["requant"][0] == "cpu"
+    assert _targets(two_per_group)["requant"][0] == "cpu"
+    # Depthwise (one channel per group) runs as block-diagonal GEMMs (tests/graph/test_depthwise).
+    depthwise = partition(_int_conv_graph(cfg, cfg.block, cfg.block, group=cfg.block), cfg)
+    assert _targets(depthwise)["conv"][0] == "accel"
 
 
 @pytest.mark.parametrize(

@@ -169,18 +169,19 @@ def test_layers_the_accelerator_cannot_run_stay_float(cfg, rng):
     from compiler.graph.pipeline import compile_for_accel
 
     c = 2 * cfg.block
-    b = GraphBuilder("dw")
+    b = GraphBuilder("dilated")
     x = b.input("x", (1, c, 8, 8))
-    dw = b.const("dw", (rng.standard_normal((c, 1, 3, 3)) * 0.3).astype(np.float32))
-    y = b.op("Relu", [b.op("Conv", [x, dw], pads=(1, 1, 1, 1), group=c, name="depthwise")])
+    dk = b.const("dk", (rng.standard_normal((c, c, 3, 3)) * 0.1).astype(np.float32))
+    y = b.op("Conv", [x, dk], pads=(2, 2, 2, 2), dilations=(2, 2), name="dilated")
+    y = b.op("Relu", [y])
     pw = b.const("pw", (rng.standard_normal((c, c, 1, 1)) * 0.3).astype(np.float32))
     b.output(b.op("Relu", [b.op("Conv", [y, pw], name="pointwise")], out="y"))
     g = b.build()
     samples = [{"x": rng.standard_normal((1, c, 8, 8)).astype(np.float32)} for _ in range(2)]
     result = compile_for_accel(g, cfg, samples)
     assert [layer.anchor for layer in result.plan.layers] == ["pointwise"]
-    assert "accelerator cannot run it (grouped conv" in result.plan.kept_float["depthwise"]
-    assert result.graph.node("depthwise").op == "Conv"
+    assert "accelerator cannot run it (dilation != 1)" in result.plan.kept_float["dilated"]
+    assert result.graph.node("dilated").op == "Conv"
     assert result.graph.node("pointwise").target == "accel"
     all_int8 = compile_for_accel(g, cfg, samples, accel_only=False)
     assert len(all_int8.plan.layers) == 2

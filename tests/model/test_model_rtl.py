@@ -27,3 +27,24 @@ def test_small_resnet_on_rtl_equals_hw_sim():
         assert a.cycles == b.cycles, a.name
         if a.stats is not None:
             assert a.stats.diff(b.stats) == [], a.name
+
+
+def test_mobilenet_block_on_rtl_equals_hw_sim():
+    """Depthwise convs (block-diagonal GEMMs), a residual, a global average pool and a
+    LeakyRelu (1x1 depthwise conv + tensor MAX) on the RTL: same outputs and cycles."""
+    from tests.model.helpers import mobilenet_block_graph
+
+    cfg = load_config("small")
+    g = mobilenet_block_graph(seed=4, c=8, expand=2, image=8, leaky=0.125)
+    model = compile_model(g, cfg, samples(g, 2), fuse_accel=True)
+    ops = {op for la in model.accel_launches() for op in la.ops}
+    assert {"vtac.conv2d", "vtac.add", "vtac.max", "vtac.requantize"} <= ops
+    feed = samples(g, 1, seed=6)[0]
+    sim = Executor(model, "hw_sim").run(feed)
+    rtl = Executor(model, "rtl").run(feed)
+    for k in sim.outputs:
+        np.testing.assert_array_equal(rtl.outputs[k], sim.outputs[k])
+    for a, b in zip(sim.launches, rtl.launches, strict=True):
+        assert a.cycles == b.cycles, a.name
+        if a.stats is not None:
+            assert a.stats.diff(b.stats) == [], a.name

@@ -47,6 +47,7 @@ ELEMENTWISE = {
     "Softplus",
     "Cast",
     "vtac.add",
+    "vtac.max",
     "vtac.requantize",
     "vtac.quantize",
     "vtac.dequantize",

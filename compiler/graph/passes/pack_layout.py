@@ -10,13 +10,15 @@ for a CPU consumer or a graph output. Zero padding stays zero through conv (zero
 bias), add and requantize, so the padded channels never leak.
 
 Needs `partition` first (it packs only nodes with target "accel"). Block sizes come from the
-`HwConfig`.
+`HwConfig`. A depthwise conv becomes a grouped conv with block-diagonal weights (its packed
+node's `group` counts blocks of channels, `compiler/graph/depthwise.py`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from compiler.graph.depthwise import block_diagonal_conv, is_depthwise_node
 from compiler.graph.ir import Graph, NameGen, Node, TensorType
 from compiler.graph.ref.vtac_ops import pack_weight_array
 from hw_sim.config import HwConfig
@@ -68,6 +70,8 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
         ins[0] = packed_input(ins[0])
         if node.op in ("vtac.conv2d", "vtac.dense"):
             w = constants[node.inputs[1]]
+            if is_depthwise_node(node, graph):  # block-diagonal grouped conv (depthwise.py)
+                w, attrs["group"] = block_diagonal_conv(w, bc)
             wp = names(f"{node.inputs[1]}_packed")
             constants[wp] = pack_weight_array(w, bc)
             types[wp] = TensorType.of(constants[wp])
@@ -79,7 +83,7 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
                 types[bp] = TensorType.of(constants[bp])
                 ins[2] = bp
             attrs["packed"] = 1
-        elif node.op == "vtac.add":
+        elif node.op in ("vtac.add", "vtac.max"):
             ins[1] = packed_input(ins[1])
         # Per-channel vectors (requantize shifts, add align) are padded like a bias; padded
         # channels hold zeros, which any shift keeps zero.

@@ -3,9 +3,9 @@ with int32 accumulation, power-of-two per-tensor scales, and requantization by s
 
 For each *anchor* (a `Conv` with constant 4-D weights, a `Gemm` with constant 2-D B and
 alpha = beta = 1, transA = 0, or a 2-D `MatMul` with a constant 2-D weight) and its epilogue
-chain (an optional residual `Add` or 2-input `Sum` of a non-constant tensor of the same
-shape, then any `Relu` / `Clip` with constant bounds, each the only consumer of the previous
-value):
+chain (an optional residual `Add` or 2-input `Sum` (or `Max`, as `vtac.max`) of a non-constant
+tensor of the same shape, then any `Relu` / `Clip` with constant bounds, each the only consumer
+of the previous value):
 
     x_q  = vtac.quantize(x) {exp = e_x}                 (unless x already has an int8 form)
     acc  = vtac.conv2d(x_q, W_q, b_q) | vtac.dense(..)  int32 at exponent e_x + e_w
@@ -149,7 +149,8 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
         if not chain and constant_bias(nxt, graph, anchor) is not None:
             pass  # folded into the int32 bias
         elif (
-            (nxt.op == "Add" or (nxt.op == "Sum" and len(nxt.inputs) == 2))
+            (nxt.op in ("Add", "Max") or (nxt.op == "Sum" and len(nxt.inputs) == 2))
+            and len(nxt.inputs) == 2
             and not seen_add
             and not seen_act
             and all(i not in graph.constants for i in nxt.inputs)
@@ -160,8 +161,10 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
             seen_act = True
         elif (
             nxt.op == "Clip"
-            and all((not i) or i in graph.constants for i in nxt.inputs[1:])
-            and graph.opset >= 11
+            and (
+                graph.opset < 11  # bounds are the min/max attributes
+                or all((not i) or i in graph.constants for i in nxt.inputs[1:])
+            )
         ):
             seen_act = True
         else:
@@ -288,7 +291,7 @@ def quantize_int8(
         lo, hi = INT8_MIN, INT8_MAX
         ey = exp_of(final)
         for step in chain:
-            if step.op in ("Add", "Sum"):
+            if step.op in ("Add", "Sum", "Max"):
                 other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
                 add_in = [acc, rq]
@@ -298,7 +301,7 @@ def quantize_int8(
                 # Align exponents with left shifts only: the result has the smaller exponent.
                 e_new = min(e_acc, er)
                 acc = emit(
-                    "vtac.add",
+                    "vtac.max" if step.op == "Max" else "vtac.add",
                     add_in,
                     out_t,
                     {"shift_a": e_acc - e_new, "shift_b": er - e_new},
@@ -310,6 +313,8 @@ def quantize_int8(
             elif step.op == "Clip":
                 bounds = [constants[i] if i else None for i in step.inputs[1:3]]
                 bounds += [None] * (2 - len(bounds))
+                if graph.opset < 11:
+                    bounds = [step.attr("min", None), step.attr("max", None)]
                 if bounds[0] is not None:
                     lo = max(lo, int(np.ceil(float(bounds[0]) / 2.0**ey)))
                 if bounds[1] is not None:

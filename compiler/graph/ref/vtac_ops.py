@@ -13,6 +13,9 @@ holds real value `q * 2**e`.
   (a' << shift_a) + (b << shift_b) with a' = a, or with `align` a per-channel rounding right
   shift a'[.., c, ..] = (a + r[c]) >> align[c], r[c] = 2**(align[c]-1) for align[c] > 0
   (align[c] >= 0): it brings a per-channel-exponent accumulator to one exponent.
+- `vtac.max(a: i32|i8, b: i32|i8, align: i32[C] | _) {shift_a, shift_b}` -> i32:
+  max(a' << shift_a, b << shift_b), a' as for `vtac.add` (LeakyRelu / PRelu as
+  max(v, slope * v), `compiler/graph/passes/prelu_as_conv.py`).
 - `vtac.requantize(acc: i32, shifts: i32[C] | _) {shift, lo, hi}` -> i8: clip((acc + r) >> s,
   lo, hi) with s = shift, or s[c] = shift + shifts[c] per output channel when the constant
   `shifts` vector is given (per-channel weight scales); r = 2**(s-1) for s > 0 (round half
@@ -130,13 +133,26 @@ def requantize(ctx: KernelCtx, acc: np.ndarray, shifts: np.ndarray | None = None
 @kernel("vtac.add")
 def add(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align: np.ndarray | None = None):
     sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
+    a = _aligned(ctx, a, align)
+    return ((a << sa) + (b.astype(np.int64) << sb)).astype(np.int32)
+
+
+def _aligned(ctx: KernelCtx, a: np.ndarray, align: np.ndarray | None) -> np.ndarray:
+    """`a` as int64, rounded to one exponent by the per-channel right shifts `align`."""
     a = a.astype(np.int64)
     if align is not None:
         k = _per_channel(ctx, align, a, "per-channel align")
         if k.min(initial=0) < 0:
             raise ctx.error("per-channel align shifts must be >= 0 (right shifts)")
         a = round_shift_right(a, k)
-    return ((a << sa) + (b.astype(np.int64) << sb)).astype(np.int32)
+    return a
+
+
+@kernel("vtac.max")
+def maximum(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align: np.ndarray | None = None):
+    sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
+    a = _aligned(ctx, a, align)
+    return np.maximum(a << sa, b.astype(np.int64) << sb).astype(np.int32)
 
 
 def _check_int8(ctx: KernelCtx, *arrays: np.ndarray) -> None:

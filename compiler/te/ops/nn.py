@@ -135,6 +135,13 @@ def add(x: Tensor, y: Tensor, name: str = "add") -> Tensor:
     return compute(x.shape, lambda *i: x[i] + cast(x.dtype, y[i]), name=name)
 
 
+def maximum_tensor(x: Tensor, y: Tensor, name: str = "maxt") -> Tensor:
+    """max(x, y) (same shape), y converted to x's type: a tensor-operand ALU MAX."""
+    if x.shape != y.shape:
+        raise ValueError(f"{name}: shapes {x.shape} and {y.shape} differ")
+    return compute(x.shape, lambda *i: max_expr(x[i], cast(x.dtype, y[i])), name=name)
+
+
 def add_channel_bias(x: Tensor, bias: Tensor, channel_dims: int = 1, name: str = "bias") -> Tensor:
     """x + bias broadcast over everything but the channel block(s) and the element dims.
 

@@ -1,0 +1,88 @@
+"""avgpool_as_conv: average pooling becomes a depthwise convolution with constant weights 1/N,
+so that quantization turns it into an int8 `vtac.conv2d` + `vtac.requantize` that the
+accelerator runs as block-diagonal GEMMs (`compiler/graph/depthwise.py`).
+
+The int8 semantics are then those of the existing `vtac.*` ops (`compiler/graph/ref/
+vtac_ops.py`), so the graph's reference executor is the oracle:
+
+    acc = sum over the window of x_q * w_q     (int32; padded positions are zeros)
+    y_q = clip((acc + 2^(s-1)) >> s, -128, 127)
+
+with w_q = rint(2^k / N) (k = -e_w, the weight exponent quantization picks: the largest k with
+2^k / N <= 127) and s the requantize shift from the input, weight and output exponents. The
+1/N factor is exact for N a power of two; otherwise w_q * N / 2^k - 1 is the relative error of
+the mean before rounding: +0.49 % for N = 49 (7x7, w_q = 84, k = 12), +0.20 % for N = 9 (3x3,
+114, 10), +0.10 % for N = 25 (82, 11), +0.49 % for N = 196 (14x14, 84, 14); then the usual
+half-LSB rounding of the output.
+
+Only what the accelerator path computes exactly is rewritten (others stay `AveragePool` on the
+CPU): 2-D pools with a square window that fits the weight SRAM, equal strides, equal pads on all
+sides within the load unit's pad range, dilation 1, and `count_include_pad = 1` whenever there
+are pads (ONNX's default `count_include_pad = 0` divides border windows by fewer elements, which
+constant weights cannot express); `ceil_mode` only where it gives the floor-mode shape.
+GlobalAveragePool needs a square input (the window is the whole H x W). MAC counts of the
+rewritten pools are k*k per output element (the float graph's conv MACs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.graph.accel_support import MAX_PAD
+from compiler.graph.ir import Graph, NameGen, Node, TensorType
+from compiler.graph.ref import KernelCtx
+from compiler.graph.ref.pool import pool_geometry
+from hw_sim.config import HwConfig
+
+
+def pool_window(node: Node, graph: Graph, cfg: HwConfig) -> tuple[int, int, int] | str:
+    """(kernel, stride, pad) of an average pool the accelerator path can run, else the reason."""
+    x_t = graph.types[node.inputs[0]]
+    if x_t.rank != 4:
+        return "not a 2-D pool"
+    h, w = x_t.shape[2:]
+    if node.op == "GlobalAveragePool":
+        if h != w:
+            return f"global pool over a non-square {h}x{w} input"
+        k, stride, pad = h, 1, 0
+    else:
+        ctx = KernelCtx(node.attrs, graph.opset, node.name, node.op)
+        ksz, strides, dil, pb, pe, out = pool_geometry(ctx, [h, w])
+        pads = [*pb, *pe]
+        if ksz[0] != ksz[1] or strides[0] != strides[1] or any(d != 1 for d in dil):
+            return f"window {ksz}, strides {strides}, dilations {dil}: not square/uniform"
+        if len(set(pads)) != 1:
+            return f"pads {pads} are not equal on all sides"
+        k, stride, pad = ksz[0], strides[0], pads[0]
+        if pad and not int(node.attr("count_include_pad", 0)):
+            return "count_include_pad=0 with padding divides border windows by fewer elements"
+        if pad > MAX_PAD:
+            return f"padding {pad} exceeds the load unit's {MAX_PAD} per side"
+        if list(out) != [(h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1]:
+            return "ceil_mode adds a partial window"
+    if k * k > cfg.wgt_depth:
+        return f"a {k}x{k} window needs {k * k} weight rows, SRAM has {cfg.wgt_depth}"
+    return k, stride, pad
+
+
+def avgpool_as_conv(graph: Graph, cfg: HwConfig) -> Graph:
+    names = NameGen(graph)
+    constants, types = dict(graph.constants), dict(graph.types)
+    nodes = []
+    for node in graph.nodes:
+        geometry = (
+            pool_window(node, graph, cfg)
+            if node.op in ("AveragePool", "GlobalAveragePool")
+            else "not a pool"
+        )
+        if isinstance(geometry, str):
+            nodes.append(node)
+            continue
+        k, stride, pad = geometry
+        c = graph.types[node.inputs[0]].shape[1]
+        wname = names(f"{node.name}_mean_weights")
+        constants[wname] = np.full((c, 1, k, k), 1.0 / (k * k), dtype=np.float32)
+        types[wname] = TensorType.of(constants[wname])
+        attrs = dict(group=c, kernel_shape=(k, k), strides=(stride, stride), pads=(pad,) * 4)
+        nodes.append(Node(node.name, "Conv", (node.inputs[0], wname), node.outputs, attrs))
+    return graph.with_nodes(nodes, types=types, constants=constants)
