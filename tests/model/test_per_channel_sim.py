@@ -68,13 +68,16 @@ def test_per_channel_model_is_bit_exact_and_portable(cfg, rng):
         nodes = [by_name[n] for n in names]
         if nodes[0].target == "accel":
             op = lower_group(pg, nodes, cfg).op
+            if op.name == "gap":  # the global pool: equal 1/N weights, so one exponent, no row
+                assert ("shr_chan",) not in op.steps, op.steps
+                continue
             assert ("shr_chan",) in op.steps, (op.name, op.steps)
             assert not any(st[0] == "add_imm" for st in op.steps)  # rounding rides on the bias
             kinds.append((op.kind, any(n.op == "vtac.add" for n in nodes)))
     assert sorted(kinds) == sorted([("conv2d", False), ("group_conv2d", False),
                                     ("conv2d", True), ("dense", False)])  # fmt: skip
     model = compile_model(g, cfg, calib)
-    assert not model.meta["fallbacks"] and len(model.accel_launches()) == 4
+    assert not model.meta["fallbacks"] and len(model.accel_launches()) == 5  # + the pool
     ex = Executor(model)
     before = {}
 

@@ -87,7 +87,7 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
             ins[1] = packed_input(ins[1])
         # Per-channel vectors (requantize shifts, add align) are padded like a bias; padded
         # channels hold zeros, which any shift keeps zero.
-        vec = {"vtac.add": 2, "vtac.requantize": 1}.get(node.op)
+        vec = {"vtac.add": 2, "vtac.max": 2, "vtac.requantize": 1}.get(node.op)
         if vec is not None and len(ins) > vec and ins[vec]:
             v = constants[node.inputs[vec]]
             vp = names(f"{node.inputs[vec]}_padded")
