@@ -31,6 +31,7 @@ import numpy as np
 from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
 from compiler.graph.quant.calibrate import best_exponent, pow2_exponent
+from compiler.graph.quant.int8_ops import int8_form, make_ctx
 from compiler.graph.ref import KernelCtx
 from compiler.graph.ref.nn import conv_pads
 from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
@@ -236,9 +237,11 @@ def quantize_int8(
             int8_of[value] = (q, e)
         return int8_of[value]
 
+    i8 = make_ctx(graph, int8_of, exp_of, out_nodes, names, types)
     for original in graph.nodes:
         if original.name not in absorbed:
-            out_nodes.append(original)
+            if not int8_form(original, i8):  # data movement stays int8 (int8_ops.py)
+                out_nodes.append(original)
             continue
         if original.name not in emit_at:
             continue
@@ -305,6 +308,7 @@ def quantize_int8(
             f"{final}_q",
         )
         int8_of[final] = (yq, ey)
+        i8.native.add(yq)
         emit("vtac.dequantize", [yq], graph.types[final], {"exp": ey}, final, out=final)
         plan.layers.append(QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain]))
     from compiler.graph.passes.dead_code import eliminate_dead_code
