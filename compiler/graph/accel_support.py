@@ -13,11 +13,13 @@ Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
 - `vtac.dense`: 2-D int8 input and a constant 2-D weight.
 - ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.requantize`
   (shift, min/max clip, relu).
+- `vtac.maxpool` and a standalone int8 `vtac.add` (`accel_int8.py`).
 Everything else runs on the CPU, with the reason stated.
 """
 
 from __future__ import annotations
 
+from compiler.graph.accel_int8 import INT8_ACCEL_OPS, int8_accel_support
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
 
@@ -34,7 +36,7 @@ CPU_REASONS = {
     "Conv": "float convolution (not quantized; the accelerator computes int8 only)",
     "Gemm": "float dense layer (not quantized; the accelerator computes int8 only)",
     "MatMul": "float matmul (not quantized; the accelerator computes int8 only)",
-    "MaxPool": "pooling has no accelerator kernel",
+    "MaxPool": "float pooling (its input has no int8 form; vtac.maxpool runs on the accelerator)",
     "AveragePool": "pooling has no accelerator kernel",
     "GlobalAveragePool": "pooling has no accelerator kernel",
     "Softmax": "softmax needs exp/div (float)",
@@ -104,6 +106,8 @@ def support(node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]) -> 
     """
     if node.op in GEMM_OPS:
         return gemm_support(node, graph, cfg)
+    if node.op in INT8_ACCEL_OPS:  # max pooling, standalone element-wise add
+        return int8_accel_support(node, graph, cfg, accel_values)
     if node.op in ALU_OPS:
         if node.inputs[0] not in accel_values:
             return f"{node.op} runs on the ALU only as an epilogue of accelerator work"

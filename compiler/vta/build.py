@@ -164,6 +164,10 @@ def build(
     `lower`, the passes of `vta_pipeline`, `codegen` and `insert_dep_tokens`; `VTAC_DEBUG=1`
     prints them as they finish.
     """
+    if op.kind == "maxpool":  # a dedicated generator (compiler/vta/maxpool.py says why)
+        from compiler.vta.maxpool import build_maxpool
+
+        return build_maxpool(op, cfg, knobs)
     t0 = time.perf_counter()
     times: list[tuple[str, float]] = []
 
