@@ -14,6 +14,7 @@ import numpy as np
 from compiler.graph.accel_support import float_anchor_support
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
+from compiler.graph.passes.block_views import block_views
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
@@ -96,6 +97,11 @@ def compile_for_accel(
         ),
         GraphPass(
             "pack_layout", lambda g: pack_layout(g, cfg), "accelerator regions use blocked layouts"
+        ),
+        GraphPass(
+            "block_views",
+            lambda g: block_views(g, cfg),
+            "channel concat/split of packed values become views (zero-copy when linked)",
         ),
         GraphPass("dce", eliminate_dead_code, "drop dequantize/pack nodes nobody reads"),
         GraphPass("fuse_ops", fuse_ops, "one kernel per group, never across targets"),

@@ -60,3 +60,22 @@ def maxpool(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
     if x.ndim != (6 if packed else 4):
         raise ctx.error(f"expects a {'blocked 6-D' if packed else '4-D NCHW'} tensor, got {x.shape}")
     return maxpool_hw(x, 2, k, s, pads)
+
+
+@kernel("vtac.concat")
+def concat_blocks(ctx: KernelCtx, *xs: np.ndarray) -> np.ndarray:
+    """`vtac.concat {axis 1, packed 1}`: channel concatenation of blocked tensors (whole
+    channel blocks; see `compiler/graph/passes/block_views.py`)."""
+    return np.concatenate(xs, axis=1)
+
+
+@kernel("vtac.split")
+def split_blocks(ctx: KernelCtx, x: np.ndarray):
+    """`vtac.split {axis 1, packed 1, sizes}`: channel parts (multiples of the block) of a
+    blocked tensor."""
+    bc = x.shape[-1]
+    sizes = [int(s) for s in ctx.attr("sizes")]
+    if any(s % bc for s in sizes) or sum(sizes) != x.shape[1] * bc:
+        raise ctx.error(f"sizes {sizes} are not whole blocks of {bc} adding up to {x.shape[1] * bc}")
+    bounds = np.cumsum([s // bc for s in sizes])[:-1]
+    return tuple(np.ascontiguousarray(p) for p in np.split(x, bounds, axis=1))
