@@ -46,7 +46,7 @@ def lower_int8_group(graph: Graph, nodes: list[Node], cfg: HwConfig) -> GroupKer
     a, b = anchor.inputs
     types = [graph.types[v] for v in (a, b)]
     if any(t.dtype != "int8" for t in types) or types[0].shape != types[1].shape:
-        raise LoweringError(f"{anchor.name!r}: a standalone add takes two int8 operands of one shape")
+        raise LoweringError(f"{anchor.name!r}: a standalone add takes two int8 same-shape operands")
     steps: list[tuple] = []
     chain = anchor.outputs[0]
     for node in nodes[1:]:

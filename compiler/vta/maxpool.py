@@ -1,4 +1,4 @@
-"""Max pooling on the accelerator: int8 rows into the accumulator, ALU MAX over the window, int8 out.
+"""Max pooling on the accelerator: int8 rows into the accumulator, ALU MAX over windows, int8 out.
 
     op = maxpool_op(cfg, (1, 64, 56, 56), kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
     k = build_maxpool(op, cfg)                      # knobs: maxpool_knobs(op, cfg) by default
@@ -175,7 +175,7 @@ class _Gen:
     def __init__(self, op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs):
         self.op, self.cfg, self.k = op, cfg, knobs
         self.b = ProgramBuilder(cfg)
-        (nb, cb), (n, c, h, w), (oh, ow) = op.blocks, op.shape, op.out_hw
+        (nb, cb), (_, _, h, w), (oh, ow) = op.blocks, op.shape, op.out_hw
         bt, bo = cfg.batch, cfg.block_out
         self.data = self.b.buffer("data", shape=(nb, cb, h, w, bt, bo), dtype="int8")
         self.out = self.b.buffer("out", shape=(nb, cb, oh, ow, bt, bo), dtype="int8")

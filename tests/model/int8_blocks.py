@@ -19,7 +19,8 @@ class _Blocks:
         bias = self.rng.standard_normal(cout) * 0.1
         y = self.b.op(
             "Conv",
-            [x, self.b.const("w", w.astype(np.float32)), self.b.const("b", bias.astype(np.float32))],
+            [x, self.b.const("w", w.astype(np.float32)),
+             self.b.const("b", bias.astype(np.float32))],
             kernel_shape=(k, k), strides=(stride, stride), pads=(k // 2,) * 4,
         )  # fmt: skip
         return self.b.op("Relu", [y]) if act else y

@@ -58,7 +58,8 @@ def maxpool(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
     k, s, pads = maxpool_attrs(ctx)
     packed = bool(ctx.attr("packed", 0))
     if x.ndim != (6 if packed else 4):
-        raise ctx.error(f"expects a {'blocked 6-D' if packed else '4-D NCHW'} tensor, got {x.shape}")
+        want = "a blocked 6-D" if packed else "a 4-D NCHW"
+        raise ctx.error(f"expects {want} tensor, got {x.shape}")
     return maxpool_hw(x, 2, k, s, pads)
 
 
@@ -76,6 +77,6 @@ def split_blocks(ctx: KernelCtx, x: np.ndarray):
     bc = x.shape[-1]
     sizes = [int(s) for s in ctx.attr("sizes")]
     if any(s % bc for s in sizes) or sum(sizes) != x.shape[1] * bc:
-        raise ctx.error(f"sizes {sizes} are not whole blocks of {bc} adding up to {x.shape[1] * bc}")
+        raise ctx.error(f"sizes {sizes} are not whole blocks of {bc} adding to {x.shape[1] * bc}")
     bounds = np.cumsum([s // bc for s in sizes])[:-1]
     return tuple(np.ascontiguousarray(p) for p in np.split(x, bounds, axis=1))
