@@ -19,6 +19,7 @@ from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
 from compiler.graph.passes.fold_constants import fold_constants
+from compiler.graph.passes.fold_pad import fold_pad_into_conv
 from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
@@ -38,6 +39,11 @@ OPTIMIZE: list[GraphPass] = [
     ),
     GraphPass(
         "fold_batchnorm", fold_batchnorm, "BN disappears into conv/gemm weights before quantization"
+    ),
+    GraphPass(
+        "fold_pad_into_conv",
+        fold_pad_into_conv,
+        "a zero Pad before a conv becomes its padding (the DMA pads for free)",
     ),
     GraphPass("cse", eliminate_common_subexpressions, "duplicate constants and shape ops merge"),
     GraphPass("dce", eliminate_dead_code, "orphans of the passes above go away"),

@@ -70,3 +70,15 @@ def yolo_blocks(seed: int = 0, c: int = 16, image: int = 16) -> Graph:
     y = b.op("Resize", [y, "", scales], mode="nearest")
     b.output(net.conv(y, 2 * c, c, 1, act=False))
     return b.build()
+
+
+def pool_residual(seed: int = 0, c: int = 16, image: int = 12) -> Graph:
+    """conv -> (3x3 stride-1 max pool) + itself -> conv: an int8 Add that no conv epilogue can
+    take (the conv's output has two readers), so it is its own accelerator group."""
+    b = GraphBuilder("pool_residual", opset=13)
+    net = _Blocks(b, seed)
+    x = b.input("x", (1, 3, image, image))
+    y = net.conv(x, 3, c, 3)
+    s = b.op("Add", [y, net.maxpool(y, 3, 1, 1)])
+    b.output(net.conv(s, c, c, 3))
+    return b.build()

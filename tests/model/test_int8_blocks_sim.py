@@ -1,0 +1,83 @@
+"""Whole models whose data movement stays int8 on hw_sim: conv -> maxpool -> conv, a C2f-like
+split/concat block, an SPPF block, a standalone residual add; compiled with `compiler/driver`,
+co-run bit-exact against the int8 reference at both configs, concat/split zero-copy."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from compiler.driver.compile_model import compile_model
+from compiler.driver.model import AccelLaunch, CpuLaunch
+from compiler.driver.views import is_zero_copy
+from hw_sim.config import load_config
+from runtime.executor import Executor, compare_integer_values, launch_mismatches, reference_values
+from tests.model.helpers import samples
+from tests.model.int8_blocks import conv_pool_conv, pool_residual, yolo_blocks
+
+pytestmark = pytest.mark.sim
+
+MODELS = {"conv_pool_conv": conv_pool_conv, "yolo_blocks": yolo_blocks,
+          "pool_residual": pool_residual}  # fmt: skip
+
+
+@functools.cache
+def _compiled(name: str, config: str):
+    g = MODELS[name]()
+    return g, compile_model(g, load_config(config), samples(g, 2))
+
+
+def _corun(name, cfg):
+    g, model = _compiled(name, cfg.name)
+    feed = samples(g, 1, seed=9)[0]
+    res = Executor(model).run(feed, keep_values=True)
+    assert compare_integer_values(res.values, reference_values(model, feed)) == []
+    assert launch_mismatches(model, res.values) == []
+    return g, model, res
+
+
+def _cpu_ops(model) -> set[str]:
+    return {op for la in model.launches if isinstance(la, CpuLaunch) for op in la.ops}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_models_are_bit_exact_with_pooling_on_the_accelerator(cfg, name):
+    g, model, res = _corun(name, cfg)
+    assert not model.meta["fallbacks"]
+    accel_ops = [op for la in model.accel_launches() for op in la.ops]
+    assert "vtac.maxpool" in accel_ops
+    assert not _cpu_ops(model) & {"MaxPool", "vtac.maxpool", "Concat", "Split", "vtac.add"}
+    ints = [v for v in res.values.values() if v.dtype.kind in "iu"]
+    assert any(np.count_nonzero(v) > v.size // 4 for v in ints)
+
+
+def test_sppf_and_c2f_concats_are_zero_copy(cfg):
+    g, model, res = _corun("yolo_blocks", cfg)
+    views = [la for la in model.launches if isinstance(la, CpuLaunch)
+             and la.ops[0] in ("vtac.concat", "vtac.split")]  # fmt: skip
+    assert len(views) == 3 and all(is_zero_copy(la, model.tensors) for la in views)
+    t = model.tensors
+    for la in views:
+        node = la.nodes[0]
+        whole, parts = ((node.outputs[0], node.inputs) if node.op == "vtac.concat"
+                        else (node.inputs[0], node.outputs))  # fmt: skip
+        # by address: the parts lie back to back inside the whole, in channel order
+        offsets = [t[p].offset for p in parts]
+        ends = [t[p].offset + t[p].nbytes for p in parts]
+        assert offsets[0] == t[whole].offset and ends[-1] == t[whole].offset + t[whole].nbytes
+        assert offsets[1:] == ends[:-1]
+    # the SPPF concat's parts are written by the conv and the three accelerator max pools
+    sppf = views[-1].nodes[0]
+    writers = {v: la for la in model.launches for v in la.writes}
+    assert all(isinstance(writers[p], AccelLaunch) for p in sppf.inputs)
+    # a view moves no data and takes no time
+    records = {r.name: r for r in res.launches}
+    assert all(records[la.name].time_us == 0.0 for la in views)
+
+
+def test_standalone_add_is_an_accelerator_group(cfg):
+    g, model, res = _corun("pool_residual", cfg)
+    adds = [la for la in model.accel_launches() if la.ops[0] == "vtac.add"]
+    assert len(adds) == 1 and adds[0].ops == ["vtac.add", "vtac.requantize"]
