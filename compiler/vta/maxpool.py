@@ -41,18 +41,11 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
 from compiler.te.ops import layout
-from compiler.vta.deps import Access, StreamInsn, insert_dep_tokens
-from compiler.vta.uop_cache import UopCache
-from hw_sim.builder import ProgramBuilder
+from compiler.vta.alu_stream import MAX_FIELD, AluStream, CompiledAluOp
 from hw_sim.config import HwConfig
-from hw_sim.isa import AluInsn, AluOp, MemInsn, MemType, Module, Opcode, Uop
+from hw_sim.isa import AluOp, MemType
 from hw_sim.program import Program
-
-INT8_MIN = -128
-MAX_FIELD = (1 << 16) - 1  # LOAD/STORE y_size, x_size, x_stride
 
 
 @dataclass(frozen=True)
@@ -171,48 +164,14 @@ def maxpool_knobs(op: MaxPoolOp, cfg: HwConfig) -> MaxPoolKnobs:
     return best
 
 
-class _Gen:
+class _Gen(AluStream):
     def __init__(self, op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs):
-        self.op, self.cfg, self.k = op, cfg, knobs
-        self.b = ProgramBuilder(cfg)
+        super().__init__(cfg)
+        self.op, self.k = op, knobs
         (nb, cb), (_, _, h, w), (oh, ow) = op.blocks, op.shape, op.out_hw
         bt, bo = cfg.batch, cfg.block_out
         self.data = self.b.buffer("data", shape=(nb, cb, h, w, bt, bo), dtype="int8")
         self.out = self.b.buffer("out", shape=(nb, cb, oh, ow, bt, bo), dtype="int8")
-        self.stream: list[StreamInsn] = []
-        self.cache = UopCache(cfg.uop_depth)
-        self.kernels: dict[tuple, object] = {}
-        self.alu_uops = 0
-
-    def push(self, insn, queue: Module, accesses=()) -> None:
-        self.stream.append(StreamInsn(insn, queue, tuple(accesses)))
-
-    def alu(self, op: AluOp, uops: list[tuple[int, int]], io, ii, dfo, dfi, sfo, sfi, imm=None):
-        key = tuple((d, s, 0) for d, s in uops)
-        off, miss = self.cache.lookup(key)
-        if miss:
-            buf = self.kernels.get(key)
-            if buf is None:
-                buf = self.kernels[key] = self.b.uop_kernel(
-                    [Uop(*u) for u in key], name=f"uops{len(self.kernels)}"
-                )
-            ld = MemInsn(opcode=Opcode.LOAD, mem_type=MemType.UOP, sram_base=off,
-                         dram_base=buf.elem(self.cfg, MemType.UOP), y_size=1, x_size=len(key),
-                         x_stride=len(key))  # fmt: skip
-            self.push(ld, Module.COMPUTE)
-        insn = AluInsn(alu_op=op, use_imm=imm is not None, imm=imm or 0, uop_bgn=off,
-                       uop_end=off + len(key), iter_out=io, iter_in=ii, dst_factor_out=dfo,
-                       dst_factor_in=dfi, src_factor_out=sfo, src_factor_in=sfi)  # fmt: skip
-        lo = min(d for d, _ in uops)
-        hi = max(d for d, _ in uops) + (io - 1) * dfo + (ii - 1) * dfi + 1
-        self.push(insn, Module.COMPUTE, [Access("OUT", lo, hi, True)])
-        self.alu_uops += io * ii * len(uops)
-
-    def fill_min(self, bases: list[int], rows: int, cols: int) -> None:
-        """rows x cols accumulator rows from each base = -128 (any prior value)."""
-        uops = [(b, b) for b in bases]
-        for alu_op in (AluOp.MIN, AluOp.MAX):
-            self.alu(alu_op, uops, rows, cols, cols, 1, cols, 1, imm=INT8_MIN)
 
     def tile(self, bn: int, c0: int, tc: int, oy0: int, th: int, base: int) -> None:
         op, cfg = self.op, self.cfg
@@ -225,13 +184,7 @@ class _Gen:
         ob = [base + tc * r * (w + ow) + i * th * ow for i in range(tc)]
         # 1. input rows, int8 sign-extended into the accumulator
         plane = (bn * cb + c0) * h
-        src = self.data.elem(cfg, MemType.ACC_8BIT) + (plane + lo) * w
-        chunks = [(0, tc)] if tc == 1 or h * w <= MAX_FIELD else [(i, 1) for i in range(tc)]
-        for i, n in chunks:
-            ld = MemInsn(opcode=Opcode.LOAD, mem_type=MemType.ACC_8BIT, sram_base=inb[i],
-                         dram_base=src + i * h * w, y_size=n, x_size=r * w,
-                         x_stride=h * w if n > 1 else r * w)  # fmt: skip
-            self.push(ld, Module.COMPUTE, [Access("OUT", inb[i], inb[i] + n * r * w, True)])
+        self.load_int8(inb, self.data.elem(cfg, MemType.ACC_8BIT) + (plane + lo) * w, h * w, r * w)
         # 2. horizontal maxima over the clamped taps
         self.fill_min(hb, r, ow)
         for dx in range(kw):
@@ -253,12 +206,11 @@ class _Gen:
             self.alu(AluOp.MAX, uops, y_hi - y_lo, ow, ow, 1, sh * ow, 1)
         # 4. store the int8 result
         dst = self.out.elem(cfg, MemType.OUT) + ((bn * cb + c0) * oh + oy0) * ow
-        chunks = [(0, tc)] if tc == 1 or oh * ow <= MAX_FIELD else [(i, 1) for i in range(tc)]
-        for i, n in chunks:
-            st = MemInsn(opcode=Opcode.STORE, mem_type=MemType.OUT, sram_base=ob[i],
-                         dram_base=dst + i * oh * ow, y_size=n, x_size=th * ow,
-                         x_stride=oh * ow if n > 1 else th * ow)  # fmt: skip
-            self.push(st, Module.STORE, [Access("OUT", ob[i], ob[i] + n * th * ow, False)])
+        if tc == 1 or oh * ow <= MAX_FIELD:
+            self.store(ob[0], dst, tc, th * ow, oh * ow if tc > 1 else th * ow)
+        else:
+            for i in range(tc):
+                self.store(ob[i], dst + i * oh * ow, 1, th * ow, th * ow)
 
     def run(self, meta: dict) -> Program:
         op, k = self.op, self.k
@@ -271,40 +223,7 @@ class _Gen:
                     tc, th = min(k.tile_c, cb - c0), min(k.tile_h, oh - oy0)
                     self.tile(bn, c0, tc, oy0, th, (t % k.threads) * half)
                     t += 1
-        everything = [Access(m, 0, 1 << 30, True) for m in ("INP", "WGT", "OUT")]
-        self.push(MemInsn(opcode=Opcode.LOAD, mem_type=MemType.UOP), Module.COMPUTE, everything)
-        for insn in insert_dep_tokens(self.stream):
-            self.b.emit(insn)
-        self.b.finish()
-        return self.b.build(meta)
-
-
-@dataclass
-class CompiledMaxPool:
-    """The compiled operator (the interface of `compiler.vta.build.CompiledKernel` that the
-    compile driver and the tests use)."""
-
-    program: Program
-    op: MaxPoolOp
-    knobs: MaxPoolKnobs
-    compile_seconds: float
-    alu_uops: int
-
-    @property
-    def output_name(self) -> str:
-        return "out"
-
-    def pack_inputs(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
-        if set(arrays) != {"data"}:
-            raise ValueError(f"{self.op.name}: the input is `data`, got {', '.join(arrays)}")
-        return {"data": self.op.pack["data"](np.asarray(arrays["data"]))["data"].astype(np.int8)}
-
-    def run(self, device, **arrays: np.ndarray):
-        device.load(self.program)
-        for name, a in self.pack_inputs(**arrays).items():
-            device.write(name, a)
-        stats = device.run()
-        return self.op.unpack(device.read("out")), stats
+        return self.program(meta)
 
 
 def build_maxpool(op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs | None = None):
@@ -316,4 +235,4 @@ def build_maxpool(op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs | None = Non
                          f"{cfg.acc_depth}")  # fmt: skip
     gen = _Gen(op, cfg, knobs)
     prog = gen.run({"op": op.name, "knobs": knobs.to_dict()})
-    return CompiledMaxPool(prog, op, knobs, time.perf_counter() - t0, gen.alu_uops)
+    return CompiledAluOp(prog, op, knobs, time.perf_counter() - t0, gen.alu_uops)
