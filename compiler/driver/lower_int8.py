@@ -1,6 +1,7 @@
 """Accelerator groups of the int8 data-movement ops -> operators of `compiler/vta`.
 
 - `vtac.maxpool` (packed) alone -> `compiler.vta.maxpool.maxpool_op` (its own generator);
+- `vtac.upsample` (packed, ×2) alone -> `compiler.vta.upsample.upsample2x_op`;
 - a standalone `vtac.add` (two packed int8 operands, aligned by left shifts) and the
   `vtac.requantize` after it -> `compiler.vta.elementwise.elementwise_op` with the requantize's
   shift/round/clip steps as its epilogue (the same steps a conv epilogue uses).
@@ -12,7 +13,7 @@ from compiler.driver.lower_group import GroupKernel, LoweringError, _check_imms,
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import HwConfig
 
-INT8_ANCHORS = {"vtac.maxpool", "vtac.add"}
+INT8_ANCHORS = {"vtac.maxpool", "vtac.upsample", "vtac.add"}
 
 
 def _plain_shape(packed: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -39,6 +40,15 @@ def lower_int8_group(graph: Graph, nodes: list[Node], cfg: HwConfig) -> GroupKer
                             name=anchor.name)  # fmt: skip
         except ValueError as e:
             raise LoweringError(str(e)) from None
+        values = {"data": anchor.inputs[0], "out": anchor.outputs[0]}
+        return GroupKernel(op, values, {}, anchor.outputs[0])
+    if anchor.op == "vtac.upsample":
+        from compiler.vta.upsample import upsample2x_op
+
+        if len(nodes) != 1 or not anchor.attr("packed", 0) or int(anchor.attr("factor")) != 2:
+            raise LoweringError(f"{anchor.name!r}: an upsample group is one packed ×2 upsample")
+        shape = _plain_shape(graph.types[anchor.inputs[0]].shape, anchor.name)
+        op = upsample2x_op(cfg, shape, name=anchor.name)
         values = {"data": anchor.inputs[0], "out": anchor.outputs[0]}
         return GroupKernel(op, values, {}, anchor.outputs[0])
     from compiler.vta.elementwise import elementwise_op

@@ -168,6 +168,10 @@ def build(
         from compiler.vta.maxpool import build_maxpool
 
         return build_maxpool(op, cfg, knobs)
+    if op.kind == "upsample2x":  # likewise (compiler/vta/upsample.py)
+        from compiler.vta.upsample import build_upsample2x
+
+        return build_upsample2x(op, cfg, knobs)
     t0 = time.perf_counter()
     times: list[tuple[str, float]] = []
 

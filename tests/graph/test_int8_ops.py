@@ -65,7 +65,7 @@ def test_no_dequantize_quantize_pair_around_maxpool_and_concat(rng):
         assert names.count("vtac.quantize") == 1  # the model input only
         assert names.count("vtac.dequantize") == 1  # the model output only
         for n in q.nodes:
-            if n.op in ("vtac.maxpool", "Concat", "Split", "Resize"):
+            if n.op in ("vtac.maxpool", "Concat", "Split", "vtac.upsample"):
                 assert all(q.types[v].dtype == "int8" for v in (*n.inputs[:1], *n.outputs))
                 assert _producer(q, n.inputs[0]).op != "vtac.quantize"
         # the int8 graph stays close to the float one
@@ -123,6 +123,7 @@ def test_data_movement_ops_keep_the_exponent(rng):
     y = b.op("Relu", [b.op("Conv", [x, w], pads=(1,) * 4, name="c")])
     y = b.op("Pad", [y, b.const("p", np.array([0, 0, 1, 1, 0, 0, 1, 1]))], mode="constant")
     y = b.op("Resize", [y, "", b.const("s", np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    y = b.op("Resize", [y, "", b.const("s3", np.array([1, 1, 3, 3], np.float32))], mode="nearest")
     y = b.op("Slice", [y, b.const("st", np.array([0])), b.const("en", np.array([4])),
                        b.const("ax", np.array([1]))])  # fmt: skip
     y = b.op("Clip", [y, b.const("lo", np.float32(0.1)), b.const("hi", np.float32(1.0))])
@@ -131,7 +132,9 @@ def test_data_movement_ops_keep_the_exponent(rng):
     g = b.build()
     fg, q = _quantized(g, rng)
     names = ops(q)
-    for op in ("Pad", "Resize", "Slice"):
+    up = next(n for n in q.nodes if n.op == "vtac.upsample")  # the x2 nearest resize
+    assert up.attr("factor") == 2 and q.types[up.inputs[0]].dtype == "int8"
+    for op in ("Pad", "Resize", "Slice"):  # x3 stays an int8 Resize (CPU)
         n = next(n for n in q.nodes if n.op == op)
         assert q.types[n.inputs[0]].dtype == "int8" and q.types[n.outputs[0]].dtype == "int8"
     assert "Clip" not in names and names.count("vtac.quantize") == 1

@@ -81,7 +81,7 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
             attrs["packed"] = 1
         elif node.op == "vtac.add":
             ins[1] = packed_input(ins[1])
-        elif node.op == "vtac.maxpool":
+        elif node.op in ("vtac.maxpool", "vtac.upsample"):
             attrs["packed"] = 1  # pools H, W of the blocked tensor; padded channels stay 0
         out = node.outputs[0]
         t = graph.types[out]

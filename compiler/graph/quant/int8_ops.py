@@ -9,6 +9,7 @@ when nobody reads it). Rules, with the exponent e of the result:
 
 - `MaxPool` (2-D, no indices, dilation 1, ceil_mode 0) -> `vtac.maxpool`, e of the input (max
   commutes with a monotone quantization: exact);
+- `Resize` nearest whose index map is exactly ×2 in H and W -> `vtac.upsample {factor 2}` (exact);
 - `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Identity`, `Split`, `Slice`,
   `Resize` (mode nearest: it only picks elements), `Pad` (constant 0) -> the same op on int8,
   e of the input (exact);
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.graph.ir import Graph, Node, TensorType
-from compiler.graph.ref import KernelCtx
+from compiler.graph.ref import KERNELS, KernelCtx
 from compiler.graph.ref.pool import pool_geometry
 from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
 
@@ -103,6 +104,23 @@ def _maxpool_attrs(node: Node, ctx: Int8Ctx) -> dict | None:
     }
 
 
+def _nearest_x2(node: Node, ctx: Int8Ctx) -> bool:
+    """Whether a Resize picks out[y, x] = in[y // 2, x // 2] on a 4-D tensor: found by running
+    its reference kernel on position codes (whatever its coordinate mode and rounding)."""
+    t, out = ctx.graph.types[node.inputs[0]], ctx.graph.types[node.outputs[0]]
+    if t.rank != 4 or out.shape != (*t.shape[:2], 2 * t.shape[2], 2 * t.shape[3]):
+        return False
+    nearest = node.attr("mode", "nearest") in ("nearest", b"nearest")
+    if not nearest or not _const_inputs_ok(node, ctx):
+        return False
+    h, w = t.shape[2:]
+    probe = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
+    args = [probe] + [ctx.graph.constants[v] if v else None for v in node.inputs[1:]]
+    kctx = KernelCtx(node.attrs, ctx.graph.opset, node.name, node.op)
+    got = KERNELS["Resize"](kctx, *args)
+    return bool(np.array_equal(got, probe.repeat(2, axis=2).repeat(2, axis=3)))
+
+
 def _zero_pad(node: Node, ctx: Int8Ctx) -> bool:
     if node.attr("mode", "constant") not in ("constant", b"constant") or ctx.graph.opset < 11:
         return False
@@ -156,6 +174,11 @@ def int8_form(node: Node, ctx: Int8Ctx) -> bool:
             return False
         q = ctx.new_value(f"{out}_q", TensorType(g.types[out].shape, "int8"))
         ctx.emit_node(Node(node.name, "vtac.maxpool", (x[0],), (q,), attrs))
+        ctx.publish(out, q, x[1])
+        return True
+    if node.op == "Resize" and x and _nearest_x2(node, ctx):
+        q = ctx.new_value(f"{out}_q", TensorType(g.types[out].shape, "int8"))
+        ctx.emit_node(Node(node.name, "vtac.upsample", (x[0],), (q,), {"factor": 2}))
         ctx.publish(out, q, x[1])
         return True
     if node.op in SAME_EXPONENT and x:

@@ -80,3 +80,13 @@ def split_blocks(ctx: KernelCtx, x: np.ndarray):
         raise ctx.error(f"sizes {sizes} are not whole blocks of {bc} adding to {x.shape[1] * bc}")
     bounds = np.cumsum([s // bc for s in sizes])[:-1]
     return tuple(np.ascontiguousarray(p) for p in np.split(x, bounds, axis=1))
+
+
+@kernel("vtac.upsample")
+def upsample(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
+    """`vtac.upsample {factor, packed}`: nearest-neighbour upsampling of H and W by an integer
+    factor, out[.., y, x, ..] = in[.., y // f, x // f, ..] (axes 2, 3 in both layouts)."""
+    f = int(ctx.attr("factor", 2))
+    if f < 1 or x.ndim not in (4, 6):
+        raise ctx.error(f"needs a factor >= 1 and a 4-D or blocked 6-D tensor, got {f}, {x.shape}")
+    return np.ascontiguousarray(x.repeat(f, axis=2).repeat(f, axis=3))

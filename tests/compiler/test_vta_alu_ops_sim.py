@@ -1,4 +1,5 @@
-"""Max pooling on the accelerator (`compiler/vta/maxpool.py`) on hw_sim, at both configs:
+"""Max pooling and nearest ×2 upsampling on the accelerator (`compiler/vta/maxpool.py`,
+`compiler/vta/upsample.py`) on hw_sim, at both configs:
 bit-exact against the graph's int8 reference, portable across VTA's implementations (and so
 race-free: `check_portable` runs `hw_sim.hazards`' rules), MUL-free."""
 
@@ -78,3 +79,23 @@ def test_bad_geometry_is_refused():
     cfg = load_config("small")
     with pytest.raises(ValueError, match="smaller than the kernel"):
         maxpool_op(cfg, (1, 8, 4, 4), (2, 2), (1, 1), (2, 2, 2, 2))
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 8, 8), (1, 40, 5, 7), (2, 16, 4, 3)])
+def test_upsample2x_is_bit_exact_and_portable(cfg, rng, shape):
+    from compiler.vta.upsample import upsample2x_op, upsample_knob_space
+
+    op = upsample2x_op(cfg, shape)
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    want = x.repeat(2, axis=2).repeat(2, axis=3)
+    kern = build(op, cfg)
+    y, stats = run_portable(kern, data=x)
+    np.testing.assert_array_equal(y, want)
+    assert stats.gemm_uops == 0 and stats.alu_uops == kern.alu_uops
+    alu = [i for i in kern.program.insns if isinstance(i, AluInsn)]
+    assert all(i.alu_op in (AluOp.MIN, AluOp.MAX) for i in alu)
+    from compiler.vta.upsample import build_upsample2x
+
+    for knobs in upsample_knob_space(op, cfg)[:6]:
+        y, _ = run_portable(build_upsample2x(op, cfg, knobs), data=x)
+        np.testing.assert_array_equal(y, want, err_msg=str(knobs))
