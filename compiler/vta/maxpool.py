@@ -146,14 +146,15 @@ def maxpool_knob_space(op: MaxPoolOp, cfg: HwConfig) -> list[MaxPoolKnobs]:
 
 
 def maxpool_knobs(op: MaxPoolOp, cfg: HwConfig) -> MaxPoolKnobs:
-    """Heuristic: two threads when there are two tiles, then the largest tile (whole planes
-    first: fewer instructions, and the input rows shared by neighbouring windows load once)."""
+    """Heuristic: the most output rows per tile (the input rows that neighbouring windows share
+    are loaded and maximized once per tile: fewer ALU micro-ops), then the most channel blocks
+    (fewer instructions), then two threads if that still fits (the store overlaps the next
+    tile; loads run on the compute queue, so that is all two threads can overlap)."""
     (nb, cb), (oh, _) = op.blocks, op.out_hw
     best, best_key = None, None
     for k in maxpool_knob_space(op, cfg):
         tiles = nb * -(-cb // k.tile_c) * -(-oh // k.tile_h)
-        useful = k.threads == 1 or tiles >= 2
-        key = (useful, k.threads if tiles >= 2 else -k.threads, k.tile_h * k.tile_c, k.tile_h)
+        key = (k.tile_h, k.tile_c, k.threads if tiles >= 2 else -k.threads)
         if best_key is None or key > best_key:
             best, best_key = k, key
     if best is None:

@@ -58,10 +58,11 @@ def test_every_knob_point_is_bit_exact_on_a_small_case(cfg, rng):
         np.testing.assert_array_equal(y, want, err_msg=str(knobs))
 
 
-def test_default_knobs_use_two_threads_and_fit_the_accumulator(cfg):
+def test_default_knobs_take_the_tallest_tile_that_fits(cfg):
     op = maxpool_op(cfg, (1, 64, 56, 56), (3, 3), (2, 2), (1, 1, 1, 1))
     k = maxpool_knobs(op, cfg)
-    assert k.threads == 2 and 2 * tile_rows(op, k) <= cfg.acc_depth
+    assert k.tile_h == max(p.tile_h for p in maxpool_knob_space(op, cfg))
+    assert k.threads * tile_rows(op, k) <= cfg.acc_depth
 
 
 def test_a_tile_that_does_not_fit_is_refused_with_the_numbers(cfg):
