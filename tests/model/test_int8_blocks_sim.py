@@ -86,3 +86,22 @@ def test_standalone_add_is_an_accelerator_group(cfg):
     g, model, res = _corun("pool_residual", cfg)
     adds = [la for la in model.accel_launches() if la.ops[0] == "vtac.add"]
     assert len(adds) == 1 and adds[0].ops == ["vtac.add", "vtac.requantize"]
+
+
+@pytest.mark.rtl
+def test_yolo_blocks_on_rtl_equal_hw_sim():
+    """The same launches on the Verilated RTL: same outputs, cycles and counters (merged
+    accelerator streams, so the max pools and the upsample run inside multi-kernel streams)."""
+    cfg = load_config("small")
+    g = yolo_blocks(c=8, image=8)
+    model = compile_model(g, cfg, samples(g, 2), fuse_accel=True)
+    feed = samples(g, 1, seed=6)[0]
+    sim = Executor(model, "hw_sim").run(feed, keep_values=True)
+    assert compare_integer_values(sim.values, reference_values(model, feed)) == []
+    rtl = Executor(model, "rtl").run(feed)
+    for k in sim.outputs:
+        np.testing.assert_array_equal(rtl.outputs[k], sim.outputs[k])
+    for a, b in zip(sim.launches, rtl.launches, strict=True):
+        assert a.cycles == b.cycles, a.name
+        if a.stats is not None:
+            assert a.stats.diff(b.stats) == [], a.name
