@@ -105,3 +105,23 @@ def test_yolo_blocks_on_rtl_equal_hw_sim():
         assert a.cycles == b.cycles, a.name
         if a.stats is not None:
             assert a.stats.diff(b.stats) == [], a.name
+
+
+def test_views_survive_the_artifact(tmp_path):
+    """Saved and loaded, the views are still zero-copy and the run is identical."""
+    from runtime.artifact import load_artifact, save_artifact
+
+    cfg = load_config("small")
+    g, model = _compiled("yolo_blocks", "small")
+    save_artifact(model, tmp_path / "y.vtac")
+    loaded = load_artifact(tmp_path / "y.vtac")
+    views = [la for la in loaded.launches if la.device == "cpu"
+             and la.ops[0] in ("vtac.concat", "vtac.split")]  # fmt: skip
+    assert len(views) == 3 and all(is_zero_copy(la, loaded.tensors) for la in views)
+    feed = samples(g, 1, seed=4)[0]
+    a = Executor(model).run(feed).outputs
+    res = Executor(loaded).run(feed, keep_values=True)
+    assert compare_integer_values(res.values, reference_values(loaded, feed)) == []
+    for k in a:
+        np.testing.assert_array_equal(res.outputs[k], a[k])
+    assert loaded.cfg == cfg

@@ -7,7 +7,8 @@ zero-padded to the block, so a 3-channel first layer becomes one full input bloc
 region, values stay packed; `vtac.pack` is inserted where a value enters the region and
 `vtac.unpack` (restoring the original value name, dropping the padding) where a value leaves it
 for a CPU consumer or a graph output. Zero padding stays zero through conv (zero weights and
-bias), add and requantize, so the padded channels never leak.
+bias), add, requantize, max pooling (max of zeros) and upsampling, so the padded channels never
+leak.
 
 Needs `partition` first (it packs only nodes with target "accel"). Block sizes come from the
 `HwConfig`.

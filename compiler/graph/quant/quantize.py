@@ -17,7 +17,9 @@ W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W| (or least squared er
 b_q = rint(b / 2**(e_x+e_w)) as int32. Exponents of activations come from calibration
 (`calibrate.py`). Float values keep their names, so graph inputs and outputs are unchanged;
 int8 forms are named `<value>_q`.
-Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
+Data movement between quantized layers (max pool, concat, split, nearest resize, zero pad,
+reshapes, relu/clip, a lone residual add) stays int8: `int8_ops.int8_form`, called for every
+other node. Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
 anchor (in node order) in float.
 """
 
