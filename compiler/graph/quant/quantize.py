@@ -19,8 +19,8 @@ b_q = rint(b / 2**(e_x+e_w)) as int32. Exponents of activations come from calibr
 int8 forms are named `<value>_q`.
 Data movement between quantized layers (max pool, concat, split, nearest resize, zero pad,
 reshapes, relu/clip, a lone residual add) stays int8: `int8_ops.int8_form`, called for every
-other node. Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
-anchor (in node order) in float.
+other node. Everything else stays float. `keep_first_float` / `keep_last_float` leave the
+first / last anchor (in node order) in float.
 """
 
 from __future__ import annotations
