@@ -123,6 +123,9 @@ def test_data_movement_ops_keep_the_exponent(rng):
     y = b.op("Relu", [b.op("Conv", [x, w], pads=(1,) * 4, name="c")])
     y = b.op("Pad", [y, b.const("p", np.array([0, 0, 1, 1, 0, 0, 1, 1]))], mode="constant")
     y = b.op("Resize", [y, "", b.const("s", np.array([1, 1, 2, 2], np.float32))], mode="nearest")
+    sizes = b.const("sz", np.array([1, 8, 40, 40]))  # x2 by `sizes` (N and C named too)
+    y = b.op("Resize", [y, "", "", sizes], mode="nearest",
+             coordinate_transformation_mode="asymmetric")  # fmt: skip
     y = b.op("Resize", [y, "", b.const("s3", np.array([1, 1, 3, 3], np.float32))], mode="nearest")
     y = b.op("Slice", [y, b.const("st", np.array([0])), b.const("en", np.array([4])),
                        b.const("ax", np.array([1]))])  # fmt: skip
@@ -132,8 +135,8 @@ def test_data_movement_ops_keep_the_exponent(rng):
     g = b.build()
     fg, q = _quantized(g, rng)
     names = ops(q)
-    up = next(n for n in q.nodes if n.op == "vtac.upsample")  # the x2 nearest resize
-    assert up.attr("factor") == 2 and q.types[up.inputs[0]].dtype == "int8"
+    ups = [n for n in q.nodes if n.op == "vtac.upsample"]  # the two x2 nearest resizes
+    assert len(ups) == 2 and all(q.types[n.inputs[0]].dtype == "int8" for n in ups)
     for op in ("Pad", "Resize", "Slice"):  # x3 stays an int8 Resize (CPU)
         n = next(n for n in q.nodes if n.op == op)
         assert q.types[n.inputs[0]].dtype == "int8" and q.types[n.outputs[0]].dtype == "int8"

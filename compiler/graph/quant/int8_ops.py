@@ -114,7 +114,8 @@ def _nearest_x2(node: Node, ctx: Int8Ctx) -> bool:
     if not nearest or not _const_inputs_ok(node, ctx):
         return False
     h, w = t.shape[2:]
-    probe = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
+    # the full shape: a `sizes` input names N and C too
+    probe = np.broadcast_to(np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w), t.shape)
     args = [probe] + [ctx.graph.constants[v] if v else None for v in node.inputs[1:]]
     kctx = KernelCtx(node.attrs, ctx.graph.opset, node.name, node.op)
     got = KERNELS["Resize"](kctx, *args)
@@ -143,7 +144,7 @@ def _same_exponent(node: Node, xq: str, e: int, ctx: Int8Ctx) -> bool:
         return False
     if node.op == "Pad" and not _zero_pad(node, ctx):
         return False
-    if not _const_inputs_ok(node, ctx):
+    if not _const_inputs_ok(node, ctx) or not all(node.outputs):
         return False
     ins = list(node.inputs)
     ins[0] = xq
