@@ -17,7 +17,7 @@ from compiler.vta.deps import Access, StreamInsn, insert_dep_tokens
 from compiler.vta.uop_cache import UopCache
 from hw_sim.builder import ProgramBuilder
 from hw_sim.config import HwConfig
-from hw_sim.isa import AluInsn, AluOp, MemInsn, MemType, Module, Opcode, Uop
+from hw_sim.isa import AluInsn, AluOp, GemmInsn, MemInsn, MemType, Module, Opcode, Uop
 from hw_sim.program import DramBuffer, Program
 
 INT8_MIN = -128
@@ -38,10 +38,8 @@ class AluStream:
     def push(self, insn, queue: Module, accesses=()) -> None:
         self.stream.append(StreamInsn(insn, queue, tuple(accesses)))
 
-    def alu(self, op: AluOp, uops: list[tuple[int, int]], io, ii, dfo, dfi, sfo, sfi, imm=None):
-        """One ALU instruction over micro-ops (dst, src) and the two loop levels (iterations,
-        dst and src factors); the micro-op kernel is loaded unless it is resident."""
-        key = tuple((d, s, 0) for d, s in uops)
+    def _uop_kernel(self, key: tuple) -> int:
+        """The micro-op SRAM row of kernel `key`, loading it (LOAD UOP) unless resident."""
         off, miss = self.cache.lookup(key)
         if miss:
             buf = self.kernels.get(key)
@@ -53,6 +51,13 @@ class AluStream:
                          dram_base=buf.elem(self.cfg, MemType.UOP), y_size=1, x_size=len(key),
                          x_stride=len(key))  # fmt: skip
             self.push(ld, Module.COMPUTE)
+        return off
+
+    def alu(self, op: AluOp, uops: list[tuple[int, int]], io, ii, dfo, dfi, sfo, sfi, imm=None):
+        """One ALU instruction over micro-ops (dst, src) and the two loop levels (iterations,
+        dst and src factors); the micro-op kernel is loaded unless it is resident."""
+        key = tuple((d, s, 0) for d, s in uops)
+        off = self._uop_kernel(key)
         insn = AluInsn(alu_op=op, use_imm=imm is not None, imm=imm or 0, uop_bgn=off,
                        uop_end=off + len(key), iter_out=io, iter_in=ii, dst_factor_out=dfo,
                        dst_factor_in=dfi, src_factor_out=sfo, src_factor_in=sfi)  # fmt: skip
@@ -60,6 +65,17 @@ class AluStream:
         hi = max(d for d, _ in uops) + (io - 1) * dfo + (ii - 1) * dfi + 1
         self.push(insn, Module.COMPUTE, [Access("OUT", lo, hi, True)])
         self.alu_uops += io * ii * len(uops)
+
+    def reset(self, bases: list[int], rows: int, cols: int) -> None:
+        """rows x cols accumulator rows from each base = 0: a GEMM reset, one cycle per row (half
+        of `fill_min`); the rows must then be written by the ALU before a STORE reads them
+        (HLS writes garbage to OUT on a reset, Chisel leaves OUT alone)."""
+        key = tuple((b, 0, 0) for b in bases)
+        off = self._uop_kernel(key)
+        insn = GemmInsn(reset=True, uop_bgn=off, uop_end=off + len(key), iter_out=rows,
+                        iter_in=cols, dst_factor_out=cols, dst_factor_in=1)  # fmt: skip
+        hi = max(bases) + (rows - 1) * cols + cols
+        self.push(insn, Module.COMPUTE, [Access("OUT", min(bases), hi, True)])
 
     def fill_min(self, bases: list[int], rows: int, cols: int) -> None:
         """rows x cols accumulator rows from each base = -128, whatever they held (MIN then

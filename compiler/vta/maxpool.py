@@ -174,6 +174,20 @@ class _Gen(AluStream):
         self.data = self.b.buffer("data", shape=(nb, cb, h, w, bt, bo), dtype="int8")
         self.out = self.b.buffer("out", shape=(nb, cb, oh, ow, bt, bo), dtype="int8")
 
+    def _init(self, bases: list[int], rows: int, cols: int, taps: list, full: tuple[int, int]):
+        """Prepare a max buffer. With a tap that covers every output (`full` range): zero it
+        with a GEMM reset (one cycle a row), move that tap to the front of `taps` and return
+        it (it then copies by an ALU ADD); else fill it with -128 (two immediate micro-ops a
+        row) and return None."""
+        first = next((t for t in taps if t[:2] == full), None)
+        if first is None:
+            self.fill_min(bases, rows, cols)
+        else:
+            self.reset(bases, rows, cols)
+            taps.remove(first)
+            taps.insert(0, first)  # the copy must come before every MAX
+        return first
+
     def tile(self, bn: int, c0: int, tc: int, oy0: int, th: int, base: int) -> None:
         op, cfg = self.op, self.cfg
         (_, cb), (_, _, h, w), (oh, ow) = op.blocks, op.shape, op.out_hw
@@ -187,24 +201,24 @@ class _Gen(AluStream):
         plane = (bn * cb + c0) * h
         self.load_int8(inb, self.data.elem(cfg, MemType.ACC_8BIT) + (plane + lo) * w, h * w, r * w)
         # 2. horizontal maxima over the clamped taps
-        self.fill_min(hb, r, ow)
-        for dx in range(kw):
-            x_lo = max(0, -(-(pl - dx) // sw))
-            x_hi = min(ow, (w - 1 + pl - dx) // sw + 1)
-            if x_lo >= x_hi:
-                continue
-            uops = [(hb[i] + x_lo, inb[i] + x_lo * sw - pl + dx) for i in range(tc)]
-            self.alu(AluOp.MAX, uops, r, x_hi - x_lo, ow, 1, w, sw)
+        taps = [(max(0, -(-(pl - dx) // sw)), min(ow, (w - 1 + pl - dx) // sw + 1), dx)
+                for dx in range(kw)]  # fmt: skip
+        first = self._init(hb, r, ow, taps, (0, ow))
+        for x_lo, x_hi, dx in taps:
+            if x_lo < x_hi:
+                uops = [(hb[i] + x_lo, inb[i] + x_lo * sw - pl + dx) for i in range(tc)]
+                op = AluOp.ADD if (x_lo, x_hi, dx) == first else AluOp.MAX
+                self.alu(op, uops, r, x_hi - x_lo, ow, 1, w, sw)
         # 3. vertical maxima
-        self.fill_min(ob, th, ow)
-        for dy in range(kh):
-            y_lo = max(oy0, -(-(pt - dy) // sh))
-            y_hi = min(oy0 + th, (h - 1 + pt - dy) // sh + 1)
-            if y_lo >= y_hi:
-                continue
-            row = y_lo * sh - pt + dy - lo
-            uops = [(ob[i] + (y_lo - oy0) * ow, hb[i] + row * ow) for i in range(tc)]
-            self.alu(AluOp.MAX, uops, y_hi - y_lo, ow, ow, 1, sh * ow, 1)
+        taps = [(max(oy0, -(-(pt - dy) // sh)), min(oy0 + th, (h - 1 + pt - dy) // sh + 1), dy)
+                for dy in range(kh)]  # fmt: skip
+        first = self._init(ob, th, ow, taps, (oy0, oy0 + th))
+        for y_lo, y_hi, dy in taps:
+            if y_lo < y_hi:
+                row = y_lo * sh - pt + dy - lo
+                uops = [(ob[i] + (y_lo - oy0) * ow, hb[i] + row * ow) for i in range(tc)]
+                op = AluOp.ADD if (y_lo, y_hi, dy) == first else AluOp.MAX
+                self.alu(op, uops, y_hi - y_lo, ow, ow, 1, sh * ow, 1)
         # 4. store the int8 result
         dst = self.out.elem(cfg, MemType.OUT) + ((bn * cb + c0) * oh + oy0) * ow
         if tc == 1 or oh * ow <= MAX_FIELD:

@@ -110,10 +110,10 @@ class _Gen(AluStream):
         ub = [base + tc * r * w + i * r * 2 * w for i in range(tc)]
         src = self.data.elem(cfg, MemType.ACC_8BIT) + ((bn * cb + c0) * h + r0) * w
         self.load_int8(inb, src, h * w, r * w)
-        self.fill_min(ub, r, 2 * w)
+        self.reset(ub, r, 2 * w)  # zero, then each element is written once: ADD copies
         for dx in (0, 1):
             uops = [(ub[i] + dx, inb[i]) for i in range(tc)]
-            self.alu(AluOp.MAX, uops, r, w, 2 * w, 2, w, 1)
+            self.alu(AluOp.ADD, uops, r, w, 2 * w, 2, w, 1)
         out = self.out.elem(cfg, MemType.OUT)
         for i in range(tc):
             plane = (bn * cb + c0 + i) * 2 * h
