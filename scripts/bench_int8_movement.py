@@ -10,9 +10,10 @@ before this work. Per model: launches (accelerator / CPU), boundary launches (CP
 only quantize, dequantize, pack or unpack — each one an accelerator<->CPU crossing of a tensor),
 accelerator cycles, sequential co-run latency (accelerator at the config clock plus the per-launch
 overhead; CPU measured here, median of `--repeats` runs) with its CPU share, arena bytes, and
-whether the co-run is bit-exact with the int8 reference. Per operator: cycles, ALU micro-ops, and
-ALU utilization = ALU busy cycles (1 per immediate micro-op, 2 per tensor micro-op, the timing
-model's rates) / total cycles.
+whether the co-run is bit-exact with the int8 reference. Per operator: cycles, ALU micro-ops,
+GEMM-reset micro-ops, and ALU utilization = ALU busy cycles (1 per immediate micro-op, 2 per
+tensor micro-op, 1 per reset row: the timing model's rates) / total cycles; compute_dma = the
+share of cycles the compute module spends in its own DMA (the `ACC_8BIT` loads).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compiler.driver.compile_model import BOUNDARY_OPS, compile_model  # noqa: E402
 from compiler.models import resnet18  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
-from hw_sim.isa import AluInsn  # noqa: E402
+from hw_sim.isa import AluInsn, GemmInsn  # noqa: E402
 from runtime.device import get_device  # noqa: E402
 from runtime.executor import Executor, compare_integer_values, reference_values  # noqa: E402
 from runtime.profile import build_profile  # noqa: E402
@@ -88,11 +89,16 @@ def op_row(kern, cfg, shape) -> dict:
     dev = get_device("hw_sim", cfg)
     x = np.random.default_rng(0).integers(-128, 128, shape).astype(np.int8)
     _, stats = kern.run(dev, data=x)
-    busy = sum(i.n_uops * (1 if i.use_imm else 2) for i in kern.program.insns
-               if isinstance(i, AluInsn))  # fmt: skip
+    insns = kern.program.insns
+    alu = sum(i.n_uops * (1 if i.use_imm else 2) for i in insns if isinstance(i, AluInsn))
+    reset = sum(i.n_uops for i in insns if isinstance(i, GemmInsn) and i.reset)
+    compute = stats.modules["compute"]
     return {"shape": list(shape), "knobs": kern.knobs.to_dict(), "cycles": stats.total_cycles,
-            "alu_uops": stats.alu_uops, "alu_utilization": busy / stats.total_cycles,
-            "instructions": len(kern.program.insns)}  # fmt: skip
+            "alu_uops": stats.alu_uops, "reset_uops": reset,
+            "alu_utilization": (alu + reset) / stats.total_cycles,
+            "compute_busy": compute["busy"] / stats.total_cycles,
+            "compute_dma": compute["memory"] / stats.total_cycles,
+            "instructions": len(insns)}  # fmt: skip
 
 
 def main() -> None:
