@@ -9,7 +9,7 @@ Only the compute and store modules work: int8 operands are loaded into the accum
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -22,6 +22,27 @@ from hw_sim.program import DramBuffer, Program
 
 INT8_MIN = -128
 MAX_FIELD = (1 << 16) - 1  # LOAD/STORE y_size, x_size, x_stride
+
+
+@dataclass(frozen=True)
+class TileKnobs:
+    """The schedule of a hand-scheduled ALU operator: `tile_h` rows (output rows of a pool,
+    input rows of an upsample) and `tile_c` channel blocks per tile; `threads` 1 or 2 (tiles
+    alternate between two halves of the accumulator so a STORE overlaps the next tile)."""
+
+    tile_h: int = 1
+    tile_c: int = 1
+    threads: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputName:
+    """What the compile driver reads of an operator's output tensor: its DRAM buffer name."""
+
+    name: str = "out"
 
 
 class AluStream:

@@ -39,18 +39,13 @@ valid point for a tuner.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from compiler.te.ops import layout
-from compiler.vta.alu_stream import MAX_FIELD, AluStream, CompiledAluOp
+from compiler.vta.alu_stream import MAX_FIELD, AluStream, CompiledAluOp, OutputName, TileKnobs
 from hw_sim.config import HwConfig
 from hw_sim.isa import AluOp, MemType
 from hw_sim.program import Program
-
-
-@dataclass(frozen=True)
-class _Named:
-    name: str
 
 
 @dataclass
@@ -65,7 +60,7 @@ class MaxPoolOp:
     pads: tuple[int, int, int, int]  # top, left, bottom, right
     out_hw: tuple[int, int]
     kind: str = "maxpool"
-    output: _Named = _Named("out")
+    output: OutputName = OutputName()
     bias_gemm: None = None  # what the compile driver asks of every accelerator op
     acc_inputs: list = field(default_factory=list)
     steps: list = field(default_factory=list)
@@ -108,14 +103,7 @@ def maxpool_op(
     return op
 
 
-@dataclass(frozen=True)
-class MaxPoolKnobs:
-    tile_h: int = 1
-    tile_c: int = 1
-    threads: int = 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+MaxPoolKnobs = TileKnobs  # tile_h output rows, tile_c channel blocks, threads
 
 
 def _in_rows(op: MaxPoolOp, oy0: int, th: int) -> tuple[int, int]:

@@ -31,9 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 from compiler.te.ops import layout
-from compiler.vta.alu_stream import AluStream, CompiledAluOp
-from compiler.vta.maxpool import MaxPoolKnobs as UpsampleKnobs  # same knobs: rows, blocks, threads
-from compiler.vta.maxpool import _Named
+from compiler.vta.alu_stream import AluStream, CompiledAluOp, OutputName, TileKnobs
 from hw_sim.config import HwConfig
 from hw_sim.isa import AluOp, MemType
 
@@ -46,7 +44,7 @@ class Upsample2xOp:
     shape: tuple[int, int, int, int]
     blocks: tuple[int, int]
     kind: str = "upsample2x"
-    output: _Named = _Named("out")
+    output: OutputName = OutputName()
     bias_gemm: None = None
     acc_inputs: list = field(default_factory=list)
     steps: list = field(default_factory=list)
@@ -66,6 +64,9 @@ def upsample2x_op(cfg: HwConfig, shape: tuple[int, int, int, int], name: str = "
     op.pack["data"] = lambda x: {"data": layout.pack_nchw(x, bt, bo)}
     op.unpack = lambda y: layout.unpack_nchw(y, n, c)
     return op
+
+
+UpsampleKnobs = TileKnobs  # tile_h input rows, tile_c channel blocks, threads
 
 
 def tile_rows(op: Upsample2xOp, k: UpsampleKnobs) -> int:
