@@ -182,3 +182,14 @@ def test_vtac_maxpool_node_verifies_and_round_trips_through_text():
     g = b.build()
     assert g.types[g.outputs[0]].shape == (1, 16, 3, 3)
     assert str(parse_graph(str(g))) == str(g)
+
+
+def test_vtac_maxpool_window_larger_than_the_input_is_refused():
+    from compiler.graph.ir import GraphError
+
+    b = GraphBuilder("t", opset=13)
+    x = b.input("x", (1, 16, 2, 2), "int8")
+    with pytest.raises(GraphError, match="'big' \\(vtac.maxpool\\): the 5x5 window is larger"):
+        b.op(
+            "vtac.maxpool", [x], kernel_shape=(5, 5), strides=(1, 1), pads=(1, 1, 1, 1), name="big"
+        )
