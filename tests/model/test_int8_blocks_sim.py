@@ -125,3 +125,32 @@ def test_views_survive_the_artifact(tmp_path):
     for k in a:
         np.testing.assert_array_equal(res.outputs[k], a[k])
     assert loaded.cfg == cfg
+
+
+def test_partial_block_concat_and_asymmetric_pad_run_int8_on_the_cpu(cfg):
+    """12 + 12 channels (not whole blocks) and a (0, 0, 1, 1) zero pad: int8 CPU Concat and Pad
+    (LLVM kernels) between the accelerator launches, still bit-exact."""
+    from compiler.graph.builder import GraphBuilder
+
+    rng = np.random.default_rng(3)
+    b = GraphBuilder("partial", opset=13)
+    x = b.input("x", (1, 3, 8, 8))
+
+    def conv(v, cin, cout):
+        w = b.const("w", (rng.standard_normal((cout, cin, 3, 3)) * 0.3).astype(np.float32))
+        return b.op("Relu", [b.op("Conv", [v, w], pads=(1,) * 4)])
+
+    y = b.op("Concat", [conv(x, 3, 12), conv(x, 3, 12)], axis=1)
+    y = b.op("Pad", [y, b.const("p", np.array([0, 0, 0, 0, 0, 0, 1, 1]))], mode="constant")
+    b.output(conv(b.op("MaxPool", [y], kernel_shape=(3, 3)), 24, 16))
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    feed = samples(g, 1, seed=3)[0]
+    res = Executor(model).run(feed, keep_values=True)
+    assert compare_integer_values(res.values, reference_values(model, feed)) == []
+    assert launch_mismatches(model, res.values) == []
+    cpu = {la.ops[0]: la for la in model.launches if isinstance(la, CpuLaunch)}
+    for op in ("Concat", "Pad"):
+        assert cpu[op].nodes[0].impl == "llvm"
+        assert all(model.tensors[v].dtype == "int8" for v in cpu[op].writes)
+    assert "vtac.maxpool" in [op for la in model.accel_launches() for op in la.ops]
