@@ -69,7 +69,13 @@ def view_aliases(launches, nbytes: dict[str, int], fixed: set[str]) -> dict[str,
     """value -> (root, byte offset, possibly negative) for every value in a view group; roots
     map to themselves with offset 0. `fixed` values (graph inputs and outputs) take no part."""
     uf = _Offsets()
-    for node in view_nodes(launches):
+    nodes = view_nodes(launches)
+    # Values an accepted view computes (a concat's whole, a split's parts) hold bytes other
+    # members wrote; every other member is written by a launch (a rejected view copies), and
+    # those must not share bytes.
+    by_view: set[str] = set()
+    seen: set[str] = set()
+    for node in nodes:
         whole, parts = _parts(node)
         if whole in fixed or any(p in fixed for p in parts):
             continue
@@ -78,10 +84,24 @@ def view_aliases(launches, nbytes: dict[str, int], fixed: set[str]) -> dict[str,
         for p in parts:
             ok = ok and uf.join(p, whole, off)
             off += nbytes[p]
-        if not ok or off != nbytes[whole]:
+        mine = set(node.outputs)
+        seen.update([whole, *parts])
+        if not ok or off != nbytes[whole] or _writers_overlap(uf, seen, by_view | mine, nbytes,
+                                                               whole):  # fmt: skip
             uf.parent = snapshot  # contradicts an earlier view: this one copies
+        else:
+            by_view |= mine
     members = set(uf.parent) | {uf.find(v)[0] for v in uf.parent}
     return {v: uf.find(v) for v in members}
+
+
+def _writers_overlap(uf: _Offsets, seen: set[str], by_view: set[str], nbytes, value: str) -> bool:
+    """Whether two members of `value`'s group that real launches write share bytes (a concat of
+    one part of a split with a tensor placed where the other part lives, say)."""
+    root = uf.find(value)[0]
+    spans = sorted((uf.find(v)[1], uf.find(v)[1] + nbytes[v]) for v in seen
+                   if v not in by_view and uf.find(v)[0] == root)  # fmt: skip
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
 
 
 def plan_arena_with_views(
