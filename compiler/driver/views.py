@@ -8,8 +8,9 @@ A concat's inputs lie back to back in its output; a split's outputs back to back
 (whole channel blocks of one batch block are contiguous in the blocked layout). The constraints
 are joined with a union-find that keeps each value's byte offset from its root, so chains
 (a split whose parts feed a concat, SPPF's concat of pooled maps) share one buffer. A constraint
-that contradicts earlier ones (the same tensor at two places), or that involves a graph input or
-output (their bytes are the caller's), is dropped: that launch then copies on the CPU. Each
+that contradicts earlier ones (the same tensor at two places), that would put two tensors that
+launches write on the same bytes, or that involves a graph input or output (their bytes are the
+caller's), is dropped: that launch then copies on the CPU. Each
 buffer is planned as one arena value, live from its members' first write to their last read.
 
 `is_zero_copy(launch, tensors)` tells the executor that a view launch's operands already are
