@@ -2,6 +2,7 @@
 accelerator ALU operators (max pool, nearest x2 upsample) alone.
 
     .venv/bin/python scripts/bench_int8_movement.py [--config default] [--repeats 5] [--json]
+    .venv/bin/python scripts/bench_int8_movement.py --zoo squeezenet inception_v1 densenet
 
 "before" compiles the same model with the int8 data-movement rules off (`int8_ops.int8_form`
 keeps every node float, `block_views` rewrites nothing): max pool, concat, split, upsample and
@@ -106,6 +107,9 @@ def main() -> None:
     ap.add_argument("--config", default="default")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--zoo", nargs="*", default=None, metavar="NAME",
+                    help="also these cached real models (~/.cache/vtac/models/light, by name "
+                         "substring; none given: all)")  # fmt: skip
     args = ap.parse_args()
     cfg = load_config(args.config)
     from compiler.vta.maxpool import build_maxpool, maxpool_op
@@ -126,6 +130,13 @@ def main() -> None:
            "operators": rows, "models": {}}  # fmt: skip
     models = {"resnet18-224": resnet18(seed=0, image=224),
               "yolo_blocks-64 (c=32)": yolo_blocks(c=32, image=64)}  # fmt: skip
+    if args.zoo is not None:
+        from compiler.frontend.onnx_import import import_onnx
+
+        cache = Path.home() / ".cache" / "vtac" / "models" / "light"
+        for path in sorted(cache.glob("*.onnx")):
+            if not args.zoo or any(z in path.stem for z in args.zoo):
+                models[path.stem] = import_onnx(path)
     for name, g in models.items():
         out["models"][name] = {
             "before": model_row(g, cfg, False, args.repeats),
