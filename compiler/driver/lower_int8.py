@@ -2,6 +2,8 @@
 
 - `vtac.maxpool` (packed) alone -> `compiler.vta.maxpool.maxpool_op` (its own generator);
 - `vtac.upsample` (packed, ×2) alone -> `compiler.vta.upsample.upsample2x_op`;
+- a lone `vtac.requantize` of an accelerator value (a concat's alignment shift) ->
+  `elementwise_op` with one operand and the requantize's steps;
 - a standalone `vtac.add` (two packed int8 operands, aligned by left shifts) and the
   `vtac.requantize` after it -> `compiler.vta.elementwise.elementwise_op` with the requantize's
   shift/round/clip steps as its epilogue (the same steps a conv epilogue uses).
@@ -13,7 +15,7 @@ from compiler.driver.lower_group import GroupKernel, LoweringError, _check_imms,
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import HwConfig
 
-INT8_ANCHORS = {"vtac.maxpool", "vtac.upsample", "vtac.add"}
+INT8_ANCHORS = {"vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize"}
 
 
 def _plain_shape(packed: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -53,6 +55,16 @@ def lower_int8_group(graph: Graph, nodes: list[Node], cfg: HwConfig) -> GroupKer
         return GroupKernel(op, values, {}, anchor.outputs[0])
     from compiler.vta.elementwise import elementwise_op
 
+    if anchor.op == "vtac.requantize":  # alone (a concat's alignment shift): one operand
+        x = anchor.inputs[0]
+        t = graph.types[x]
+        if t.dtype not in ("int8", "int32") or len(nodes) != 1:
+            raise LoweringError(f"{anchor.name!r}: a lone requantize of {t.dtype}")
+        steps = _requantize_steps(anchor)
+        _check_imms(steps, f"group of {anchor.name!r}")
+        shape = _plain_shape(t.shape, anchor.name)
+        op = elementwise_op(cfg, shape, t.dtype, None, epilogue=steps, name=anchor.name)
+        return GroupKernel(op, {"a": x, op.output.name: anchor.outputs[0]}, {}, anchor.outputs[0])
     a, b = anchor.inputs
     types = [graph.types[v] for v in (a, b)]
     if any(t.dtype != "int8" for t in types) or types[0].shape != types[1].shape:

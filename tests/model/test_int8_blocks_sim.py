@@ -179,3 +179,31 @@ def test_a_view_that_would_overwrite_live_bytes_copies_instead(cfg):
              and la.ops[0] in ("vtac.concat", "vtac.split")}  # fmt: skip
     assert is_zero_copy(views["vtac.split"], model.tensors)
     assert not is_zero_copy(views["vtac.concat"], model.tensors)
+
+
+def test_concat_alignment_shift_runs_on_the_accelerator(cfg):
+    """Two branches with different exponents: the finer one is shifted on the accelerator (a
+    one-operand element-wise group), then the concat is a view; nothing falls back."""
+    from compiler.graph.builder import GraphBuilder
+
+    rng = np.random.default_rng(7)
+    c = cfg.block
+    b = GraphBuilder("align", opset=13)
+    x = b.input("x", (1, 3, 8, 8))
+
+    def conv(v, cin, cout, scale):
+        w = b.const("w", (rng.standard_normal((cout, cin, 3, 3)) * scale).astype(np.float32))
+        return b.op("Conv", [v, w], pads=(1,) * 4)
+
+    y1, y2 = conv(x, 3, c, 0.3), conv(x, 3, c, 4.0)
+    cat = b.op("Concat", [y1, y2], axis=1)
+    b.output(conv(cat, 2 * c, c, 0.3), y1)  # y1 has a second reader: no epilogue claims it
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert not model.meta["fallbacks"]
+    groups = [la.ops for la in model.accel_launches()]
+    assert ["vtac.requantize"] in groups
+    feed = samples(g, 1, seed=2)[0]
+    res = Executor(model).run(feed, keep_values=True)
+    assert compare_integer_values(res.values, reference_values(model, feed)) == []
+    assert launch_mismatches(model, res.values) == []
