@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from compiler.driver.link import ConstantPool, plan_arena, relocate
+from compiler.driver.link import ConstantPool, relocate
 from compiler.driver.lower_group import GroupKernel, lower_group
 from compiler.driver.model import AccelLaunch, CpuLaunch, FloatModel, LinkedModel, NodeSpec, Tensor
 from compiler.driver.stream_merge import merge_programs
+from compiler.driver.views import plan_arena_with_views, view_aliases
 from compiler.graph.ir import Graph, Node
 from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.passes.partition import node_macs
@@ -238,7 +239,9 @@ def _link(g, fg, cfg, launches: list, kernels: dict, keep_float: bool, fuse_acce
     values = [v for v in order]
     lifetimes = {v: (order[v], max(last.get(v, order[v]), order[v])) for v in values}
     sizes = {v: g.types[v].size * np.dtype(g.types[v].dtype).itemsize for v in values}
-    plan = plan_arena(sizes, lifetimes, align)
+    # channel concat/split views: their operands as slices of one buffer (views.py)
+    aliases = view_aliases(launches, sizes, set(g.inputs) | set(g.outputs))
+    plan = plan_arena_with_views(sizes, lifetimes, align, aliases)
     tensors = {
         v: Tensor(v, g.types[v].shape, g.types[v].dtype, arena_offset + plan.offsets[v])
         for v in values

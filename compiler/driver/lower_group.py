@@ -186,6 +186,11 @@ def lower_group(
 ) -> GroupKernel:
     """The `VtaOp` of an accelerator group (packed graph, see `pack_layout`)."""
     anchor = nodes[0]
+    if anchor.op in ("vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize"):
+        # int8 data movement and lone element-wise groups (lower_int8.py)
+        from compiler.driver.lower_int8 import lower_int8_group
+
+        return lower_int8_group(graph, nodes, cfg)
     if anchor.op not in ("vtac.conv2d", "vtac.dense") or not anchor.attr("packed", 0):
         raise LoweringError(f"group starts with {anchor.op} {anchor.name!r}, not a packed GEMM op")
     steps, residual, output = _epilogue(graph, nodes)

@@ -21,6 +21,8 @@ from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.pipeline import compile_for_accel
 from hw_sim.config import HwConfig
 
+TUNED_KINDS = ("conv2d", "group_conv2d", "dense")
+
 
 def _task_of(op, cfg: HwConfig, name: str):
     from compiler.tune.task import Task
@@ -46,6 +48,8 @@ def model_tasks(graph: Graph, cfg: HwConfig, samples: Iterable[Mapping[str, np.n
             op = lower_group(g, nodes, cfg).op
         except (LoweringError, ValueError):
             continue  # runs on the CPU: nothing to tune on the accelerator
+        if op.kind not in TUNED_KINDS:
+            continue  # max pooling / element-wise: not tuner task kinds yet
         task = _task_of(op, cfg, nodes[0].name)
         if task.key not in seen:
             seen.add(task.key)
@@ -67,6 +71,8 @@ class RecordsKnobs:
         from compiler.tune.records import best_knobs
         from compiler.tune.task import task_key_from_op
 
+        if op.kind not in TUNED_KINDS:
+            return None
         # The best record whatever its bias placement: compile_model rebuilds the operator
         # with the record's `bias_on` when it differs from how the operator was built.
         knobs = best_knobs(self.records, task_key_from_op(op, self.cfg))

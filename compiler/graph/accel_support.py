@@ -15,11 +15,13 @@ Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
 - ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.max` (with
   an int8 tensor: LeakyRelu / PRelu as max(v, slope * v)), `vtac.requantize`
   (shift, min/max clip, relu).
+- `vtac.maxpool` and a standalone int8 `vtac.add` (`accel_int8.py`).
 Everything else runs on the CPU, with the reason stated.
 """
 
 from __future__ import annotations
 
+from compiler.graph.accel_int8 import INT8_ACCEL_OPS, int8_accel_support
 from compiler.graph.depthwise import depthwise_geometry_problem, is_depthwise
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
@@ -37,8 +39,7 @@ CPU_REASONS = {
     "Conv": "float convolution (not quantized; the accelerator computes int8 only)",
     "Gemm": "float dense layer (not quantized; the accelerator computes int8 only)",
     "MatMul": "float matmul (not quantized; the accelerator computes int8 only)",
-    "MaxPool": "pooling has no accelerator kernel",
-    # average pools the accelerator can run were rewritten to depthwise convs (avgpool_as_conv)
+    "MaxPool": "float pooling (its input has no int8 form; vtac.maxpool runs on the accelerator)",
     "AveragePool": "not a depthwise conv: count_include_pad=0 with pads, a non-square window, "
     "unequal strides/pads or a window beyond the weight SRAM",
     "GlobalAveragePool": "not a depthwise conv: a non-square input or a window beyond the "
@@ -118,6 +119,8 @@ def support(node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]) -> 
     """
     if node.op in GEMM_OPS:
         return gemm_support(node, graph, cfg)
+    if node.op in INT8_ACCEL_OPS:  # max pooling, standalone element-wise add
+        return int8_accel_support(node, graph, cfg, accel_values)
     if node.op in ALU_OPS:
         if node.inputs[0] not in accel_values:
             return f"{node.op} runs on the ALU only as an epilogue of accelerator work"

@@ -15,11 +15,13 @@ from compiler.graph.accel_support import float_anchor_support
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
 from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
+from compiler.graph.passes.block_views import block_views
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
 from compiler.graph.passes.fold_constants import fold_constants
 from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
+from compiler.graph.passes.fold_pad import fold_pad_into_conv
 from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
@@ -40,6 +42,11 @@ OPTIMIZE: list[GraphPass] = [
     ),
     GraphPass(
         "fold_batchnorm", fold_batchnorm, "BN disappears into conv/gemm weights before quantization"
+    ),
+    GraphPass(
+        "fold_pad_into_conv",
+        fold_pad_into_conv,
+        "a zero Pad before a conv becomes its padding (the DMA pads for free)",
     ),
     GraphPass("cse", eliminate_common_subexpressions, "duplicate constants and shape ops merge"),
     GraphPass("dce", eliminate_dead_code, "orphans of the passes above go away"),
@@ -127,6 +134,11 @@ def compile_for_accel(
         ),
         GraphPass(
             "pack_layout", lambda g: pack_layout(g, cfg), "accelerator regions use blocked layouts"
+        ),
+        GraphPass(
+            "block_views",
+            lambda g: block_views(g, cfg),
+            "channel concat/split of packed values become views (zero-copy when linked)",
         ),
         GraphPass("dce", eliminate_dead_code, "drop dequantize/pack nodes nobody reads"),
         GraphPass("fuse_ops", fuse_ops, "one kernel per group, never across targets"),

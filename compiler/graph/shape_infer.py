@@ -15,6 +15,7 @@ import numpy as np
 from compiler.graph.ir import GraphError, Node, TensorType
 from compiler.graph.ref import KERNELS, KernelCtx, KernelError
 from compiler.graph.ref.pool import pool_geometry
+from compiler.graph.ref.vtac_pool import maxpool_attrs, maxpool_out_size
 
 # Computed values up to this many elements are kept for later shape computations.
 KNOWN_VALUE_LIMIT = 1 << 16
@@ -147,6 +148,18 @@ def _rule(node: Node, ins: list[TensorType | None], ctx: KernelCtx) -> list[Tens
         x = ins[0]
         out = pool_geometry(ctx, x.shape[2:])[-1]
         return [TensorType(x.shape[:2] + tuple(out), x.dtype)]
+    if op == "vtac.maxpool" and ins[0]:  # closed form: the reference would pool zeros
+        (kh, kw), (sh, sw), (t, l, b, r) = maxpool_attrs(ctx)
+        x = ins[0]
+        oh = maxpool_out_size(x.shape[2], kh, sh, t, b)
+        ow = maxpool_out_size(x.shape[3], kw, sw, l, r)
+        if oh < 1 or ow < 1:
+            raise GraphError(f"node {node.name!r} (vtac.maxpool): the {kh}x{kw} window is larger "
+                             f"than the padded input {x.shape[2:4]}")  # fmt: skip
+        return [TensorType((*x.shape[:2], oh, ow, *x.shape[4:]), "int8")]
+    if op == "vtac.upsample" and ins[0]:
+        f, x = int(ctx.attr("factor", 2)), ins[0]
+        return [TensorType((*x.shape[:2], f * x.shape[2], f * x.shape[3], *x.shape[4:]), x.dtype)]
     if op in ("GlobalAveragePool", "GlobalMaxPool") and ins[0]:
         x = ins[0]
         return [TensorType(x.shape[:2] + (1,) * (x.rank - 2), x.dtype)]

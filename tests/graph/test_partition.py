@@ -76,5 +76,5 @@ def test_float_ops_fall_back_and_report_lists_them(cfg, rng):
     assert report.cpu_macs == 4 * 6 * 6 * 3 * 9
     text = report.render()
     assert "Conv: float convolution (not quantized" in text and "-> fconv" in text
-    assert "MaxPool: pooling has no accelerator kernel -> pool" in text
+    assert "MaxPool: float pooling (its input has no int8 form" in text and "-> pool" in text
     assert "Softmax: softmax needs exp/div (float) -> sm" in text

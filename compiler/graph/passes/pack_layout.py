@@ -7,7 +7,8 @@ zero-padded to the block, so a 3-channel first layer becomes one full input bloc
 region, values stay packed; `vtac.pack` is inserted where a value enters the region and
 `vtac.unpack` (restoring the original value name, dropping the padding) where a value leaves it
 for a CPU consumer or a graph output. Zero padding stays zero through conv (zero weights and
-bias), add and requantize, so the padded channels never leak.
+bias), add, requantize, max pooling (max of zeros) and upsampling, so the padded channels never
+leak.
 
 Needs `partition` first (it packs only nodes with target "accel"). Block sizes come from the
 `HwConfig`. A depthwise conv becomes a grouped conv with block-diagonal weights (its packed
@@ -85,6 +86,8 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
             attrs["packed"] = 1
         elif node.op in ("vtac.add", "vtac.max"):
             ins[1] = packed_input(ins[1])
+        elif node.op in ("vtac.maxpool", "vtac.upsample"):
+            attrs["packed"] = 1  # pools H, W of the blocked tensor; padded channels stay 0
         # Per-channel vectors (requantize shifts, add align) are padded like a bias; padded
         # channels hold zeros, which any shift keeps zero.
         vec = {"vtac.add": 2, "vtac.max": 2, "vtac.requantize": 1}.get(node.op)

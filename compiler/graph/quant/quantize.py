@@ -19,8 +19,10 @@ the requantize then takes a per-channel shift vector, and before a residual add 
 align vector brings the accumulator to one exponent (docs/quantization.md). Exponents of
 activations come from calibration (`calibrate.py`). Float values keep their names, so graph
 inputs and outputs are unchanged; int8 forms are named `<value>_q`.
-Everything else stays float. `keep_first_float` / `keep_last_float` leave the first / last
-anchor (in node order) in float.
+Data movement between quantized layers (max pool, concat, split, nearest resize, zero pad,
+reshapes, relu/clip, a lone residual add) stays int8: `int8_ops.int8_form`, called for every
+other node. Everything else stays float. `keep_first_float` / `keep_last_float` leave the
+first / last anchor (in node order) in float.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
 from compiler.graph.quant.calibrate import pow2_exponent
+from compiler.graph.quant.int8_ops import int8_form, make_ctx
 from compiler.graph.quant.per_channel import quantize_weights, requantize_shifts, weight_exponents
 from compiler.graph.ref import KernelCtx
 from compiler.graph.ref.nn import conv_pads
@@ -253,9 +256,11 @@ def quantize_int8(
             int8_of[value] = (q, e)
         return int8_of[value]
 
+    i8 = make_ctx(graph, int8_of, exp_of, out_nodes, names, types)
     for original in graph.nodes:
         if original.name not in absorbed:
-            out_nodes.append(original)
+            if not int8_form(original, i8):  # data movement stays int8 (int8_ops.py)
+                out_nodes.append(original)
             continue
         if original.name not in emit_at:
             continue
@@ -329,6 +334,7 @@ def quantize_int8(
             f"{final}_q",
         )
         int8_of[final] = (yq, ey)
+        i8.native.add(yq)
         emit("vtac.dequantize", [yq], graph.types[final], {"exp": ey}, final, out=final)
         per_c = [int(e) for e in ew_c] if (ew_c != ew).any() else None
         plan.layers.append(

@@ -64,4 +64,5 @@ from compiler.graph.ref import (  # noqa: E402, F401
     resize,
     shape_ops,
     vtac_ops,
+    vtac_pool,
 )

@@ -1,0 +1,39 @@
+"""What the accelerator runs of the int8 data-movement ops (`compiler/graph/quant/int8_ops.py`).
+
+Mirrors `compiler/vta/maxpool.py` and `compiler/vta/elementwise.py` (the backend owns the
+truth; a tile that does not fit the accumulator is found when the operator is built, and the
+group then runs on the CPU with that reason):
+- `vtac.maxpool` (int8, 4-D): any kernel, stride, and pads smaller than the kernel;
+- `vtac.upsample` (int8, 4-D, factor 2): nearest ×2 (`compiler/vta/upsample.py`);
+- `vtac.add` of two int8 tensors of one 4-D or 2-D shape that is not a conv's epilogue: its own
+  element-wise group (`(a << sa) + (b << sb)`, then the `vtac.requantize` that follows it).
+"""
+
+from __future__ import annotations
+
+from compiler.graph.ir import Graph, Node
+from hw_sim.config import HwConfig
+
+INT8_ACCEL_OPS = {"vtac.maxpool", "vtac.upsample", "vtac.add"}
+
+
+def int8_accel_support(
+    node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]
+) -> str | None:
+    """None if `node` runs on the accelerator, else the reason (see the module docstring)."""
+    types = [graph.types[v] for v in node.inputs]
+    if node.op in ("vtac.maxpool", "vtac.upsample"):
+        if types[0].dtype != "int8" or types[0].rank != 4:
+            return f"{node.op} on {types[0].dtype} rank {types[0].rank} (int8 NCHW runs)"
+        if node.op == "vtac.upsample" and int(node.attr("factor", 2)) != 2:
+            return "nearest upsampling by a factor other than 2"
+        return None
+    if node.inputs[0] in accel_values:
+        return None  # an epilogue of accelerator work
+    if len(types) != 2 or any(t.dtype != "int8" for t in types):
+        return "a standalone vtac.add runs on the accelerator for two int8 operands"
+    if types[0].shape != types[1].shape or types[0].rank not in (2, 4):
+        return "a standalone vtac.add needs two operands of one NCHW or NC shape"
+    if max(int(node.attr("shift_a", 0)), int(node.attr("shift_b", 0))) > 15:
+        return "an alignment shift above the ALU's 15"
+    return None
