@@ -62,6 +62,7 @@ class MaxPoolOp:
     kind: str = "maxpool"
     output: OutputName = OutputName()
     bias_gemm: None = None  # what the compile driver asks of every accelerator op
+    alu_bias: bool = False  # likewise (no bias)
     acc_inputs: list = field(default_factory=list)
     steps: list = field(default_factory=list)
     pack: dict = field(default_factory=dict)

@@ -46,6 +46,7 @@ class Upsample2xOp:
     kind: str = "upsample2x"
     output: OutputName = OutputName()
     bias_gemm: None = None
+    alu_bias: bool = False  # likewise (no bias)
     acc_inputs: list = field(default_factory=list)
     steps: list = field(default_factory=list)
     pack: dict = field(default_factory=dict)
