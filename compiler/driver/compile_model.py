@@ -24,7 +24,7 @@ from compiler.driver.model import AccelLaunch, CpuLaunch, FloatModel, LinkedMode
 from compiler.driver.stream_merge import merge_programs
 from compiler.graph.ir import Graph, Node
 from compiler.graph.passes.fuse_ops import group_table
-from compiler.graph.passes.partition import node_macs
+from compiler.graph.passes.partition import node_macs, unpadded_macs
 from compiler.graph.pipeline import compile_for_accel
 from hw_sim.config import HwConfig
 from hw_sim.program import dram_alignment
@@ -61,12 +61,6 @@ def _cpu_impl(node: Node, graph: Graph, constants: Mapping[str, np.ndarray]) -> 
     return spec
 
 
-def _unpadded_macs(nodes: list[Node], float_graph: Graph) -> int:
-    """MACs of the layers as the model states them (float graph, before channel padding)."""
-    by_name = {n.name: n for n in float_graph.nodes}
-    return sum(node_macs(by_name[n.name], float_graph) for n in nodes if n.name in by_name)
-
-
 def _build_accel(nodes: list[Node], graph: Graph, cfg: HwConfig, bias_on: str, knobs_for):
     from compiler.vta.build import build
 
@@ -92,7 +86,7 @@ def _accel_launch(gid: int, nodes: list[Node], g: Graph, fg: Graph, kernel, comp
     refs = [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel") for n in nodes]
     return AccelLaunch(
         nodes[0].name, [gid], [n.name for n in nodes], [n.op for n in nodes], compiled.program,
-        reads, [kernel.output], _unpadded_macs(nodes, fg), sum(node_macs(n, g) for n in nodes),
+        reads, [kernel.output], unpadded_macs(nodes, g, fg), sum(node_macs(n, g) for n in nodes),
         [compiled.knobs.to_dict()], refs,
     )  # fmt: skip
 
@@ -102,7 +96,7 @@ def _cpu_launch(gid: int, nodes: list[Node], g: Graph, fg: Graph, reason: str) -
     produced = {o for n in nodes for o in n.outputs if o}
     reads = {v for n in nodes for v in n.inputs if v and v not in produced | g.constants.keys()}
     return CpuLaunch(
-        nodes[0].name, [gid], specs, sorted(reads), sorted(produced), _unpadded_macs(nodes, fg),
+        nodes[0].name, [gid], specs, sorted(reads), sorted(produced), unpadded_macs(nodes, g, fg),
         all(n.op in BOUNDARY_OPS for n in nodes), reason,
     )  # fmt: skip
 
