@@ -76,7 +76,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.frontend.onnx_import import FrontendError, import_onnx
+    from compiler.frontend.onnx_import import FrontendError
     from compiler.graph.executor import ExecutionError
     from compiler.graph.ir import GraphError
     from compiler.graph.passes.fuse_ops import group_table

@@ -4,7 +4,8 @@
     vtac run model.vtac --input img.png [--device sim|rtl|cpu] [--batch N] [--profile]
     vtac profile model.vtac [--trace t.json] [--plot p.png]
 
-MODEL may also name a built-in model (`resnet18`, `mobilenet`, `yolo`). Errors a user can cause are one line.
+MODEL may also name a built-in model (`resnet18`, `mobilenet`, `yolo`). Errors a user can cause
+are one line.
 """
 
 from __future__ import annotations
@@ -457,7 +458,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # noqa: E501
-    p.add_argument("model", help="an .onnx file, or a built-in model name (resnet18, mobilenet, yolo)")
+    p.add_argument(
+        "model", help="an .onnx file, or a built-in model name (resnet18, mobilenet, yolo)"
+    )
     p.add_argument(
         "-o",
         "--output",

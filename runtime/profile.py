@@ -4,9 +4,10 @@ Rows are launches (a fused group, or several with merged accelerator streams), s
 device, ops, time, share of the sequential total, MACs (unpadded, as the model states them),
 GOPS, accelerator utilization (the layer's own GEMM micro-ops, channels padded to blocks, per
 cycle) and DRAM bytes (accelerator: bytes its DMA moved; CPU: bytes of the tensors it read and
-wrote). The summary counts the accelerator <-> CPU boundary crossings (values produced on one
-side and read on the other, with their bytes) and splits the time into accelerator, CPU compute, and boundary work (quantize,
-pack, unpack, dequantize), and gives the Amdahl bound: the speed-up if the CPU part cost nothing.
+wrote). The summary splits the time into accelerator, CPU compute, and boundary work (quantize,
+pack, unpack, dequantize), gives the Amdahl bound (the speed-up if the CPU part cost nothing)
+and counts the accelerator <-> CPU boundary crossings: values produced on one side and read on
+the other, with their bytes.
 """
 
 from __future__ import annotations

@@ -33,9 +33,11 @@ class Crossings:
         return self.to_accel_bytes + self.to_cpu_bytes
 
     def to_json(self) -> dict:
-        return {"boundary_crossings": self.count, "boundary_bytes": self.nbytes,
-                "to_accel": self.to_accel, "to_cpu": self.to_cpu,
-                "to_accel_bytes": self.to_accel_bytes, "to_cpu_bytes": self.to_cpu_bytes}  # fmt: skip
+        return {
+            "boundary_crossings": self.count, "boundary_bytes": self.nbytes,
+            "to_accel": self.to_accel, "to_cpu": self.to_cpu,
+            "to_accel_bytes": self.to_accel_bytes, "to_cpu_bytes": self.to_cpu_bytes,
+        }  # fmt: skip
 
     def render(self) -> str:
         return (
