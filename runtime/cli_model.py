@@ -88,6 +88,7 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
         knobs_for = records_knobs(args.records, cfg)
     try:
         model = compile_model(graph, cfg, samples, fuse_accel=args.fuse_accel,
+                              fuse_boundaries=not getattr(args, "no_fuse_boundaries", False),
                               bias_on=args.bias_on, keep_float_model=not args.no_float_model,
                               knobs_for=knobs_for, progress=progress,
                               meta={**source, "calibration": calib})  # fmt: skip
@@ -479,6 +480,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="default", help="hardware config name or .json path")
     p.add_argument("--fuse-accel", action="store_true",
                    help="run consecutive accelerator groups as one instruction stream")  # fmt: skip
+    p.add_argument("--no-fuse-boundaries", action="store_true",
+                   help="run each boundary node (unpack, dequantize, activation, quantize, "
+                        "pack) as its own CPU launch, not one fused kernel per boundary")  # fmt: skip
     p.add_argument("--bias-on", choices=("gemm", "alu"), default="gemm",
                    help="which unit adds conv biases (default gemm)")  # fmt: skip
     p.add_argument("--records", metavar="LOG",
