@@ -481,8 +481,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fuse-accel", action="store_true",
                    help="run consecutive accelerator groups as one instruction stream")  # fmt: skip
     p.add_argument("--no-fuse-boundaries", action="store_true",
-                   help="run each boundary node (unpack, dequantize, activation, quantize, "
-                        "pack) as its own CPU launch, not one fused kernel per boundary")  # fmt: skip
+                   help="one CPU launch per boundary node (unpack, dequantize, activation, "
+                        "quantize, pack), not one fused kernel per boundary")  # fmt: skip
     p.add_argument("--bias-on", choices=("gemm", "alu"), default="gemm",
                    help="which unit adds conv biases (default gemm)")  # fmt: skip
     p.add_argument("--records", metavar="LOG",
