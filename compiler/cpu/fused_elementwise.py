@@ -7,7 +7,7 @@ the blocked output [N/bn, C/bc, H, W, bn, bc] (padded channels written as zero);
 the plain (NCHW) shape. A step's value at an output element is an expression of the steps
 before it, each written as its single-node CPU kernel writes it (`elementwise.UNARY`,
 `BINARY`, the int8 quantize/dequantize formulas), so the float math is the same operations in
-the same order. A `vtac.unpack` of a tensor blocked like the output reads it at the output's
+the same order, each step's result rounded to float32 (no FMA across steps). A `vtac.unpack` of a tensor blocked like the output reads it at the output's
 own index (no division); other inputs are read at the element's NCHW index, broadcast NumPy
 style, with the channel clamped so padded lanes stay in bounds (their result is discarded).
 Inputs that are scalar constants (`consts`) become immediates.
@@ -72,7 +72,10 @@ def step_types(steps: Sequence[Mapping], in_types: Sequence[tuple[tuple, str]]):
             shapes = [typ(r)[0] for r in refs]
             if any(typ(r)[1] != F32 for r in refs):
                 raise FuseError(f"step {k}: {op} takes float32 operands here")
-            out.append((tuple(np.broadcast_shapes(*shapes)), F32))
+            try:
+                out.append((tuple(np.broadcast_shapes(*shapes)), F32))
+            except ValueError:
+                raise FuseError(f"step {k}: {op} of shapes {shapes} does not broadcast") from None
     return out
 
 
@@ -96,15 +99,19 @@ def fused_elementwise(
     consts: Mapping[int, float] | None = None,
     knobs: MapKnobs | None = None,
 ) -> PrimFunc:
-    """PrimFunc `fused(in0, ..., out)` computing the steps (see the module docstring)."""
+    """PrimFunc `fused(in0, ..., out)` computing the steps (see the module docstring); the
+    inputs in `consts` are immediates, not parameters."""
     consts = dict(consts or {})
     types, logical = chain_types(steps, in_types)
     out_shape, out_dtype = types[-1]
     last = steps[-1]
     packed_out = last["op"] == "vtac.pack"
     rank = len(logical)
+    params = [k for k in range(len(in_types)) if k not in consts]
+    position = {k: p for p, k in enumerate(params)}
 
-    def body(tensors, idx):
+    def body(params_t, idx):
+        tensors = {k: params_t[p] for k, p in position.items()}
         if packed_out:
             bn, bc = int(last["attrs"]["bn"]), int(last["attrs"]["bc"])
             n, c = idx[0] * Const(bn) + idx[4], idx[1] * Const(bc) + idx[5]
@@ -152,10 +159,16 @@ def fused_elementwise(
                 v = ew.BINARY[BINARY_STEPS[op]](load(refs[0]), load(refs[1]))
             else:
                 v = ew.UNARY[UNARY_STEPS[op]](load(refs[0]), **_unary_attrs(op, a, refs, consts))
+            # A step ending in a multiply is rounded like a stored result: through float64 and
+            # back (exact; LLVM folds it away) so the code generator does not contract it with
+            # the next step's add into an FMA, which the separate steps (and the reference) do
+            # not do. (The simplifier drops a same-type Cast, so that cannot be the barrier.)
+            if isinstance(v, BinOp) and v.op == "mul" and v.dtype == F32:
+                v = Cast(F32, Cast("float64", v))
             vals.append(v)
         return vals[-1]
 
-    inputs = [(f"in{k}", shape if shape else (1,), dt) for k, (shape, dt) in enumerate(in_types)]
+    inputs = [(f"in{k}", in_types[k][0] or (1,), in_types[k][1]) for k in params]
     return te_map("fused_elementwise", out_shape, inputs, body, out_dtype, knobs)
 
 

@@ -374,7 +374,8 @@ def vtac_fused_elementwise(ctx, *xs):
 
     steps = ctx.attr("steps")
     consts = {int(k): float(v) for k, v in dict(ctx.attr("consts", {})).items()}
-    arrays = [np.ascontiguousarray(x).reshape(x.shape or (1,)) for x in xs]
+    arrays = [np.ascontiguousarray(x).reshape(x.shape or (1,))
+              for k, x in enumerate(xs) if k not in consts]  # fmt: skip
     in_types = [(tuple(x.shape), x.dtype.name) for x in xs]
     try:
         out_shape, out_dtype = step_types(steps, in_types)[-1]
