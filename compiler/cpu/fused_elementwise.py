@@ -7,8 +7,9 @@ the blocked output [N/bn, C/bc, H, W, bn, bc] (padded channels written as zero);
 the plain (NCHW) shape. A step's value at an output element is an expression of the steps
 before it, each written as its single-node CPU kernel writes it (`elementwise.UNARY`,
 `BINARY`, the int8 quantize/dequantize formulas), so the float math is the same operations in
-the same order, each step's result rounded to float32 (no FMA across steps). A `vtac.unpack` of a tensor blocked like the output reads it at the output's
-own index (no division); other inputs are read at the element's NCHW index, broadcast NumPy
+the same order, each step's result rounded to float32 (no FMA across steps). A `vtac.unpack`
+of a tensor blocked like the output reads it at the output's own index (no division); other
+inputs are read at the element's NCHW index, broadcast NumPy
 style, with the channel clamped so padded lanes stay in bounds (their result is discarded).
 Inputs that are scalar constants (`consts`) become immediates.
 """
