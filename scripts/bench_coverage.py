@@ -53,14 +53,14 @@ def model_sources(cache: Path) -> list[tuple[str, object]]:
     return out
 
 
-def measure(name: str, load, cfg, repeats: int) -> dict:
+def measure(name: str, load, cfg, repeats: int, fuse_boundaries: bool = True) -> dict:
     t0 = time.perf_counter()
     g = load()
     inputs = {n: (g.types[n].shape, g.types[n].dtype) for n in g.inputs}
     rng = np.random.default_rng(1)
     calib = [{n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()} for _ in range(2)]
     feed = {n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()}
-    model = compile_model(g, cfg, calib)
+    model = compile_model(g, cfg, calib, fuse_boundaries=fuse_boundaries)
     compile_s = time.perf_counter() - t0
     run = corun(model, feed, repeats)
     prof = run["profile"]
@@ -120,18 +120,21 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="CPU timing repeats (median)")
     ap.add_argument("--only", default="", help="comma-separated model names (default: all)")
     ap.add_argument("--cache", default=str(Path.home() / ".cache" / "vtac" / "models"))
+    ap.add_argument("--no-fuse-boundaries", action="store_true",
+                    help="one CPU launch per boundary node (the compiler before fused "
+                         "boundary kernels)")  # fmt: skip
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     cfg = load_config(args.config)
     only = {s for s in args.only.split(",") if s}
     doc = {"host": host_cpu(), "config": cfg.name, "commit": _commit(),
            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-           "models": []}  # fmt: skip
+           "fuse_boundaries": not args.no_fuse_boundaries, "models": []}  # fmt: skip
     for name, load in model_sources(Path(args.cache)):
         if only and name not in only:
             continue
         try:
-            row = measure(name, load, cfg, args.repeats)
+            row = measure(name, load, cfg, args.repeats, not args.no_fuse_boundaries)
         except Exception as e:  # noqa: BLE001 -- one model's failure is a row, not the end
             row = {"name": name, "error": f"{type(e).__name__}: {e}"}
             traceback.print_exc(file=sys.stderr)
