@@ -8,7 +8,8 @@ instead of one launch and one intermediate tensor per node.
 Runs on the final graph (after `fuse_ops`), before the driver turns groups into launches. A
 chain grows from a seed node through consumers of its values while every value it produces,
 but the last, is read only inside it (so the fused node has one output and the graph stays
-acyclic), and is kept only if it holds at least one boundary op and two nodes. The fused node
+acyclic), and is kept only if it holds at least one boundary op and two nodes, and is not a
+bare quantize + pack (see NOT_ALONE). The fused node
 sits where the chain's last node was; groups are renumbered in order.
 """
 
@@ -23,6 +24,11 @@ from compiler.graph.ir import Graph, NameGen, Node
 from compiler.graph.ref.fused import FUSED_OP
 
 BOUNDARY_STEPS = INT8_STEPS
+# Not worth one kernel: reading a plain (NCHW) tensor at a blocked output's index gathers
+# across channels, which made a fused quantize + pack ~1.3-1.8x slower than the separate
+# quantize and layout kernels (scripts/bench_boundary.py's host); with any computation in the
+# chain, or an unpack first, the fused pass wins or ties.
+NOT_ALONE = ("vtac.quantize", "vtac.pack")
 
 
 def _candidate(node: Node, graph: Graph) -> bool:
@@ -72,7 +78,8 @@ def _grow(seed: int, nodes: list[Node], graph: Graph, consumers, taken: set[int]
         ]  # fmt: skip
         chain = [nodes[i] for i in members]
         if (len(members) >= 2 and open_values == [nodes[members[-1]].outputs[0]]
-                and any(n.op in BOUNDARY_STEPS for n in chain)):  # fmt: skip
+                and any(n.op in BOUNDARY_STEPS for n in chain)
+                and tuple(n.op for n in chain) != NOT_ALONE):  # fmt: skip
             try:
                 _steps(chain, graph)
             except FuseError:
