@@ -139,7 +139,7 @@ def test_fused_model_survives_the_artifact(tmp_path):
 
 
 @pytest.mark.sim
-def test_mobilenet_co_runs_bit_exactly(cfg):
+def test_mobilenet_co_runs_bit_exactly(cfg, tmp_path):
     g = mobilenet(seed=1, image=64, width=0.5, classes=10)
     model = compile_model(g, cfg, _uniform(g, 2, 0))
     chains = Counter(
@@ -150,3 +150,8 @@ def test_mobilenet_co_runs_bit_exactly(cfg):
     feed = _uniform(g, 1, 3)[0]
     res = Executor(model).run(feed, keep_values=True)
     assert launch_mismatches(model, res.values) == []
+    # the Clip bounds (immediates keyed by input index) survive the artifact's JSON
+    save_artifact(model, tmp_path / "m.vtac")
+    again = Executor(load_artifact(tmp_path / "m.vtac")).run(feed)
+    for o in model.outputs:
+        np.testing.assert_array_equal(res.outputs[o], again.outputs[o])
