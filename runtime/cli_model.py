@@ -102,6 +102,16 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
     return model
 
 
+def _boundary_line(model) -> str:
+    from compiler.graph.ref.fused import FUSED_OP
+    from runtime.profile import model_crossings
+
+    c = model_crossings(model)
+    fused = sum(1 for la in model.cpu_launches() for n in la.nodes if n.op == FUSED_OP)
+    return (f"  boundaries: {c.count} accelerator <-> CPU crossing(s), {_bytes(c.nbytes)}; "
+            f"{fused} fused boundary kernel(s) on the CPU")  # fmt: skip
+
+
 def _summary(model, size: int | None) -> str:
     acc, cpu = model.accel_launches(), model.cpu_launches()
     macs_a = sum(la.macs for la in acc)
@@ -117,6 +127,7 @@ def _summary(model, size: int | None) -> str:
         f"({share:.1f}%, unpadded shapes); config {model.cfg.name}",
         f"  DRAM: constants {_bytes(model.arena_offset)}, activation arena "
         f"{_bytes(model.arena_bytes)} peak vs {_bytes(model.arena_total_bytes)} without reuse",
+        _boundary_line(model),
         f"  compile {model.meta['compile_seconds']:.1f} s"
         + (f", artifact {_bytes(size)}" if size is not None else ""),
     ]

@@ -31,7 +31,9 @@ def test_compile_prints_a_summary(compiled, capsys):
     assert main(["compile", str(d / "r18.onnx"), "--config", "small", "-o", str(d / "b.vtac")]) == 0
     cap = capsys.readouterr()
     assert "warning: no --calib given" in cap.err
-    assert "21 accelerator and 11 CPU launches" in cap.out and "unpadded" in cap.out
+    assert "21 accelerator and 13 CPU launches" in cap.out and "unpadded" in cap.out
+    assert "boundaries: 6 accelerator <-> CPU crossing(s)" in cap.out
+    assert "2 fused boundary kernel(s) on the CPU"  # unpack + dequantize in cap.out
     assert "activation arena" in cap.out and "peak vs" in cap.out and "artifact written" in cap.out
 
 
