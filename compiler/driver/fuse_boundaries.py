@@ -9,8 +9,8 @@ Runs on the final graph (after `fuse_ops`), before the driver turns groups into 
 chain grows from a seed node through consumers of its values while every value it produces,
 but the last, is read only inside it (so the fused node has one output and the graph stays
 acyclic), and is kept only if it holds at least one boundary op and two nodes, and is not a
-bare quantize + pack (see NOT_ALONE). The fused node
-sits where the chain's last node was; groups are renumbered in order.
+bare quantize + pack (see NOT_ALONE). The fused node sits where the chain's last node was;
+groups are renumbered in order.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from compiler.graph.ref.fused import FUSED_OP
 BOUNDARY_STEPS = INT8_STEPS
 # Not worth one kernel: reading a plain (NCHW) tensor at a blocked output's index gathers
 # across channels, which made a fused quantize + pack ~1.3-1.8x slower than the separate
-# quantize and layout kernels (scripts/bench_boundary.py's host); with any computation in the
-# chain, or an unpack first, the fused pass wins or ties.
+# quantize and layout kernels (measured on the docs/model.md host); with any computation in
+# the chain, or an unpack first, the fused pass wins or ties.
 NOT_ALONE = ("vtac.quantize", "vtac.pack")
 
 
