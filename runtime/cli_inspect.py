@@ -1,10 +1,15 @@
 """`vtac inspect model.onnx`: import, optimize, quantize, partition, pack and fuse a model, then
-print the graph, the quantization report and the partition / CPU-fallback report."""
+print the graph, the quantization report and the partition / CPU-fallback report (MACs on the
+unpadded layer shapes, the channel padding apart, and the accelerator <-> CPU boundary
+crossings). `--json` prints only the partition summary, as one JSON object. MODEL may name a
+built-in model (resnet18, mobilenet, yolo; size it with --shape input=1,3,H,W)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from runtime.cli_args import input_file, positive_int
 
@@ -28,7 +33,7 @@ def register(subparsers) -> None:
         help="print a model's graph, partition and CPU-fallback report",
         description=__doc__,
     )
-    p.add_argument("model", type=input_file, help="an .onnx file")
+    p.add_argument("model", help="an .onnx file or a built-in model name")
     p.add_argument(
         "--shape",
         action="append",
@@ -70,11 +75,13 @@ def register(subparsers) -> None:
     p.add_argument("--keep-first-float", action="store_true", help="keep the first layer float")
     p.add_argument("--keep-last-float", action="store_true", help="keep the last layer float")
     p.add_argument("--constants", action="store_true", help="list every constant in the graph")
+    p.add_argument("--json", action="store_true",
+                   help="print only the partition summary as one JSON object")  # fmt: skip
     p.set_defaults(func=run)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.frontend.onnx_import import FrontendError, import_onnx
+    from compiler.frontend.onnx_import import FrontendError
     from compiler.graph.executor import ExecutionError
     from compiler.graph.ir import GraphError
     from compiler.graph.passes.fuse_ops import group_table
@@ -89,16 +96,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         cfg = load_config(args.config)
-        graph = import_onnx(args.model, shapes=dict(args.shape), notes=notes)
-    except (FrontendError, ConfigError, GraphError, KernelError) as e:
+        graph = _load(args.model, dict(args.shape), notes)
+    except (FrontendError, ConfigError, GraphError, KernelError, ValueError) as e:
         print(f"vtac inspect: {e}", file=sys.stderr)
         return 1
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"model {graph.name}: opset {graph.opset}, {len(graph.nodes)} nodes, "
-          f"{len(graph.constants)} constants; hardware {cfg.summary()}")  # fmt: skip
+    if not args.json:
+        print(f"model {graph.name}: opset {graph.opset}, {len(graph.nodes)} nodes, "
+              f"{len(graph.constants)} constants; hardware {cfg.summary()}")  # fmt: skip
     try:
-        final, quant_text = _compile(graph, cfg, args)
+        final, float_graph, quant_text = _compile(graph, cfg, args)
     except (GraphError, KernelError, ExecutionError) as e:  # errors name the node at fault
         print(f"vtac inspect: {e}", file=sys.stderr)
         return 1
@@ -106,17 +114,42 @@ def run(args: argparse.Namespace) -> int:
         print("vtac inspect: out of memory while calibrating; give smaller input shapes "
               "(--shape NAME=...)", file=sys.stderr)  # fmt: skip
         return 1
+    report = partition_report(final, float_graph)
+    if args.json:
+        doc = {"model": graph.name, "config": cfg.name, "quantized": not args.float_only,
+               "fusion_groups": len(group_table(final)), **report.to_json()}  # fmt: skip
+        print(json.dumps(doc))
+        return 0
     print()
     print(print_graph(final, show_constants=args.constants), end="")
     print(f"\nfusion: {len(group_table(final))} group(s)")
     print(quant_text)
     print()
-    print(partition_report(final).render())
+    print(report.render())
     return 0
 
 
+def _load(model: str, shapes: dict, notes: list[str]):
+    """The float graph of an .onnx path or a built-in model name (ValueError: neither)."""
+    from compiler.frontend.onnx_import import import_onnx
+    from compiler.models import BUILTIN_MODELS
+
+    if model in BUILTIN_MODELS and not Path(model).exists():
+        kwargs = {}
+        if "input" in shapes:
+            kwargs = {"batch": shapes["input"][0], "image": shapes["input"][2]}
+        return BUILTIN_MODELS[model](**kwargs)
+    try:
+        input_file(model)
+    except argparse.ArgumentTypeError as e:
+        names = ", ".join(BUILTIN_MODELS)
+        raise ValueError(f"{e} (and not a built-in model: {names})") from None
+    return import_onnx(model, shapes=shapes, notes=notes)
+
+
 def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
-    """The graph through every pass, and the quantization report's text."""
+    """The graph through every pass, the float graph it came from (after `optimize`), and the
+    quantization report's text."""
     import numpy as np
 
     from compiler.graph.passes.fuse_ops import fuse_ops
@@ -125,7 +158,8 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
     from compiler.graph.quant.report import quantization_error, render_quant_report
 
     if args.float_only:
-        final = fuse_ops(partition(optimize(graph), cfg))
+        float_graph = optimize(graph)
+        final = fuse_ops(partition(float_graph, cfg))
         quant_text = "quantization: skipped (--float)"
     else:
         rng = np.random.default_rng(0)
@@ -139,8 +173,8 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
             keep_first_float=args.keep_first_float, keep_last_float=args.keep_last_float,
             per_channel=not args.per_tensor,
         )  # fmt: skip
-        final = result.graph
+        final, float_graph = result.graph, result.float_graph
         errors = quantization_error(result.float_graph, final, samples[-1:])
         quant_text = render_quant_report(result.plan, errors)
         quant_text += "\n(calibrated and measured on random inputs; use real samples for accuracy)"
-    return final, quant_text
+    return final, float_graph, quant_text

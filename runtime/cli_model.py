@@ -4,7 +4,8 @@
     vtac run model.vtac --input img.png [--device sim|rtl|cpu] [--batch N] [--profile]
     vtac profile model.vtac [--trace t.json] [--plot p.png]
 
-MODEL may also name a built-in model (`resnet18`). Errors a user can cause are one line.
+MODEL may also name a built-in model (`resnet18`, `mobilenet`, `yolo`). Errors a user can cause
+are one line.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
         knobs_for = records_knobs(args.records, cfg)
     try:
         model = compile_model(graph, cfg, samples, fuse_accel=args.fuse_accel,
+                              fuse_boundaries=not getattr(args, "no_fuse_boundaries", False),
                               bias_on=args.bias_on, keep_float_model=not args.no_float_model,
                               knobs_for=knobs_for, progress=progress,
                               meta={**source, "calibration": calib, "weight_scales":
@@ -101,6 +103,16 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
         model.meta["tuned"] = {"records": str(args.records), "hits": knobs_for.hits,
                                "misses": knobs_for.misses}  # fmt: skip
     return model
+
+
+def _boundary_line(model) -> str:
+    from compiler.graph.ref.fused import FUSED_OP
+    from runtime.profile import model_crossings
+
+    c = model_crossings(model)
+    fused = sum(1 for la in model.cpu_launches() for n in la.nodes if n.op == FUSED_OP)
+    return (f"  boundaries: {c.count} accelerator <-> CPU crossing(s), {_bytes(c.nbytes)}; "
+            f"{fused} fused boundary kernel(s) on the CPU")  # fmt: skip
 
 
 def _summary(model, size: int | None) -> str:
@@ -118,6 +130,7 @@ def _summary(model, size: int | None) -> str:
         f"({share:.1f}%, unpadded shapes); config {model.cfg.name}",
         f"  DRAM: constants {_bytes(model.arena_offset)}, activation arena "
         f"{_bytes(model.arena_bytes)} peak vs {_bytes(model.arena_total_bytes)} without reuse",
+        _boundary_line(model),
         f"  compile {model.meta['compile_seconds']:.1f} s"
         + (f", artifact {_bytes(size)}" if size is not None else ""),
     ]
@@ -460,7 +473,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # noqa: E501
-    p.add_argument("model", help="an .onnx file, or a built-in model name (resnet18)")
+    p.add_argument(
+        "model", help="an .onnx file, or a built-in model name (resnet18, mobilenet, yolo)"
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -479,6 +494,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="default", help="hardware config name or .json path")
     p.add_argument("--fuse-accel", action="store_true",
                    help="run consecutive accelerator groups as one instruction stream")  # fmt: skip
+    p.add_argument("--no-fuse-boundaries", action="store_true",
+                   help="one CPU launch per boundary node (unpack, dequantize, activation, "
+                        "quantize, pack), not one fused kernel per boundary")  # fmt: skip
     p.add_argument("--bias-on", choices=("gemm", "alu"), default="gemm",
                    help="which unit adds conv biases (default gemm)")  # fmt: skip
     p.add_argument("--records", metavar="LOG",

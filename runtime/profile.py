@@ -5,7 +5,9 @@ device, ops, time, share of the sequential total, MACs (unpadded, as the model s
 GOPS, accelerator utilization (the layer's own GEMM micro-ops, channels padded to blocks, per
 cycle) and DRAM bytes (accelerator: bytes its DMA moved; CPU: bytes of the tensors it read and
 wrote). The summary splits the time into accelerator, CPU compute, and boundary work (quantize,
-pack, unpack, dequantize), and gives the Amdahl bound: the speed-up if the CPU part cost nothing.
+pack, unpack, dequantize), gives the Amdahl bound (the speed-up if the CPU part cost nothing)
+and counts the accelerator <-> CPU boundary crossings: values produced on one side and read on
+the other, with their bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.driver.model import AccelLaunch, LinkedModel
+from compiler.graph.boundary import Crossings, count_crossings
 from runtime.executor import LaunchRecord
 from runtime.timeline import Timeline
 
@@ -45,6 +48,7 @@ class Profile:
     accel_macs: int
     cpu_macs: int
     numpy_nodes: list[str]
+    crossings: Crossings | None = None
 
     @property
     def sequential_us(self) -> float:
@@ -67,6 +71,7 @@ class Profile:
             "accel_utilization": self.accel_utilization, "accel_macs": self.accel_macs,
             "cpu_macs": self.cpu_macs, "amdahl_bound": self.amdahl_bound,
             "numpy_nodes": self.numpy_nodes,
+            **(self.crossings.to_json() if self.crossings else {}),
             "layers": [r.__dict__ for r in self.rows],
         }  # fmt: skip
 
@@ -111,7 +116,14 @@ def build_profile(model: LinkedModel, records: list[LaunchRecord], timeline: Tim
                         la.macs, gops, util, dram, rec.cycles, impl))  # fmt: skip
     util = gemm / cycles if cycles else 0.0
     return Profile(rows, accel_us, cpu_us, boundary_us, overhead, timeline, cycles, util,
-                   accel_macs, cpu_macs, numpy_nodes)  # fmt: skip
+                   accel_macs, cpu_macs, numpy_nodes, model_crossings(model))  # fmt: skip
+
+
+def model_crossings(model: LinkedModel) -> Crossings:
+    """Accelerator <-> CPU crossings between the linked model's launches (values a merged
+    accelerator stream keeps to itself do not cross)."""
+    steps = [(la.device, la.reads, la.writes) for la in model.launches]
+    return count_crossings(steps, {v: t.nbytes for v, t in model.tensors.items()})
 
 
 def _fmt_bytes(n: int) -> str:
@@ -153,6 +165,8 @@ def render_profile(p: Profile, top: int | None = None, cpu_note: str = "") -> st
         f"({100 * p.accel_macs / max(1, p.accel_macs + p.cpu_macs):.1f}% accelerated, unpadded)",
         f"Amdahl bound: {p.amdahl_bound:.2f}x faster if the CPU part cost nothing",
     ]
+    if p.crossings is not None:
+        lines.append(p.crossings.render())
     if p.numpy_nodes:
         lines.append(f"* {len(p.numpy_nodes)} node(s) ran on NumPy reference kernels (no LLVM "
                      f"kernel covers them): {', '.join(p.numpy_nodes[:6])}")  # fmt: skip

@@ -61,7 +61,7 @@ def measure(path: Path, cfg, samples: int, method: str, weights: str, evals: int
     errors = quantization_error(
         result.float_graph, result.graph, data[samples:], qpoints or list(graph.outputs)
     )
-    report = partition_report(result.graph)
+    report = partition_report(result.graph, result.float_graph)  # MACs on unpadded shapes
     total = report.accel_macs + report.cpu_macs
     return {
         "model": path.stem,

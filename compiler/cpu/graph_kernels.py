@@ -367,3 +367,24 @@ def vtac_unpack(ctx, x):
     if x.ndim != 6 or x.shape[4] != 1 or x.shape[0] != n:
         raise ctx.error(f"the CPU kernel unpacks batch block 1, got {x.shape}")
     return ops.unpack_blocked(x, c)
+
+
+# ----- fused element-wise chains (accelerator boundaries) -----------------------------------
+@cpu_kernel("vtac.fused_elementwise")
+def vtac_fused_elementwise(ctx, *xs):
+    from compiler.cpu.fused_elementwise import FuseError, fused_elementwise, step_types
+
+    steps = ctx.attr("steps")
+    consts = {int(k): float(v) for k, v in dict(ctx.attr("consts", {})).items()}
+    arrays = [np.ascontiguousarray(x).reshape(x.shape or (1,))
+              for k, x in enumerate(xs) if k not in consts]  # fmt: skip
+    in_types = [(tuple(x.shape), x.dtype.name) for x in xs]
+    try:
+        out_shape, out_dtype = step_types(steps, in_types)[-1]
+        key = ("fused_ew", repr(steps), repr(sorted(consts.items())), tuple(in_types))
+        k = ops.kernel(key, lambda: fused_elementwise(steps, in_types, consts))
+    except FuseError as e:
+        raise ctx.error(str(e)) from None
+    out = np.empty(out_shape, out_dtype)
+    k(*arrays, out)
+    return out

@@ -6,6 +6,8 @@ optimize -> calibrate + quantize -> partition -> pack -> fuse     (compiler/grap
                          and shifts); a group the accelerator cannot run goes to the CPU
      CPU groups:         compiler/cpu kernels (LLVM), each compiled here once on zeros of
                          its shapes; the NumPy reference kernel where none covers a node
+   (before that, chains of element-wise CPU nodes around each accelerator boundary become one
+   fused CPU kernel each: `fuse_boundaries`)
 -> optionally, consecutive accelerator launches merged into one stream (`fuse_accel`)
 -> link: constants placed once, activations in one arena with liveness-based reuse,
    programs relocated into the linked DRAM
@@ -18,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from compiler.driver.fuse_boundaries import fuse_boundaries as fuse_boundary_chains
+from compiler.driver.fuse_boundaries import is_boundary_node
 from compiler.driver.link import ConstantPool, relocate
 from compiler.driver.lower_group import GroupKernel, lower_group
 from compiler.driver.model import AccelLaunch, CpuLaunch, FloatModel, LinkedModel, NodeSpec, Tensor
@@ -25,12 +29,11 @@ from compiler.driver.stream_merge import merge_programs
 from compiler.driver.views import plan_arena_with_views, view_aliases
 from compiler.graph.ir import Graph, Node
 from compiler.graph.passes.fuse_ops import group_table
-from compiler.graph.passes.partition import node_macs
+from compiler.graph.passes.partition import node_macs, unpadded_macs
 from compiler.graph.pipeline import compile_for_accel
 from hw_sim.config import HwConfig
 from hw_sim.program import dram_alignment
 
-BOUNDARY_OPS = {"vtac.quantize", "vtac.dequantize", "vtac.pack", "vtac.unpack"}
 Progress = Callable[[str], None]
 
 
@@ -62,12 +65,6 @@ def _cpu_impl(node: Node, graph: Graph, constants: Mapping[str, np.ndarray]) -> 
     return spec
 
 
-def _unpadded_macs(nodes: list[Node], float_graph: Graph) -> int:
-    """MACs of the layers as the model states them (float graph, before channel padding)."""
-    by_name = {n.name: n for n in float_graph.nodes}
-    return sum(node_macs(by_name[n.name], float_graph) for n in nodes if n.name in by_name)
-
-
 def _build_accel(nodes: list[Node], graph: Graph, cfg: HwConfig, bias_on: str, knobs_for):
     from compiler.vta.build import build
 
@@ -93,7 +90,7 @@ def _accel_launch(gid: int, nodes: list[Node], g: Graph, fg: Graph, kernel, comp
     refs = [NodeSpec(n.name, n.op, n.inputs, n.outputs, dict(n.attrs), "accel") for n in nodes]
     return AccelLaunch(
         nodes[0].name, [gid], [n.name for n in nodes], [n.op for n in nodes], compiled.program,
-        reads, [kernel.output], _unpadded_macs(nodes, fg), sum(node_macs(n, g) for n in nodes),
+        reads, [kernel.output], unpadded_macs(nodes, g, fg), sum(node_macs(n, g) for n in nodes),
         [compiled.knobs.to_dict()], refs,
     )  # fmt: skip
 
@@ -103,8 +100,8 @@ def _cpu_launch(gid: int, nodes: list[Node], g: Graph, fg: Graph, reason: str) -
     produced = {o for n in nodes for o in n.outputs if o}
     reads = {v for n in nodes for v in n.inputs if v and v not in produced | g.constants.keys()}
     return CpuLaunch(
-        nodes[0].name, [gid], specs, sorted(reads), sorted(produced), _unpadded_macs(nodes, fg),
-        all(n.op in BOUNDARY_OPS for n in nodes), reason,
+        nodes[0].name, [gid], specs, sorted(reads), sorted(produced), unpadded_macs(nodes, g, fg),
+        all(is_boundary_node(n) for n in nodes), reason,
     )  # fmt: skip
 
 
@@ -114,6 +111,7 @@ def compile_model(
     samples: Iterable[Mapping[str, np.ndarray]],
     *,
     fuse_accel: bool = False,
+    fuse_boundaries: bool = True,
     bias_on: str = "gemm",
     keep_float_model: bool = True,
     knobs_for: Callable | None = None,
@@ -124,12 +122,15 @@ def compile_model(
     """Compile a float graph for the accelerator + CPU and link it (see the module docstring).
 
     `knobs_for(op) -> Knobs | None` supplies tuned schedules (None: the heuristic);
+    `fuse_boundaries`: one CPU kernel per accelerator boundary chain (see fuse_boundaries.py);
     `progress(n_groups)` returns a callback called once per compiled group with its name.
     `per_channel=False` quantizes weights per tensor instead of per output channel.
     """
     t0 = time.perf_counter()
     result = compile_for_accel(graph, cfg, samples, per_channel=per_channel)
     g, fg = result.graph, result.float_graph
+    if fuse_boundaries:
+        g = fuse_boundary_chains(g)
     t_graph = time.perf_counter() - t0
     by_name = {n.name: n for n in g.nodes}
     table = group_table(g)
@@ -160,6 +161,7 @@ def compile_model(
             "compile_seconds": time.perf_counter() - t0,
             "graph_seconds": t_graph,
             "fuse_accel": fuse_accel,
+            "fuse_boundaries": fuse_boundaries,
             "fallbacks": fallbacks,
             "quant": {
                 "layers": [

@@ -8,11 +8,13 @@ packing and fusion (which work per region and never fuse across targets).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from compiler.graph.accel_support import support
+from compiler.graph.boundary import Crossings, graph_crossings
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import HwConfig
 
@@ -31,8 +33,13 @@ def partition(graph: Graph, cfg: HwConfig) -> Graph:
 
 
 def node_macs(node: Node, graph: Graph) -> int:
-    """Multiply-accumulates of conv/dense nodes (float or int8); 0 for other ops."""
-    if node.op in ("Conv", "vtac.conv2d", "ConvTranspose"):
+    """Multiply-accumulates of conv/dense nodes (float or int8), as the node's shapes state
+    them (a packed node: channels padded to the block); 0 for other ops."""
+    if node.op == "ConvTranspose":  # weight [C_in, C_out/group, k...]: each input pixel of
+        x = graph.types[node.inputs[0]].shape  # each channel scatters into C_out/g x k outputs
+        w = graph.types[node.inputs[1]].shape
+        return int(np.prod(x) * np.prod(w[1:]))
+    if node.op in ("Conv", "vtac.conv2d"):
         w = graph.types[node.inputs[1]].shape
         out = graph.types[node.outputs[0]].shape
         if node.attr("packed", 0):
@@ -47,13 +54,37 @@ def node_macs(node: Node, graph: Graph) -> int:
     return 0
 
 
+def unpadded_macs(nodes: Iterable[Node], graph: Graph, float_graph: Graph | None) -> int:
+    """MACs of the layers as the model states them: each node counted on its float-graph twin
+    (same name, before quantization and channel padding); a node without one, on itself."""
+    by_name = {n.name: n for n in float_graph.nodes} if float_graph is not None else {}
+    return sum(
+        node_macs(by_name[n.name], float_graph) if n.name in by_name else node_macs(n, graph)
+        for n in nodes
+    )
+
+
 @dataclass(frozen=True)
 class PartitionReport:
     accel_nodes: int
     cpu_nodes: int
-    accel_macs: int
+    accel_macs: int  # unpadded (the model's own layer shapes)
     cpu_macs: int
     fallbacks: list[tuple[str, str, list[str]]]  # (op, reason, node names)
+    padding_macs: int = 0  # extra MACs the accelerator computes on channels padded to blocks
+    crossings: Crossings | None = None
+
+    def to_json(self) -> dict:
+        total = self.accel_macs + self.cpu_macs
+        return {
+            "accel_nodes": self.accel_nodes, "cpu_nodes": self.cpu_nodes,
+            "accel_macs": self.accel_macs, "cpu_macs": self.cpu_macs,
+            "padding_macs": self.padding_macs,
+            "accel_share": self.accel_macs / total if total else 0.0,
+            **(self.crossings or Crossings(0, 0, 0, 0)).to_json(),
+            "fallbacks": [{"op": op, "reason": reason, "nodes": names}
+                          for op, reason, names in self.fallbacks],
+        }  # fmt: skip
 
     def render(self) -> str:
         total = self.accel_macs + self.cpu_macs
@@ -62,8 +93,11 @@ class PartitionReport:
             f"partition: {self.accel_nodes} node(s) on the accelerator, "
             f"{self.cpu_nodes} on the CPU",
             f"MACs: {self.accel_macs:,} on the accelerator, {self.cpu_macs:,} on the CPU "
-            f"({share:.1f}% accelerated)",
+            f"({share:.1f}% accelerated, unpadded shapes); padding overhead "
+            f"{self.padding_macs:,} MACs on the accelerator (channels padded to blocks)",
         ]
+        if self.crossings is not None:
+            lines.append(self.crossings.render())
         if self.fallbacks:
             lines.append("CPU fallback (op: reason -> nodes):")
             for op, reason, names in self.fallbacks:
@@ -74,17 +108,22 @@ class PartitionReport:
         return "\n".join(lines)
 
 
-def partition_report(graph: Graph) -> PartitionReport:
+def partition_report(graph: Graph, float_graph: Graph | None = None) -> PartitionReport:
+    """The report of a partitioned graph; give the `float_graph` it came from (before
+    quantization and packing) to count the MACs unpadded, with the padding apart."""
     buckets: dict[tuple[str, str], list[str]] = {}
-    accel = cpu = accel_macs = cpu_macs = 0
+    accel = cpu = accel_macs = cpu_macs = padded = 0
     for node in graph.nodes:
-        macs = node_macs(node, graph)
+        macs = unpadded_macs([node], graph, float_graph)
         if node.target == "accel":
             accel += 1
             accel_macs += macs
+            padded += node_macs(node, graph)
         else:
             cpu += 1
             cpu_macs += macs
             buckets.setdefault((node.op, node.reason or "not partitioned"), []).append(node.name)
     fallbacks = [(op, reason, names) for (op, reason), names in sorted(buckets.items())]
-    return PartitionReport(accel, cpu, accel_macs, cpu_macs, fallbacks)
+    return PartitionReport(
+        accel, cpu, accel_macs, cpu_macs, fallbacks, padded - accel_macs, graph_crossings(graph)
+    )

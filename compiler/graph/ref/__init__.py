@@ -58,6 +58,7 @@ def as_tuple(result: Any) -> tuple[np.ndarray, ...]:
 from compiler.graph.ref import (  # noqa: E402, F401
     elementwise,
     extra,
+    fused,
     nn,
     pool,
     reduce,
