@@ -48,8 +48,7 @@ def test_inspect_of_a_folder_does_not_walk_it(tmp_path, capsys):
     deep.mkdir(parents=True)
     (deep / "m.onnx").write_bytes(b"x")
     (tmp_path / "top.onnx").write_bytes(b"x")
-    with pytest.raises(SystemExit):
-        main(["inspect", str(tmp_path)])
+    assert main(["inspect", str(tmp_path)]) != 0  # (a built-in name is checked first)
     assert "is a directory" in capsys.readouterr().err
     with pytest.raises(FrontendError) as e:
         import_onnx(tmp_path)
