@@ -6,7 +6,7 @@ adds quantization, partitioning, layout packing and fusion.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +22,8 @@ from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
 from compiler.graph.passes.simplify_shapes import simplify_shapes
-from compiler.graph.quant.calibrate import calibrate
-from compiler.graph.quant.quantize import QuantPlan, quantize_int8
+from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
+from compiler.graph.quant.quantize import QuantPlan
 from hw_sim.config import HwConfig
 
 OPTIMIZE: list[GraphPass] = [
@@ -52,6 +52,7 @@ class AccelCompileResult:
     float_graph: Graph  # after `optimize`
     graph: Graph  # quantized, partitioned, packed, fused
     plan: QuantPlan
+    calibration: CalibrationInfo | None = None  # methods chosen, bias corrections
 
 
 def compile_for_accel(
@@ -65,30 +66,40 @@ def compile_for_accel(
     keep_first_float: bool = False,
     keep_last_float: bool = False,
     verify_each: bool = False,
+    keep_float: Sequence[str] = (),
+    bias_correction: bool = False,
+    **quant_options,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
 
     Defaults (percentile calibration of activations, least-squared-error weight exponents)
     gave the smallest int8 error on our ResNet-18 and PP-OCR measurements (docs/graph.md).
     With `accel_only`, conv/dense layers the accelerator cannot run (depthwise, dilated) stay
-    float: they run on the CPU anyway, and int8 would only add error.
+    float: they run on the CPU anyway, and int8 would only add error. `keep_float` names
+    conv/dense nodes to keep in float; `method="auto"` chooses the calibration method per value
+    and `bias_correction` folds weight rounding's mean shift into the biases (quant/choose.py);
+    `quant_options` pass through to `quantize_int8`.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
-    ranges = calibrate(float_graph, samples, method, percentile)
 
     def not_for_accel(node, g):
         why = float_anchor_support(node, g, cfg)
         return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
-    qgraph, plan = quantize_int8(
+    qgraph, plan, info = quantize_calibrated(
         float_graph,
-        ranges,
-        keep_first_float,
-        keep_last_float,
+        samples,
+        method,
+        percentile,
         weight_mse=weight_method == "mse",
+        keep_first_float=keep_first_float,
+        keep_last_float=keep_last_float,
+        keep_float=keep_float,
+        bias_correction=bias_correction,
         skip=not_for_accel if accel_only else None,
+        **quant_options,
     )
     passes = [
         GraphPass(
@@ -101,4 +112,4 @@ def compile_for_accel(
         GraphPass("fuse_ops", fuse_ops, "one kernel per group, never across targets"),
     ]
     final = run_passes(qgraph, passes, verify_each)
-    return AccelCompileResult(float_graph, final, plan)
+    return AccelCompileResult(float_graph, final, plan, info)

@@ -1,0 +1,227 @@
+"""Calibrate and quantize with a per-value choice of calibration method, bias correction and
+user-kept float layers: what `compile_for_accel` runs between `optimize` and `partition`.
+
+`method="auto"` chooses per value, and records the choice:
+1. every float value gets the exponent of the method (max, percentile, mse, hist_mse, entropy)
+   with the least expected squared error on its calibration histogram (`histogram.py`);
+2. then every quantized layer's *output* exponent is re-chosen among the methods' exponents by
+   the least squared error of the layer's real int8 output (accumulate, requantize with its
+   rounding and ReLU/Clip bounds, dequantize) against the float output, measured on the
+   calibration samples with the layer run on float inputs (`layers.py`).
+A fixed method name uses that method for every value.
+
+Bias correction (Nagel et al., "Data-Free Quantization", empirical variant): weight rounding
+shifts the mean of each output channel by mean(conv(x, W_q * 2**e_w - W)) over the
+calibration inputs x; that shift is subtracted from the int32 bias (added if the layer had
+none). It changes only the bias constants, so the int8 datapath and its bit-exactness are
+untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.graph.executor import run_graph, run_node
+from compiler.graph.ir import Graph, GraphError, Node, TensorType
+from compiler.graph.quant.calibrate import METHODS, ValueStats, collect_stats, ranges_of
+from compiler.graph.quant.histogram import expected_sq_error
+from compiler.graph.quant.layers import (
+    error_stats,
+    int8_sources,
+    layer_accumulator,
+    layer_nodes,
+    requantized,
+)
+from compiler.graph.quant.quantize import (
+    INT32_MAX,
+    INT32_MIN,
+    QuantPlan,
+    _is_anchor,
+    _weights,
+    quantize_int8,
+)
+
+CHOICE_METHODS = ("hist_mse", "mse", "entropy", "percentile", "max")  # ties: earlier wins
+ANCHOR_OPS = ("Conv", "Gemm", "MatMul")
+
+
+@dataclass
+class CalibrationInfo:
+    """What calibration chose: the method behind every quantized value's exponent, the bias
+    correction per layer, and the quantized graph before partitioning (for reports)."""
+
+    method: str
+    chosen: dict[str, str] = field(default_factory=dict)  # float value -> method
+    bias_shift: dict[str, float] = field(default_factory=dict)  # layer -> max |correction|
+    quant_graph: Graph | None = None
+    samples: list[Mapping[str, np.ndarray]] = field(default_factory=list)
+
+
+def check_keep_float(graph: Graph, names: Sequence[str]) -> None:
+    """Clear errors for --keep-float names that are not conv/dense nodes of `graph`."""
+    by_name = {n.name: n for n in graph.nodes}
+    for name in names:
+        node = by_name.get(name)
+        if node is None:
+            known = [n.name for n in graph.nodes if n.op in ANCHOR_OPS]
+            hint = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+            raise GraphError(f"--keep-float {name}: no node of that name in the optimized graph "
+                             f"(conv/dense nodes: {hint or 'none'})")  # fmt: skip
+        if node.op not in ANCHOR_OPS:
+            raise GraphError(f"--keep-float {name}: node is a {node.op}, not a conv/dense layer "
+                             "(only those are quantized)")  # fmt: skip
+
+
+def _value_choice(stats: Mapping[str, ValueStats], methods: Sequence[str]) -> dict[str, str]:
+    """Per value, the method whose exponent has the least expected squared error."""
+    chosen = {}
+    for name, st in stats.items():
+        errs = {m: expected_sq_error(st.hist, st.exponent(m)) for m in methods}
+        chosen[name] = min(methods, key=lambda m: errs[m])
+    return chosen
+
+
+def quantize_calibrated(
+    graph: Graph,
+    samples: Iterable[Mapping[str, np.ndarray]],
+    method: str = "percentile",
+    percentile: float = 99.99,
+    weight_mse: bool = True,
+    keep_first_float: bool = False,
+    keep_last_float: bool = False,
+    keep_float: Sequence[str] = (),
+    bias_correction: bool = False,
+    skip: Callable[[Node, Graph], str | None] | None = None,
+    measure_samples: int = 4,
+    **quant_options,
+) -> tuple[Graph, QuantPlan, CalibrationInfo]:
+    """Calibrate `graph` (already optimized) on `samples` and quantize it; `quant_options`
+    pass through to `quantize_int8` (e.g. a per-channel weight option)."""
+    if method != "auto" and method not in METHODS:
+        raise ValueError(f"calibration method {method!r} is not 'auto' or one of {METHODS}")
+    samples = list(samples)
+    check_keep_float(graph, keep_float)
+    kept = set(keep_float)
+
+    def skip_all(node: Node, g: Graph) -> str | None:
+        if node.name in kept:
+            return "kept in float (--keep-float)"
+        return skip(node, g) if skip else None
+
+    stats = collect_stats(graph, samples, percentile, keep_subsample=method in ("mse", "auto"))
+    info = CalibrationInfo(method)
+    measure = samples[:measure_samples]
+
+    def quantize(choice) -> tuple[Graph, QuantPlan]:
+        return quantize_int8(graph, ranges_of(stats, choice), keep_first_float, keep_last_float,
+                             weight_mse=weight_mse, skip=skip_all, **quant_options)  # fmt: skip
+
+    if method == "auto":
+        chosen = _value_choice(stats, CHOICE_METHODS)
+        qgraph, plan = quantize(chosen)
+        chosen.update(_output_choice(graph, qgraph, plan, stats, measure))
+        qgraph, plan = quantize(chosen)
+    else:
+        chosen = dict.fromkeys(stats, method)
+        qgraph, plan = quantize(method)
+    if bias_correction:
+        qgraph = _correct_biases(graph, qgraph, plan, measure, info)
+    used = {v for n in qgraph.nodes if n.op in ("vtac.quantize", "vtac.dequantize")
+            for v in (n.inputs[0], n.outputs[0])}  # fmt: skip
+    info.chosen = {v: m for v, m in chosen.items() if v in used}
+    info.quant_graph = qgraph
+    info.samples = measure
+    return qgraph, plan, info
+
+
+def _output_choice(graph, qgraph, plan, stats, samples) -> dict[str, str]:
+    """Per layer output, the method whose exponent gives the least measured int8 error."""
+    sources = int8_sources(qgraph)
+    layers = [(layer, layer_nodes(qgraph, layer)) for layer in plan.layers]
+    cands = {
+        layer.output: {m: stats[layer.output].exponent(m) for m in CHOICE_METHODS}
+        for layer, _ in layers
+        if layer.output in stats
+    }
+    errs: dict[str, dict[int, float]] = {o: {} for o in cands}
+    for feeds in samples:
+        env = run_graph(graph, feeds, keep_all=True)
+        for layer, nodes in layers:
+            if layer.output not in cands:
+                continue
+            acc = layer_accumulator(qgraph, nodes, env, sources)
+            for e in set(cands[layer.output].values()):
+                err, _ = error_stats(requantized(nodes, acc, e), env[nodes.output])
+                errs[layer.output][e] = errs[layer.output].get(e, 0.0) + err
+    out = {}
+    for value, by_method in cands.items():
+        out[value] = min(CHOICE_METHODS, key=lambda m: errs[value][by_method[m]])
+    return out
+
+
+def _exp_column(exp: object, ndim: int) -> np.ndarray:
+    """A per-tensor or per-output-channel exponent shaped to broadcast over weights."""
+    e = np.asarray(exp, np.float64)
+    return e.reshape((-1,) + (1,) * (ndim - 1)) if e.ndim else e
+
+
+def _correct_biases(graph, qgraph, plan, samples, info: CalibrationInfo) -> Graph:
+    """Fold each layer's measured mean shift from weight rounding into its int32 bias."""
+    by_name = {n.name: n for n in graph.nodes}
+    qnodes = {n.name: n for n in qgraph.nodes}
+    work = []
+    for layer in plan.layers:
+        anchor, qanchor = by_name[layer.anchor], qnodes[layer.anchor]
+        w, _, attrs = _weights(anchor, graph)
+        wq = qgraph.constants[qanchor.inputs[1]].astype(np.float64)
+        dw = wq * 2.0 ** _exp_column(layer.exp_w, wq.ndim) - w
+        work.append((layer, anchor, qanchor, dw, attrs))
+    sums = {layer.anchor: 0.0 for layer, *_ in work}
+    counts = dict.fromkeys(sums, 0)
+    for feeds in samples:
+        env = run_graph(graph, feeds, keep_all=True)
+        for layer, anchor, _, dw, attrs in work:
+            x = env[anchor.inputs[0]].astype(np.float64)
+            if anchor.op == "Conv":
+                node = Node("bias_shift", "Conv", ("x", "w"), ("y",), attrs)
+                y = run_node(node, [x.astype(np.float32), dw.astype(np.float32)], graph.opset)[0]
+                sums[layer.anchor] = sums[layer.anchor] + y.astype(np.float64).sum(axis=(0, 2, 3))
+                counts[layer.anchor] += y.shape[0] * y.shape[2] * y.shape[3]
+            else:
+                y = x.reshape(-1, x.shape[-1]) @ dw.T
+                sums[layer.anchor] = sums[layer.anchor] + y.sum(axis=0)
+                counts[layer.anchor] += y.shape[0]
+    constants, types, nodes = dict(qgraph.constants), dict(qgraph.types), list(qgraph.nodes)
+    index = {n.name: i for i, n in enumerate(nodes)}
+    for layer, _, qanchor, dw, _ in work:
+        if not counts[layer.anchor]:
+            continue
+        shift = sums[layer.anchor] / counts[layer.anchor]  # per output channel
+        e_acc = np.asarray(layer.exp_in + np.asarray(layer.exp_w), np.float64)
+        delta = np.rint(shift / 2.0**e_acc).astype(np.int64)
+        info.bias_shift[layer.anchor] = float(np.abs(shift).max())
+        if not delta.any():
+            continue
+        if len(qanchor.inputs) > 2 and qanchor.inputs[2]:
+            bname = qanchor.inputs[2]
+            b = constants[bname].astype(np.int64)
+            inputs = qanchor.inputs
+        else:
+            bname = f"{layer.anchor}_bq_corr"
+            if bname in types:
+                raise GraphError(f"layer {layer.anchor!r}: value name {bname!r} is taken")
+            b = np.zeros(dw.shape[0], np.int64)
+            inputs = (*qanchor.inputs[:2], bname)
+        constants[bname] = np.clip(b - delta, INT32_MIN, INT32_MAX).astype(np.int32)
+        types[bname] = TensorType.of(constants[bname])
+        nodes[index[qanchor.name]] = Node(qanchor.name, qanchor.op, inputs, qanchor.outputs,
+                                          qanchor.attrs)  # fmt: skip
+    return qgraph.with_nodes(nodes, types=types, constants=constants)
+
+
+def layer_support(node: Node, graph: Graph) -> str | None:
+    """Why `node` cannot be an int8 layer at all (None: it can)."""
+    return _is_anchor(node, graph)
