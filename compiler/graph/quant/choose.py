@@ -139,8 +139,8 @@ def quantize_calibrated(
 
 def _output_choice(graph, qgraph, plan, stats, samples) -> dict[str, str]:
     """Per layer output, the method whose exponent gives the least measured int8 error."""
-    sources = int8_sources(qgraph)
     layers = [(layer, layer_nodes(qgraph, layer)) for layer in plan.layers]
+    sources = int8_sources(qgraph, [ln for _, ln in layers])
     cands = {
         layer.output: {m: stats[layer.output].exponent(m) for m in CHOICE_METHODS}
         for layer, _ in layers

@@ -83,6 +83,8 @@ def hist_mse_exponent(hist: AbsHistogram, candidates: int = CANDIDATES) -> int:
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    if q.sum() <= 0:
+        return math.inf
     p = p / p.sum()
     q = q / q.sum()
     m = p > 0
@@ -110,7 +112,7 @@ def entropy_exponent(hist: AbsHistogram, candidates: int = CANDIDATES) -> int:
         q = np.zeros(n)
         edges = np.linspace(0, n, QMAX + 2).astype(np.int64)  # 128 levels
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-            chunk = p[lo:hi]
+            chunk = hist.counts[lo:hi]  # Q leaves the clipped tail out (as TensorRT does)
             used = chunk > 0
             if used.any():
                 q[lo:hi][used] = chunk.sum() / used.sum()

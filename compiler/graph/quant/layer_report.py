@@ -50,8 +50,8 @@ def layer_errors(
     """Every quantized layer's own error over the samples, worst (lowest SQNR) first.
     `quant_graph` is the graph `quantize_int8` returned (before partitioning)."""
     chosen, bias_shift = chosen or {}, bias_shift or {}
-    sources = int8_sources(quant_graph)
     layers = [(layer, layer_nodes(quant_graph, layer)) for layer in plan.layers]
+    sources = int8_sources(quant_graph, [ln for _, ln in layers])
     err = dict.fromkeys((layer.anchor for layer in plan.layers), 0.0)
     ref = dict(err)
     for feeds in samples:

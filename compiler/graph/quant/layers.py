@@ -31,9 +31,12 @@ class LayerNodes:
     exp_out: int
 
 
-def int8_sources(qgraph: Graph) -> dict[str, tuple[str, int]]:
-    """int8 value -> (float value it stands for, exponent)."""
-    src: dict[str, tuple[str, int]] = {}
+def int8_sources(qgraph: Graph, layers=()) -> dict[str, tuple[str, int]]:
+    """int8 value -> (float value it stands for, exponent); `layers` (LayerNodes) name the
+    requantized outputs whose float form nobody reads (so no dequantize is left)."""
+    src: dict[str, tuple[str, int]] = {
+        ln.requantize.outputs[0]: (ln.output, ln.exp_out) for ln in layers
+    }
     for n in qgraph.nodes:
         if n.op == "vtac.quantize":
             src[n.outputs[0]] = (n.inputs[0], int(n.attr("exp")))
