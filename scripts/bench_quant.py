@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cfg = load_config(args.config)
     rows = []
-    bar = tqdm(models, desc="bench_quant", unit="model", file=sys.stderr, disable=None)
+    bar = tqdm(models, desc="bench_quant", unit="model", file=sys.stderr)
     for m in bar:
         bar.set_postfix_str(Path(str(m)).stem)
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,

@@ -118,14 +118,16 @@ def compile_model(
     knobs_for: Callable | None = None,
     progress: Callable[[int], Callable[[str], None]] | None = None,
     meta: dict | None = None,
+    quant_options: Mapping | None = None,
 ) -> LinkedModel:
     """Compile a float graph for the accelerator + CPU and link it (see the module docstring).
 
     `knobs_for(op) -> Knobs | None` supplies tuned schedules (None: the heuristic);
-    `progress(n_groups)` returns a callback called once per compiled group with its name.
+    `progress(n_groups)` returns a callback called once per compiled group with its name;
+    `quant_options` pass through to `compile_for_accel` (calibration method, keep_float, ...).
     """
     t0 = time.perf_counter()
-    result = compile_for_accel(graph, cfg, samples)
+    result = compile_for_accel(graph, cfg, samples, **(quant_options or {}))
     g, fg = result.graph, result.float_graph
     t_graph = time.perf_counter() - t0
     by_name = {n.name: n for n in g.nodes}

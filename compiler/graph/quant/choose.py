@@ -129,8 +129,10 @@ def quantize_calibrated(
         qgraph, plan = quantize(method)
     if bias_correction:
         qgraph = _correct_biases(graph, qgraph, plan, measure, info)
-    used = {v for n in qgraph.nodes if n.op in ("vtac.quantize", "vtac.dequantize")
-            for v in (n.inputs[0], n.outputs[0])}  # fmt: skip
+    anchors = {n.name: n for n in graph.nodes}
+    used = {v for n in qgraph.nodes if n.op == "vtac.quantize" for v in n.inputs}
+    used |= {layer.output for layer in plan.layers}
+    used |= {anchors[layer.anchor].inputs[0] for layer in plan.layers}
     info.chosen = {v: m for v, m in chosen.items() if v in used}
     info.quant_graph = qgraph
     info.samples = measure
