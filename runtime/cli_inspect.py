@@ -79,12 +79,24 @@ def register(subparsers) -> None:
         choices=["max", "percentile", "mse", "hist_mse", "entropy", "auto"],
         help="activation calibration method (default percentile; auto: chosen per value)",
     )
-    p.add_argument("--bias-correction", action="store_true",
-                   help="fold weight rounding's measured mean shift into the int32 biases")
-    p.add_argument("--quant-report", action="store_true",
-                   help="list every int8 layer's own error (SQNR, relative L2), worst first")
-    p.add_argument("--keep-float", type=_names_arg, action="extend", default=[],
-                   metavar="NODE,...", help="keep these conv/dense nodes in float")
+    p.add_argument(
+        "--bias-correction",
+        action="store_true",
+        help="fold weight rounding's measured mean shift into the int32 biases",
+    )
+    p.add_argument(
+        "--quant-report",
+        action="store_true",
+        help="list every int8 layer's own error (SQNR, relative L2), worst first",
+    )
+    p.add_argument(
+        "--keep-float",
+        type=_names_arg,
+        action="extend",
+        default=[],
+        metavar="NODE,...",
+        help="keep these conv/dense nodes in float",
+    )
     p.add_argument(
         "--weights",
         default="mse",
@@ -155,8 +167,11 @@ def _samples(graph, args: argparse.Namespace) -> tuple[list, list, str]:
          for n in graph.inputs}
         for _ in range(args.calib + 1)
     ]  # fmt: skip
-    return (samples[:-1], samples[-1:],
-            "calibrated and measured on random inputs; use --calib skimage for real photos")
+    return (
+        samples[:-1],
+        samples[-1:],
+        "calibrated and measured on random inputs; use --calib skimage for real photos",
+    )
 
 
 def _compile(graph, cfg, args: argparse.Namespace) -> tuple:

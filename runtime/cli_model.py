@@ -491,13 +491,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--shape", action="append", type=_shape_arg, default=[], metavar="NAME=DIMS",
                    help="static shape for an input (repeatable)")  # fmt: skip
-    p.add_argument("--calib", metavar="FILE|DIR|skimage", help="calibration inputs: .npy/.npz, "
-                   "a folder of images or arrays, or 'skimage' (scikit-image's calibration "
-                   "photos, preprocessed for the model; default: synthetic, with a warning)")  # fmt: skip
+    p.add_argument("--calib", metavar="FILE|DIR|skimage",
+                   help="calibration inputs: .npy/.npz, a folder of images or arrays, or "
+                   "'skimage' (scikit-image's calibration photos, preprocessed for the model; "
+                   "default: synthetic, with a warning)")  # fmt: skip
     p.add_argument("--keep-float", type=_names_arg, action="extend", default=[],
                    metavar="NODE,...", help="keep these conv/dense nodes in float")  # fmt: skip
-    p.add_argument("--quant-method", choices=("max", "percentile", "mse", "hist_mse", "entropy",
-                   "auto"), help="activation calibration method (default: the pipeline's)")
+    p.add_argument(
+        "--quant-method",
+        choices=("max", "percentile", "mse", "hist_mse", "entropy", "auto"),
+        help="activation calibration method (default: the pipeline's)",
+    )
     p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
                    help="fold weight rounding's mean shift into the biases (default: the "
                    "pipeline's)")  # fmt: skip

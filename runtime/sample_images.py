@@ -56,8 +56,9 @@ _IMNET = dict(mean=tuple(IMAGENET_MEAN.tolist()), std=tuple(IMAGENET_STD.tolist(
 PREPROCESS = {
     "imagenet": Preprocess("imagenet", crop="center", **_IMNET),
     "ppocr_det": Preprocess("ppocr_det", bgr=True, crop="resize", **_IMNET),
-    "ppocr_cls": Preprocess("ppocr_cls", bgr=True, crop="center_aspect", mean=(0.5,) * 3,
-                            std=(0.5,) * 3),  # fmt: skip
+    "ppocr_cls": Preprocess(
+        "ppocr_cls", bgr=True, crop="center_aspect", mean=(0.5,) * 3, std=(0.5,) * 3
+    ),  # fmt: skip
     "unit": Preprocess("unit"),
 }
 # Model (file stem or graph name) -> preprocessing; other 3-channel models get `imagenet`.
@@ -152,6 +153,5 @@ def sample_set(
         raise InputFileError(f"--calib {SET_NAME}: input {names[0]} is {dtype}, not float")
     pre = pre or preprocess_for(model, shape[1] if len(shape) == 4 else 3)
     return [
-        {names[0]: preprocess_image(p, tuple(shape), pre).astype(dtype)}
-        for p in image_paths(split)
+        {names[0]: preprocess_image(p, tuple(shape), pre).astype(dtype)} for p in image_paths(split)
     ]

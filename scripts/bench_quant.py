@@ -124,8 +124,11 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path) -> dict:
     onnx.save(m, fp32)
     # Like vtac, leave a final Softmax/Sigmoid in float: quantizing probabilities of 1e-3 to
     # int8 would measure that choice, not the quantization of the network's layers.
-    final = [n.name for n in m.graph.node
-             if n.op_type in ("Softmax", "Sigmoid") and set(n.output) & set(model_outputs(m))]
+    final = [
+        n.name
+        for n in m.graph.node
+        if n.op_type in ("Softmax", "Sigmoid") and set(n.output) & set(model_outputs(m))
+    ]
     sess = _ort_session(str(fp32))
     want = {p: [] for p in points}
     for feeds in evals:
@@ -152,8 +155,8 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path) -> dict:
                 got[p].append(out[p])
         per = {p: _rel_l2(got[p], want[p]) for p in points}
         cls = [p for p in points if _is_classifier(want[p][0])]
-        result[name] = {"rel_l2": per, "worst": max(per.values()),
-                        "top1_agreement": _top1(got[cls[0]], want[cls[0]]) if cls else None}  # fmt: skip
+        top1 = _top1(got[cls[0]], want[cls[0]]) if cls else None
+        result[name] = {"rel_l2": per, "worst": max(per.values()), "top1_agreement": top1}
     return result
 
 
@@ -221,9 +224,10 @@ def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=
     calib = sample_set("calibration", inputs, name)[:calib_count]
     evals = sample_set("evaluation", inputs, name)[:eval_count]
     vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report)
-    row = {"name": name, "preprocess": preprocess_for(name, inputs[graph.inputs[0]][0][1]).name,
-           "calib_images": len(calib), "eval_images": len(evals), "points": points,
-           "vtac_error": vt["worst"], "top1_agreement": vt["top1_agreement"], "vtac": vt}  # fmt: skip
+    pre = preprocess_for(name, inputs[graph.inputs[0]][0][1]).name
+    row = {"name": name, "preprocess": pre, "calib_images": len(calib),
+           "eval_images": len(evals), "points": points, "vtac_error": vt["worst"],
+           "top1_agreement": vt["top1_agreement"], "vtac": vt}  # fmt: skip
     if ort:
         with tempfile.TemporaryDirectory() as tmp:
             o = ort_errors(model, points, calib, evals, Path(tmp))

@@ -63,8 +63,9 @@ def test_inspect_and_compile_on_skimage_photos(small_onnx, tmp_path, capsys):
     assert "calibrated on 10 skimage photos, measured on 10 others" in out
     assert "relative L2 error" in out and "top-1 agreement" in out
     art = tmp_path / "r.vtac"
-    assert main(["compile", str(small_onnx), "--config", "small", "--calib", "skimage",
-                 "--keep-float", "conv3", "--quant-method", "auto", "-o", str(art)]) == 0  # fmt: skip
+    compile_args = ["compile", str(small_onnx), "--config", "small", "--calib", "skimage",
+                    "--keep-float", "conv3", "--quant-method", "auto", "-o", str(art)]  # fmt: skip
+    assert main(compile_args) == 0
     cap = capsys.readouterr()
     assert "no --calib given" not in cap.err and "artifact written" in cap.out
     from runtime.artifact import load_artifact
