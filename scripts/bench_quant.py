@@ -205,8 +205,9 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         info = res.calibration
         rows = layer_errors(res.float_graph, info.quant_graph, res.plan, evals[:2], info.chosen,
                             info.bias_shift)  # fmt: skip
-        worst_layers = [{"layer": r.anchor, "sqnr_db": round(r.sqnr_db, 2),
-                         "rel_l2": r.rel_l2, "calibration": f"{r.method_in}/{r.method_out}"}
+        worst_layers = [{"layer": r.anchor, "sqnr_db": round(r.sqnr_db, 2), "rel_l2": r.rel_l2,
+                         "weights_rel_l2": r.weight_rel_l2,
+                         "calibration": f"{r.method_in}/{r.method_out}"}
                         for r in rows[:report]]  # fmt: skip
     methods: dict[str, int] = {}
     for m in res.calibration.chosen.values():
@@ -291,11 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,
                             args.eval, ort=not args.no_ort))  # fmt: skip
         r = rows[-1]
-        if not args.json:
-            ort_e = "-" if r.get("ort_error") is None else f"{100 * r['ort_error']:.2f}%"
-            top1 = "-" if r["top1_agreement"] is None else f"{100 * r['top1_agreement']:.0f}%"
-            tqdm.write(f"{r['name']}: vtac {100 * r['vtac_error']:.2f}%  ort {ort_e}  "
-                       f"top-1 {top1}", file=sys.stdout)  # fmt: skip
+        ort_e = "-" if r.get("ort_error") is None else f"{100 * r['ort_error']:.2f}%"
+        top1 = "-" if r["top1_agreement"] is None else f"{100 * r['top1_agreement']:.0f}%"
+        tqdm.write(f"{r['name']}: vtac {100 * r['vtac_error']:.2f}%  onnxruntime {ort_e}  "
+                   f"top-1 {top1}", file=sys.stderr if args.json else sys.stdout)  # fmt: skip
     doc = {
         "config": cfg.name,
         "method": args.method,

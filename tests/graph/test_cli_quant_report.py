@@ -21,7 +21,7 @@ def small_onnx(tmp_path_factory):
 
 def _table(out: str) -> list[tuple[str, float, str]]:
     """(layer, SQNR, calibration) rows of the per-layer table."""
-    rows = re.findall(r"^  (\S+)\s+(-?[\d.]+|inf)\s+[\d.]+%\s+(\S+ / \S+)", out, re.M)
+    rows = re.findall(r"^  (\S+)\s+(-?[\d.]+|inf)\s+[\d.]+%\s+[\d.]+%\s+(\S+ / \S+)", out, re.M)
     return [(name, float(sqnr), cal) for name, sqnr, cal in rows]
 
 

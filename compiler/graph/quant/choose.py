@@ -24,25 +24,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.graph.executor import run_graph, run_node
+from compiler.graph.executor import run_graph
 from compiler.graph.ir import Graph, GraphError, Node, TensorType
 from compiler.graph.quant.calibrate import METHODS, ValueStats, collect_stats, ranges_of
 from compiler.graph.quant.histogram import expected_sq_error
 from compiler.graph.quant.layers import (
+    apply_delta,
     error_stats,
     int8_sources,
     layer_accumulator,
     layer_nodes,
     requantized,
+    weight_delta,
 )
-from compiler.graph.quant.quantize import (
-    INT32_MAX,
-    INT32_MIN,
-    QuantPlan,
-    _is_anchor,
-    _weights,
-    quantize_int8,
-)
+from compiler.graph.quant.quantize import INT32_MAX, INT32_MIN, QuantPlan, quantize_int8
 
 CHOICE_METHODS = ("hist_mse", "mse", "entropy", "percentile", "max")  # ties: earlier wins
 ANCHOR_OPS = ("Conv", "Gemm", "MatMul")
@@ -164,41 +159,23 @@ def _output_choice(graph, qgraph, plan, stats, samples) -> dict[str, str]:
     return out
 
 
-def _exp_column(exp: object, ndim: int) -> np.ndarray:
-    """A per-tensor or per-output-channel exponent shaped to broadcast over weights."""
-    e = np.asarray(exp, np.float64)
-    return e.reshape((-1,) + (1,) * (ndim - 1)) if e.ndim else e
-
-
 def _correct_biases(graph, qgraph, plan, samples, info: CalibrationInfo) -> Graph:
     """Fold each layer's measured mean shift from weight rounding into its int32 bias."""
-    by_name = {n.name: n for n in graph.nodes}
     qnodes = {n.name: n for n in qgraph.nodes}
-    work = []
-    for layer in plan.layers:
-        anchor, qanchor = by_name[layer.anchor], qnodes[layer.anchor]
-        w, _, attrs = _weights(anchor, graph)
-        wq = qgraph.constants[qanchor.inputs[1]].astype(np.float64)
-        dw = wq * 2.0 ** _exp_column(layer.exp_w, wq.ndim) - w
-        work.append((layer, anchor, qanchor, dw, attrs))
-    sums = {layer.anchor: 0.0 for layer, *_ in work}
+    work = [(layer, weight_delta(graph, qgraph, layer)) for layer in plan.layers]
+    sums = {layer.anchor: 0.0 for layer, _ in work}
     counts = dict.fromkeys(sums, 0)
     for feeds in samples:
         env = run_graph(graph, feeds, keep_all=True)
-        for layer, anchor, _, dw, attrs in work:
-            x = env[anchor.inputs[0]].astype(np.float64)
-            if anchor.op == "Conv":
-                node = Node("bias_shift", "Conv", ("x", "w"), ("y",), attrs)
-                y = run_node(node, [x.astype(np.float32), dw.astype(np.float32)], graph.opset)[0]
-                sums[layer.anchor] = sums[layer.anchor] + y.astype(np.float64).sum(axis=(0, 2, 3))
-                counts[layer.anchor] += y.shape[0] * y.shape[2] * y.shape[3]
-            else:
-                y = x.reshape(-1, x.shape[-1]) @ dw.T
-                sums[layer.anchor] = sums[layer.anchor] + y.sum(axis=0)
-                counts[layer.anchor] += y.shape[0]
+        for layer, wd in work:
+            y = apply_delta(wd, env[wd.anchor.inputs[0]], graph.opset)
+            axes = (0, 2, 3) if y.ndim == 4 else (0,)
+            sums[layer.anchor] = sums[layer.anchor] + y.sum(axis=axes)
+            counts[layer.anchor] += y.size // y.shape[1 if y.ndim == 4 else -1]
     constants, types, nodes = dict(qgraph.constants), dict(qgraph.types), list(qgraph.nodes)
     index = {n.name: i for i, n in enumerate(nodes)}
-    for layer, _, qanchor, dw, _ in work:
+    for layer, wd in work:
+        qanchor = qnodes[layer.anchor]
         if not counts[layer.anchor]:
             continue
         shift = sums[layer.anchor] / counts[layer.anchor]  # per output channel
@@ -215,7 +192,7 @@ def _correct_biases(graph, qgraph, plan, samples, info: CalibrationInfo) -> Grap
             bname = f"{layer.anchor}_bq_corr"
             if bname in types:
                 raise GraphError(f"layer {layer.anchor!r}: value name {bname!r} is taken")
-            b = np.zeros(dw.shape[0], np.int64)
+            b = np.zeros(wd.delta.shape[0], np.int64)
             inputs = (*qanchor.inputs[:2], bname)
         constants[bname] = np.clip(b - delta, INT32_MIN, INT32_MAX).astype(np.int32)
         types[bname] = TensorType.of(constants[bname])
@@ -223,7 +200,3 @@ def _correct_biases(graph, qgraph, plan, samples, info: CalibrationInfo) -> Grap
                                           qanchor.attrs)  # fmt: skip
     return qgraph.with_nodes(nodes, types=types, constants=constants)
 
-
-def layer_support(node: Node, graph: Graph) -> str | None:
-    """Why `node` cannot be an int8 layer at all (None: it can)."""
-    return _is_anchor(node, graph)

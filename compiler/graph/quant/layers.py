@@ -18,7 +18,7 @@ import numpy as np
 
 from compiler.graph.executor import run_node
 from compiler.graph.ir import Graph, GraphError, Node
-from compiler.graph.quant.quantize import QuantizedLayer
+from compiler.graph.quant.quantize import QuantizedLayer, _weights
 from compiler.graph.ref.vtac_ops import quantize_array, requantize_array
 
 
@@ -118,3 +118,36 @@ def sqnr_db(err: float, ref: float) -> float:
     if ref <= 0:
         return float("-inf")
     return 10.0 * float(np.log10(ref / err))
+
+
+def _exp_column(exp: object, ndim: int) -> np.ndarray:
+    """A per-tensor or per-output-channel exponent shaped to broadcast over weights."""
+    e = np.asarray(exp, np.float64)
+    return e.reshape((-1,) + (1,) * (ndim - 1)) if e.ndim else e
+
+
+@dataclass(frozen=True)
+class WeightDelta:
+    """What weight rounding changed in one layer: W_q * 2**e_w - W (vtac layout)."""
+
+    anchor: Node  # the float anchor
+    delta: np.ndarray
+    attrs: dict  # conv attributes in vtac form (strides, pads, dilations, group)
+
+
+def weight_delta(graph: Graph, qgraph: Graph, layer: QuantizedLayer) -> WeightDelta:
+    anchor = next(n for n in graph.nodes if n.name == layer.anchor)
+    qanchor = next(n for n in qgraph.nodes if n.name == layer.anchor)
+    w, _, attrs = _weights(anchor, graph)
+    wq = qgraph.constants[qanchor.inputs[1]].astype(np.float64)
+    return WeightDelta(anchor, wq * 2.0 ** _exp_column(layer.exp_w, wq.ndim) - w, attrs)
+
+
+def apply_delta(wd: WeightDelta, x: np.ndarray, opset: int) -> np.ndarray:
+    """The layer's linear part with weights `wd.delta` (no bias) on the float input `x`:
+    the error weight rounding adds to the layer's accumulator."""
+    if wd.anchor.op == "Conv":
+        node = Node("weight_delta", "Conv", ("x", "w"), ("y",), wd.attrs)
+        args = [x.astype(np.float32), wd.delta.astype(np.float32)]
+        return run_node(node, args, opset)[0].astype(np.float64)
+    return x.reshape(-1, x.shape[-1]).astype(np.float64) @ wd.delta.T
