@@ -10,11 +10,8 @@ user-kept float layers: what `compile_for_accel` runs between `optimize` and `pa
    calibration samples with the layer run on float inputs (`layers.py`).
 A fixed method name uses that method for every value.
 
-Bias correction (Nagel et al., "Data-Free Quantization", empirical variant): weight rounding
-shifts the mean of each output channel by mean(conv(x, W_q * 2**e_w - W)) over the
-calibration inputs x; that shift is subtracted from the int32 bias (added if the layer had
-none). It changes only the bias constants, so the int8 datapath and its bit-exactness are
-untouched.
+`bias_correction` (True = "empirical", or "weights") folds each layer's measured mean shift
+into its int32 bias (`bias_correction.py`).
 """
 
 from __future__ import annotations
@@ -25,19 +22,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.graph.executor import run_graph
-from compiler.graph.ir import Graph, GraphError, Node, TensorType
+from compiler.graph.ir import Graph, GraphError, Node
+from compiler.graph.quant.bias_correction import correct_biases
 from compiler.graph.quant.calibrate import METHODS, ValueStats, collect_stats, ranges_of
 from compiler.graph.quant.histogram import expected_sq_error
 from compiler.graph.quant.layers import (
-    apply_delta,
     error_stats,
     int8_sources,
     layer_accumulator,
     layer_nodes,
     requantized,
-    weight_delta,
 )
-from compiler.graph.quant.quantize import INT32_MAX, INT32_MIN, QuantPlan, quantize_int8
+from compiler.graph.quant.quantize import QuantPlan, quantize_int8
 
 CHOICE_METHODS = ("hist_mse", "mse", "entropy", "percentile", "max")  # ties: earlier wins
 ANCHOR_OPS = ("Conv", "Gemm", "MatMul")
@@ -88,9 +84,9 @@ def quantize_calibrated(
     keep_first_float: bool = False,
     keep_last_float: bool = False,
     keep_float: Sequence[str] = (),
-    bias_correction: bool = False,
+    bias_correction: bool | str = False,
     skip: Callable[[Node, Graph], str | None] | None = None,
-    measure_samples: int = 4,
+    measure_samples: int = 10,
     **quant_options,
 ) -> tuple[Graph, QuantPlan, CalibrationInfo]:
     """Calibrate `graph` (already optimized) on `samples` and quantize it; `quant_options`
@@ -123,7 +119,8 @@ def quantize_calibrated(
         chosen = dict.fromkeys(stats, method)
         qgraph, plan = quantize(method)
     if bias_correction:
-        qgraph = _correct_biases(graph, qgraph, plan, measure, info)
+        mode = "empirical" if bias_correction is True else bias_correction
+        qgraph, info.bias_shift = correct_biases(graph, qgraph, plan, measure, mode)
     anchors = {n.name: n for n in graph.nodes}
     used = {v for n in qgraph.nodes if n.op == "vtac.quantize" for v in n.inputs}
     used |= {layer.output for layer in plan.layers}
@@ -157,46 +154,3 @@ def _output_choice(graph, qgraph, plan, stats, samples) -> dict[str, str]:
     for value, by_method in cands.items():
         out[value] = min(CHOICE_METHODS, key=lambda m: errs[value][by_method[m]])
     return out
-
-
-def _correct_biases(graph, qgraph, plan, samples, info: CalibrationInfo) -> Graph:
-    """Fold each layer's measured mean shift from weight rounding into its int32 bias."""
-    qnodes = {n.name: n for n in qgraph.nodes}
-    work = [(layer, weight_delta(graph, qgraph, layer)) for layer in plan.layers]
-    sums = {layer.anchor: 0.0 for layer, _ in work}
-    counts = dict.fromkeys(sums, 0)
-    for feeds in samples:
-        env = run_graph(graph, feeds, keep_all=True)
-        for layer, wd in work:
-            y = apply_delta(wd, env[wd.anchor.inputs[0]], graph.opset)
-            axes = (0, 2, 3) if y.ndim == 4 else (0,)
-            sums[layer.anchor] = sums[layer.anchor] + y.sum(axis=axes)
-            counts[layer.anchor] += y.size // y.shape[1 if y.ndim == 4 else -1]
-    constants, types, nodes = dict(qgraph.constants), dict(qgraph.types), list(qgraph.nodes)
-    index = {n.name: i for i, n in enumerate(nodes)}
-    for layer, wd in work:
-        qanchor = qnodes[layer.anchor]
-        if not counts[layer.anchor]:
-            continue
-        shift = sums[layer.anchor] / counts[layer.anchor]  # per output channel
-        e_acc = np.asarray(layer.exp_in + np.asarray(layer.exp_w), np.float64)
-        delta = np.rint(shift / 2.0**e_acc).astype(np.int64)
-        info.bias_shift[layer.anchor] = float(np.abs(shift).max())
-        if not delta.any():
-            continue
-        if len(qanchor.inputs) > 2 and qanchor.inputs[2]:
-            bname = qanchor.inputs[2]
-            b = constants[bname].astype(np.int64)
-            inputs = qanchor.inputs
-        else:
-            bname = f"{layer.anchor}_bq_corr"
-            if bname in types:
-                raise GraphError(f"layer {layer.anchor!r}: value name {bname!r} is taken")
-            b = np.zeros(wd.delta.shape[0], np.int64)
-            inputs = (*qanchor.inputs[:2], bname)
-        constants[bname] = np.clip(b - delta, INT32_MIN, INT32_MAX).astype(np.int32)
-        types[bname] = TensorType.of(constants[bname])
-        nodes[index[qanchor.name]] = Node(qanchor.name, qanchor.op, inputs, qanchor.outputs,
-                                          qanchor.attrs)  # fmt: skip
-    return qgraph.with_nodes(nodes, types=types, constants=constants)
-
