@@ -68,7 +68,8 @@ def _conv_graph(w: np.ndarray, bias: bool = False):
     return b.build()
 
 
-def test_bias_correction_removes_a_planted_mean_shift(rng):
+@pytest.mark.parametrize("mode", ["weights", "empirical"])
+def test_bias_correction_removes_a_planted_mean_shift(rng, mode):
     # Every weight of channel o is (20 + o + 0.4) / 64: at 2**-6 each rounds down by 0.4 of a
     # step, so positive inputs see a systematic negative shift of about 63 * 0.4 / 64 * E[x].
     cin, cout = 64, 4
@@ -77,7 +78,7 @@ def test_bias_correction_removes_a_planted_mean_shift(rng):
     g = _conv_graph(w)
     samples = [{"x": rng.uniform(0, 1, (1, cin, 6, 6)).astype(np.float32)} for _ in range(6)]
 
-    def mean_error(bias_correction: bool) -> np.ndarray:
+    def mean_error(bias_correction) -> np.ndarray:
         q, plan, info = quantize_calibrated(g, samples, "max", weight_mse=False,
                                             bias_correction=bias_correction)  # fmt: skip
         assert plan.layers[0].exp_w == -6
@@ -85,10 +86,12 @@ def test_bias_correction_removes_a_planted_mean_shift(rng):
         return np.mean(diffs, axis=(0, 1, 3, 4)), info
 
     before, _ = mean_error(False)
-    after, info = mean_error(True)
+    after, info = mean_error(mode)
     assert np.all(before < -0.15)  # the planted shift: about -0.2 per channel
     assert np.all(np.abs(after) < 0.03)
     assert info.bias_shift["conv"] == pytest.approx(0.2, abs=0.03)
+    with pytest.raises(ValueError, match="bias correction 'mean'"):
+        mean_error("mean")
 
 
 def test_bias_correction_adds_a_bias_to_a_layer_without_one(rng):

@@ -9,6 +9,7 @@ import onnx
 import pytest
 
 from runtime.cli import main
+from runtime.sample_images import image_paths
 from tests.graph.models import resnet18
 
 
@@ -64,7 +65,8 @@ def test_inspect_and_compile_on_skimage_photos(small_onnx, tmp_path, capsys):
     assert "relative L2 error" in out and "top-1 agreement" in out
     art = tmp_path / "r.vtac"
     compile_args = ["compile", str(small_onnx), "--config", "small", "--calib", "skimage",
-                    "--keep-float", "conv3", "--quant-method", "auto", "-o", str(art)]  # fmt: skip
+                    "--keep-float", "conv3", "--quant-method", "auto", "--bias-correction",
+                    "-o", str(art)]  # fmt: skip
     assert main(compile_args) == 0
     cap = capsys.readouterr()
     assert "no --calib given" not in cap.err and "artifact written" in cap.out
@@ -72,6 +74,9 @@ def test_inspect_and_compile_on_skimage_photos(small_onnx, tmp_path, capsys):
 
     model = load_artifact(art)
     assert model.meta["calibration"] == "10 skimage calibration photos"
+    # Corrected biases are plain int32 constants: hw_sim still matches the int8 reference.
+    assert main(["run", str(art), "--input", str(image_paths("evaluation")[0])]) == 0
+    assert "bit-exact with the int8 reference executor" in capsys.readouterr().out
     assert main(["compile", str(small_onnx), "--calib", "skimage", "--keep-float", "x1",
                  "-o", str(art)]) == 1  # fmt: skip
     assert "--keep-float x1: no node of that name" in capsys.readouterr().err

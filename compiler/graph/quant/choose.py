@@ -10,7 +10,7 @@ user-kept float layers: what `compile_for_accel` runs between `optimize` and `pa
    calibration samples with the layer run on float inputs (`layers.py`).
 A fixed method name uses that method for every value.
 
-`bias_correction` (True = "empirical", or "weights") folds each layer's measured mean shift
+`bias_correction` (True = "weights", or "empirical") folds each layer's measured mean shift
 into its int32 bias (`bias_correction.py`).
 """
 
@@ -119,7 +119,7 @@ def quantize_calibrated(
         chosen = dict.fromkeys(stats, method)
         qgraph, plan = quantize(method)
     if bias_correction:
-        mode = "empirical" if bias_correction is True else bias_correction
+        mode = "weights" if bias_correction is True else bias_correction
         qgraph, info.bias_shift = correct_biases(graph, qgraph, plan, measure, mode)
     anchors = {n.name: n for n in graph.nodes}
     used = {v for n in qgraph.nodes if n.op == "vtac.quantize" for v in n.inputs}
