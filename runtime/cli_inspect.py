@@ -75,14 +75,15 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--method",
-        default="percentile",
+        default="hist_mse",
         choices=["max", "percentile", "mse", "hist_mse", "entropy", "auto"],
-        help="activation calibration method (default percentile; auto: chosen per value)",
+        help="activation calibration method (default hist_mse; auto: chosen per value)",
     )
     p.add_argument(
         "--bias-correction",
-        action="store_true",
-        help="fold weight rounding's measured mean shift into the int32 biases",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fold weight rounding's measured mean shift into the int32 biases (default on)",
     )
     p.add_argument(
         "--quant-report",
