@@ -267,13 +267,34 @@ def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=
     return row
 
 
+def _document(cfg, args, rows: list[dict]) -> dict:
+    import platform
+
+    return {
+        "config": cfg.name,
+        "method": args.method,
+        "bias_correction": not args.no_bias_correction,
+        "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
+        "(bit-exact with hw_sim)",
+        "host": platform.node(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "models": rows,
+        "worst_vtac_error": max(r["vtac_error"] for r in rows),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--config", default="default")
-    parser.add_argument("--only", default="", help="only models whose name contains this")
+    parser.add_argument(
+        "--only", default="", help="only models whose name contains this (comma-separated: any of)"
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="also write the JSON document here, updated after every model"
+    )
     parser.add_argument("--method", default="auto", help="vtac activation calibration method")
     parser.add_argument("--no-bias-correction", action="store_true")
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
@@ -286,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's advice
-    models = [m for m in [*cached_models(), "resnet18"] if args.only in Path(str(m)).stem]
+    wanted = args.only.split(",")
+    models = [m for m in [*cached_models(), "resnet18"]
+              if any(w in Path(str(m)).stem for w in wanted)]  # fmt: skip
     if not models:
         print("no model matches (run scripts/fetch_models.py)", file=sys.stderr)
         return 1
@@ -299,19 +322,13 @@ def main(argv: list[str] | None = None) -> int:
                             args.eval, ort=not args.no_ort,
                             entropy_2048=args.ort_entropy_2048))  # fmt: skip
         r = rows[-1]
+        doc = _document(cfg, args, rows)
+        if args.out:
+            Path(args.out).write_text(json.dumps(doc, indent=1, default=float) + "\n")
         ort_e = "-" if r.get("ort_error") is None else f"{100 * r['ort_error']:.2f}%"
         top1 = "-" if r["top1_agreement"] is None else f"{100 * r['top1_agreement']:.0f}%"
         tqdm.write(f"{r['name']}: vtac {100 * r['vtac_error']:.2f}%  onnxruntime {ort_e}  "
                    f"top-1 {top1}", file=sys.stderr if args.json else sys.stdout)  # fmt: skip
-    doc = {
-        "config": cfg.name,
-        "method": args.method,
-        "bias_correction": not args.no_bias_correction,
-        "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
-        "(bit-exact with hw_sim)",
-        "models": rows,
-        "worst_vtac_error": max(r["vtac_error"] for r in rows),
-    }
     if args.json:
         print(json.dumps(doc, indent=1, default=float))
     return 0
