@@ -48,7 +48,6 @@ class CalibrationInfo:
     chosen: dict[str, str] = field(default_factory=dict)  # float value -> method
     bias_shift: dict[str, float] = field(default_factory=dict)  # layer -> max |correction|
     quant_graph: Graph | None = None
-    samples: list[Mapping[str, np.ndarray]] = field(default_factory=list)
 
 
 def check_keep_float(graph: Graph, names: Sequence[str]) -> None:
@@ -127,7 +126,6 @@ def quantize_calibrated(
     used |= {anchors[layer.anchor].inputs[0] for layer in plan.layers}
     info.chosen = {v: m for v, m in chosen.items() if v in used}
     info.quant_graph = qgraph
-    info.samples = measure
     return qgraph, plan, info
 
 
