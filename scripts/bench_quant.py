@@ -283,6 +283,36 @@ def _document(cfg, args, rows: list[dict]) -> dict:
     }
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _top1_text(x) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def markdown_table(docs: list[dict]) -> str:
+    """The docs table of one or more --json documents (models in the order given)."""
+    lines = [
+        "| model | preprocessing | int8 layers (float) | vtac rel. L2 (worst output) | "
+        "onnxruntime MinMax | onnxruntime Entropy | top-1 vtac / ort | vtac <= ort | <= 5% |",
+        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|",
+    ]
+    for doc in docs:
+        for r in doc["models"]:
+            ort = r.get("ort", {})
+            lines.append(
+                f"| {r['name']} | {r['preprocess']} | {r['vtac']['int8_layers']} "
+                f"({r['vtac']['float_layers']}) | {_pct(r['vtac_error'])} | "
+                f"{_pct(ort.get('minmax', {}).get('worst'))} | "
+                f"{_pct(ort.get('entropy', {}).get('worst'))} | "
+                f"{_top1_text(r['top1_agreement'])} / {_top1_text(r.get('ort_top1_agreement'))} | "
+                f"{'yes' if r.get('vtac_le_ort') else 'no'} | "
+                f"{'yes' if r['within_5pct'] else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
@@ -305,7 +335,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also onnxruntime's Entropy with 2048 bins (slow: minutes per model)",
     )
+    parser.add_argument(
+        "--table",
+        nargs="+",
+        metavar="JSON",
+        help="print the Markdown table of saved --json/--out documents and exit",
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table([json.loads(Path(f).read_text()) for f in args.table]))
+        return 0
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's advice
     wanted = args.only.split(",")
     models = [m for m in [*cached_models(), "resnet18"]
