@@ -79,6 +79,11 @@ def _with_outputs(model, names: list[str]):
     keep = [i for i in m.graph.input if i.name not in inits]
     del m.graph.input[:]
     m.graph.input.extend(keep)
+    # ...and some leave initializers no node reads, which onnxruntime then refuses to load.
+    read = {v for node in m.graph.node for v in node.input} | {o.name for o in m.graph.output}
+    used = [i for i in m.graph.initializer if i.name in read]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(used)
     for i, node in enumerate(m.graph.node):  # the quantizer's exclusions go by node name
         if not node.name:
             node.name = f"node{i}_{node.op_type}"
@@ -89,8 +94,17 @@ def _with_outputs(model, names: list[str]):
     return m
 
 
-def model_outputs(m) -> list[str]:
-    return [o.name for o in m.graph.output]
+def _final_activations(m) -> list[str]:
+    """Names of the Softmax/Sigmoid nodes that produce a graph output (through reshapes)."""
+    producer = {o: n for n in m.graph.node for o in n.output}
+    found = []
+    for out in m.graph.output:
+        node = producer.get(out.name)
+        while node is not None and node.op_type in ("Reshape", "Flatten", "Identity", "Squeeze"):
+            node = producer.get(node.input[0])
+        if node is not None and node.op_type in ("Softmax", "Sigmoid"):
+            found.append(node.name)
+    return found
 
 
 def _ort_session(path_or_bytes):
@@ -141,12 +155,11 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
     onnx.save(m, fp32)
     # Like vtac, leave a final Softmax/Sigmoid in float: quantizing probabilities of 1e-3 to
     # int8 would measure that choice, not the quantization of the network's layers.
-    final = [
-        n.name
-        for n in m.graph.node
-        if n.op_type in ("Softmax", "Sigmoid") and set(n.output) & set(model_outputs(m))
-    ]
-    sess = _ort_session(str(fp32))
+    final = _final_activations(m)
+    try:
+        sess = _ort_session(str(fp32))
+    except Exception as e:  # the float model itself does not load: nothing to compare
+        return {"float": {"error": f"{type(e).__name__}: {str(e)[:200]}"}}
     want = {p: [] for p in points}
     for feeds in evals:
         out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds), strict=True))
