@@ -27,6 +27,27 @@ def _parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, shape
 
 
+def _calib_arg(text: str) -> int | str:
+    """--calib: a count of random inputs, or the name of a built-in photo set."""
+    from runtime.sample_images import SET_NAME
+
+    if text == SET_NAME:
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or {SET_NAME!r}, got {text!r}"
+        ) from None
+
+
+def _names_arg(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected NODE[,NODE...], got {text!r}")
+    return names
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "inspect",
@@ -51,15 +72,36 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--calib",
-        type=positive_int,
+        type=_calib_arg,
         default=2,
-        help="random calibration inputs (uniform in [0,1); default 2)",
+        metavar="N|skimage",
+        help="N random calibration inputs (uniform in [0,1); default 2), or 'skimage': the "
+        "scikit-image calibration photos (the error is then measured on its evaluation photos)",
     )
     p.add_argument(
         "--method",
-        default="percentile",
-        choices=["max", "percentile", "mse"],
-        help="activation calibration method (default percentile)",
+        default="hist_mse",
+        choices=["max", "percentile", "mse", "hist_mse", "entropy", "auto"],
+        help="activation calibration method (default hist_mse; auto: chosen per value)",
+    )
+    p.add_argument(
+        "--bias-correction",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fold weight rounding's measured mean shift into the int32 biases (default on)",
+    )
+    p.add_argument(
+        "--quant-report",
+        action="store_true",
+        help="list every int8 layer's own error (SQNR, relative L2), worst first",
+    )
+    p.add_argument(
+        "--keep-float",
+        type=_names_arg,
+        action="extend",
+        default=[],
+        metavar="NODE,...",
+        help="keep these conv/dense nodes in float",
     )
     p.add_argument(
         "--weights",
@@ -89,11 +131,9 @@ def run(args: argparse.Namespace) -> int:
     from compiler.graph.printer import print_graph
     from compiler.graph.ref import KernelError
     from hw_sim.config import ConfigError, load_config
+    from runtime.inputs import InputFileError
 
     notes: list[str] = []
-    if args.calib < 1 and not args.float_only:
-        print("vtac inspect: --calib needs at least 1 calibration input", file=sys.stderr)
-        return 1
     try:
         cfg = load_config(args.config)
         graph = _load(args.model, dict(args.shape), notes)
@@ -107,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
               f"{len(graph.constants)} constants; hardware {cfg.summary()}")  # fmt: skip
     try:
         final, float_graph, quant_text = _compile(graph, cfg, args)
-    except (GraphError, KernelError, ExecutionError) as e:  # errors name the node at fault
+    except (GraphError, KernelError, ExecutionError, InputFileError) as e:  # name the node
         print(f"vtac inspect: {e}", file=sys.stderr)
         return 1
     except MemoryError:
@@ -147,11 +187,36 @@ def _load(model: str, shapes: dict, notes: list[str]):
     return import_onnx(model, shapes=shapes, notes=notes)
 
 
+def _samples(graph, args: argparse.Namespace) -> tuple[list, list, str]:
+    """(calibration samples, evaluation samples, where they come from)."""
 def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
     """The graph through every pass, the float graph it came from (after `optimize`), and the
     quantization report's text."""
     import numpy as np
 
+    if isinstance(args.calib, str):
+        from runtime.sample_images import sample_set
+
+        inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
+        calib = sample_set("calibration", inputs, args.model)
+        evals = sample_set("evaluation", inputs, args.model)
+        return calib, evals, (f"calibrated on {len(calib)} {args.calib} photos, measured on "
+                              f"{len(evals)} others")  # fmt: skip
+    rng = np.random.default_rng(0)
+    samples = [
+        {n: rng.random(graph.types[n].shape, dtype=np.float32).astype(graph.types[n].dtype)
+         for n in graph.inputs}
+        for _ in range(args.calib + 1)
+    ]  # fmt: skip
+    return (
+        samples[:-1],
+        samples[-1:],
+        "calibrated and measured on random inputs; use --calib skimage for real photos",
+    )
+
+
+def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
+    """The graph through every pass, and the quantization report's text."""
     from compiler.graph.passes.fuse_ops import fuse_ops
     from compiler.graph.passes.partition import partition
     from compiler.graph.pipeline import compile_for_accel, optimize
@@ -162,19 +227,22 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
         final = fuse_ops(partition(float_graph, cfg))
         quant_text = "quantization: skipped (--float)"
     else:
-        rng = np.random.default_rng(0)
-        samples = [
-            {n: rng.random(graph.types[n].shape, dtype=np.float32).astype(graph.types[n].dtype)
-             for n in graph.inputs}
-            for _ in range(args.calib + 1)
-        ]  # fmt: skip
+        calib, evals, where = _samples(graph, args)
         result = compile_for_accel(
-            graph, cfg, samples[:-1], args.method, weight_method=args.weights,
+            graph, cfg, calib, args.method, weight_method=args.weights,
             keep_first_float=args.keep_first_float, keep_last_float=args.keep_last_float,
+            keep_float=args.keep_float, bias_correction=args.bias_correction,
             per_channel=not args.per_tensor,
         )  # fmt: skip
         final, float_graph = result.graph, result.float_graph
-        errors = quantization_error(result.float_graph, final, samples[-1:])
+        errors = quantization_error(result.float_graph, final, evals)
         quant_text = render_quant_report(result.plan, errors)
-        quant_text += "\n(calibrated and measured on random inputs; use real samples for accuracy)"
+        if args.quant_report:
+            from compiler.graph.quant.layer_report import layer_errors, render_layer_errors
+
+            info = result.calibration
+            rows = layer_errors(result.float_graph, info.quant_graph, result.plan, evals,
+                                info.chosen, info.bias_shift)  # fmt: skip
+            quant_text += "\n" + render_layer_errors(rows)
+        quant_text += f"\n({where})"
     return final, float_graph, quant_text

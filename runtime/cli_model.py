@@ -60,7 +60,12 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
     t0 = time.perf_counter()
     graph, source = _import_model(args.model, dict(args.shape), getattr(args, "image", None))
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
-    if args.calib:
+    from runtime.sample_images import SET_NAME, sample_set
+
+    if args.calib == SET_NAME and not Path(args.calib).exists():
+        samples = sample_set("calibration", inputs, args.model)
+        calib = f"{len(samples)} {SET_NAME} calibration photos"
+    elif args.calib:
         samples = load_samples(args.calib, inputs, args.norm)
         calib = f"{len(samples)} sample(s) from {args.calib}"
     else:
@@ -94,7 +99,8 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
                               meta={**source, "calibration": calib, "weight_scales":
                                     "per tensor" if getattr(args, "per_tensor", False)
                                     else "per channel"},
-                              per_channel=not getattr(args, "per_tensor", False))  # fmt: skip
+                              per_channel=not getattr(args, "per_tensor", False),
+                              quant_options=_quant_options(args))  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
@@ -113,6 +119,18 @@ def _boundary_line(model) -> str:
     fused = sum(1 for la in model.cpu_launches() for n in la.nodes if n.op == FUSED_OP)
     return (f"  boundaries: {c.count} accelerator <-> CPU crossing(s), {_bytes(c.nbytes)}; "
             f"{fused} fused boundary kernel(s) on the CPU")  # fmt: skip
+
+
+def _quant_options(args: argparse.Namespace) -> dict:
+    """compile_for_accel's quantization options from the CLI (absent ones keep defaults)."""
+    opts = {}
+    if getattr(args, "keep_float", None):
+        opts["keep_float"] = list(args.keep_float)
+    if getattr(args, "quant_method", None):
+        opts["method"] = args.quant_method
+    if getattr(args, "bias_correction", None) is not None:
+        opts["bias_correction"] = args.bias_correction
+    return opts
 
 
 def _summary(model, size: int | None) -> str:
@@ -458,6 +476,12 @@ def model_demo(args: argparse.Namespace) -> int:
 
 
 # ----- registration -----------------------------------------------------------------------------
+def _names_arg(text: str):
+    from runtime.cli_inspect import _names_arg as parse
+
+    return parse(text)
+
+
 def _shape_arg(text: str):
     from runtime.cli_inspect import _parse_shape
 
@@ -485,8 +509,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--shape", action="append", type=_shape_arg, default=[], metavar="NAME=DIMS",
                    help="static shape for an input (repeatable)")  # fmt: skip
-    p.add_argument("--calib", metavar="FILE|DIR", help="calibration inputs: .npy/.npz or a folder "
-                   "of images or arrays (default: synthetic, with a warning)")  # fmt: skip
+    p.add_argument("--calib", metavar="FILE|DIR|skimage",
+                   help="calibration inputs: .npy/.npz, a folder of images or arrays, or "
+                   "'skimage' (scikit-image's calibration photos, preprocessed for the model; "
+                   "default: synthetic, with a warning)")  # fmt: skip
+    p.add_argument("--keep-float", type=_names_arg, action="extend", default=[],
+                   metavar="NODE,...", help="keep these conv/dense nodes in float")  # fmt: skip
+    p.add_argument(
+        "--quant-method",
+        choices=("max", "percentile", "mse", "hist_mse", "entropy", "auto"),
+        help="activation calibration method (default: the pipeline's)",
+    )
+    p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
+                   help="fold weight rounding's mean shift into the biases (default: the "
+                   "pipeline's)")  # fmt: skip
     p.add_argument("--calib-count", type=positive_int, default=2, metavar="N",
                    help="synthetic calibration inputs without --calib (default 2)")  # fmt: skip
     p.add_argument("--norm", choices=("imagenet", "unit"), default="imagenet",

@@ -1,5 +1,7 @@
 """Measure the real models in the cache: reference vs onnxruntime, graph sizes through the
 passes, int8 quantization error and the partition. Prints a Markdown table for docs/graph.md.
+The int8 error is calibrated and measured on the skimage photos (`runtime/sample_images.py`,
+disjoint calibration/evaluation sets; `--random` for random inputs).
 
     .venv/bin/python scripts/model_report.py [--config default] [--samples 4]
 """
@@ -27,6 +29,7 @@ from compiler.graph.passes.partition import partition_report  # noqa: E402
 from compiler.graph.pipeline import compile_for_accel  # noqa: E402
 from compiler.graph.quant.report import quantization_error  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
+from runtime.sample_images import sample_set  # noqa: E402
 from tests.graph.real_models import (  # noqa: E402
     INPUT_SHAPES,
     cached_models,
@@ -38,7 +41,9 @@ from tests.graph.real_models import (  # noqa: E402
 )
 
 
-def measure(path: Path, cfg, samples: int, method: str, weights: str, evals: int = 1) -> dict:
+def measure(
+    path: Path, cfg, samples: int, method: str, weights: str, evals: int = 1, photos: bool = True
+) -> dict:
     model, _ = load_model(path)
     opset = default_opset(model)
     if opset < 11:
@@ -52,14 +57,20 @@ def measure(path: Path, cfg, samples: int, method: str, weights: str, evals: int
     ours = run_graph(graph, feeds, keep_all=True)
     theirs = onnxruntime_values(model, judged, feeds)
     ref_err = max(relative_error(ours[p], theirs[p]) for p in judged)
-    data = [model_inputs(graph, rng) for _ in range(samples + evals)]
+    if photos:  # the skimage calibration photos, and the disjoint evaluation photos
+        inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
+        calib = sample_set("calibration", inputs, path.stem)[:samples]
+        evaluation = sample_set("evaluation", inputs, path.stem)[:evals]
+    else:
+        data = [model_inputs(graph, rng) for _ in range(samples + evals)]
+        calib, evaluation = data[:samples], data[samples:]
     start = time.perf_counter()
-    result = compile_for_accel(graph, cfg, data[:samples], method=method, weight_method=weights)
+    result = compile_for_accel(graph, cfg, calib, method=method, weight_method=weights)
     seconds = time.perf_counter() - start
     # Judged like the reference check: through the logits of a final softmax/sigmoid.
     qpoints = [p for p in comparison_points(result.float_graph) if p not in graph.outputs]
     errors = quantization_error(
-        result.float_graph, result.graph, data[samples:], qpoints or list(graph.outputs)
+        result.float_graph, result.graph, evaluation, qpoints or list(graph.outputs)
     )
     report = partition_report(result.graph, result.float_graph)  # MACs on unpadded shapes
     total = report.accel_macs + report.cpu_macs
@@ -86,24 +97,31 @@ def measure(path: Path, cfg, samples: int, method: str, weights: str, evals: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="default")
-    parser.add_argument("--samples", type=int, default=4, help="calibration samples")
-    parser.add_argument("--method", default="percentile", choices=["max", "percentile", "mse"])
+    parser.add_argument("--samples", type=int, default=10, help="calibration samples")
+    parser.add_argument(
+        "--method",
+        default="percentile",
+        choices=["max", "percentile", "mse", "hist_mse", "entropy", "auto"],
+    )
+    parser.add_argument("--random", action="store_true",
+                        help="random inputs instead of the skimage photos")  # fmt: skip
     parser.add_argument("--weights", default="mse", choices=["max", "mse"])
     parser.add_argument("--only", default="", help="only models whose name contains this")
-    parser.add_argument("--eval", type=int, default=1, help="inputs the int8 error is measured on")
+    parser.add_argument("--eval", type=int, default=10, help="inputs the int8 error is measured on")
     args = parser.parse_args(argv)
     models = [m for m in cached_models() if args.only in m.stem]
     if not models:
         print("model cache is empty: run scripts/fetch_models.py", file=sys.stderr)
         return 1
     cfg = load_config(args.config)
+    what = "random inputs" if args.random else "skimage photos"
     print(f"config {cfg.name}, activations: {args.method}, weights: {args.weights}, "
-          f"calibrated on {args.samples} random inputs, error on {args.eval} more\n")  # fmt: skip
+          f"calibrated on {args.samples} {what}, error on {args.eval} more\n")  # fmt: skip
     print("| model | opset | nodes (imported -> optimized) | max rel. error vs onnxruntime | "
           "int8 layers | int8 rel. L2 error | top-1 agreement | MACs on accel |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for path in models:
-        r = measure(path, cfg, args.samples, args.method, args.weights, args.eval)
+        r = measure(path, cfg, args.samples, args.method, args.weights, args.eval, not args.random)
         top1 = "-" if r["top1"] is None else f"{100 * r['top1']:.0f}%"
         print(f"| {r['model']} | {r['opset']} | {r['nodes']} -> {r['optimized']} | "
               f"{r['ref_err']:.1e} ({r['judged']}) | {r['int8_layers']} | "

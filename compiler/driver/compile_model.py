@@ -118,16 +118,20 @@ def compile_model(
     progress: Callable[[int], Callable[[str], None]] | None = None,
     meta: dict | None = None,
     per_channel: bool = True,
+    quant_options: Mapping | None = None,
 ) -> LinkedModel:
     """Compile a float graph for the accelerator + CPU and link it (see the module docstring).
 
     `knobs_for(op) -> Knobs | None` supplies tuned schedules (None: the heuristic);
     `fuse_boundaries`: one CPU kernel per accelerator boundary chain (see fuse_boundaries.py);
-    `progress(n_groups)` returns a callback called once per compiled group with its name.
-    `per_channel=False` quantizes weights per tensor instead of per output channel.
+    `progress(n_groups)` returns a callback called once per compiled group with its name;
+    `per_channel=False` quantizes weights per tensor instead of per output channel;
+    `quant_options` pass through to `compile_for_accel` (calibration method, keep_float, ...).
     """
     t0 = time.perf_counter()
-    result = compile_for_accel(graph, cfg, samples, per_channel=per_channel)
+    result = compile_for_accel(
+        graph, cfg, samples, per_channel=per_channel, **(quant_options or {})
+    )
     g, fg = result.graph, result.float_graph
     if fuse_boundaries:
         g = fuse_boundary_chains(g)

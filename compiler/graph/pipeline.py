@@ -6,7 +6,7 @@ adds quantization, partitioning, layout packing and fusion.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +27,8 @@ from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
 from compiler.graph.passes.prelu_as_conv import prelu_as_conv
 from compiler.graph.passes.simplify_shapes import simplify_shapes
-from compiler.graph.quant.calibrate import calibrate
-from compiler.graph.quant.quantize import QuantPlan, quantize_int8
+from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
+from compiler.graph.quant.quantize import QuantPlan
 from hw_sim.config import HwConfig
 
 OPTIMIZE: list[GraphPass] = [
@@ -83,13 +83,14 @@ class AccelCompileResult:
     float_graph: Graph  # after `optimize`
     graph: Graph  # quantized, partitioned, packed, fused
     plan: QuantPlan
+    calibration: CalibrationInfo | None = None  # methods chosen, bias corrections
 
 
 def compile_for_accel(
     graph: Graph,
     cfg: HwConfig,
     samples: Iterable[Mapping[str, np.ndarray]],
-    method: str = "percentile",
+    method: str = "hist_mse",
     percentile: float = 99.99,
     weight_method: str = "mse",
     accel_only: bool = True,
@@ -97,14 +98,21 @@ def compile_for_accel(
     keep_last_float: bool = False,
     verify_each: bool = False,
     per_channel: bool = True,
+    keep_float: Sequence[str] = (),
+    bias_correction: bool | str = True,
+    **quant_options,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
 
-    Defaults (percentile calibration of activations, least-squared-error weight exponents)
-    gave the smallest int8 error on our ResNet-18 and PP-OCR measurements (docs/graph.md).
+    Defaults (histogram-MSE calibration of activations, least-squared-error weight exponents,
+    one per output channel, weight-rounding bias correction) gave the smallest int8 error on
+    real photos for ResNet-18 and PP-OCR-det among the methods measured (docs/quantization.md).
     With `accel_only`, conv/dense layers the accelerator cannot run (dilated, say) stay
-    float: they run on the CPU anyway, and int8 would only add error. `per_channel`: one
-    weight exponent per output channel (default; False: per tensor, see docs/quantization.md).
+    float: they run on the CPU anyway, and int8 would only add error. `per_channel=False`: one
+    weight exponent per tensor. `keep_float` names conv/dense nodes to keep in float;
+    `method="auto"` chooses the calibration method per value and `bias_correction` folds weight
+    rounding's mean shift into the biases (quant/choose.py); `quant_options` pass through to
+    `quantize_int8`.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
@@ -113,20 +121,24 @@ def compile_for_accel(
     # LeakyRelu / PRelu become a 1x1 depthwise conv + max (int8 on the accelerator); the float
     # model keeps its original ops (same value names, so ranges and references line up).
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
-    ranges = calibrate(to_quantize, samples, method, percentile)
 
     def not_for_accel(node, g):
         why = float_anchor_support(node, g, cfg)
         return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
-    qgraph, plan = quantize_int8(
+    qgraph, plan, info = quantize_calibrated(
         to_quantize,
-        ranges,
-        keep_first_float,
-        keep_last_float,
+        samples,
+        method,
+        percentile,
         weight_mse=weight_method == "mse",
+        keep_first_float=keep_first_float,
+        keep_last_float=keep_last_float,
+        keep_float=keep_float,
+        bias_correction=bias_correction,
         skip=not_for_accel if accel_only else None,
         per_channel=per_channel,
+        **quant_options,
     )
     passes = [
         GraphPass(
@@ -144,4 +156,4 @@ def compile_for_accel(
         GraphPass("fuse_ops", fuse_ops, "one kernel per group, never across targets"),
     ]
     final = run_passes(qgraph, passes, verify_each)
-    return AccelCompileResult(float_graph, final, plan)
+    return AccelCompileResult(float_graph, final, plan, info)

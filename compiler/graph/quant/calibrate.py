@@ -5,23 +5,92 @@ Methods: `max` takes the largest |x| seen; `percentile` takes, per sample, the g
 percentile of |x| (default 99.99) and then the largest over samples, which ignores rare
 outliers at the cost of clipping them; `mse` tries the exponent `max` gives and the next
 two smaller ones (clipping more, resolving finer) and keeps the one with the least squared
-quantization error on a fixed subsample of each tensor's values.
+quantization error on a fixed subsample of each tensor's values; `hist_mse` and `entropy` pick
+the exponent from a histogram of |x| over all values (`histogram.py`: least expected squared
+error, or TensorRT's KL divergence over power-of-two thresholds). `collect_stats` gathers what
+every method needs in one pass, so that methods can be compared (and chosen per value,
+`choose.py`) without re-running the graph.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from compiler.graph.executor import run_graph
 from compiler.graph.ir import Graph
+from compiler.graph.quant.histogram import AbsHistogram, entropy_exponent, hist_mse_exponent
 
 INT8_MAX = 127
-METHODS = ("max", "percentile", "mse")
+METHODS = ("max", "percentile", "mse", "hist_mse", "entropy")
 MSE_SUBSAMPLE = 1 << 15  # values kept per tensor and sample for the `mse` method
 MSE_CANDIDATES = 3  # exponents tried: e_max, e_max - 1, e_max - 2
+
+
+@dataclass
+class ValueStats:
+    """What calibration saw of one float value over all samples."""
+
+    amax: float = 0.0  # max |x|
+    pct: float = 0.0  # max over samples of the per-sample percentile of |x|
+    hist: AbsHistogram = field(default_factory=AbsHistogram)
+    kept: list[np.ndarray] = field(default_factory=list)  # subsample for `mse`
+
+    def exponent(self, method: str) -> int:
+        """The power-of-two exponent `method` picks for this value."""
+        if method == "max":
+            return pow2_exponent(self.amax)
+        if method == "percentile":
+            return pow2_exponent(self.pct)
+        if method == "mse":
+            values = np.concatenate(self.kept) if self.kept else np.zeros(1)
+            return best_exponent(values, pow2_exponent(self.amax))
+        if method == "hist_mse":
+            return hist_mse_exponent(self.hist)
+        if method == "entropy":
+            return entropy_exponent(self.hist)
+        raise ValueError(f"calibration method {method!r} is not one of {METHODS}")
+
+
+def collect_stats(
+    graph: Graph,
+    samples: Iterable[Mapping[str, np.ndarray]],
+    percentile: float = 99.99,
+    keep_subsample: bool = True,
+) -> dict[str, ValueStats]:
+    """Per float value of `graph`: max, percentile, |x| histogram (and a subsample for `mse`),
+    in one pass over the samples."""
+    stats: dict[str, ValueStats] = {}
+    pick = np.random.default_rng(0)
+    count = 0
+    for feeds in samples:
+        count += 1
+        env = run_graph(graph, feeds, keep_all=True)
+        for name, value in env.items():
+            if name in graph.constants or value.dtype.kind != "f" or value.size == 0:
+                continue
+            st = stats.setdefault(name, ValueStats())
+            mag = np.abs(value)
+            st.amax = max(st.amax, float(mag.max()))
+            st.pct = max(st.pct, float(np.percentile(mag, percentile)))
+            st.hist.add(mag)
+            if keep_subsample:
+                flat = value.ravel()
+                if flat.size > MSE_SUBSAMPLE:
+                    flat = flat[pick.choice(flat.size, MSE_SUBSAMPLE, replace=False)]
+                st.kept.append(flat.astype(np.float64))
+    if count == 0:
+        raise ValueError("calibration needs at least one sample input")
+    return stats
+
+
+def ranges_of(stats: Mapping[str, ValueStats], method: str | Mapping[str, str]) -> dict[str, float]:
+    """Ranges (127 * 2**e) from the exponents `method` picks (one method, or one per value)."""
+    pick = (lambda n: method) if isinstance(method, str) else (lambda n: method.get(n, "max"))
+    return {n: INT8_MAX * 2.0 ** st.exponent(pick(n)) for n, st in stats.items()}
 
 
 def calibrate(
@@ -33,32 +102,10 @@ def calibrate(
     """Map value name -> calibrated |x| range over the samples (float values only)."""
     if method not in METHODS:
         raise ValueError(f"calibration method {method!r} is not one of {METHODS}")
-    ranges: dict[str, float] = {}
-    kept: dict[str, list[np.ndarray]] = {}
-    pick = np.random.default_rng(0)
-    count = 0
-    for feeds in samples:
-        count += 1
-        env = run_graph(graph, feeds, keep_all=True)
-        for name, value in env.items():
-            if name in graph.constants or value.dtype.kind != "f" or value.size == 0:
-                continue
-            mag = np.abs(value)
-            pct = method == "percentile"
-            r = float(np.percentile(mag, percentile)) if pct else float(mag.max())
-            ranges[name] = max(ranges.get(name, 0.0), r)
-            if method == "mse":
-                flat = value.ravel()
-                if flat.size > MSE_SUBSAMPLE:
-                    flat = flat[pick.choice(flat.size, MSE_SUBSAMPLE, replace=False)]
-                kept.setdefault(name, []).append(flat.astype(np.float64))
-    if count == 0:
-        raise ValueError("calibration needs at least one sample input")
-    if method == "mse":
-        for name, parts in kept.items():
-            e = best_exponent(np.concatenate(parts), pow2_exponent(ranges[name]))
-            ranges[name] = INT8_MAX * 2.0**e
-    return ranges
+    stats = collect_stats(graph, samples, percentile, keep_subsample=method == "mse")
+    if method in ("max", "percentile"):  # the raw range, as before (not rounded to 2**e)
+        return {n: st.amax if method == "max" else st.pct for n, st in stats.items()}
+    return ranges_of(stats, method)
 
 
 def best_exponent(values: np.ndarray, e_max: int, candidates: int = MSE_CANDIDATES) -> int:
