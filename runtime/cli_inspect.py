@@ -189,6 +189,8 @@ def _load(model: str, shapes: dict, notes: list[str]):
 
 def _samples(graph, args: argparse.Namespace) -> tuple[list, list, str]:
     """(calibration samples, evaluation samples, where they come from)."""
+
+
 def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
     """The graph through every pass, the float graph it came from (after `optimize`), and the
     quantization report's text."""
