@@ -35,11 +35,11 @@ from bench_model import ZOO_SHAPES, corun, host_cpu  # noqa: E402
 
 from compiler.driver.compile_model import compile_model  # noqa: E402
 from compiler.frontend.onnx_import import import_onnx  # noqa: E402
+from compiler.graph.ref.fused import FUSED_OP  # noqa: E402
 from compiler.models import BUILTIN_MODELS  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
 
 BUILTIN_IMAGES = {"resnet18": 224, "mobilenet": 160, "yolo": 320}
-FUSED_BOUNDARY_OP = "vtac.boundary_fused"  # the fused CPU boundary kernel's launches, if any
 
 
 def model_sources(cache: Path) -> list[tuple[str, object]]:
@@ -75,7 +75,7 @@ def measure(name: str, load, cfg, repeats: int, fuse_boundaries: bool = True) ->
         "accel_share": prof.accel_macs / total if total else 0.0,
         "accel_launches": len(model.accel_launches()), "cpu_launches": len(cpu),
         "boundary_launches": sum(1 for la in cpu if la.boundary),
-        "fused_boundary_launches": sum(1 for la in cpu if FUSED_BOUNDARY_OP in la.ops),
+        "fused_boundary_launches": sum(1 for la in cpu if FUSED_OP in la.ops),
         **prof.crossings.to_json(),
         "latency_ms": seq / 1e3, "accel_ms": prof.accel_us / 1e3, "cpu_ms": prof.cpu_us / 1e3,
         "boundary_ms": prof.boundary_us / 1e3,
