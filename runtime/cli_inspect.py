@@ -189,11 +189,6 @@ def _load(model: str, shapes: dict, notes: list[str]):
 
 def _samples(graph, args: argparse.Namespace) -> tuple[list, list, str]:
     """(calibration samples, evaluation samples, where they come from)."""
-
-
-def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
-    """The graph through every pass, the float graph it came from (after `optimize`), and the
-    quantization report's text."""
     import numpy as np
 
     if isinstance(args.calib, str):
@@ -218,7 +213,8 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
 
 
 def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
-    """The graph through every pass, and the quantization report's text."""
+    """The graph through every pass, the float graph it came from (after `optimize`), and the
+    quantization report's text."""
     from compiler.graph.passes.fuse_ops import fuse_ops
     from compiler.graph.passes.partition import partition
     from compiler.graph.pipeline import compile_for_accel, optimize

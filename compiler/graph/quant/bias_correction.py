@@ -81,11 +81,23 @@ class _BiasEditor:
         return self.qgraph.with_nodes(self.nodes, types=self.types, constants=self.constants)
 
 
+def correctable(layer, graph: Graph) -> bool:
+    """A bias shift compensates a mean only when additions alone follow the anchor before its
+    requantize: not before a `Max` (LeakyRelu / PRelu as max(v, slope * v), whose slope conv's
+    zero bias is part of the exact construction, `passes/prelu_as_conv.py`)."""
+    ops = {n.name: n.op for n in graph.nodes}
+    return all(ops.get(step) != "Max" for step in layer.epilogue)
+
+
 def weight_shift_correction(
     graph: Graph, qgraph: Graph, plan: QuantPlan, samples: Sequence[Mapping[str, np.ndarray]]
 ) -> tuple[Graph, dict[str, float]]:
     """The `weights` mode; returns the corrected graph and max |shift| per layer."""
-    work = [(layer, weight_delta(graph, qgraph, layer)) for layer in plan.layers]
+    work = [
+        (layer, weight_delta(graph, qgraph, layer))
+        for layer in plan.layers
+        if correctable(layer, graph)
+    ]
     sums = {layer.anchor: 0.0 for layer, _ in work}
     counts = dict.fromkeys(sums, 0)
     for feeds in samples:
@@ -110,7 +122,7 @@ def empirical_correction(
 ) -> tuple[Graph, dict[str, float]]:
     """The `empirical` mode; returns the corrected graph and max |shift| per layer."""
     by_name = {n.name: n for n in graph.nodes}
-    layers = {layer.anchor: layer for layer in plan.layers}
+    layers = {layer.anchor: layer for layer in plan.layers if correctable(layer, graph)}
     refs = {a: _float_reference(graph, by_name[a]) for a in layers}
     want: dict[str, list[np.ndarray]] = {a: [] for a in layers}
     thin = {a: weight_delta(graph, qgraph, layer) for a, layer in layers.items()
