@@ -239,7 +239,7 @@ def _compile(graph, cfg, args: argparse.Namespace) -> tuple:
             from compiler.graph.quant.layer_report import layer_errors, render_layer_errors
 
             info = result.calibration
-            rows = layer_errors(result.float_graph, info.quant_graph, result.plan, evals,
+            rows = layer_errors(info.source_graph, info.quant_graph, result.plan, evals,
                                 info.chosen, info.bias_shift)  # fmt: skip
             quant_text += "\n" + render_layer_errors(rows)
         quant_text += f"\n({where})"

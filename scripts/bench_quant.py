@@ -217,7 +217,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
     worst_layers = []
     if report and res.plan.layers:
         info = res.calibration
-        rows = layer_errors(res.float_graph, info.quant_graph, res.plan, evals[:2], info.chosen,
+        rows = layer_errors(info.source_graph, info.quant_graph, res.plan, evals[:2], info.chosen,
                             info.bias_shift)  # fmt: skip
         worst_layers = [{"layer": r.anchor, "sqnr_db": round(r.sqnr_db, 2), "rel_l2": r.rel_l2,
                          "weights_rel_l2": r.weight_rel_l2,

@@ -39,7 +39,7 @@ def _channel_mean(y: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _e_acc(layer) -> np.ndarray:
-    return np.asarray(layer.exp_in + np.asarray(layer.exp_w), np.float64)
+    return np.asarray(layer.exp_in + layer.weight_exponents(), np.float64)
 
 
 def _float_reference(graph: Graph, anchor: Node) -> str:

@@ -48,6 +48,7 @@ class CalibrationInfo:
     chosen: dict[str, str] = field(default_factory=dict)  # float value -> method
     bias_shift: dict[str, float] = field(default_factory=dict)  # layer -> max |correction|
     quant_graph: Graph | None = None
+    source_graph: Graph | None = None  # the float graph it was quantized from (after rewrites)
 
 
 def check_keep_float(graph: Graph, names: Sequence[str]) -> None:
@@ -102,7 +103,7 @@ def quantize_calibrated(
         return skip(node, g) if skip else None
 
     stats = collect_stats(graph, samples, percentile, keep_subsample=method in ("mse", "auto"))
-    info = CalibrationInfo(method)
+    info = CalibrationInfo(method, source_graph=graph)
     measure = samples[:measure_samples]
 
     def quantize(choice) -> tuple[Graph, QuantPlan]:
@@ -132,7 +133,7 @@ def quantize_calibrated(
 def _output_choice(graph, qgraph, plan, stats, samples) -> dict[str, str]:
     """Per layer output, the method whose exponent gives the least measured int8 error."""
     layers = [(layer, layer_nodes(qgraph, layer)) for layer in plan.layers]
-    sources = int8_sources(qgraph, [ln for _, ln in layers])
+    sources = int8_sources(qgraph, [ln for _, ln in layers], plan.int8_forms)
     cands = {
         layer.output: {m: stats[layer.output].exponent(m) for m in CHOICE_METHODS}
         for layer, _ in layers

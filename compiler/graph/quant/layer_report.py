@@ -63,7 +63,7 @@ def layer_errors(
     `quant_graph` is the graph `quantize_int8` returned (before partitioning)."""
     chosen, bias_shift = chosen or {}, bias_shift or {}
     layers = [(layer, layer_nodes(quant_graph, layer)) for layer in plan.layers]
-    sources = int8_sources(quant_graph, [ln for _, ln in layers])
+    sources = int8_sources(quant_graph, [ln for _, ln in layers], plan.int8_forms)
     deltas = {layer.anchor: weight_delta(float_graph, quant_graph, layer) for layer in plan.layers}
     err = dict.fromkeys((layer.anchor for layer in plan.layers), 0.0)
     ref, w_err, w_ref = dict(err), dict(err), dict(err)

@@ -19,7 +19,7 @@ import numpy as np
 from compiler.graph.executor import run_node
 from compiler.graph.ir import Graph, GraphError, Node
 from compiler.graph.quant.quantize import QuantizedLayer, _weights
-from compiler.graph.ref.vtac_ops import quantize_array, requantize_array
+from compiler.graph.ref.vtac_ops import channel_vector, quantize_array, requantize_array
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,15 @@ class LayerNodes:
     requantize: Node
     output: str  # the float value the layer's vtac.dequantize writes
     exp_out: int
+    shifts: np.ndarray | None = None  # the requantize's per-channel shift vector, if any
 
 
-def int8_sources(qgraph: Graph, layers=()) -> dict[str, tuple[str, int]]:
+def int8_sources(qgraph: Graph, layers=(), forms=None) -> dict[str, tuple[str, int]]:
     """int8 value -> (float value it stands for, exponent); `layers` (LayerNodes) name the
-    requantized outputs whose float form nobody reads (so no dequantize is left)."""
-    src: dict[str, tuple[str, int]] = {
-        ln.requantize.outputs[0]: (ln.output, ln.exp_out) for ln in layers
-    }
+    requantized outputs whose float form nobody reads (so no dequantize is left); `forms`
+    (`QuantPlan.int8_forms`) adds the int8 values of data movement (max pool, concat, ...)."""
+    src: dict[str, tuple[str, int]] = dict(forms or {})
+    src.update({ln.requantize.outputs[0]: (ln.output, ln.exp_out) for ln in layers})
     for n in qgraph.nodes:
         if n.op == "vtac.quantize":
             src[n.outputs[0]] = (n.inputs[0], int(n.attr("exp")))
@@ -64,7 +65,9 @@ def layer_nodes(qgraph: Graph, layer: QuantizedLayer) -> LayerNodes:
         cur = nxt[0].outputs[0]
     deq = [c for c in consumers.get(requant.outputs[0], []) if c.op == "vtac.dequantize"]
     output = deq[0].outputs[0] if deq else layer.output
-    return LayerNodes(anchor, tuple(adds), requant, output, layer.exp_out)
+    vec = requant.inputs[1] if len(requant.inputs) > 1 and requant.inputs[1] else None
+    shifts = qgraph.constants[vec] if vec else None
+    return LayerNodes(anchor, tuple(adds), requant, output, layer.exp_out, shifts)
 
 
 def layer_accumulator(
@@ -102,6 +105,8 @@ def requantized(nodes: LayerNodes, acc: np.ndarray, exp_out: int | None = None) 
         lo, hi = max(lo, -128), min(hi, 127)
     else:
         exp_out = nodes.exp_out
+    if nodes.shifts is not None:  # per-channel weight exponents (channel axis 1, unpacked)
+        shift = shift + channel_vector(nodes.shifts, acc, False, "per-channel shifts")
     q = requantize_array(acc, shift, lo, hi)
     return q.astype(np.float64) * 2.0**exp_out
 
@@ -140,7 +145,9 @@ def weight_delta(graph: Graph, qgraph: Graph, layer: QuantizedLayer) -> WeightDe
     qanchor = next(n for n in qgraph.nodes if n.name == layer.anchor)
     w, _, attrs = _weights(anchor, graph)
     wq = qgraph.constants[qanchor.inputs[1]].astype(np.float64)
-    return WeightDelta(anchor, wq * 2.0 ** _exp_column(layer.exp_w, wq.ndim) - w, attrs)
+    return WeightDelta(
+        anchor, wq * 2.0 ** _exp_column(layer.weight_exponents(), wq.ndim) - w, attrs
+    )
 
 
 def apply_delta(wd: WeightDelta, x: np.ndarray, opset: int) -> np.ndarray:

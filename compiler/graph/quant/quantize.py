@@ -55,6 +55,12 @@ class QuantizedLayer:
     # Per-output-channel weight exponents (None: per-tensor); `exp_w` is then their maximum.
     exp_w_channels: list[int] | None = None
 
+    def weight_exponents(self) -> np.ndarray:
+        """The weight exponent of every output channel (a 0-d array when per tensor)."""
+        if self.exp_w_channels is not None:
+            return np.asarray(self.exp_w_channels, np.int64)
+        return np.asarray(self.exp_w, np.int64)
+
 
 @dataclass
 class QuantPlan:
@@ -62,6 +68,8 @@ class QuantPlan:
 
     layers: list[QuantizedLayer] = field(default_factory=list)
     kept_float: dict[str, str] = field(default_factory=dict)
+    # int8 value -> (the float value it stands for, exponent), data movement included
+    int8_forms: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def _is_anchor(node: Node, graph: Graph) -> str | None:
@@ -343,4 +351,5 @@ def quantize_int8(
     from compiler.graph.passes.dead_code import eliminate_dead_code
 
     result = graph.with_nodes(out_nodes, types=types, constants=constants)
+    plan.int8_forms = {q: (value, e) for value, (q, e) in int8_of.items()}
     return eliminate_dead_code(result), plan
