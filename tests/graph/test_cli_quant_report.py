@@ -32,7 +32,7 @@ def test_quant_report_is_worst_first_and_keep_float_removes_a_layer(small_onnx, 
     out = capsys.readouterr().out
     assert "per-layer int8 error (22 layer(s)" in out  # + the global pool (a depthwise conv)
     rows = _table(out)
-    assert len(rows) == 21
+    assert len(rows) == 22  # 20 convs, the dense and the global pool (a depthwise conv)
     sqnr = [r[1] for r in rows]
     assert sqnr == sorted(sqnr)  # worst (lowest SQNR) first
     assert all(re.fullmatch(r"\w+ / \w+", r[2]) for r in rows)  # the method chosen is named
