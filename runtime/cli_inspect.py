@@ -80,9 +80,9 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--method",
-        default="hist_mse",
+        default="percentile",
         choices=["max", "percentile", "mse", "hist_mse", "entropy", "auto"],
-        help="activation calibration method (default hist_mse; auto: chosen per value)",
+        help="activation calibration method (default percentile; auto: chosen per value)",
     )
     p.add_argument(
         "--bias-correction",
