@@ -13,11 +13,11 @@ import numpy as np
 
 from compiler.graph.builder import GraphBuilder
 from compiler.graph.ir import Graph
+from compiler.models.layers import LayerMaker
 
 
-class _Net:
-    def __init__(self, b: GraphBuilder, rng: np.random.Generator) -> None:
-        self.b, self.rng = b, rng
+class _Net(LayerMaker):
+    """ResNet's own conv (no bias, torchvision's padding); batch norms from `LayerMaker`."""
 
     def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, name: str = "conv") -> str:
         w = self.rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))
@@ -30,20 +30,6 @@ class _Net:
             strides=(stride, stride),
             pads=(pad,) * 4,
         )
-
-    def bn(self, x: str, c: int, name: str = "bn") -> str:
-        r, b = self.rng, self.b
-        params = [
-            r.uniform(0.5, 1.5, c),  # gamma
-            r.standard_normal(c) * 0.1,  # beta
-            r.standard_normal(c) * 0.1,  # mean
-            r.uniform(0.5, 1.5, c),  # var
-        ]
-        keys = ("gamma", "beta", "mean", "var")
-        names = [
-            b.const(f"{name}.{k}", p.astype(np.float32)) for k, p in zip(keys, params, strict=True)
-        ]
-        return b.op("BatchNormalization", [x, *names], name=name, epsilon=1e-5)
 
 
 def resnet18(

@@ -9,6 +9,8 @@ Only the compute and store modules work: int8 operands are loaded into the accum
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -156,3 +158,16 @@ class CompiledAluOp:
             device.write(name, a)
         stats = device.run()
         return self.op.unpack(device.read("out")), stats
+
+
+def build_tiled(op, cfg: HwConfig, knobs, gen_cls, tile_rows: Callable) -> CompiledAluOp:
+    """Compile a tiled ALU operator: check that `knobs.threads` tiles of `tile_rows(op, knobs)`
+    accumulator rows fit the SRAM, then run its generator (`gen_cls(op, cfg, knobs).run`)."""
+    t0 = time.perf_counter()
+    need = knobs.threads * tile_rows(op, knobs)
+    if need > cfg.acc_depth:
+        raise ValueError(f"{op.name}: tiles {knobs} need {need} accumulator rows, the SRAM has "
+                         f"{cfg.acc_depth}")  # fmt: skip
+    gen = gen_cls(op, cfg, knobs)
+    prog = gen.run({"op": op.name, "knobs": knobs.to_dict()})
+    return CompiledAluOp(prog, op, knobs, time.perf_counter() - t0, gen.alu_uops)

@@ -38,11 +38,16 @@ valid point for a tuner.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from compiler.te.ops import layout
-from compiler.vta.alu_stream import MAX_FIELD, AluStream, CompiledAluOp, OutputName, TileKnobs
+from compiler.vta.alu_stream import (
+    MAX_FIELD,
+    AluStream,
+    OutputName,
+    TileKnobs,
+    build_tiled,
+)
 from hw_sim.config import HwConfig
 from hw_sim.isa import AluOp, MemType
 from hw_sim.program import Program
@@ -231,12 +236,4 @@ class _Gen(AluStream):
 
 
 def build_maxpool(op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs | None = None):
-    t0 = time.perf_counter()
-    knobs = knobs or maxpool_knobs(op, cfg)
-    need = knobs.threads * tile_rows(op, knobs)
-    if need > cfg.acc_depth:
-        raise ValueError(f"{op.name}: tiles {knobs} need {need} accumulator rows, the SRAM has "
-                         f"{cfg.acc_depth}")  # fmt: skip
-    gen = _Gen(op, cfg, knobs)
-    prog = gen.run({"op": op.name, "knobs": knobs.to_dict()})
-    return CompiledAluOp(prog, op, knobs, time.perf_counter() - t0, gen.alu_uops)
+    return build_tiled(op, cfg, knobs or maxpool_knobs(op, cfg), _Gen, tile_rows)

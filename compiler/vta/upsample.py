@@ -27,11 +27,10 @@ cycles each) = 8 cycles; DMA: one 16-byte element in, four out. Knobs: `tile_h` 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from compiler.te.ops import layout
-from compiler.vta.alu_stream import AluStream, CompiledAluOp, OutputName, TileKnobs
+from compiler.vta.alu_stream import AluStream, OutputName, TileKnobs, build_tiled
 from hw_sim.config import HwConfig
 from hw_sim.isa import AluOp, MemType
 
@@ -135,12 +134,4 @@ class _Gen(AluStream):
 
 
 def build_upsample2x(op: Upsample2xOp, cfg: HwConfig, knobs: UpsampleKnobs | None = None):
-    t0 = time.perf_counter()
-    knobs = knobs or upsample_knobs(op, cfg)
-    need = knobs.threads * tile_rows(op, knobs)
-    if need > cfg.acc_depth:
-        raise ValueError(f"{op.name}: tiles {knobs} need {need} accumulator rows, the SRAM has "
-                         f"{cfg.acc_depth}")  # fmt: skip
-    gen = _Gen(op, cfg, knobs)
-    prog = gen.run({"op": op.name, "knobs": knobs.to_dict()})
-    return CompiledAluOp(prog, op, knobs, time.perf_counter() - t0, gen.alu_uops)
+    return build_tiled(op, cfg, knobs or upsample_knobs(op, cfg), _Gen, tile_rows)
