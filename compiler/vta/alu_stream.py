@@ -58,6 +58,21 @@ class AluStream:
         self.kernels: dict[tuple, DramBuffer] = {}
         self.alu_uops = 0
 
+    def run_tiles(self, blocks: tuple[int, int], rows: int, k: TileKnobs, meta: dict) -> Program:
+        """Every tile and then `program(meta)`: batch blocks outermost, then `k.tile_c` channel
+        blocks, then `k.tile_h` of the `rows` rows; with two threads, tiles alternate between
+        the accumulator's halves (a STORE overlaps the next tile). The subclass's
+        `tile(bn, c0, tc, r0, r, base)` emits one tile."""
+        nb, cb = blocks
+        half, t = self.cfg.acc_depth // k.threads, 0
+        for bn in range(nb):
+            for c0 in range(0, cb, k.tile_c):
+                for r0 in range(0, rows, k.tile_h):
+                    tc, r = min(k.tile_c, cb - c0), min(k.tile_h, rows - r0)
+                    self.tile(bn, c0, tc, r0, r, (t % k.threads) * half)
+                    t += 1
+        return self.program(meta)
+
     def push(self, insn, queue: Module, accesses=()) -> None:
         self.stream.append(StreamInsn(insn, queue, tuple(accesses)))
 

@@ -222,17 +222,7 @@ class _Gen(AluStream):
                 self.store(ob[i], dst + i * oh * ow, 1, th * ow, th * ow)
 
     def run(self, meta: dict) -> Program:
-        op, k = self.op, self.k
-        (nb, cb), (oh, _) = op.blocks, op.out_hw
-        half = self.cfg.acc_depth // k.threads
-        t = 0
-        for bn in range(nb):
-            for c0 in range(0, cb, k.tile_c):
-                for oy0 in range(0, oh, k.tile_h):
-                    tc, th = min(k.tile_c, cb - c0), min(k.tile_h, oh - oy0)
-                    self.tile(bn, c0, tc, oy0, th, (t % k.threads) * half)
-                    t += 1
-        return self.program(meta)
+        return self.run_tiles(self.op.blocks, self.op.out_hw[0], self.k, meta)
 
 
 def build_maxpool(op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs | None = None):

@@ -122,15 +122,7 @@ class _Gen(AluStream):
                 self.store(ub[i], out + (plane + 2 * r0 + dy) * 2 * w, r, 2 * w, 4 * w)
 
     def run(self, meta: dict):
-        (nb, cb), h, k = self.op.blocks, self.op.shape[2], self.k
-        half, t = self.cfg.acc_depth // k.threads, 0
-        for bn in range(nb):
-            for c0 in range(0, cb, k.tile_c):
-                for r0 in range(0, h, k.tile_h):
-                    tc, r = min(k.tile_c, cb - c0), min(k.tile_h, h - r0)
-                    self.tile(bn, c0, tc, r0, r, (t % k.threads) * half)
-                    t += 1
-        return self.program(meta)
+        return self.run_tiles(self.op.blocks, self.op.shape[2], self.k, meta)
 
 
 def build_upsample2x(op: Upsample2xOp, cfg: HwConfig, knobs: UpsampleKnobs | None = None):
