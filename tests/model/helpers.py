@@ -11,6 +11,22 @@ from compiler.models import resnet18
 from hw_sim.config import load_config
 
 
+def run_on_rtl_and_hw_sim(model, feed: dict, keep_values: bool = False):
+    """Run `model` on hw_sim and on the Verilated RTL and check that they agree: the same
+    outputs and, launch by launch, the same cycles and counters. Returns the hw_sim result."""
+    from runtime.executor import Executor
+
+    sim = Executor(model, "hw_sim").run(feed, keep_values=keep_values)
+    rtl = Executor(model, "rtl").run(feed)
+    for k in sim.outputs:
+        np.testing.assert_array_equal(rtl.outputs[k], sim.outputs[k])
+    for a, b in zip(sim.launches, rtl.launches, strict=True):
+        assert a.cycles == b.cycles, a.name
+        if a.stats is not None:
+            assert a.stats.diff(b.stats) == [], a.name
+    return sim
+
+
 def samples(graph, count: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     return [

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from compiler.driver.compile_model import compile_model
 from compiler.models import resnet18
 from hw_sim.config import load_config
-from runtime.executor import Executor
-from tests.model.helpers import samples
+from tests.model.helpers import run_on_rtl_and_hw_sim, samples
 
 pytestmark = pytest.mark.rtl
 
@@ -19,14 +17,7 @@ def test_small_resnet_on_rtl_equals_hw_sim():
     g = resnet18(seed=2, image=16, width=8, classes=10)
     model = compile_model(g, cfg, samples(g, 2), fuse_accel=True)
     feed = samples(g, 1, seed=6)[0]
-    sim = Executor(model, "hw_sim").run(feed)
-    rtl = Executor(model, "rtl").run(feed)
-    for k in sim.outputs:
-        np.testing.assert_array_equal(rtl.outputs[k], sim.outputs[k])
-    for a, b in zip(sim.launches, rtl.launches, strict=True):
-        assert a.cycles == b.cycles, a.name
-        if a.stats is not None:
-            assert a.stats.diff(b.stats) == [], a.name
+    run_on_rtl_and_hw_sim(model, feed)
 
 
 def test_mobilenet_block_on_rtl_equals_hw_sim():
@@ -40,11 +31,4 @@ def test_mobilenet_block_on_rtl_equals_hw_sim():
     ops = {op for la in model.accel_launches() for op in la.ops}
     assert {"vtac.conv2d", "vtac.add", "vtac.max", "vtac.requantize"} <= ops
     feed = samples(g, 1, seed=6)[0]
-    sim = Executor(model, "hw_sim").run(feed)
-    rtl = Executor(model, "rtl").run(feed)
-    for k in sim.outputs:
-        np.testing.assert_array_equal(rtl.outputs[k], sim.outputs[k])
-    for a, b in zip(sim.launches, rtl.launches, strict=True):
-        assert a.cycles == b.cycles, a.name
-        if a.stats is not None:
-            assert a.stats.diff(b.stats) == [], a.name
+    run_on_rtl_and_hw_sim(model, feed)
