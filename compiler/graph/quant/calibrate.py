@@ -60,9 +60,10 @@ def collect_stats(
     samples: Iterable[Mapping[str, np.ndarray]],
     percentile: float = 99.99,
     keep_subsample: bool = True,
+    keep_hist: bool = True,
 ) -> dict[str, ValueStats]:
-    """Per float value of `graph`: max, percentile, |x| histogram (and a subsample for `mse`),
-    in one pass over the samples."""
+    """Per float value of `graph`: max, percentile, |x| histogram (for `hist_mse`, `entropy`;
+    skipped without `keep_hist`) and a subsample (for `mse`), in one pass over the samples."""
     stats: dict[str, ValueStats] = {}
     pick = np.random.default_rng(0)
     count = 0
@@ -76,7 +77,8 @@ def collect_stats(
             mag = np.abs(value)
             st.amax = max(st.amax, float(mag.max()))
             st.pct = max(st.pct, float(np.percentile(mag, percentile)))
-            st.hist.add(mag)
+            if keep_hist:
+                st.hist.add(mag)
             if keep_subsample:
                 flat = value.ravel()
                 if flat.size > MSE_SUBSAMPLE:
@@ -102,7 +104,8 @@ def calibrate(
     """Map value name -> calibrated |x| range over the samples (float values only)."""
     if method not in METHODS:
         raise ValueError(f"calibration method {method!r} is not one of {METHODS}")
-    stats = collect_stats(graph, samples, percentile, keep_subsample=method == "mse")
+    stats = collect_stats(graph, samples, percentile, keep_subsample=method == "mse",
+                          keep_hist=method in ("hist_mse", "entropy"))  # fmt: skip
     if method in ("max", "percentile"):  # the raw range, as before (not rounded to 2**e)
         return {n: st.amax if method == "max" else st.pct for n, st in stats.items()}
     return ranges_of(stats, method)

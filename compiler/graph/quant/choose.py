@@ -102,7 +102,8 @@ def quantize_calibrated(
             return "kept in float (--keep-float)"
         return skip(node, g) if skip else None
 
-    stats = collect_stats(graph, samples, percentile, keep_subsample=method in ("mse", "auto"))
+    stats = collect_stats(graph, samples, percentile, keep_subsample=method in ("mse", "auto"),
+                          keep_hist=method in ("hist_mse", "entropy", "auto"))  # fmt: skip
     info = CalibrationInfo(method, source_graph=graph)
     measure = samples[:measure_samples]
 
