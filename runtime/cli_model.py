@@ -99,7 +99,6 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
                               meta={**source, "calibration": calib, "weight_scales":
                                     "per tensor" if getattr(args, "per_tensor", False)
                                     else "per channel"},
-                              per_channel=not getattr(args, "per_tensor", False),
                               quant_options=_quant_options(args))  # fmt: skip
     finally:
         if bar is not None:
@@ -124,6 +123,8 @@ def _boundary_line(model) -> str:
 def _quant_options(args: argparse.Namespace) -> dict:
     """compile_for_accel's quantization options from the CLI (absent ones keep defaults)."""
     opts = {}
+    if getattr(args, "per_tensor", False):
+        opts["per_channel"] = False
     if getattr(args, "keep_float", None):
         opts["keep_float"] = list(args.keep_float)
     if getattr(args, "quant_method", None):

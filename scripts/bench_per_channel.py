@@ -6,8 +6,8 @@ Three parts (`--parts`, default all):
   `quantize_int8` + `lower_group` give a per-tensor layer (bias with the rounding folded in,
   >> 8, clip [0, 127]) and a per-channel one (bias, tensor SHR by a shift row of amounts
   8..11, clip); cycles of both, and both checked bit-exact against NumPy.
-- `resnet18`: the built-in ResNet-18 compiled both ways (`compile_model(per_channel=...)`),
-  run on hw_sim: accelerator cycles, end-to-end bit-exactness against the reference executor,
+- `resnet18`: the built-in ResNet-18 compiled both ways
+  (`compile_model(quant_options={"per_channel": ...})`), run on hw_sim: accelerator cycles, end-to-end bit-exactness against the reference executor,
   and the int8 output's relative L2 error vs the float model.
 - `models`: int8 relative L2 error (worst output, `scripts/model_report.py` settings: percentile
   activations, mse weights, 4 random calibration inputs, 1 more to measure) of cached real
@@ -113,7 +113,7 @@ def bench_resnet18(cfg, image: int) -> dict:
     want = run_graph(g, feed)
     out = {}
     for label, per_channel in (("per_tensor", False), ("per_channel", True)):
-        model = compile_model(g, cfg, calib, per_channel=per_channel)
+        model = compile_model(g, cfg, calib, quant_options={"per_channel": per_channel})
         res = Executor(model, "hw_sim").run(feed, keep_values=True)
         mism = compare_integer_values(res.values, reference_values(model, feed))
         prof = build_profile(

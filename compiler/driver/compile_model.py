@@ -117,7 +117,6 @@ def compile_model(
     knobs_for: Callable | None = None,
     progress: Callable[[int], Callable[[str], None]] | None = None,
     meta: dict | None = None,
-    per_channel: bool = True,
     quant_options: Mapping | None = None,
 ) -> LinkedModel:
     """Compile a float graph for the accelerator + CPU and link it (see the module docstring).
@@ -125,13 +124,11 @@ def compile_model(
     `knobs_for(op) -> Knobs | None` supplies tuned schedules (None: the heuristic);
     `fuse_boundaries`: one CPU kernel per accelerator boundary chain (see fuse_boundaries.py);
     `progress(n_groups)` returns a callback called once per compiled group with its name;
-    `per_channel=False` quantizes weights per tensor instead of per output channel;
-    `quant_options` pass through to `compile_for_accel` (calibration method, keep_float, ...).
+    `quant_options` pass through to `compile_for_accel` (calibration method, keep_float,
+    `per_channel=False` for one weight exponent per tensor, ...).
     """
     t0 = time.perf_counter()
-    result = compile_for_accel(
-        graph, cfg, samples, per_channel=per_channel, **(quant_options or {})
-    )
+    result = compile_for_accel(graph, cfg, samples, **(quant_options or {}))
     g, fg = result.graph, result.float_graph
     if fuse_boundaries:
         g = fuse_boundary_chains(g)
