@@ -7,8 +7,9 @@ Three parts (`--parts`, default all):
   >> 8, clip [0, 127]) and a per-channel one (bias, tensor SHR by a shift row of amounts
   8..11, clip); cycles of both, and both checked bit-exact against NumPy.
 - `resnet18`: the built-in ResNet-18 compiled both ways
-  (`compile_model(quant_options={"per_channel": ...})`), run on hw_sim: accelerator cycles, end-to-end bit-exactness against the reference executor,
-  and the int8 output's relative L2 error vs the float model.
+  (`compile_model(quant_options={"per_channel": ...})`), run on hw_sim: accelerator cycles,
+  end-to-end bit-exactness against the reference executor, and the int8 output's relative L2
+  error vs the float model.
 - `models`: int8 relative L2 error (worst output, `scripts/model_report.py` settings: percentile
   activations, mse weights, 4 random calibration inputs, 1 more to measure) of cached real
   models, per tensor vs per channel.
