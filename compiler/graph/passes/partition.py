@@ -8,7 +8,7 @@ packing and fusion (which work per region and never fuse across targets).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -54,14 +54,22 @@ def node_macs(node: Node, graph: Graph) -> int:
     return 0
 
 
-def unpadded_macs(nodes: Iterable[Node], graph: Graph, float_graph: Graph | None) -> int:
-    """MACs of the layers as the model states them: each node counted on its float-graph twin
+def unpadded_mac_counter(graph: Graph, float_graph: Graph | None) -> Callable[[Node], int]:
+    """MACs of one layer as the model states them: the node counted on its float-graph twin
     (same name, before quantization and channel padding); a node without one, on itself."""
     by_name = {n.name: n for n in float_graph.nodes} if float_graph is not None else {}
-    return sum(
-        node_macs(by_name[n.name], float_graph) if n.name in by_name else node_macs(n, graph)
-        for n in nodes
-    )
+
+    def count(node: Node) -> int:
+        twin = by_name.get(node.name)
+        return node_macs(twin, float_graph) if twin is not None else node_macs(node, graph)
+
+    return count
+
+
+def unpadded_macs(nodes: Iterable[Node], graph: Graph, float_graph: Graph | None) -> int:
+    """The unpadded MACs of `nodes` (`unpadded_mac_counter`)."""
+    count = unpadded_mac_counter(graph, float_graph)
+    return sum(count(n) for n in nodes)
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,9 @@ def partition_report(graph: Graph, float_graph: Graph | None = None) -> Partitio
     quantization and packing) to count the MACs unpadded, with the padding apart."""
     buckets: dict[tuple[str, str], list[str]] = {}
     accel = cpu = accel_macs = cpu_macs = padded = 0
+    unpadded = unpadded_mac_counter(graph, float_graph)
     for node in graph.nodes:
-        macs = unpadded_macs([node], graph, float_graph)
+        macs = unpadded(node)
         if node.target == "accel":
             accel += 1
             accel_macs += macs
