@@ -172,13 +172,10 @@ def run(args: argparse.Namespace) -> int:
 def _load(model: str, shapes: dict, notes: list[str]):
     """The float graph of an .onnx path or a built-in model name (ValueError: neither)."""
     from compiler.frontend.onnx_import import import_onnx
-    from compiler.models import BUILTIN_MODELS
+    from compiler.models import BUILTIN_MODELS, build_builtin
 
     if model in BUILTIN_MODELS and not Path(model).exists():
-        kwargs = {}
-        if "input" in shapes:
-            kwargs = {"batch": shapes["input"][0], "image": shapes["input"][2]}
-        return BUILTIN_MODELS[model](**kwargs)
+        return build_builtin(model, shapes)
     try:
         input_file(model)
     except argparse.ArgumentTypeError as e:

@@ -33,14 +33,10 @@ def _bytes(n: float) -> str:
 # ----- compile --------------------------------------------------------------------------------
 def _import_model(model: str, shapes: dict, image: int | None = None):
     """(float graph, source facts) of an .onnx path or a built-in model name."""
-    from compiler.models import BUILTIN_MODELS
+    from compiler.models import BUILTIN_MODELS, build_builtin
 
     if model in BUILTIN_MODELS and not Path(model).exists():
-        kwargs = {"image": image} if image else {}
-        if "input" in shapes:
-            shp = shapes["input"]
-            kwargs.update(batch=shp[0], image=shp[2])
-        return BUILTIN_MODELS[model](**kwargs), {"source": f"builtin:{model}"}
+        return build_builtin(model, shapes, image), {"source": f"builtin:{model}"}
     import hashlib
 
     from compiler.frontend.onnx_import import import_onnx
