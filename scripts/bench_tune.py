@@ -127,6 +127,11 @@ def utilization_bound(task: Task) -> float:
     return useful / (useful + rows * (1 + len(op.epilogue)))
 
 
+def median_or_none(xs) -> float | None:
+    """The median, or None when there is nothing to take it over (e.g. transfer skipped)."""
+    return median(xs) if xs else None
+
+
 def trials_to(res, target: float, budget: int) -> tuple[int, bool]:
     t = res.trials_to(target)
     return (t, True) if t is not None else (budget + 1, False)
@@ -223,6 +228,11 @@ def vta_part(b: Bench, out: dict) -> None:
         t = tasks[n]
         data = transfer_data(db, exclude=(t.key,))
         data = _only_config(data, db, "default")
+        if len(data.y) == 0:
+            # leave-one-out needs other layers' records: with one layer there is nothing to learn
+            transfer[n] = {"skipped": "no OK records of other layers at this config"}
+            log_msg(f"transfer {n}: skipped (no records of other layers)")
+            continue
         rs = [
             b.run("transfer", t, make_tuner("xgb", VtaSpace(t), s, transfer=data), a.budget)
             for s in range(a.seeds)
@@ -238,6 +248,7 @@ def vta_part(b: Bench, out: dict) -> None:
             "pretrain_rows": int(len(data.y)),
             "topk": topk_scores(model, b.db(), [t.key]),
         }
+    done = [v for v in transfer.values() if "skipped" not in v]
     cross = cross_config(b, db) if a.cross_config else None
     counts = {n: c for n, c in RESNET18_COUNT.items() if n in layers}
     total_h = sum(c * layers[n]["heuristic_cycles"] for n, c in counts.items())
@@ -259,9 +270,9 @@ def vta_part(b: Bench, out: dict) -> None:
                 [tt99[n]["xgb"] / tt99[n]["random"] for n in a.compare]
             ),
             "transfer": transfer,
-            "transfer_gain": median([v["gain"] for v in transfer.values()]),
-            "top1_score_heldout": median([v["topk"][1] for v in transfer.values()]),
-            "top5_score_heldout": median([v["topk"][5] for v in transfer.values()]),
+            "transfer_gain": median_or_none([v["gain"] for v in done]),
+            "top1_score_heldout": median_or_none([v["topk"][1] for v in done]),
+            "top5_score_heldout": median_or_none([v["topk"][5] for v in done]),
             "cross_config": cross,
             "tuned_mean_utilization": float(np.mean(tu)),
             "tuned_peak_utilization": float(np.max(tu)),
