@@ -27,6 +27,7 @@ from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
 from compiler.graph.passes.prelu_as_conv import prelu_as_conv
 from compiler.graph.passes.simplify_shapes import simplify_shapes
+from compiler.graph.passes.stem_im2col import stem_im2col
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
 from compiler.graph.quant.quantize import QuantPlan
 from hw_sim.config import HwConfig
@@ -141,6 +142,11 @@ def compile_for_accel(
         **quant_options,
     )
     passes = [
+        GraphPass(
+            "stem_im2col",
+            lambda g: stem_im2col(g, cfg),
+            "a few-channel stem conv becomes a CPU gather + a 1x1 conv with full GEMM blocks",
+        ),
         GraphPass(
             "partition", lambda g: partition(g, cfg), "only int8 ops can go to the accelerator"
         ),

@@ -32,10 +32,15 @@ def _check(cfg, graph, result, feeds):
     assert all(n.target == "accel" and n.attr("packed") == 1 for n in convs)
     dense = [n for n in g.nodes if n.op == "vtac.dense"]
     assert len(dense) == 1 and dense[0].target == "accel"
-    # The 3-channel first layer is padded to one block of input channels.
+    # The 3-channel 7x7 stem runs as a 1x1 conv over its 3*7*7 = 147 im2col channels (gathered
+    # on the CPU), padded to whole blocks of input channels.
     stem = convs[0]
-    assert g.types[stem.inputs[0]].shape[1] == 1 and g.types[stem.inputs[0]].shape[-1] == cfg.block
-    assert g.types[stem.inputs[1]].shape[-2:] == (cfg.block, cfg.block)
+    (gather,) = [n for n in g.nodes if n.op == "vtac.im2col"]
+    assert gather.target == "cpu" and gather.attr("kernel_shape") == (7, 7)
+    cin_blocks = -(-147 // cfg.block)
+    assert g.types[stem.inputs[0]].shape[1] == cin_blocks
+    assert g.types[stem.inputs[0]].shape[-1] == cfg.block
+    assert g.types[stem.inputs[1]].shape[1:] == (cin_blocks, 1, 1, cfg.block, cfg.block)
     # No float BN or conv is left; what stays on the CPU is listed with its reason.
     assert not {"BatchNormalization", "Conv", "Gemm"} & {n.op for n in g.nodes}
     report = partition_report(g)

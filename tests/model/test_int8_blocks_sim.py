@@ -59,9 +59,9 @@ def test_sppf_and_c2f_concats_are_zero_copy(cfg):
              and la.ops[0] in ("vtac.concat", "vtac.split")]  # fmt: skip
     assert len(views) == 3 and all(is_zero_copy(la, model.tensors) for la in views)
     assert "vtac.upsample" in [op for la in model.accel_launches() for op in la.ops]
-    # what is left on the CPU: the input's quantize + pack, the output's unpack + dequantize
-    # (one fused boundary kernel) and the three views (no compute)
-    boundary = {"vtac.quantize", "vtac.pack", "vtac.fused_elementwise"}
+    # what is left on the CPU: the input's quantize + im2col (the 3-channel stem) + pack, the
+    # output's unpack + dequantize (one fused boundary kernel) and the three views (no compute)
+    boundary = {"vtac.quantize", "vtac.im2col", "vtac.pack", "vtac.fused_elementwise"}
     assert _cpu_ops(model) == boundary | {"vtac.concat", "vtac.split"}
     t = model.tensors
     for la in views:

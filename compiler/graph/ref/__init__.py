@@ -64,6 +64,7 @@ from compiler.graph.ref import (  # noqa: E402, F401
     reduce,
     resize,
     shape_ops,
+    vtac_im2col,
     vtac_ops,
     vtac_pool,
 )
