@@ -18,7 +18,9 @@ from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
 from compiler.graph.passes.block_views import block_views
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
+from compiler.graph.passes.expand_groups import expand_groups
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
+from compiler.graph.passes.fold_channel_shuffle import fold_channel_shuffle
 from compiler.graph.passes.fold_constants import fold_constants
 from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.passes.fold_pad import fold_pad_into_conv
@@ -56,6 +58,16 @@ OPTIMIZE: list[GraphPass] = [
 def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
     """Float rewrites that let quantization put more of the model on the accelerator."""
     return [
+        GraphPass(
+            "fold_channel_shuffle",
+            lambda g: fold_channel_shuffle(g, cfg),
+            "a channel shuffle becomes a permutation of its producing conv's output rows",
+        ),
+        GraphPass(
+            "expand_groups",
+            lambda g: expand_groups(g, cfg),
+            "grouped convs with partial blocks per group run as block-diagonal GEMMs",
+        ),
         GraphPass(
             "avgpool_as_conv",
             lambda g: avgpool_as_conv(g, cfg),
