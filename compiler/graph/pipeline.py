@@ -28,6 +28,7 @@ from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
 from compiler.graph.passes.prelu_as_conv import prelu_as_conv
+from compiler.graph.passes.relu_before_concat import relu_before_concat
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
 from compiler.graph.quant.quantize import QuantPlan
@@ -67,6 +68,11 @@ def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
             "expand_groups",
             lambda g: expand_groups(g, cfg),
             "grouped convs with partial blocks per group run as block-diagonal GEMMs",
+        ),
+        GraphPass(
+            "relu_before_concat",
+            relu_before_concat,
+            "a Relu after a Concat folds into the convs that feed it; the concat can be a view",
         ),
         GraphPass(
             "avgpool_as_conv",

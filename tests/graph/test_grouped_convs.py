@@ -1,5 +1,5 @@
-"""Grouped convs with partial blocks per group (expand_groups) and the channel shuffle folded
-into its producing conv (fold_channel_shuffle): float rewrites that must compute what the
+"""Grouped convs with partial blocks per group (expand_groups), the channel shuffle folded
+into its producing conv (fold_channel_shuffle), Relu moved before Concat: float rewrites that must compute what the
 original graph computes, and reach the accelerator."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from compiler.graph.builder import GraphBuilder
 from compiler.graph.grouped import expand_group_weights, merged_groups, needs_expansion
 from compiler.graph.passes.expand_groups import expand_groups
 from compiler.graph.passes.fold_channel_shuffle import fold_channel_shuffle
+from compiler.graph.passes.relu_before_concat import relu_before_concat
 from compiler.graph.pipeline import compile_for_accel
 from compiler.graph.ref.nn import conv_nd
 from tests.graph.helpers import assert_equivalent, ops
@@ -131,3 +132,23 @@ def test_shufflenet_unit_convs_all_reach_the_accelerator(cfg):
     assert {"g1", "dw1", "g2", "g3", "dw2", "g4"} <= accel
     assert not result.plan.kept_float
     assert not {"Transpose", "Reshape"} & {n.op for n in result.graph.nodes}
+
+
+def test_relu_after_concat_moves_onto_its_operands(rng):
+    b = GraphBuilder("relu_concat", opset=13)
+    x = b.input("x", (1, 8, 6, 6))
+    w = b.const("w", rng.standard_normal((16, 8, 1, 1)).astype(np.float32))
+    y = b.op("Conv", [x, w], name="conv")
+    p = b.op("AveragePool", [x], name="pool", kernel_shape=(3, 3), strides=(1, 1), pads=(1,) * 4)
+    b.output(b.op("Relu", [b.op("Concat", [y, p], name="cat", axis=1)], name="relu"))
+    g = b.build()
+    out = relu_before_concat(g)
+    assert ops(out) == ["Conv", "AveragePool", "Relu", "Relu", "Concat"]
+    assert out.node("cat").outputs == g.outputs
+    assert_equivalent(g, out, rng)
+    # without a conv operand nothing would fold: left alone
+    b = GraphBuilder("relu_concat_pools", opset=13)
+    x = b.input("x", (1, 8, 6, 6))
+    b.output(b.op("Relu", [b.op("Concat", [x, x], axis=1)]))
+    g = b.build()
+    assert relu_before_concat(g).nodes == g.nodes

@@ -35,6 +35,19 @@ def test_shufflenet_units_are_bit_exact(cfg, seed, groups):
     assert np.abs(out - want).max() <= 0.1 * np.abs(want).max()
 
 
+def test_concat_of_a_cpu_pool_and_a_conv_is_a_view(cfg):
+    """Whole blocks on both sides of the stride-2 unit's concat: the conv branch stays packed,
+    the CPU's average pool (count_include_pad=0) is quantized and packed into its slice."""
+    g = shufflenet_unit_graph(seed=3, cin=16, mid=32)
+    model = compile_model(g, cfg, samples(g, 2))
+    assert not model.meta["fallbacks"]
+    views = [n for la in model.cpu_launches() for n in la.nodes if n.op == "vtac.concat"]
+    assert [n.name for n in views] == ["concat"]
+    cpu_ops = {n.op for la in model.cpu_launches() for n in la.nodes}
+    assert "Concat" not in cpu_ops
+    _corun_checked(model, samples(g, 1, seed=11)[0])
+
+
 def test_tiny_conv_beside_a_large_residual_is_bit_exact(cfg):
     """The residual unit's last conv scaled by 2^-14: its accumulator exponent lies more than
     the ALU's 15-bit left shift below the residual's, so it is rounded up before the add."""
