@@ -1,6 +1,6 @@
 """Grouped convs with partial blocks per group (expand_groups), the channel shuffle folded
-into its producing conv (fold_channel_shuffle), Relu moved before Concat: float rewrites that must compute what the
-original graph computes, and reach the accelerator."""
+into its producing conv (fold_channel_shuffle), Relu moved before Concat: float rewrites
+that must compute what the original graph computes, and reach the accelerator."""
 
 from __future__ import annotations
 
