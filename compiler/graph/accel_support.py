@@ -10,7 +10,8 @@ Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
   (the load instruction's pad fields); dilation 1; group 1, or grouped with in- and
   out-channels per group a multiple of BLOCK, or depthwise (one channel per group: run as
   block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`); channels are padded to the
-  block; one kernel window of weights must fit the weight SRAM.
+  block; one kernel window of weights must fit the weight SRAM. (Other grouped float convs are
+  rewritten with fewer, whole-block groups before quantization: `passes/expand_groups.py`.)
 - `vtac.dense`: 2-D int8 input and a constant 2-D weight.
 - ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.max` (with
   an int8 tensor: LeakyRelu / PRelu as max(v, slope * v)), `vtac.requantize`
@@ -73,7 +74,8 @@ def conv_geometry_support(
         if cin % cfg.block or cout % cfg.block:
             return (
                 f"grouped conv with {cin} in / {cout} out channels per group; the accelerator "
-                f"needs a multiple of BLOCK={cfg.block} per group"
+                f"needs a multiple of BLOCK={cfg.block} per group (expand_groups merges groups "
+                f"only up to BLOCK times the MACs)"
             )
     return None
 

@@ -18,7 +18,9 @@ from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
 from compiler.graph.passes.block_views import block_views
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
+from compiler.graph.passes.expand_groups import expand_groups
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
+from compiler.graph.passes.fold_channel_shuffle import fold_channel_shuffle
 from compiler.graph.passes.fold_constants import fold_constants
 from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.passes.fold_pad import fold_pad_into_conv
@@ -26,6 +28,7 @@ from compiler.graph.passes.fuse_ops import fuse_ops
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
 from compiler.graph.passes.prelu_as_conv import prelu_as_conv
+from compiler.graph.passes.relu_before_concat import relu_before_concat
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.passes.stem_im2col import stem_im2col
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
@@ -57,6 +60,21 @@ OPTIMIZE: list[GraphPass] = [
 def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
     """Float rewrites that let quantization put more of the model on the accelerator."""
     return [
+        GraphPass(
+            "fold_channel_shuffle",
+            lambda g: fold_channel_shuffle(g, cfg),
+            "a channel shuffle becomes a permutation of its producing conv's output rows",
+        ),
+        GraphPass(
+            "expand_groups",
+            lambda g: expand_groups(g, cfg),
+            "grouped convs with partial blocks per group run as block-diagonal GEMMs",
+        ),
+        GraphPass(
+            "relu_before_concat",
+            relu_before_concat,
+            "a Relu after a Concat folds into the convs that feed it; the concat can be a view",
+        ),
         GraphPass(
             "avgpool_as_conv",
             lambda g: avgpool_as_conv(g, cfg),

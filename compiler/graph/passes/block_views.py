@@ -3,9 +3,10 @@ layout, so that the linker can make them zero-copy.
 
 In the blocked layout [N/bn, C/bc, H, W, bn, bc] the channel blocks are the outer-most axis after
 the batch blocks, so for one batch block (N <= bn) a slice of whole channel blocks is one
-contiguous byte range. After `pack_layout`, an int8 `Concat` (axis 1) whose inputs all come out
-of `vtac.unpack` (they were made packed on the accelerator) and whose inputs have channel counts
-that are multiples of the block becomes `vtac.concat {axis 1, packed 1}` of the packed values; a
+contiguous byte range. After `pack_layout`, an int8 `Concat` (axis 1) whose inputs come out of
+`vtac.unpack` (they were made packed on the accelerator; at least one does) or from CPU int8 nodes
+(a `vtac.pack` writes them into their slice) and whose inputs have channel counts that are
+multiples of the block becomes `vtac.concat {axis 1, packed 1}` of the packed values; a
 `Split` (axis 1) of an unpacked accelerator value with block-multiple parts becomes
 `vtac.split {axis 1, packed 1, sizes}` of the packed value. The unpack/pack pairs around them go
 away (unpacked forms stay where a CPU node or a graph output still reads them).
@@ -31,6 +32,12 @@ VIEW_REASON = "zero-copy view of the blocked layout (placed by the linker)"
 def _unpack_node(value: str, packed: str, t: TensorType, names: NameGen) -> Node:
     return Node(names(f"{value}_unpack"), "vtac.unpack", (packed,), (value,),
                 {"n": t.shape[0], "c": t.shape[1]}, target="cpu",
+                reason="layout transform at an accelerator region boundary")  # fmt: skip
+
+
+def _pack_node(value: str, packed: str, cfg: HwConfig, names: NameGen) -> Node:
+    return Node(names(f"{value}_pack"), "vtac.pack", (value,), (packed,),
+                {"bn": cfg.batch, "bc": cfg.block}, target="cpu",
                 reason="layout transform at an accelerator region boundary")  # fmt: skip
 
 
@@ -68,14 +75,28 @@ def _rewrite_one(g: Graph, cfg: HwConfig) -> Graph | None:
             continue
         if node.op == "Concat":
             srcs = [producers.get(v) for v in node.inputs]
-            if any(s is None or s.op != "vtac.unpack" for s in srcs):
+            from_accel = [s is not None and s.op == "vtac.unpack" for s in srcs]
+            # An operand the CPU makes (an int8 average pool, say) is packed into its slice.
+            if not any(from_accel) or any(s is None for s in srcs):
+                continue
+            if any(g.types[v].dtype != "int8" for v in node.inputs):
                 continue
             if any(g.types[v].shape[1] % bc for v in node.inputs):
                 continue
             y = node.outputs[0]
             yp, dropped = _packed_form(y, g, consumers, names, types, cfg)
-            new = [Node(node.name, "vtac.concat", tuple(s.inputs[0] for s in srcs), (yp,),
-                        {"axis": 1, "packed": 1}, target="cpu", reason=VIEW_REASON)]  # fmt: skip
+            packs, parts = [], []
+            for v, s, accel in zip(node.inputs, srcs, from_accel, strict=True):
+                if accel:
+                    parts.append(s.inputs[0])
+                    continue
+                vp, _ = _packed_form(v, g, consumers, names, types, cfg)
+                if vp not in g.types:  # no pack of it yet
+                    packs.append(_pack_node(v, vp, cfg, names))
+                parts.append(vp)
+            view = Node(node.name, "vtac.concat", tuple(parts), (yp,), {"axis": 1, "packed": 1},
+                        target="cpu", reason=VIEW_REASON)  # fmt: skip
+            new = [*packs, view]
             if needs_unpacked(y):
                 new.append(_unpack_node(y, yp, g.types[y], names))
         else:

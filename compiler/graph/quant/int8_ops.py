@@ -83,6 +83,25 @@ def _int8_input(value: str, ctx: Int8Ctx) -> tuple[str, int] | None:
     return form if form and form[0] in ctx.native else None
 
 
+def _quantized(value: str, ctx: Int8Ctx) -> tuple[str, int] | None:
+    """The int8 form of a calibrated float value, by a `vtac.quantize` (None: not float)."""
+    if value in ctx.int8_of:
+        return ctx.int8_of[value]
+    if not value or value in ctx.graph.constants or ctx.graph.types[value].dtype != "float32":
+        return None
+    t = ctx.graph.types[value]
+    try:
+        e = ctx.exp_of(value)
+    except ValueError:  # no calibration range
+        return None
+    q = ctx.new_value(f"{value}_q", TensorType(t.shape, "int8"))
+    ctx.emit_node(
+        Node(ctx.names(f"{value}_q_quantize"), "vtac.quantize", (value,), (q,), {"exp": e})
+    )
+    ctx.int8_of[value] = (q, e)
+    return q, e
+
+
 def _const_inputs_ok(node: Node, ctx: Int8Ctx) -> bool:
     return all((not v) or v in ctx.graph.constants for v in node.inputs[1:])
 
@@ -216,7 +235,12 @@ def _clip(node: Node, x: tuple[str, int], ctx: Int8Ctx) -> bool:
 
 def _concat(node: Node, ctx: Int8Ctx) -> bool:
     forms = [_int8_input(v, ctx) if v else None for v in node.inputs]
-    if not node.inputs or any(f is None for f in forms):
+    if not node.inputs or all(f is None for f in forms):
+        return False
+    # A float operand beside int8 ones (an average pool the CPU computes, say) is quantized,
+    # so that the int8 operands need no dequantize and the concat can be a blocked view.
+    forms = [f or _quantized(v, ctx) for v, f in zip(node.inputs, forms, strict=True)]
+    if any(f is None for f in forms):
         return False
     e = max(f[1] for f in forms)
     ins = []

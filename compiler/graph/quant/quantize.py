@@ -42,6 +42,8 @@ from compiler.graph.ref.nn import conv_pads
 from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# vtac.add's left shifts run as ALU SHR immediates, portable up to 15 (vta-isa.md §2.5)
+MAX_ADD_SHIFT = 15
 
 
 @dataclass
@@ -308,9 +310,13 @@ def quantize_int8(
                 other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
                 add_in = [acc, rq]
-                if (e_acc_c != e_acc).any():  # per-channel: round to one exponent first
-                    add_in.append(const_vector(f"{node.name}_align", e_acc - e_acc_c))
-                    e_acc_c = np.full_like(e_acc_c, e_acc)
+                # Per-channel: round to one exponent first. An accumulator finer than the
+                # residual by more than the ALU's left-shift range is rounded up to it too
+                # (a tiny conv term beside a large residual: the bits dropped are below it).
+                e_target = max(e_acc, er - MAX_ADD_SHIFT)
+                if (e_acc_c != e_target).any():
+                    add_in.append(const_vector(f"{node.name}_align", e_target - e_acc_c))
+                    e_acc, e_acc_c = e_target, np.full_like(e_acc_c, e_target)
                 # Align exponents with left shifts only: the result has the smaller exponent.
                 e_new = min(e_acc, er)
                 acc = emit(
