@@ -97,6 +97,26 @@ def test_depthwise_conv_with_unequal_strides_is_bit_exact(cfg, c, k, stride):
     assert np.abs(out - run_graph(g, feed)[g.outputs[0]]).max() < 0.1 * np.abs(out).max()
 
 
+def test_conv_with_non_square_kernel_and_unequal_strides_is_bit_exact(cfg):
+    """Dense (group 1) convs: a 3x3 with 2x1 strides, then a 3x5 kernel with 1x2 strides."""
+    rng = np.random.default_rng(6)
+    b = GraphBuilder("rect_conv", opset=13)
+    x = b.input("x", (1, 16, 12, 12))
+    w1 = b.const("w1", (rng.standard_normal((24, 16, 3, 3)) * 0.2).astype(np.float32))
+    w2 = b.const("w2", (rng.standard_normal((16, 24, 3, 5)) * 0.2).astype(np.float32))
+    y = b.op("Relu", [b.op("Conv", [x, w1], name="c21", strides=(2, 1), pads=(1,) * 4)])
+    b.output(b.op("Conv", [y, w2], name="c35", strides=(1, 2), pads=(1,) * 4))
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert [la.name for la in model.accel_launches()] == ["c21", "c35"]
+    assert not model.meta["fallbacks"]
+    feed = samples(g, 1, seed=2)[0]
+    res = _corun_checked(model, feed)
+    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    assert out.shape == (1, 16, 6, 5)
+    assert np.abs(out - want).max() <= 0.1 * np.abs(want).max()
+
+
 def test_non_square_average_pools_are_bit_exact(cfg):
     """A 3x2 window with 2x1 strides and PP-OCR's squeeze-excite global pool over a
     non-square input (here 5 x 13, a 65-element window)."""
