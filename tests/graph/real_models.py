@@ -13,6 +13,12 @@ INPUT_SHAPES = {
     "ppocr_det": {"x": (1, 3, 320, 320)},
     "ppocr_cls": {"x": (1, 3, 48, 192)},
 }
+# Layers the benchmarks keep in float (`keep_float`, `--keep-float`), with why. PP-OCR-cls's
+# Conv@13 (a 5x5 2x1-strided depthwise conv between two HardSwishes, 1.4 % of its MACs) has
+# 18 dB SQNR in int8 (power-of-two scales of its HardSwish input and BN output): int8, it
+# takes the logits' error vs the float model from 43 % to 52 % on the skimage photos; float,
+# 40 % (docs/model.md, issue 12).
+KEEP_FLOAT = {"ppocr_cls": ("Conv@13",)}
 REL_TOL = 1e-4
 
 
