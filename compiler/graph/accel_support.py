@@ -42,7 +42,8 @@ CPU_REASONS = {
     "MaxPool": "float pooling (its input has no int8 form; vtac.maxpool runs on the accelerator)",
     "AveragePool": "not a depthwise conv: count_include_pad=0 with pads, unequal pads, "
     "dilation or a window beyond the weight SRAM",
-    "GlobalAveragePool": "not a depthwise conv: a window beyond the weight SRAM",
+    "GlobalAveragePool": "not a depthwise conv: a non-square input or a window beyond the "
+    "weight SRAM",
     "Softmax": "softmax needs exp/div (float)",
     "Sigmoid": "sigmoid needs exp/div (float)",
     "HardSwish": "x * hardsigmoid(x) is a product of two tensors: needs the ALU's tensor MUL, "

@@ -117,9 +117,9 @@ def test_conv_with_non_square_kernel_and_unequal_strides_is_bit_exact(cfg):
     assert np.abs(out - want).max() <= 0.1 * np.abs(want).max()
 
 
-def test_non_square_average_pools_are_bit_exact(cfg):
-    """A 3x2 window with 2x1 strides and PP-OCR's squeeze-excite global pool over a
-    non-square input (here 5 x 13, a 65-element window)."""
+def test_non_square_average_pool_is_bit_exact(cfg):
+    """A 3x2 window with 2x1 strides; the global pool over its non-square output stays on the
+    CPU (avgpool_as_conv says why)."""
     rng = np.random.default_rng(4)
     b = GraphBuilder("rect", opset=13)
     x = b.input("x", (1, 16, 11, 14))
@@ -129,7 +129,7 @@ def test_non_square_average_pools_are_bit_exact(cfg):
     b.output(b.op("GlobalAveragePool", [y], name="gap"))
     g = b.build()
     model = compile_model(g, cfg, samples(g, 2))
-    assert [la.name for la in model.accel_launches()] == ["pw", "ap", "gap"]
+    assert [la.name for la in model.accel_launches()] == ["pw", "ap"]
     feed = samples(g, 1, seed=3)[0]
     res = _corun_checked(model, feed)
     out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
