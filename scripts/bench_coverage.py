@@ -38,6 +38,7 @@ from compiler.frontend.onnx_import import import_onnx  # noqa: E402
 from compiler.graph.ref.fused import FUSED_OP  # noqa: E402
 from compiler.models import BUILTIN_MODELS  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
+from tests.graph.real_models import KEEP_FLOAT  # noqa: E402
 
 BUILTIN_IMAGES = {"resnet18": 224, "mobilenet": 160, "yolo": 320}
 
@@ -60,7 +61,9 @@ def measure(name: str, load, cfg, repeats: int, fuse_boundaries: bool = True) ->
     rng = np.random.default_rng(1)
     calib = [{n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()} for _ in range(2)]
     feed = {n: rng.uniform(0, 1, s).astype(d) for n, (s, d) in inputs.items()}
-    model = compile_model(g, cfg, calib, fuse_boundaries=fuse_boundaries)
+    keep = list(KEEP_FLOAT.get(name, ()))
+    opts = {"keep_float": keep} if keep else None
+    model = compile_model(g, cfg, calib, fuse_boundaries=fuse_boundaries, quant_options=opts)
     compile_s = time.perf_counter() - t0
     run = corun(model, feed, repeats)
     prof = run["profile"]
@@ -82,7 +85,7 @@ def measure(name: str, load, cfg, repeats: int, fuse_boundaries: bool = True) ->
         "cpu_share": (prof.cpu_us + prof.boundary_us) / seq if seq else 0.0,
         "fallback_groups": len(model.meta["fallbacks"]), "numpy_nodes": len(prof.numpy_nodes),
         "bit_exact": run["bit_exact"], "end_to_end_bit_exact": run["end_to_end_bit_exact"],
-        "compile_s": compile_s,
+        "compile_s": compile_s, "keep_float": keep,
     }  # fmt: skip
 
 

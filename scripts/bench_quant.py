@@ -46,7 +46,12 @@ from compiler.graph.pipeline import compile_for_accel  # noqa: E402
 from compiler.graph.quant.layer_report import layer_errors  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
 from runtime.sample_images import preprocess_for, sample_set  # noqa: E402
-from tests.graph.real_models import INPUT_SHAPES, cached_models, comparison_points  # noqa: E402
+from tests.graph.real_models import (  # noqa: E402
+    INPUT_SHAPES,
+    KEEP_FLOAT,
+    cached_models,
+    comparison_points,
+)
 
 MAX_CLASSES = 1000  # an output with 2..1000 values per image counts as a classifier's
 
@@ -198,10 +203,12 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
     return result
 
 
-def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int):
+def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int,
+                keep_float=()):  # fmt: skip
     """vtac's int8 error per value (int8 reference executor on the compiled graph)."""
     t0 = time.perf_counter()
-    res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction)
+    res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction,
+                            keep_float=keep_float)  # fmt: skip
     compile_s = time.perf_counter() - t0
     points = [p for p in comparison_points(res.float_graph)]
     want = {p: [] for p in points}
@@ -262,7 +269,8 @@ def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
     calib = sample_set("calibration", inputs, name)[:calib_count]
     evals = sample_set("evaluation", inputs, name)[:eval_count]
-    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report)
+    keep = KEEP_FLOAT.get(name, ())  # layers the benchmarks keep float, with why
+    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report, keep)
     pre = preprocess_for(name, inputs[graph.inputs[0]][0][1]).name
     row = {"name": name, "preprocess": pre, "calib_images": len(calib),
            "eval_images": len(evals), "points": points, "vtac_error": vt["worst"],

@@ -169,16 +169,16 @@ def fold_rounding_into_bias(steps: list[tuple]) -> tuple[list[tuple], int]:
     return steps, 0
 
 
-def _conv_geometry(node: Node, kh: int, kw: int) -> tuple[int, int, int]:
-    """(kernel, stride, pad) of a square, symmetric convolution, else LoweringError."""
-    strides = list(node.attr("strides", (1, 1)))
+def _conv_geometry(node: Node, kh: int, kw: int) -> tuple[tuple[int, int], tuple[int, int], int]:
+    """((kh, kw), (stride rows, stride columns), pad) of a convolution with equal pads on all
+    sides (the load unit pads a tile symmetrically), else LoweringError."""
+    sh, sw = (int(v) for v in node.attr("strides", (1, 1)))
     pads = list(node.attr("pads", (0, 0, 0, 0)))
-    if kh != kw or strides[0] != strides[1] or len(set(pads)) != 1:
+    if len(set(pads)) != 1:
         raise LoweringError(
-            f"conv {node.name!r}: kernel {kh}x{kw}, strides {strides}, pads {pads}; the "
-            "accelerator kernels take square kernels, equal strides and equal pads"
+            f"conv {node.name!r}: pads {pads}; the accelerator kernels take equal pads on all sides"
         )
-    return kh, strides[0], pads[0]
+    return (kh, kw), (sh, sw), pads[0]
 
 
 def lower_group(

@@ -6,12 +6,13 @@ backend gains or loses an operator, update this table (and its tests) with it.
 
 The accelerator computes int8 x int8 -> int32 GEMMs and an int32 ALU (add, shift, min, max).
 Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
-- `vtac.conv2d`: any kernel size and stride; padding up to 2**MEMOP_PAD_WIDTH - 1 per side
-  (the load instruction's pad fields); dilation 1; group 1, or grouped with in- and
-  out-channels per group a multiple of BLOCK, or depthwise (one channel per group: run as
-  block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`); channels are padded to the
-  block; one kernel window of weights must fit the weight SRAM. (Other grouped float convs are
-  rewritten with fewer, whole-block groups before quantization: `passes/expand_groups.py`.)
+- `vtac.conv2d`: any kernel size and stride (rows and columns may differ); equal padding up
+  to 2**MEMOP_PAD_WIDTH - 1 per side (the load instruction's pad fields); dilation 1; group
+  1, or grouped with in- and out-channels per group a multiple of BLOCK, or depthwise (one
+  channel per group: run as block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`);
+  channels are padded to the block; one kernel window of weights must fit the weight SRAM.
+  (Other grouped float convs are rewritten with fewer, whole-block groups before
+  quantization: `passes/expand_groups.py`.)
 - `vtac.dense`: 2-D int8 input and a constant 2-D weight.
 - ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.max` (with
   an int8 tensor: LeakyRelu / PRelu as max(v, slope * v)), `vtac.requantize`
@@ -41,8 +42,8 @@ CPU_REASONS = {
     "Gemm": "float dense layer (not quantized; the accelerator computes int8 only)",
     "MatMul": "float matmul (not quantized; the accelerator computes int8 only)",
     "MaxPool": "float pooling (its input has no int8 form; vtac.maxpool runs on the accelerator)",
-    "AveragePool": "not a depthwise conv: count_include_pad=0 with pads, a non-square window, "
-    "unequal strides/pads or a window beyond the weight SRAM",
+    "AveragePool": "not a depthwise conv: count_include_pad=0 with pads, unequal pads, "
+    "dilation or a window beyond the weight SRAM",
     "GlobalAveragePool": "not a depthwise conv: a non-square input or a window beyond the "
     "weight SRAM",
     "Softmax": "softmax needs exp/div (float)",

@@ -16,6 +16,7 @@ from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
 from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
 from compiler.graph.passes.block_views import block_views
+from compiler.graph.passes.convtranspose_as_conv import convtranspose_as_conv
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.expand_groups import expand_groups
@@ -74,6 +75,11 @@ def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
             "relu_before_concat",
             relu_before_concat,
             "a Relu after a Concat folds into the convs that feed it; the concat can be a view",
+        ),
+        GraphPass(
+            "convtranspose_as_conv",
+            convtranspose_as_conv,
+            "kernel == stride ConvTranspose = a 1x1 conv (s*s phases) + an exact interleave",
         ),
         GraphPass(
             "avgpool_as_conv",
@@ -136,7 +142,8 @@ def compile_for_accel(
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
-    # Average pools become depthwise convs with 1/N weights, HardSigmoid folds into its conv,
+    # Sub-pixel ConvTransposes become 1x1 convs + an interleave, average pools become
+    # depthwise convs with 1/N weights, HardSigmoid folds into its conv,
     # LeakyRelu / PRelu become a 1x1 depthwise conv + max (int8 on the accelerator); the float
     # model keeps its original ops (same value names, so ranges and references line up).
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)

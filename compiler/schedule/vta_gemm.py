@@ -58,12 +58,14 @@ TILE_ORDERS = ("co_h_w", "h_w_co", "h_co_w")
 
 
 def op_dims(op: VtaOp) -> dict:
-    """Blocked extents: nb, g, cob (per group), cib (per group), oh, ow, kh, kw."""
+    """Blocked extents: nb, g, cob (per group), cib (per group), oh, ow, kh, kw; stride (of
+    the rows) and stride_w (of the columns)."""
     g = op.gemm.op
     shape = op.gemm.shape
     red = {a.name: a.extent for a in g.reduce_axis}
     if op.kind == "dense":
-        return dict(nb=shape[0], g=1, cob=shape[1], cib=red["k"], oh=1, ow=1, kh=1, kw=1, stride=1)
+        one = dict(oh=1, ow=1, kh=1, kw=1, stride=1, stride_w=1)
+        return dict(nb=shape[0], g=1, cob=shape[1], cib=red["k"], **one)
     if op.kind == "group_conv2d":
         nb, gg, cob, oh, ow = shape[:5]
     else:
@@ -78,6 +80,7 @@ def op_dims(op: VtaOp) -> dict:
         kh=red["ky"],
         kw=red["kx"],
         stride=op.workload["stride"],
+        stride_w=op.workload.get("stride_w", op.workload["stride"]),
     )
 
 

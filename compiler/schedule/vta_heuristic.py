@@ -58,7 +58,7 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     vt = k.vthreads
     s = d["stride"]
     th_in = _rows_in(k.tile_h, s, d["kh"])
-    tw_in = (k.tile_w - 1) * s + d["kw"]
+    tw_in = (k.tile_w - 1) * d["stride_w"] + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
     n_res = len(op.acc_loads)
     n_bias = len(op.acc_inputs)  # per-channel rows: an ALU bias, a per-channel shift
@@ -104,7 +104,7 @@ def estimate_cycles(op: VtaOp, cfg: HwConfig, k: Knobs) -> float:
     d = op_dims(op)
     s = d["stride"]
     th_in = _rows_in(k.tile_h, s, d["kh"])
-    tw_in = (k.tile_w - 1) * s + d["kw"]
+    tw_in = (k.tile_w - 1) * d["stride_w"] + d["kw"]
     tiles = (
         (d["nb"] // k.tile_b)
         * d["g"]
@@ -159,7 +159,7 @@ def _durations(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict:
     d = op_dims(op)
     s = d["stride"]
     th_in = _rows_in(k.tile_h, s, d["kh"])
-    tw_in = (k.tile_w - 1) * s + d["kw"]
+    tw_in = (k.tile_w - 1) * d["stride_w"] + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
     budget = uop_kernel_budget(cfg)
     exts = [d["kh"], d["kw"], k.tile_ci, k.tile_b, k.tile_co, k.tile_h, k.tile_w]

@@ -103,7 +103,7 @@ def stream_features(space: VtaSpace, k: Knobs) -> list[float]:
     vt = k.vthreads
     s = d["stride"]
     th_in = _rows_in(k.tile_h, s, d["kh"])
-    tw_in = (k.tile_w - 1) * s + d["kw"]
+    tw_in = (k.tile_w - 1) * d["stride_w"] + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
     tiles = (
         (d["nb"] // k.tile_b)

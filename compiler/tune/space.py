@@ -150,7 +150,7 @@ class VtaSpace:
         if f["uop"] - k.vthreads * f["gemm_kernel"] + k.vthreads * gk > cfg.uop_depth:
             return "uop_buffer"
         th_in = _rows_in(k.tile_h, d["stride"], d["kh"])
-        tw_in = (k.tile_w - 1) * d["stride"] + d["kw"]
+        tw_in = (k.tile_w - 1) * d["stride_w"] + d["kw"]
         size_max, loop_max = (1 << MEMOP_SIZE_WIDTH) - 1, (1 << LOOP_ITER_WIDTH) - 1
         if max(th_in, tw_in * k.tile_b, k.tile_co * k.tile_h) > size_max or (
             max(exts[p : p + 2], default=1) > loop_max

@@ -56,7 +56,8 @@ def task_key_from_op(op: VtaOp, cfg: HwConfig) -> str:
 class Task:
     """One tuning task. `workload` holds the arguments that rebuild the operator.
 
-    vta conv2d: n, ci, h, w, co, k, stride, pad, groups (+ `epilogue`: a step list, default
+    vta conv2d: n, ci, h, w, co, k, stride, pad, groups (+ kw, stride_w when the columns'
+    differ from the rows'; + `epilogue`: a step list, default
     VTA's benchmark epilogue); vta dense: n, k, m (+ bias); cpu conv2d: c, h, w, o, k, stride.
     """
 
@@ -94,8 +95,8 @@ class Task:
             w["h"],
             w["w"],
             w["co"],
-            w["k"],
-            w["stride"],
+            (w["k"], w.get("kw", w["k"])),
+            (w["stride"], w.get("stride_w", w["stride"])),
             w["pad"],
             groups=w.get("groups", 1),
             bias_on=bias_on,

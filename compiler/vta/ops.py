@@ -212,8 +212,8 @@ def conv2d_op(
     h: int,
     w: int,
     co: int,
-    k: int,
-    stride: int,
+    k: int | tuple[int, int],
+    stride: int | tuple[int, int],
     pad: int,
     groups: int = 1,
     shift: int | None = 8,
@@ -229,16 +229,19 @@ def conv2d_op(
 
     The epilogue is `epilogue` (a step list, see `_epilogue`) or, if None, the keyword form
     `epilogue_steps(shift, bias, residual, clip, relu)` (VTA's benchmark by default).
+    `k` and `stride` are one int (square) or (rows, columns): a stride-(2, 1) depthwise conv,
+    a global average pool over a non-square input.
     """
     bt, bi, bo = cfg.batch, cfg.block_in, cfg.block_out
     cdiv = lambda a, b: -(-a // b)  # noqa: E731
     nb = cdiv(n, bt)
-    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    (kh, kw), (sh, sw) = nn.pair(k), nn.pair(stride)
+    oh, ow = (h + 2 * pad - kh) // sh + 1, (w + 2 * pad - kw) // sw + 1
     if groups == 1:
         cib, cob = cdiv(ci, bi), cdiv(co, bo)
         data = placeholder((nb, cib, h, w, bt, bi), "int8", "data")
-        kernel = placeholder((cob, cib, k, k, bo, bi), "int8", "kernel")
-        gemm = nn.conv2d_packed(data, kernel, stride, pad, name=name)
+        kernel = placeholder((cob, cib, kh, kw, bo, bi), "int8", "kernel")
+        gemm = nn.conv2d_packed(data, kernel, (sh, sw), pad, name=name)
         cb_dims, chan_shape, kind = 1, (cob,), "conv2d"
     else:
         if ci % groups or co % groups or (ci // groups) % bi or (co // groups) % bo:
@@ -248,14 +251,22 @@ def conv2d_op(
             )
         cgb, ogb = ci // groups // bi, co // groups // bo
         data = placeholder((nb, groups * cgb, h, w, bt, bi), "int8", "data")
-        kernel = placeholder((groups, ogb, cgb, k, k, bo, bi), "int8", "kernel")
-        gemm = nn.group_conv2d_packed(data, kernel, stride, pad, name=name)
+        kernel = placeholder((groups, ogb, cgb, kh, kw, bo, bi), "int8", "kernel")
+        gemm = nn.group_conv2d_packed(data, kernel, (sh, sw), pad, name=name)
         cb_dims, chan_shape, kind = 2, (groups, ogb), "group_conv2d"
     steps = epilogue if epilogue is not None else epilogue_steps(shift, bias, residual, clip, relu)
     stages, acc_inputs, acc_loads, bias_gemm, out = _epilogue(
         gemm, cfg, cb_dims, steps, chan_shape, bias_on, name
     )
     padt = gemm.op.inputs[0] if gemm.op.inputs[0] is not data else None
+    # k / stride are the rows'; the columns' are recorded only when they differ, so that the
+    # workloads (and tuning-record keys) of square convolutions are unchanged.
+    workload = dict(n=n, ci=ci, h=h, w=w, co=co, k=kh, stride=sh, pad=pad, groups=groups)
+    if kw != kh:
+        workload["kw"] = kw
+    if sw != sh:
+        workload["stride_w"] = sw
+    workload.update(oh=oh, ow=ow)
     op = VtaOp(
         name,
         kind,
@@ -266,7 +277,7 @@ def conv2d_op(
         stages,
         acc_inputs,
         out,
-        dict(n=n, ci=ci, h=h, w=w, co=co, k=k, stride=stride, pad=pad, groups=groups, oh=oh, ow=ow),
+        workload,
         bias_gemm,
         acc_loads,
     )

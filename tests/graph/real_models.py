@@ -13,6 +13,13 @@ INPUT_SHAPES = {
     "ppocr_det": {"x": (1, 3, 320, 320)},
     "ppocr_cls": {"x": (1, 3, 48, 192)},
 }
+# Layers the benchmarks keep in float (`keep_float`, `--keep-float`), with why. PP-OCR-cls's
+# 2x1-strided depthwise convs (issue 12): all four int8 take the logits' error vs the float
+# model (bench_quant, skimage photos) from 40.5 % to 52 %; Conv@13 (5x5, 1.4 % of the MACs;
+# 18 dB SQNR from the power-of-two scales of its HardSwish input and BN output) is most of it
+# and Conv@2 (the first, 8 channels, 0.5 %) the next: with both float, 31 %, and 98.1 % of the
+# MACs stay on the accelerator (docs/model.md, "the last four under 98 %").
+KEEP_FLOAT = {"ppocr_cls": ("Conv@2", "Conv@13")}
 REL_TOL = 1e-4
 
 

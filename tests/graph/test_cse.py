@@ -44,3 +44,17 @@ def test_graph_outputs_are_never_merged_away():
     b.output(b.op("Neg", [x], name="n1"), b.op("Neg", [x], name="n2"))
     after = eliminate_common_subexpressions(b.build())
     assert ops(after) == ["Neg", "Neg"]
+
+
+def test_equal_broadcast_splats_merge_and_differ_from_other_fills():
+    # fold_constants' zero-copy ConstantOfShape views are keyed without materializing them
+    b = GraphBuilder("g")
+    x = b.input("x", (2, 5))
+    c1 = b.const("c1", np.broadcast_to(np.float32(2.0), (5,)))
+    c2 = b.const("c2", np.broadcast_to(np.float32(2.0), (5,)))
+    c3 = b.const("c3", np.broadcast_to(np.float32(3.0), (5,)))
+    a = b.op("Add", [b.op("Add", [x, c1], name="a1"), c2], name="a2")
+    b.output(b.op("Add", [a, c3], name="a3"))
+    after = eliminate_dead_code(eliminate_common_subexpressions(b.build()))
+    assert after.nodes[0].inputs[1] == after.nodes[1].inputs[1]
+    assert after.nodes[2].inputs[1] != after.nodes[0].inputs[1]

@@ -80,17 +80,23 @@ def test_average_pools_become_depthwise_convs_with_mean_weights(cfg, rng):
              pads=(1, 1, 1, 1), count_include_pad=1)  # fmt: skip
     n = b.op("AveragePool", [x], name="ap_nopad", kernel_shape=(2, 2), strides=(2, 2))
     e = b.op("AveragePool", [x], name="ap_exclude", kernel_shape=(3, 3), pads=(1, 1, 1, 1))
-    r = b.op("AveragePool", [x], name="ap_rect", kernel_shape=(3, 2))
+    r = b.op("AveragePool", [x], name="ap_rect", kernel_shape=(3, 2), strides=(2, 1))
+    u = b.op("AveragePool", [x], name="ap_unequal", kernel_shape=(3, 3), pads=(1, 1, 0, 0),
+             count_include_pad=1)  # fmt: skip
     gp = b.op("GlobalAveragePool", [a], name="gap")
-    b.output(gp, n, e, r)
+    gr = b.op("GlobalAveragePool", [r], name="gap_rect")  # 6x13: stays (weight DMA, no MACs)
+    b.output(gp, n, e, r, u, gr)
     g = b.build()
     after = avgpool_as_conv(g, cfg)
     assert_equivalent(g, after, rng)
     kinds = {nd.name: nd.op for nd in after.nodes}
     assert kinds == {"ap3": "Conv", "ap_nopad": "Conv", "ap_exclude": "AveragePool",
-                     "ap_rect": "AveragePool", "gap": "Conv"}  # fmt: skip
+                     "ap_rect": "Conv", "ap_unequal": "AveragePool", "gap": "Conv",
+                     "gap_rect": "GlobalAveragePool"}  # fmt: skip
+    assert after.node("ap_rect").attrs["strides"] == (2, 1)
+    assert "non-square 6x13" in pool_window(g.node("gap_rect"), g, cfg)
     assert "count_include_pad=0" in pool_window(g.node("ap_exclude"), g, cfg)
-    assert "not square" in pool_window(g.node("ap_rect"), g, cfg)
+    assert "not equal on all sides" in pool_window(g.node("ap_unequal"), g, cfg)
     big = GraphBuilder("big", opset=13)
     big.output(big.op("GlobalAveragePool", [big.input("x", (1, 8, 40, 40))], name="gap"))
     bg = big.build()

@@ -45,3 +45,28 @@ def test_graph_output_computed_from_constants_is_kept():
     b.output(x, c)
     after = fold_constants(b.build())
     assert ops(after) == ["Neg"]
+
+
+def test_generated_weight_beyond_the_size_limit_folds_as_a_broadcast_view(rng):
+    # ZFNet-512's fc6 weight (75 M elements) is a ConstantOfShape above max_elements: it must
+    # still fold (as a zero-copy view) or its Gemm stays float on the CPU.
+    b = GraphBuilder("g")
+    x = b.input("x", (1, 4))
+    shape = b.const("shape", np.array([4, 4], np.int64))
+    w = b.op("ConstantOfShape", [shape], value=np.array([0.5], np.float32), name="cos")
+    b.output(b.op("MatMul", [x, w], name="mm"))
+    before = b.build()
+    after = fold_constants(before, max_elements=8)
+    assert ops(after) == ["MatMul"]
+    value = after.constants[after.nodes[0].inputs[1]]
+    assert value.dtype == np.float32 and not value.flags.writeable and not any(value.strides)
+    np.testing.assert_array_equal(value, np.full((4, 4), 0.5, np.float32))
+    assert_equivalent(before, after, rng)
+
+
+def test_other_values_beyond_the_size_limit_stay_nodes():
+    b = GraphBuilder("g")
+    x = b.input("x", (1, 4))
+    w = b.op("Neg", [b.const("c", np.ones((4, 4), np.float32))], name="neg")
+    b.output(b.op("MatMul", [x, w], name="mm"))
+    assert ops(fold_constants(b.build(), max_elements=8)) == ["Neg", "MatMul"]

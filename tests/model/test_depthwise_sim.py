@@ -73,6 +73,70 @@ def test_depthwise_conv_requantize_relu6_is_bit_exact(cfg, c, k, s):
     assert np.abs(out - run_graph(g, feed)[g.outputs[0]]).max() < 0.1 * 6
 
 
+@pytest.mark.parametrize("c,k,stride", [(24, 3, (2, 1)), (40, 5, (2, 1)), (16, 3, (1, 2))])
+def test_depthwise_conv_with_unequal_strides_is_bit_exact(cfg, c, k, stride):
+    """PP-OCR-cls's 2x1-strided depthwise convs, on a non-square input (6 x 13)."""
+    rng = np.random.default_rng(c + k)
+    b = GraphBuilder("dw21", opset=13)
+    x = b.input("x", (1, c, 6, 13))
+    w = b.const("w", (rng.standard_normal((c, 1, k, k)) * 0.3).astype(np.float32))
+    bias = b.const("b", (rng.standard_normal(c) * 0.1).astype(np.float32))
+    y = b.op("Conv", [x, w, bias], name="dw", group=c, strides=stride, pads=(k // 2,) * 4,
+             kernel_shape=(k, k))  # fmt: skip
+    b.output(b.op("Relu", [y]))
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert [la.name for la in model.accel_launches()] == ["dw"] and not model.meta["fallbacks"]
+    (la,) = model.accel_launches()
+    oh, ow = (6 + 2 * (k // 2) - k) // stride[0] + 1, (13 + 2 * (k // 2) - k) // stride[1] + 1
+    assert la.macs == c * oh * ow * k * k
+    feed = samples(g, 1, seed=9)[0]
+    res = _corun_checked(model, feed)
+    out = res.outputs[g.outputs[0]]
+    assert out.shape == (1, c, oh, ow) and 0 < np.count_nonzero(out) < out.size
+    assert np.abs(out - run_graph(g, feed)[g.outputs[0]]).max() < 0.1 * np.abs(out).max()
+
+
+def test_conv_with_non_square_kernel_and_unequal_strides_is_bit_exact(cfg):
+    """Dense (group 1) convs: a 3x3 with 2x1 strides, then a 3x5 kernel with 1x2 strides."""
+    rng = np.random.default_rng(6)
+    b = GraphBuilder("rect_conv", opset=13)
+    x = b.input("x", (1, 16, 12, 12))
+    w1 = b.const("w1", (rng.standard_normal((24, 16, 3, 3)) * 0.2).astype(np.float32))
+    w2 = b.const("w2", (rng.standard_normal((16, 24, 3, 5)) * 0.2).astype(np.float32))
+    y = b.op("Relu", [b.op("Conv", [x, w1], name="c21", strides=(2, 1), pads=(1,) * 4)])
+    b.output(b.op("Conv", [y, w2], name="c35", strides=(1, 2), pads=(1,) * 4))
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert [la.name for la in model.accel_launches()] == ["c21", "c35"]
+    assert not model.meta["fallbacks"]
+    feed = samples(g, 1, seed=2)[0]
+    res = _corun_checked(model, feed)
+    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    assert out.shape == (1, 16, 6, 5)
+    assert np.abs(out - want).max() <= 0.1 * np.abs(want).max()
+
+
+def test_non_square_average_pool_is_bit_exact(cfg):
+    """A 3x2 window with 2x1 strides; the global pool over its non-square output stays on the
+    CPU (avgpool_as_conv says why)."""
+    rng = np.random.default_rng(4)
+    b = GraphBuilder("rect", opset=13)
+    x = b.input("x", (1, 16, 11, 14))
+    w = b.const("w", (rng.standard_normal((24, 16, 1, 1)) * 0.3).astype(np.float32))
+    y = b.op("Relu", [b.op("Conv", [x, w], name="pw")])
+    y = b.op("AveragePool", [y], name="ap", kernel_shape=(3, 2), strides=(2, 1))
+    b.output(b.op("GlobalAveragePool", [y], name="gap"))
+    g = b.build()
+    model = compile_model(g, cfg, samples(g, 2))
+    assert [la.name for la in model.accel_launches()] == ["pw", "ap"]
+    feed = samples(g, 1, seed=3)[0]
+    res = _corun_checked(model, feed)
+    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    assert out.shape == (1, 24, 1, 1)
+    assert np.abs(out - want).max() <= 0.05 * np.abs(want).max()
+
+
 def test_average_pools_and_global_pool_are_bit_exact(cfg):
     rng = np.random.default_rng(1)
     b = GraphBuilder("pool", opset=13)

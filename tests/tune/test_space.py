@@ -51,3 +51,24 @@ def test_task_key_ignores_bias_placement_and_name():
     t = tiny_task()
     assert task_key_from_op(t.build_op("alu"), t.hw) == t.key
     assert tiny_task("small").key != t.key
+
+
+def test_unequal_strides_and_kernels_round_trip_through_a_task():
+    """A 2x1-strided conv with a 3x5 kernel: its task rebuilds the same operator (same key),
+    and the heuristic's knobs are a valid point whose input tile uses each axis' stride."""
+    from compiler.driver.model_tasks import _task_of
+    from compiler.vta.ops import conv2d_op
+    from hw_sim.config import load_config
+
+    cfg = load_config("default")
+    op = conv2d_op(cfg, 1, 16, 10, 12, 32, (3, 5), (2, 1), 1, name="c21")
+    assert (op.workload["k"], op.workload["kw"]) == (3, 5)
+    assert (op.workload["stride"], op.workload["stride_w"]) == (2, 1)
+    assert (op.workload["oh"], op.workload["ow"]) == (5, 10)
+    square = conv2d_op(cfg, 1, 16, 10, 12, 32, 3, 2, 1)
+    assert "kw" not in square.workload and "stride_w" not in square.workload
+    t = _task_of(op, cfg, "c21")
+    assert t.key == task_key_from_op(op, cfg)
+    assert t.build_op().output.shape == op.output.shape
+    k = default_knobs(t.build_op(), t.hw)
+    assert VtaSpace(t).check_knobs(Knobs.from_dict(k.to_dict() | {"bias_on": "gemm"})) is None

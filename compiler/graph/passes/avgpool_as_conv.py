@@ -16,12 +16,17 @@ the mean before rounding: +0.49 % for N = 49 (7x7, w_q = 84, k = 12), +0.20 % fo
 half-LSB rounding of the output.
 
 Only what the accelerator path computes exactly is rewritten (others stay `AveragePool` on the
-CPU): 2-D pools with a square window that fits the weight SRAM, equal strides, equal pads on all
+CPU): 2-D pools with a window that fits the weight SRAM (kh * kw rows), equal pads on all
 sides within the load unit's pad range, dilation 1, and `count_include_pad = 1` whenever there
 are pads (ONNX's default `count_include_pad = 0` divides border windows by fewer elements, which
-constant weights cannot express); `ceil_mode` only where it gives the floor-mode shape.
-GlobalAveragePool needs a square input (the window is the whole H x W). MAC counts of the
-rewritten pools are k*k per output element (the float graph's conv MACs).
+constant weights cannot express); `ceil_mode` only where it gives the floor-mode shape. Windows
+and strides may differ between rows and columns (the accelerator conv takes (kh, kw) and (sh,
+sw)). GlobalAveragePool still needs a square input: PP-OCR-cls's 3x96 / 2x96 squeeze-excite
+pools ran bit-exactly as 288- and 192-tap depthwise convs, but each tap's block-diagonal
+BLOCK x BLOCK weights are DMA'd per channel block (0.36-1.1 ms per pool on the accelerator
+against microseconds on the CPU: cls's accelerator time went from 8 to 15 ms) and a pool has
+no MACs to gain. MAC counts of the rewritten pools are kh*kw per output element (the float
+graph's conv MACs).
 """
 
 from __future__ import annotations
@@ -35,34 +40,43 @@ from compiler.graph.ref.pool import pool_geometry
 from hw_sim.config import HwConfig
 
 
-def pool_window(node: Node, graph: Graph, cfg: HwConfig) -> tuple[int, int, int] | str:
-    """(kernel, stride, pad) of an average pool the accelerator path can run, else the reason."""
+def pool_window(
+    node: Node, graph: Graph, cfg: HwConfig
+) -> tuple[tuple[int, int], tuple[int, int], int] | str:
+    """((kh, kw), (stride rows, columns), pad) of an average pool the accelerator path can run,
+    else the reason."""
     x_t = graph.types[node.inputs[0]]
     if x_t.rank != 4:
         return "not a 2-D pool"
     h, w = x_t.shape[2:]
     if node.op == "GlobalAveragePool":
-        if h != w:
+        if h != w:  # long thin windows: weight DMA dwarfs the CPU's mean (module docstring)
             return f"global pool over a non-square {h}x{w} input"
-        k, stride, pad = h, 1, 0
+        kernel, strides, pad = (h, w), (1, 1), 0
     else:
         ctx = KernelCtx(node.attrs, graph.opset, node.name, node.op)
         ksz, strides, dil, pb, pe, out = pool_geometry(ctx, [h, w])
         pads = [*pb, *pe]
-        if ksz[0] != ksz[1] or strides[0] != strides[1] or any(d != 1 for d in dil):
-            return f"window {ksz}, strides {strides}, dilations {dil}: not square/uniform"
+        if any(d != 1 for d in dil):
+            return f"dilations {dil}"
         if len(set(pads)) != 1:
             return f"pads {pads} are not equal on all sides"
-        k, stride, pad = ksz[0], strides[0], pads[0]
+        kernel, strides, pad = (ksz[0], ksz[1]), (strides[0], strides[1]), pads[0]
         if pad and not int(node.attr("count_include_pad", 0)):
             return "count_include_pad=0 with padding divides border windows by fewer elements"
         if pad > MAX_PAD:
             return f"padding {pad} exceeds the load unit's {MAX_PAD} per side"
-        if list(out) != [(h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1]:
+        floor = [
+            (n + 2 * pad - k) // s + 1 for n, k, s in zip((h, w), kernel, strides, strict=True)
+        ]
+        if list(out) != floor:
             return "ceil_mode adds a partial window"
-    if k * k > cfg.wgt_depth:
-        return f"a {k}x{k} window needs {k * k} weight rows, SRAM has {cfg.wgt_depth}"
-    return k, stride, pad
+    if kernel[0] * kernel[1] > cfg.wgt_depth:
+        rows = kernel[0] * kernel[1]
+        return (
+            f"a {kernel[0]}x{kernel[1]} window needs {rows} weight rows, SRAM has {cfg.wgt_depth}"
+        )
+    return kernel, strides, pad
 
 
 def avgpool_as_conv(graph: Graph, cfg: HwConfig) -> Graph:
@@ -78,11 +92,11 @@ def avgpool_as_conv(graph: Graph, cfg: HwConfig) -> Graph:
         if isinstance(geometry, str):
             nodes.append(node)
             continue
-        k, stride, pad = geometry
+        (kh, kw), strides, pad = geometry
         c = graph.types[node.inputs[0]].shape[1]
         wname = names(f"{node.name}_mean_weights")
-        constants[wname] = np.full((c, 1, k, k), 1.0 / (k * k), dtype=np.float32)
+        constants[wname] = np.full((c, 1, kh, kw), 1.0 / (kh * kw), dtype=np.float32)
         types[wname] = TensorType.of(constants[wname])
-        attrs = dict(group=c, kernel_shape=(k, k), strides=(stride, stride), pads=(pad,) * 4)
+        attrs = dict(group=c, kernel_shape=(kh, kw), strides=strides, pads=(pad,) * 4)
         nodes.append(Node(node.name, "Conv", (node.inputs[0], wname), node.outputs, attrs))
     return graph.with_nodes(nodes, types=types, constants=constants)

@@ -35,15 +35,27 @@ def pad_hw(data: Tensor, pad_h: int, pad_w: int, name: str = "pad") -> Tensor:
     return compute((n, c, h + 2 * pad_h, w + 2 * pad_w, *rest), f, name=name, tag="pad")
 
 
+def pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    """(rows, columns) of a stride or kernel given as one int (square) or a pair."""
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
 def _conv_window(
-    data: Tensor, kh: int, kw: int, in_blocks: int, stride: int, padding: int, name: str
+    data: Tensor,
+    kh: int,
+    kw: int,
+    in_blocks: int,
+    stride: tuple[int, int],
+    padding: int,
+    name: str,
 ) -> tuple[Tensor, int, int, tuple[IterVar, IterVar, IterVar, IterVar]]:
     """Padded input, output height and width, and the reduction axes (input-channel blocks,
     kernel rows, kernel columns, lanes of a block) of a packed convolution over `data`."""
     _, _, h, w, _, bi = data.shape
+    sh, sw = stride
     src = pad_hw(data, padding, padding, name=f"{name}.pad")
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
+    oh = (h + 2 * padding - kh) // sh + 1
+    ow = (w + 2 * padding - kw) // sw + 1
     axes = (
         reduce_axis(in_blocks, "ic"),
         reduce_axis(kh, "ky"),
@@ -54,18 +66,24 @@ def _conv_window(
 
 
 def conv2d_packed(
-    data: Tensor, kernel: Tensor, stride: int, padding: int, name: str = "conv"
+    data: Tensor,
+    kernel: Tensor,
+    stride: int | tuple[int, int],
+    padding: int,
+    name: str = "conv",
 ) -> Tensor:
-    """int32 conv2d of packed int8 data and kernel (dilation 1)."""
+    """int32 conv2d of packed int8 data and kernel (dilation 1; stride: one int or (rows,
+    columns))."""
     nb, cb, _, _, bb, bi = data.shape
     ob, cb2, kh, kw, bo, bi2 = kernel.shape
     if (cb, bi) != (cb2, bi2):
         raise ValueError(f"{name}: data has {cb}x{bi} input channels, kernel {cb2}x{bi2}")
-    src, oh, ow, (ic, ry, rx, ii) = _conv_window(data, kh, kw, cb, stride, padding, name)
+    sh, sw = pair(stride)
+    src, oh, ow, (ic, ry, rx, ii) = _conv_window(data, kh, kw, cb, (sh, sw), padding, name)
     return compute(
         (nb, ob, oh, ow, bb, bo),
         lambda b, co, y, x, bt, ct: sum_reduce(
-            cast("int32", src[b, ic, y * stride + ry, x * stride + rx, bt, ii])
+            cast("int32", src[b, ic, y * sh + ry, x * sw + rx, bt, ii])
             * cast("int32", kernel[co, ic, ry, rx, ct, ii]),
             (ic, ry, rx, ii),
         ),
@@ -75,18 +93,23 @@ def conv2d_packed(
 
 
 def group_conv2d_packed(
-    data: Tensor, kernel: Tensor, stride: int, padding: int, name: str = "gconv"
+    data: Tensor,
+    kernel: Tensor,
+    stride: int | tuple[int, int],
+    padding: int,
+    name: str = "gconv",
 ) -> Tensor:
     """Grouped conv2d; kernel (G, Og/o, Cg/i, KH, KW, o, i), output (N/b, G, Og/o, OH, OW, b, o)."""
     nb, cb, _, _, bb, bi = data.shape
     g, ogb, cgb, kh, kw, bo, bi2 = kernel.shape
     if cgb * g != cb or bi2 != bi:
         raise ValueError(f"{name}: {g} groups of {cgb} input blocks do not cover {cb} blocks")
-    src, oh, ow, (ic, ry, rx, ii) = _conv_window(data, kh, kw, cgb, stride, padding, name)
+    sh, sw = pair(stride)
+    src, oh, ow, (ic, ry, rx, ii) = _conv_window(data, kh, kw, cgb, (sh, sw), padding, name)
     return compute(
         (nb, g, ogb, oh, ow, bb, bo),
         lambda b, gg, co, y, x, bt, ct: sum_reduce(
-            cast("int32", src[b, gg * cgb + ic, y * stride + ry, x * stride + rx, bt, ii])
+            cast("int32", src[b, gg * cgb + ic, y * sh + ry, x * sw + rx, bt, ii])
             * cast("int32", kernel[gg, co, ic, ry, rx, ct, ii]),
             (ic, ry, rx, ii),
         ),
