@@ -28,6 +28,7 @@ from compiler.graph.passes.partition import partition
 from compiler.graph.passes.prelu_as_conv import prelu_as_conv
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
+from compiler.graph.quant.equalize import equalize_depthwise_inputs
 from compiler.graph.quant.quantize import QuantPlan
 from hw_sim.config import HwConfig
 
@@ -100,6 +101,7 @@ def compile_for_accel(
     per_channel: bool = True,
     keep_float: Sequence[str] = (),
     bias_correction: bool | str = True,
+    equalize: bool = True,
     **quant_options,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
@@ -111,8 +113,9 @@ def compile_for_accel(
     float: they run on the CPU anyway, and int8 would only add error. `per_channel=False`: one
     weight exponent per tensor. `keep_float` names conv/dense nodes to keep in float;
     `method="auto"` chooses the calibration method per value and `bias_correction` folds weight
-    rounding's mean shift into the biases (quant/choose.py); `quant_options` pass through to
-    `quantize_int8`.
+    rounding's mean shift into the biases (quant/choose.py); `equalize` scales each depthwise
+    conv's input channels by powers of two measured on the samples, undone in its filter
+    (quant/equalize.py); `quant_options` pass through to `quantize_int8`.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
@@ -121,6 +124,9 @@ def compile_for_accel(
     # LeakyRelu / PRelu become a 1x1 depthwise conv + max (int8 on the accelerator); the float
     # model keeps its original ops (same value names, so ranges and references line up).
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
+    samples = list(samples)
+    if equalize:  # data-dependent, so not a GraphPass: needs the calibration samples
+        to_quantize, _ = equalize_depthwise_inputs(to_quantize, samples)
 
     def not_for_accel(node, g):
         why = float_anchor_support(node, g, cfg)
