@@ -30,6 +30,7 @@ from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
 from compiler.graph.quant.equalize import equalize_depthwise_inputs
 from compiler.graph.quant.quantize import QuantPlan
+from compiler.graph.quant.squeeze_excite import squeeze_excite_convs
 from hw_sim.config import HwConfig
 
 OPTIMIZE: list[GraphPass] = [
@@ -102,6 +103,7 @@ def compile_for_accel(
     keep_float: Sequence[str] = (),
     bias_correction: bool | str = True,
     equalize: bool = True,
+    float_squeeze_excite: bool = True,
     **quant_options,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
@@ -115,7 +117,9 @@ def compile_for_accel(
     `method="auto"` chooses the calibration method per value and `bias_correction` folds weight
     rounding's mean shift into the biases (quant/choose.py); `equalize` scales each depthwise
     conv's input channels by powers of two measured on the samples, undone in its filter
-    (quant/equalize.py); `quant_options` pass through to `quantize_int8`.
+    (quant/equalize.py); `float_squeeze_excite` keeps the 1x1 convs of squeeze-excite gates in
+    float on the CPU (quant/squeeze_excite.py: their MACs are tiny, their int8 error is not);
+    `quant_options` pass through to `quantize_int8`.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
@@ -128,8 +132,13 @@ def compile_for_accel(
     if equalize:  # data-dependent, so not a GraphPass: needs the calibration samples
         to_quantize, _ = equalize_depthwise_inputs(to_quantize, samples)
 
+    se = squeeze_excite_convs(to_quantize) if float_squeeze_excite else {}
+
     def not_for_accel(node, g):
-        why = float_anchor_support(node, g, cfg)
+        if node.name in se:
+            return (f"squeeze-excite gate conv ({se[node.name]} MACs): kept float on the CPU "
+                    "by default (float_squeeze_excite)")  # fmt: skip
+        why = float_anchor_support(node, g, cfg) if accel_only else None
         return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
     qgraph, plan, info = quantize_calibrated(
@@ -142,7 +151,7 @@ def compile_for_accel(
         keep_last_float=keep_last_float,
         keep_float=keep_float,
         bias_correction=bias_correction,
-        skip=not_for_accel if accel_only else None,
+        skip=not_for_accel,
         per_channel=per_channel,
         **quant_options,
     )
