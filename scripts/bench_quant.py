@@ -198,10 +198,30 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
     return result
 
 
-def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int):
+def _float_mac_share(res) -> float:
+    """Share of the conv/dense MACs (unpadded, per inference) in layers kept float."""
+    g = res.calibration.source_graph
+    by_name = {n.name: n for n in g.nodes}
+
+    def macs(name: str) -> int:
+        node = by_name[name]
+        w = g.constants.get(node.inputs[1])
+        if w is None:
+            return 0
+        out = g.types[node.outputs[0]].shape
+        return int(w.size * (np.prod(out[2:]) if node.op == "Conv" else 1))
+
+    quantized = sum(macs(layer.anchor) for layer in res.plan.layers)
+    kept = sum(macs(n) for n in res.plan.kept_float if n in by_name)
+    return kept / (quantized + kept) if quantized + kept else 0.0
+
+
+def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int,
+                **options):  # fmt: skip
     """vtac's int8 error per value (int8 reference executor on the compiled graph)."""
     t0 = time.perf_counter()
-    res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction)
+    res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction,
+                            **options)  # fmt: skip
     compile_s = time.perf_counter() - t0
     points = [p for p in comparison_points(res.float_graph)]
     want = {p: [] for p in points}
@@ -233,6 +253,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         "int8_layers": len(res.plan.layers),
         "float_layers": len(res.plan.kept_float),
         "kept_float": dict(list(res.plan.kept_float.items())[:5]),
+        "float_mac_share": _float_mac_share(res),
         "methods_chosen": methods,
         "worst_layers": worst_layers,
         "compile_s": compile_s,
@@ -257,12 +278,13 @@ def load(name_or_path: str | Path):
 
 
 def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=None,
-            eval_count=None, report=5, ort=True, entropy_2048=False) -> dict:  # fmt: skip
+            eval_count=None, report=5, ort=True, entropy_2048=False,
+            **options) -> dict:  # fmt: skip
     model, graph, name = load(name_or_path)
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
     calib = sample_set("calibration", inputs, name)[:calib_count]
     evals = sample_set("evaluation", inputs, name)[:eval_count]
-    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report)
+    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report, **options)
     pre = preprocess_for(name, inputs[graph.inputs[0]][0][1]).name
     row = {"name": name, "preprocess": pre, "calib_images": len(calib),
            "eval_images": len(evals), "points": points, "vtac_error": vt["worst"],
@@ -287,6 +309,8 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "config": cfg.name,
         "method": args.method,
         "bias_correction": not args.no_bias_correction,
+        "equalize": not args.no_equalize,
+        "float_squeeze_excite": not args.int8_squeeze_excite,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -340,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--method", default="auto", help="vtac activation calibration method")
     parser.add_argument("--no-bias-correction", action="store_true")
+    parser.add_argument(
+        "--no-equalize", action="store_true", help="no depthwise input equalization (ablation)"
+    )
+    parser.add_argument(
+        "--int8-squeeze-excite",
+        action="store_true",
+        help="quantize squeeze-excite gate convs too (ablation; default keeps them float)",
+    )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
     parser.add_argument("--no-ort", action="store_true", help="skip onnxruntime's quantizer")
@@ -372,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix_str(Path(str(m)).stem)
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,
                             args.eval, ort=not args.no_ort,
-                            entropy_2048=args.ort_entropy_2048))  # fmt: skip
+                            entropy_2048=args.ort_entropy_2048, equalize=not args.no_equalize,
+                            float_squeeze_excite=not args.int8_squeeze_excite))  # fmt: skip
         r = rows[-1]
         doc = _document(cfg, args, rows)
         if args.out:
