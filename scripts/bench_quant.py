@@ -68,6 +68,22 @@ def _is_classifier(value: np.ndarray) -> bool:
     return 1 < value.size <= MAX_CLASSES
 
 
+MAP_THRESHOLD = 0.3  # PaddleOCR DB post-processing's binarization threshold (det_db_thresh)
+
+
+def _map_iou(got: list[np.ndarray], want: list[np.ndarray]) -> dict | None:
+    """For a probability map (values in [0, 1], more than MAX_CLASSES per image, e.g. a text
+    detector's sigmoid): IoU of the binarized maps (p > MAP_THRESHOLD) over all images, and the
+    share of the float map above it. None for other values."""
+    w = np.stack(want)
+    if w.size // len(want) <= MAX_CLASSES or w.min() < 0 or w.max() > 1:
+        return None
+    fw, fg = w > MAP_THRESHOLD, np.stack(got) > MAP_THRESHOLD
+    union = int(np.count_nonzero(fw | fg))
+    iou = float(np.count_nonzero(fw & fg)) / union if union else 1.0
+    return {"iou": iou, "float_above": float(np.mean(fw))}
+
+
 def _with_outputs(model, names: list[str]):
     import onnx
 
@@ -194,7 +210,9 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
         per = {p: _rel_l2(got[p], want[p]) for p in points}
         cls = [p for p in points if _is_classifier(want[p][0])]
         top1 = _top1(got[cls[0]], want[cls[0]]) if cls else None
-        result[name] = {"rel_l2": per, "worst": max(per.values()), "top1_agreement": top1}
+        maps = {p: m for p in points if (m := _map_iou(got[p], want[p])) is not None}
+        result[name] = {"rel_l2": per, "worst": max(per.values()), "top1_agreement": top1,
+                        "map_iou": maps}  # fmt: skip
     return result
 
 
@@ -233,6 +251,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
             want[p].append(f[p])
             got[p].append(q[p])
     per = {p: _rel_l2(got[p], want[p]) for p in points}
+    maps = {p: m for p in points if (m := _map_iou(got[p], want[p])) is not None}
     cls = [p for p in points if _is_classifier(want[p][0])]
     worst_layers = []
     if report and res.plan.layers:
@@ -250,6 +269,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         "rel_l2": per,
         "worst": max(per.values()),
         "top1_agreement": _top1(got[cls[0]], want[cls[0]]) if cls else None,
+        "map_iou": maps,
         "int8_layers": len(res.plan.layers),
         "float_layers": len(res.plan.kept_float),
         "kept_float": dict(list(res.plan.kept_float.items())[:5]),
