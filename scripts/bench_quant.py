@@ -73,6 +73,22 @@ def _is_classifier(value: np.ndarray) -> bool:
     return 1 < value.size <= MAX_CLASSES
 
 
+MAP_THRESHOLD = 0.3  # PaddleOCR DB post-processing's binarization threshold (det_db_thresh)
+
+
+def _map_iou(got: list[np.ndarray], want: list[np.ndarray]) -> dict | None:
+    """For a probability map (values in [0, 1], more than MAX_CLASSES per image, e.g. a text
+    detector's sigmoid): IoU of the binarized maps (p > MAP_THRESHOLD) over all images, and the
+    share of the float map above it. None for other values."""
+    w = np.stack(want)
+    if w.size // len(want) <= MAX_CLASSES or w.min() < 0 or w.max() > 1:
+        return None
+    fw, fg = w > MAP_THRESHOLD, np.stack(got) > MAP_THRESHOLD
+    union = int(np.count_nonzero(fw | fg))
+    iou = float(np.count_nonzero(fw & fg)) / union if union else 1.0
+    return {"iou": iou, "float_above": float(np.mean(fw))}
+
+
 def _with_outputs(model, names: list[str]):
     import onnx
 
@@ -199,16 +215,36 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
         per = {p: _rel_l2(got[p], want[p]) for p in points}
         cls = [p for p in points if _is_classifier(want[p][0])]
         top1 = _top1(got[cls[0]], want[cls[0]]) if cls else None
-        result[name] = {"rel_l2": per, "worst": max(per.values()), "top1_agreement": top1}
+        maps = {p: m for p in points if (m := _map_iou(got[p], want[p])) is not None}
+        result[name] = {"rel_l2": per, "worst": max(per.values()), "top1_agreement": top1,
+                        "map_iou": maps}  # fmt: skip
     return result
 
 
+def _float_mac_share(res) -> float:
+    """Share of the conv/dense MACs (unpadded, per inference) in layers kept float."""
+    g = res.calibration.source_graph
+    by_name = {n.name: n for n in g.nodes}
+
+    def macs(name: str) -> int:
+        node = by_name[name]
+        w = g.constants.get(node.inputs[1])
+        if w is None:
+            return 0
+        out = g.types[node.outputs[0]].shape
+        return int(w.size * (np.prod(out[2:]) if node.op == "Conv" else 1))
+
+    quantized = sum(macs(layer.anchor) for layer in res.plan.layers)
+    kept = sum(macs(n) for n in res.plan.kept_float if n in by_name)
+    return kept / (quantized + kept) if quantized + kept else 0.0
+
+
 def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int,
-                keep_float=()):  # fmt: skip
+                **options):  # fmt: skip
     """vtac's int8 error per value (int8 reference executor on the compiled graph)."""
     t0 = time.perf_counter()
     res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction,
-                            keep_float=keep_float)  # fmt: skip
+                            **options)  # fmt: skip
     compile_s = time.perf_counter() - t0
     points = [p for p in comparison_points(res.float_graph)]
     want = {p: [] for p in points}
@@ -220,6 +256,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
             want[p].append(f[p])
             got[p].append(q[p])
     per = {p: _rel_l2(got[p], want[p]) for p in points}
+    maps = {p: m for p in points if (m := _map_iou(got[p], want[p])) is not None}
     cls = [p for p in points if _is_classifier(want[p][0])]
     worst_layers = []
     if report and res.plan.layers:
@@ -237,9 +274,11 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         "rel_l2": per,
         "worst": max(per.values()),
         "top1_agreement": _top1(got[cls[0]], want[cls[0]]) if cls else None,
+        "map_iou": maps,
         "int8_layers": len(res.plan.layers),
         "float_layers": len(res.plan.kept_float),
         "kept_float": dict(list(res.plan.kept_float.items())[:5]),
+        "float_mac_share": _float_mac_share(res),
         "methods_chosen": methods,
         "worst_layers": worst_layers,
         "compile_s": compile_s,
@@ -264,13 +303,15 @@ def load(name_or_path: str | Path):
 
 
 def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=None,
-            eval_count=None, report=5, ort=True, entropy_2048=False) -> dict:  # fmt: skip
+            eval_count=None, report=5, ort=True, entropy_2048=False,
+            **options) -> dict:  # fmt: skip
     model, graph, name = load(name_or_path)
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
     calib = sample_set("calibration", inputs, name)[:calib_count]
     evals = sample_set("evaluation", inputs, name)[:eval_count]
     keep = KEEP_FLOAT.get(name, ())  # layers the benchmarks keep float, with why
-    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report, keep)
+    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report,
+                             keep_float=keep, **options)  # fmt: skip
     pre = preprocess_for(name, inputs[graph.inputs[0]][0][1]).name
     row = {"name": name, "preprocess": pre, "calib_images": len(calib),
            "eval_images": len(evals), "points": points, "vtac_error": vt["worst"],
@@ -295,6 +336,8 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "config": cfg.name,
         "method": args.method,
         "bias_correction": not args.no_bias_correction,
+        "equalize": not args.no_equalize,
+        "float_squeeze_excite": not args.int8_squeeze_excite,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -348,6 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--method", default="auto", help="vtac activation calibration method")
     parser.add_argument("--no-bias-correction", action="store_true")
+    parser.add_argument(
+        "--no-equalize", action="store_true", help="no depthwise input equalization (ablation)"
+    )
+    parser.add_argument(
+        "--int8-squeeze-excite",
+        action="store_true",
+        help="quantize squeeze-excite gate convs too (ablation; default keeps them float)",
+    )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
     parser.add_argument("--no-ort", action="store_true", help="skip onnxruntime's quantizer")
@@ -380,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix_str(Path(str(m)).stem)
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,
                             args.eval, ort=not args.no_ort,
-                            entropy_2048=args.ort_entropy_2048))  # fmt: skip
+                            entropy_2048=args.ort_entropy_2048, equalize=not args.no_equalize,
+                            float_squeeze_excite=not args.int8_squeeze_excite))  # fmt: skip
         r = rows[-1]
         doc = _document(cfg, args, rows)
         if args.out:

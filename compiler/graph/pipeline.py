@@ -33,7 +33,9 @@ from compiler.graph.passes.relu_before_concat import relu_before_concat
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.passes.stem_im2col import stem_im2col
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
+from compiler.graph.quant.equalize import equalize_depthwise_inputs
 from compiler.graph.quant.quantize import QuantPlan
+from compiler.graph.quant.squeeze_excite import squeeze_excite_convs
 from hw_sim.config import HwConfig
 
 OPTIMIZE: list[GraphPass] = [
@@ -125,6 +127,8 @@ def compile_for_accel(
     per_channel: bool = True,
     keep_float: Sequence[str] = (),
     bias_correction: bool | str = True,
+    equalize: bool = True,
+    float_squeeze_excite: bool = True,
     **quant_options,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
@@ -136,8 +140,11 @@ def compile_for_accel(
     float: they run on the CPU anyway, and int8 would only add error. `per_channel=False`: one
     weight exponent per tensor. `keep_float` names conv/dense nodes to keep in float;
     `method="auto"` chooses the calibration method per value and `bias_correction` folds weight
-    rounding's mean shift into the biases (quant/choose.py); `quant_options` pass through to
-    `quantize_int8`.
+    rounding's mean shift into the biases (quant/choose.py); `equalize` scales each depthwise
+    conv's input channels by powers of two measured on the samples, undone in its filter
+    (quant/equalize.py); `float_squeeze_excite` keeps the 1x1 convs of squeeze-excite gates in
+    float on the CPU (quant/squeeze_excite.py: their MACs are tiny, their int8 error is not);
+    `quant_options` pass through to `quantize_int8`.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
@@ -147,9 +154,17 @@ def compile_for_accel(
     # LeakyRelu / PRelu become a 1x1 depthwise conv + max (int8 on the accelerator); the float
     # model keeps its original ops (same value names, so ranges and references line up).
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
+    samples = list(samples)
+    if equalize:  # data-dependent, so not a GraphPass: needs the calibration samples
+        to_quantize, _ = equalize_depthwise_inputs(to_quantize, samples)
+
+    se = squeeze_excite_convs(to_quantize) if float_squeeze_excite else {}
 
     def not_for_accel(node, g):
-        why = float_anchor_support(node, g, cfg)
+        if node.name in se:
+            return (f"squeeze-excite gate conv ({se[node.name]} MACs): kept float on the CPU "
+                    "by default (float_squeeze_excite)")  # fmt: skip
+        why = float_anchor_support(node, g, cfg) if accel_only else None
         return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
     qgraph, plan, info = quantize_calibrated(
@@ -162,7 +177,7 @@ def compile_for_accel(
         keep_last_float=keep_last_float,
         keep_float=keep_float,
         bias_correction=bias_correction,
-        skip=not_for_accel if accel_only else None,
+        skip=not_for_accel,
         per_channel=per_channel,
         **quant_options,
     )
