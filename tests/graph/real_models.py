@@ -18,8 +18,10 @@ INPUT_SHAPES = {
 # model (bench_quant, skimage photos) from 40.5 % to 52 %; Conv@13 (5x5, 1.4 % of the MACs;
 # 18 dB SQNR from the power-of-two scales of its HardSwish input and BN output) is most of it
 # and Conv@2 (the first, 8 channels, 0.5 %) the next: with both float, 31 %, and 98.1 % of the
-# MACs stay on the accelerator (docs/model.md, "the last four under 98 %").
-KEEP_FLOAT = {"ppocr_cls": ("Conv@2", "Conv@13")}
+# MACs stay on the accelerator (docs/model.md, "the last four under 98 %"). Since squeeze-excite
+# gates stay float by default (0.34 % of cls's MACs, quant/squeeze_excite.py), Conv@13 alone:
+# 31.1 % (Conv@2 too: 31.5 % with int8 gates), 98.2 % on the accelerator (2026-12-07).
+KEEP_FLOAT = {"ppocr_cls": ("Conv@13",)}
 REL_TOL = 1e-4
 
 
