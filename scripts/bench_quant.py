@@ -198,10 +198,12 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
     return result
 
 
-def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int):
+def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int,
+                weight_rounding: str = "gptq"):  # fmt: skip
     """vtac's int8 error per value (int8 reference executor on the compiled graph)."""
     t0 = time.perf_counter()
-    res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction)
+    res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction,
+                            weight_rounding=weight_rounding)  # fmt: skip
     compile_s = time.perf_counter() - t0
     points = [p for p in comparison_points(res.float_graph)]
     want = {p: [] for p in points}
@@ -257,12 +259,14 @@ def load(name_or_path: str | Path):
 
 
 def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=None,
-            eval_count=None, report=5, ort=True, entropy_2048=False) -> dict:  # fmt: skip
+            eval_count=None, report=5, ort=True, entropy_2048=False,
+            weight_rounding="gptq") -> dict:  # fmt: skip
     model, graph, name = load(name_or_path)
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
     calib = sample_set("calibration", inputs, name)[:calib_count]
     evals = sample_set("evaluation", inputs, name)[:eval_count]
-    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report)
+    vt, points = vtac_errors(graph, cfg, calib, evals, method, bias_correction, report,
+                             weight_rounding)  # fmt: skip
     pre = preprocess_for(name, inputs[graph.inputs[0]][0][1]).name
     row = {"name": name, "preprocess": pre, "calib_images": len(calib),
            "eval_images": len(evals), "points": points, "vtac_error": vt["worst"],
@@ -287,6 +291,7 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "config": cfg.name,
         "method": args.method,
         "bias_correction": not args.no_bias_correction,
+        "weight_rounding": args.weight_rounding,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -340,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--method", default="auto", help="vtac activation calibration method")
     parser.add_argument("--no-bias-correction", action="store_true")
+    parser.add_argument(
+        "--weight-rounding",
+        default="gptq",
+        choices=("gptq", "nearest"),
+        help="vtac int8 weight rounding (data-aware GPTQ, or round to nearest)",
+    )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
     parser.add_argument("--no-ort", action="store_true", help="skip onnxruntime's quantizer")
@@ -371,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     for m in bar:
         bar.set_postfix_str(Path(str(m)).stem)
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,
-                            args.eval, ort=not args.no_ort,
-                            entropy_2048=args.ort_entropy_2048))  # fmt: skip
+                            args.eval, ort=not args.no_ort, entropy_2048=args.ort_entropy_2048,
+                            weight_rounding=args.weight_rounding))  # fmt: skip
         r = rows[-1]
         doc = _document(cfg, args, rows)
         if args.out:
