@@ -84,7 +84,7 @@ def test_few_patches_shrink_towards_the_diagonal_but_keep_the_mean(rng):
     m = SecondMoments(1, k)
     m.add(x[None].astype(np.float32))
     h = m.hessian(0)
-    mu = x.mean(axis=0)
+    mu = x.mean(axis=0) * m.scale  # the moments are of the inputs scaled by one constant
     off = h - np.diag(np.diag(h)) - 4 * (np.outer(mu, mu) - np.diag(mu * mu))
     assert np.abs(off).max() < 0.05 * np.abs(np.outer(mu, mu)).max()
     w = np.full((4, k), 20.3)
@@ -155,3 +155,18 @@ def test_gptq_weights_run_bit_exact_on_hw_sim(default_cfg, rng):
     feed = _images(rng, 1)[0]
     res = Executor(model).run(feed, keep_values=True)
     assert compare_integer_values(res.values, reference_values(model, feed)) == []
+
+
+def test_huge_activations_do_not_overflow_the_moments(rng):
+    """The light models' generated weights grow activations to 1e15 and beyond: their squares
+    overflow float32 unless the moments are scaled (the rounding does not depend on H's scale)."""
+    x = (rng.standard_normal((500, 32)) * 0.2 + 1.0) * 1e22
+    w = np.full((4, 32), 40.3)
+    m = SecondMoments(1, 32)
+    m.add(x[None].astype(np.float32))
+    h = m.hessian(0)
+    assert np.isfinite(h).all()
+    q = gptq_round(w, h)
+    assert np.isfinite(q).all() and set(np.unique(q)) == {40.0, 41.0}
+    bad = np.full((32, 32), np.inf)
+    assert np.array_equal(gptq_round(w, bad), np.rint(w))  # unusable statistics: nearest

@@ -48,9 +48,16 @@ class SecondMoments:
         self.s1 = np.zeros((groups, k), np.float64)
         self.s2 = np.zeros((groups, k, k), np.float32)
         self.count = 0
+        # Inputs are scaled by one constant per layer (H's scale does not change the rounding):
+        # activations of 1e15 (the light models' generated weights) would overflow float32.
+        self.scale: float | None = None
 
     def add(self, patches: np.ndarray) -> None:
         """`patches`: [groups, P, K] float32."""
+        if self.scale is None:
+            amax = float(np.abs(patches).max()) if patches.size else 0.0
+            self.scale = 1.0 / amax if amax > 0 and np.isfinite(amax) else 1.0
+        patches = (patches.astype(np.float64) * self.scale).astype(np.float32)
         for g, p in enumerate(patches):
             self.s1[g] += p.sum(axis=0, dtype=np.float64)
             self.s2[g] += p.T @ p
@@ -88,9 +95,12 @@ def conv_patches(x: np.ndarray, attrs: Mapping, kernel: tuple[int, int]) -> np.n
 def gptq_round(w: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Integers Q (float64, in [-127, 127]) for the rows of `w` ([N, K], in units of each row's
     step) that keep ||(Q - w) x|| small for inputs x of second moment `h` ([K, K])."""
-    w = w.astype(np.float64).copy()
+    w_in = w.astype(np.float64)
+    w = w_in.copy()
     h = h.astype(np.float64).copy()
     k = w.shape[1]
+    if not np.isfinite(h).all():  # no usable statistics: plain rounding
+        return np.clip(np.rint(w), -INT8_MAX, INT8_MAX)
     dead = np.diag(h) <= 0  # inputs that are always zero: their weights do not matter
     h[dead, dead] = 1.0
     diag = np.arange(k)
@@ -113,6 +123,8 @@ def gptq_round(w: np.ndarray, h: np.ndarray) -> np.ndarray:
             w1[:, i:] -= np.outer(e, u1[i, i:])
             err1[:, i] = e
         w[:, i2:] -= err1 @ u[i1:i2, i2:]
+    if not np.isfinite(q).all():  # a numerically broken factorization: plain rounding
+        return np.clip(np.rint(w_in), -INT8_MAX, INT8_MAX)
     return q
 
 
