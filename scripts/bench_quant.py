@@ -199,7 +199,7 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
 
 
 def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, report: int,
-                weight_rounding: str = "gptq"):  # fmt: skip
+                weight_rounding: str = "nearest"):  # fmt: skip
     """vtac's int8 error per value (int8 reference executor on the compiled graph)."""
     t0 = time.perf_counter()
     res = compile_for_accel(graph, cfg, calib, method=method, bias_correction=bias_correction,
@@ -260,7 +260,7 @@ def load(name_or_path: str | Path):
 
 def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=None,
             eval_count=None, report=5, ort=True, entropy_2048=False,
-            weight_rounding="gptq") -> dict:  # fmt: skip
+            weight_rounding="nearest") -> dict:  # fmt: skip
     model, graph, name = load(name_or_path)
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
     calib = sample_set("calibration", inputs, name)[:calib_count]
@@ -362,9 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bias-correction", action="store_true")
     parser.add_argument(
         "--weight-rounding",
-        default="gptq",
+        default="nearest",
         choices=("gptq", "nearest"),
-        help="vtac int8 weight rounding (data-aware GPTQ, or round to nearest)",
+        help="vtac int8 weight rounding (round to nearest, the compiler's default, or GPTQ)",
     )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")

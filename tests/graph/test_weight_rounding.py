@@ -150,7 +150,8 @@ def test_gptq_weights_run_bit_exact_on_hw_sim(default_cfg, rng):
     from runtime.executor import Executor, compare_integer_values, reference_values
 
     g = _equal_weight_net(rng)
-    model = compile_model(g, default_cfg, _images(rng, 4))
+    model = compile_model(g, default_cfg, _images(rng, 4),
+                          quant_options={"weight_rounding": "gptq"})  # fmt: skip
     assert not model.meta["fallbacks"] and len(model.accel_launches()) >= 3
     feed = _images(rng, 1)[0]
     res = Executor(model).run(feed, keep_values=True)
