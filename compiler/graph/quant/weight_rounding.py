@@ -14,7 +14,10 @@ For a layer y = W x (per group of a conv: x the im2col patch, K = C/group * kh *
     minimize over integer Q:  sum over calibration patches ||(Q * 2**e - W) x||^2
           = tr(D H D^T),  D = Q * 2**e - W,  H = sum x x^T  (K x K, shared by all rows)
 GPTQ rounds the columns in order and spreads each column's rounding error onto the columns not
-yet rounded through the Cholesky factor of H^-1 (lazy batch updates of `BLOCK` columns). The
+yet rounded through the Cholesky factor of H^-1 (lazy batch updates of `BLOCK` columns); each
+weight may only become the integer just below or just above its float value (as in AdaRound):
+plain GPTQ let weights drift many steps along directions the calibration inputs do not span
+(channels that hold equal values), which raised the error on other inputs. The
 exponents are fixed beforehand (`per_channel.weight_exponents`); rows are in units of their
 own channel's step, which leaves the objective's per-row structure unchanged.
 
@@ -117,7 +120,11 @@ def gptq_round(w: np.ndarray, h: np.ndarray) -> np.ndarray:
         u1 = u[i1:i2, i1:i2]
         for i in range(i2 - i1):
             col = w1[:, i]
-            qc = np.clip(np.rint(col), -INT8_MAX, INT8_MAX)
+            # Only the two integers next to the original weight (AdaRound's constraint): the
+            # compensation picks the direction of rounding, never moves a weight further, so
+            # directions the calibration inputs do not span cannot hide large changes.
+            lo = np.floor(w_in[:, i1 + i])
+            qc = np.clip(np.clip(np.rint(col), lo, lo + 1), -INT8_MAX, INT8_MAX)
             q[:, i1 + i] = qc
             e = (col - qc) / u1[i, i]
             w1[:, i:] -= np.outer(e, u1[i, i:])
