@@ -329,6 +329,21 @@ def measure(name_or_path, cfg, method="auto", bias_correction=True, calib_count=
     return row
 
 
+def reuse_ort(row: dict, saved: dict[str, dict], source: str) -> dict:
+    """Fill `row`'s onnxruntime figures from a saved document's row of the same model, images
+    and compared values (onnxruntime's quantizer does not depend on vtac: same photos, same
+    settings, same figures); rows that do not match are left without them."""
+    old = saved.get(row["name"])
+    same = old is not None and all(old.get(k) == row[k] for k in
+                                   ("calib_images", "eval_images", "points"))  # fmt: skip
+    if not same or old.get("ort_error") is None:
+        return row
+    row.update({k: old[k] for k in ("ort_error", "ort_top1_agreement", "ort")})
+    row["ort_from"] = source
+    row["vtac_le_ort"] = row["vtac_error"] <= row["ort_error"]
+    return row
+
+
 def _document(cfg, args, rows: list[dict]) -> dict:
     import platform
 
@@ -336,8 +351,9 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "config": cfg.name,
         "method": args.method,
         "bias_correction": not args.no_bias_correction,
-        "equalize": not args.no_equalize,
+        "equalize": args.equalize,
         "float_squeeze_excite": not args.int8_squeeze_excite,
+        "weight_rounding": args.weight_rounding,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -392,16 +408,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="auto", help="vtac activation calibration method")
     parser.add_argument("--no-bias-correction", action="store_true")
     parser.add_argument(
-        "--no-equalize", action="store_true", help="no depthwise input equalization (ablation)"
+        "--equalize",
+        action="store_true",
+        help="depthwise input equalization (opt-in: measured mixed, docs/quantization.md)",
     )
     parser.add_argument(
         "--int8-squeeze-excite",
         action="store_true",
         help="quantize squeeze-excite gate convs too (ablation; default keeps them float)",
     )
+    parser.add_argument(
+        "--weight-rounding",
+        default="nearest",
+        choices=("gptq", "nearest"),
+        help="vtac int8 weight rounding (round to nearest, the compiler's default, or GPTQ)",
+    )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
     parser.add_argument("--no-ort", action="store_true", help="skip onnxruntime's quantizer")
+    parser.add_argument(
+        "--ort-from",
+        nargs="+",
+        metavar="JSON",
+        help="take onnxruntime's figures from saved documents (same model, images and values) "
+        "instead of running its quantizer again",
+    )
     parser.add_argument(
         "--ort-entropy-2048",
         action="store_true",
@@ -425,15 +456,19 @@ def main(argv: list[str] | None = None) -> int:
         print("no model matches (run scripts/fetch_models.py)", file=sys.stderr)
         return 1
     cfg = load_config(args.config)
+    saved = {}
+    for f in args.ort_from or ():
+        saved.update({r["name"]: r for r in json.loads(Path(f).read_text())["models"]})
     rows = []
     bar = tqdm(models, desc="bench_quant", unit="model", file=sys.stderr)
     for m in bar:
         bar.set_postfix_str(Path(str(m)).stem)
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,
-                            args.eval, ort=not args.no_ort,
-                            entropy_2048=args.ort_entropy_2048, equalize=not args.no_equalize,
-                            float_squeeze_excite=not args.int8_squeeze_excite))  # fmt: skip
-        r = rows[-1]
+                            args.eval, ort=not (args.no_ort or saved),
+                            entropy_2048=args.ort_entropy_2048, equalize=args.equalize,
+                            float_squeeze_excite=not args.int8_squeeze_excite,
+                            weight_rounding=args.weight_rounding))  # fmt: skip
+        r = reuse_ort(rows[-1], saved, ", ".join(args.ort_from or ()))
         doc = _document(cfg, args, rows)
         if args.out:
             Path(args.out).write_text(json.dumps(doc, indent=1, default=float) + "\n")

@@ -30,3 +30,21 @@ def test_bench_quant_measures_vtac_and_onnxruntime_on_a_tiny_model(tmp_path):
     worst = row["vtac"]["worst_layers"]
     assert len(worst) == 3 and worst[0]["sqnr_db"] <= worst[-1]["sqnr_db"]
     json.dumps(row)  # the --json document holds plain values
+
+
+def test_saved_onnxruntime_figures_are_reused_only_for_the_same_measurement():
+    from scripts.bench_quant import reuse_ort
+
+    def row(**kw):
+        base = {"name": "m", "calib_images": 10, "eval_images": 10, "points": ["y", "logits"],
+                "vtac_error": 0.02}  # fmt: skip
+        return {**base, **kw}
+
+    saved = {"m": row(vtac_error=0.09, ort_error=0.03, ort_top1_agreement=1.0,
+                      ort={"minmax": {"worst": 0.03}})}  # fmt: skip
+    got = reuse_ort(row(), saved, "old.json")
+    assert got["ort_error"] == 0.03 and got["vtac_le_ort"] and got["ort_from"] == "old.json"
+    assert got["vtac_error"] == 0.02  # vtac's own figure is kept
+    assert "ort_error" not in reuse_ort(row(eval_images=5), saved, "old.json")
+    assert "ort_error" not in reuse_ort(row(points=["y"]), saved, "old.json")
+    assert "ort_error" not in reuse_ort(row(name="other"), saved, "old.json")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.sim
 @pytest.mark.parametrize("seed", [0, 3])
 def test_equalized_se_block_is_bit_exact_on_hw_sim(cfg, seed):
     g = _se_block(np.random.default_rng(seed), classifier=False)
-    model = compile_model(g, cfg, samples(g, 3, seed=seed))
+    model = compile_model(g, cfg, samples(g, 3, seed=seed), quant_options={"equalize": True})
     assert {"c0", "dw", "c3"} <= {la.name for la in model.accel_launches()}
     kept = model.meta["quant"]["kept_float"]
     assert set(kept) == {"se1", "se2"}

@@ -195,6 +195,7 @@ def quantize_int8(
     weight_mse: bool = False,
     skip: Callable[[Node, Graph], str | None] | None = None,
     per_channel: bool = True,
+    round_weights: Callable[[Node, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
 
@@ -202,7 +203,8 @@ def quantize_int8(
     few outlier weights for finer resolution) instead of from max |W|. `skip(node, graph)`
     returning a reason keeps that anchor in float (e.g. one the accelerator cannot run).
     `per_channel` gives each output channel its own weight exponent (`per_channel.py`);
-    False: one exponent per weight tensor."""
+    False: one exponent per weight tensor. `round_weights(node, w, exps)` returns the int8
+    weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest."""
     uses = use_counts(graph)
     consumers = graph.consumers()
     names = NameGen(graph)
@@ -290,7 +292,9 @@ def quantize_int8(
         ew_c = weight_exponents(w, weight_mse, per_channel)
         ew = int(ew_c.max())
         wq_name, bq_name = names(f"{node.name}_wq"), names(f"{node.name}_bq")
-        constants[wq_name] = quantize_weights(w, ew_c)
+        constants[wq_name] = (
+            round_weights(node, w, ew_c) if round_weights else quantize_weights(w, ew_c)
+        )
         types[wq_name] = TensorType.of(constants[wq_name])
         inputs = [xq, wq_name]
         e_acc, e_acc_c = ex + ew, ex + ew_c  # e_acc_c: per channel, until aligned
