@@ -42,6 +42,14 @@ def _corun_checked(model, feed):
     return res
 
 
+def _corun_vs_float(model, g, seed):
+    """Co-run `model` (checked as `_corun_checked` does) on a seeded sample: (int8 output,
+    the float graph's output)."""
+    feed = samples(g, 1, seed=seed)[0]
+    res = _corun_checked(model, feed)
+    return res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+
+
 def _depthwise_model(c, k, s, h, seed=0):
     rng = np.random.default_rng(seed)
     b = GraphBuilder("dw", opset=13)
@@ -110,9 +118,7 @@ def test_conv_with_non_square_kernel_and_unequal_strides_is_bit_exact(cfg):
     model = compile_model(g, cfg, samples(g, 2))
     assert [la.name for la in model.accel_launches()] == ["c21", "c35"]
     assert not model.meta["fallbacks"]
-    feed = samples(g, 1, seed=2)[0]
-    res = _corun_checked(model, feed)
-    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    out, want = _corun_vs_float(model, g, seed=2)
     assert out.shape == (1, 16, 6, 5)
     assert np.abs(out - want).max() <= 0.1 * np.abs(want).max()
 
@@ -130,9 +136,7 @@ def test_non_square_average_pool_is_bit_exact(cfg):
     g = b.build()
     model = compile_model(g, cfg, samples(g, 2))
     assert [la.name for la in model.accel_launches()] == ["pw", "ap"]
-    feed = samples(g, 1, seed=3)[0]
-    res = _corun_checked(model, feed)
-    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    out, want = _corun_vs_float(model, g, seed=3)
     assert out.shape == (1, 24, 1, 1)
     assert np.abs(out - want).max() <= 0.05 * np.abs(want).max()
 
@@ -151,9 +155,7 @@ def test_average_pools_and_global_pool_are_bit_exact(cfg):
     g = b.build()
     model = compile_model(g, cfg, samples(g, 2))
     assert [la.name for la in model.accel_launches()] == ["pw", "ap", "ap5", "gap"]
-    feed = samples(g, 1, seed=4)[0]
-    res = _corun_checked(model, feed)
-    out, want = res.outputs[g.outputs[0]], run_graph(g, feed)[g.outputs[0]]
+    out, want = _corun_vs_float(model, g, seed=4)
     assert np.abs(out - want).max() <= 0.05 * np.abs(want).max()
 
 
