@@ -280,6 +280,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         "kept_float": dict(list(res.plan.kept_float.items())[:5]),
         "float_mac_share": _float_mac_share(res),
         "methods_chosen": methods,
+        "equalize": {k: v for k, v in res.calibration.equalize.items() if k != "layers"},
         "worst_layers": worst_layers,
         "compile_s": compile_s,
     }, points
@@ -342,6 +343,9 @@ def reuse_ort(row: dict, saved: dict[str, dict], source: str) -> dict:
     row["ort_from"] = source
     row["vtac_le_ort"] = row["vtac_error"] <= row["ort_error"]
     return row
+
+
+EQUALIZE = {"off": False, "on": True, "auto": "auto"}
 
 
 def _document(cfg, args, rows: list[dict]) -> dict:
@@ -409,8 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bias-correction", action="store_true")
     parser.add_argument(
         "--equalize",
-        action="store_true",
-        help="depthwise input equalization (opt-in: measured mixed, docs/quantization.md)",
+        choices=("off", "on", "auto"),
+        default="auto",
+        help="depthwise input equalization: auto (the compiler's default: both ways, the one "
+        "closer to the float outputs on the calibration photos kept), on or off",
     )
     parser.add_argument(
         "--int8-squeeze-excite",
@@ -465,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix_str(Path(str(m)).stem)
         rows.append(measure(m, cfg, args.method, not args.no_bias_correction, args.calib,
                             args.eval, ort=not (args.no_ort or saved),
-                            entropy_2048=args.ort_entropy_2048, equalize=args.equalize,
+                            entropy_2048=args.ort_entropy_2048, equalize=EQUALIZE[args.equalize],
                             float_squeeze_excite=not args.int8_squeeze_excite,
                             weight_rounding=args.weight_rounding))  # fmt: skip
         r = reuse_ort(rows[-1], saved, ", ".join(args.ort_from or ()))

@@ -33,7 +33,7 @@ from compiler.graph.passes.relu_before_concat import relu_before_concat
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.passes.stem_im2col import stem_im2col
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
-from compiler.graph.quant.equalize import equalize_depthwise_inputs
+from compiler.graph.quant.equalize import equalize_depthwise_inputs, output_error
 from compiler.graph.quant.quantize import QuantPlan
 from compiler.graph.quant.squeeze_excite import squeeze_excite_convs
 from hw_sim.config import HwConfig
@@ -127,7 +127,7 @@ def compile_for_accel(
     per_channel: bool = True,
     keep_float: Sequence[str] = (),
     bias_correction: bool | str = True,
-    equalize: bool = False,
+    equalize: bool | str = "auto",
     float_squeeze_excite: bool = True,
     **quant_options,
 ) -> AccelCompileResult:
@@ -140,13 +140,13 @@ def compile_for_accel(
     float: they run on the CPU anyway, and int8 would only add error. `per_channel=False`: one
     weight exponent per tensor. `keep_float` names conv/dense nodes to keep in float;
     `method="auto"` chooses the calibration method per value and `bias_correction` folds weight
-    rounding's mean shift into the biases (quant/choose.py); `equalize` (opt-in: it lowered
-    PP-OCR-det's error 69.3 -> 64.9 % but raised PP-OCR-cls's 31.1 -> 41.0 %) scales each
-    depthwise conv's input channels by powers of two measured on the samples, undone in its
-    filter (quant/equalize.py); `float_squeeze_excite` keeps the 1x1 convs of squeeze-excite
-    gates in float on the CPU (quant/squeeze_excite.py: their MACs are tiny, their int8 error
-    is not);
-    `quant_options` pass through to `quantize_int8`.
+    rounding's mean shift into the biases (quant/choose.py); `equalize` ("auto", the
+    default: quantized both ways, the one closer to the float outputs on the samples kept;
+    True alone lowered PP-OCR-det's error 69.3 -> 64.9 % but raised PP-OCR-cls's 31.1 ->
+    41.0 %) scales each depthwise conv's input channels by powers of two measured on the
+    samples, undone in its filter (quant/equalize.py); `float_squeeze_excite` keeps the 1x1
+    convs of squeeze-excite gates in float on the CPU (quant/squeeze_excite.py: their MACs are
+    tiny, their int8 error is not); `quant_options` pass through to `quantize_int8`.
     """
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
@@ -157,32 +157,49 @@ def compile_for_accel(
     # model keeps its original ops (same value names, so ranges and references line up).
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
     samples = list(samples)
-    if equalize:  # data-dependent, so not a GraphPass: needs the calibration samples
-        to_quantize, _ = equalize_depthwise_inputs(to_quantize, samples)
 
-    se = squeeze_excite_convs(to_quantize) if float_squeeze_excite else {}
+    def quantize(src: Graph):
+        se = squeeze_excite_convs(src) if float_squeeze_excite else {}
 
-    def not_for_accel(node, g):
-        if node.name in se:
-            return (f"squeeze-excite gate conv ({se[node.name]} MACs): kept float on the CPU "
-                    "by default (float_squeeze_excite)")  # fmt: skip
-        why = float_anchor_support(node, g, cfg) if accel_only else None
-        return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
+        def not_for_accel(node, g):
+            if node.name in se:
+                return (f"squeeze-excite gate conv ({se[node.name]} MACs): kept float on the "
+                        "CPU by default (float_squeeze_excite)")  # fmt: skip
+            why = float_anchor_support(node, g, cfg) if accel_only else None
+            return f"the accelerator cannot run it ({why}); stays float on the CPU" if why else None
 
-    qgraph, plan, info = quantize_calibrated(
-        to_quantize,
-        samples,
-        method,
-        percentile,
-        weight_mse=weight_method == "mse",
-        keep_first_float=keep_first_float,
-        keep_last_float=keep_last_float,
-        keep_float=keep_float,
-        bias_correction=bias_correction,
-        skip=not_for_accel,
-        per_channel=per_channel,
-        **quant_options,
+        return quantize_calibrated(
+            src,
+            samples,
+            method,
+            percentile,
+            weight_mse=weight_method == "mse",
+            keep_first_float=keep_first_float,
+            keep_last_float=keep_last_float,
+            keep_float=keep_float,
+            bias_correction=bias_correction,
+            skip=not_for_accel,
+            per_channel=per_channel,
+            **quant_options,
+        )
+
+    if equalize not in (False, True, "auto"):
+        raise ValueError(f"equalize {equalize!r} is not True, False or 'auto'")
+    # Depthwise input equalization is data-dependent, so not a GraphPass. "auto" quantizes the
+    # model both ways and keeps the one whose outputs are closer to the float model's on the
+    # calibration samples (it helps some models and hurts others: docs/quantization.md).
+    equalized, done = (
+        equalize_depthwise_inputs(to_quantize, samples) if equalize else (to_quantize, {})
     )
+    if equalize == "auto" and done:
+        plain, eq = quantize(to_quantize), quantize(equalized)
+        errors = [output_error(float_graph, r[0], samples) for r in (plain, eq)]
+        qgraph, plan, info = eq if errors[1] < errors[0] else plain
+        info.equalize = {"equalized": errors[1] < errors[0], "error_plain": errors[0],
+                         "error_equalized": errors[1], "layers": done}  # fmt: skip
+    else:
+        qgraph, plan, info = quantize(equalized)
+        info.equalize = {"equalized": bool(done), "layers": done}
     passes = [
         GraphPass(
             "stem_im2col",

@@ -136,3 +136,21 @@ def test_squeeze_excite_convs_are_found_and_kept_float_by_default(cfg, rng):
     res = compile_for_accel(g, cfg, calib, float_squeeze_excite=False)
     convs_in_order = ["c0", "dw", "se1", "se2", "c3", "cls"]
     assert [la.anchor for la in res.plan.layers if la.anchor in convs] == list(convs_in_order)
+
+
+def test_equalize_auto_keeps_the_quantization_closer_to_the_float_outputs(rng, cfg):
+    """equalize="auto" quantizes both ways and keeps the one with the smaller output error on
+    the calibration samples, saying which and both errors."""
+    from compiler.graph.quant.equalize import output_error
+
+    g = _graph(rng, producer="relu")
+    calib = _samples(rng, 3)
+    res = compile_for_accel(g, cfg, calib, equalize="auto")
+    eq = res.calibration.equalize
+    assert set(eq) >= {"equalized", "error_plain", "error_equalized", "layers"}
+    assert eq["equalized"] == (eq["error_equalized"] < eq["error_plain"])
+    for flag, key in ((False, "error_plain"), (True, "error_equalized")):
+        one = compile_for_accel(g, cfg, calib, equalize=flag)
+        assert output_error(one.float_graph, one.calibration.quant_graph, calib) == eq[key]
+    with pytest.raises(ValueError, match="equalize"):
+        compile_for_accel(g, cfg, calib, equalize="sometimes")

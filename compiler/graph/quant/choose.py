@@ -54,6 +54,7 @@ class CalibrationInfo:
     bias_shift: dict[str, float] = field(default_factory=dict)  # layer -> max |correction|
     quant_graph: Graph | None = None
     source_graph: Graph | None = None  # the float graph it was quantized from (after rewrites)
+    equalize: dict = field(default_factory=dict)  # depthwise equalization: chosen?, errors
 
 
 def check_keep_float(graph: Graph, names: Sequence[str]) -> None:
