@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,21 @@ class OutputName:
     """What the compile driver reads of an operator's output tensor: its DRAM buffer name."""
 
     name: str = "out"
+
+
+@dataclass(kw_only=True)
+class DriverFields:
+    """What the compile driver reads of every accelerator operator, as a standalone ALU operator
+    (max pool, upsample) has them: no bias, no accumulator inputs or epilogue steps; the driver
+    fills `pack` / `unpack` when it lowers the group."""
+
+    output: OutputName = field(default_factory=OutputName)
+    bias_gemm: None = None
+    alu_bias: bool = False
+    acc_inputs: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    pack: dict = field(default_factory=dict)
+    unpack: object = None
 
 
 class AluStream:

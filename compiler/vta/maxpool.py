@@ -38,13 +38,13 @@ valid point for a tuner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from compiler.te.ops import layout
 from compiler.vta.alu_stream import (
     MAX_FIELD,
     AluStream,
-    OutputName,
+    DriverFields,
     TileKnobs,
     build_tiled,
 )
@@ -54,7 +54,7 @@ from hw_sim.program import Program
 
 
 @dataclass
-class MaxPoolOp:
+class MaxPoolOp(DriverFields):
     """A max pooling operator on the blocked layout [N/bt, C/bo, H, W, bt, bo] (int8)."""
 
     name: str
@@ -65,13 +65,6 @@ class MaxPoolOp:
     pads: tuple[int, int, int, int]  # top, left, bottom, right
     out_hw: tuple[int, int]
     kind: str = "maxpool"
-    output: OutputName = OutputName()
-    bias_gemm: None = None  # what the compile driver asks of every accelerator op
-    alu_bias: bool = False  # likewise (no bias)
-    acc_inputs: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
-    pack: dict = field(default_factory=dict)
-    unpack: object = None
 
     @property
     def workload(self) -> dict:

@@ -27,29 +27,22 @@ cycles each) = 8 cycles; DMA: one 16-byte element in, four out. Knobs: `tile_h` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from compiler.te.ops import layout
-from compiler.vta.alu_stream import AluStream, OutputName, TileKnobs, build_tiled
+from compiler.vta.alu_stream import AluStream, DriverFields, TileKnobs, build_tiled
 from hw_sim.config import HwConfig
 from hw_sim.isa import AluOp, MemType
 
 
 @dataclass
-class Upsample2xOp:
+class Upsample2xOp(DriverFields):
     """Nearest ×2 upsampling of a blocked int8 tensor [N/bt, C/bo, H, W, bt, bo]."""
 
     name: str
     shape: tuple[int, int, int, int]
     blocks: tuple[int, int]
     kind: str = "upsample2x"
-    output: OutputName = OutputName()
-    bias_gemm: None = None
-    alu_bias: bool = False  # likewise (no bias)
-    acc_inputs: list = field(default_factory=list)
-    steps: list = field(default_factory=list)
-    pack: dict = field(default_factory=dict)
-    unpack: object = None
 
     @property
     def workload(self) -> dict:
