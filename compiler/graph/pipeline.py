@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.graph.accel_support import float_anchor_support
+from compiler.graph.executor import run_graph
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
 from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
@@ -193,7 +194,8 @@ def compile_for_accel(
     )
     if equalize == "auto" and done:
         plain, eq = quantize(to_quantize), quantize(equalized)
-        errors = [output_error(float_graph, r[0], samples) for r in (plain, eq)]
+        want = [run_graph(float_graph, feeds) for feeds in samples]  # one float run for both
+        errors = [output_error(float_graph, r[0], samples, want) for r in (plain, eq)]
         qgraph, plan, info = eq if errors[1] < errors[0] else plain
         info.equalize = {"equalized": errors[1] < errors[0], "error_plain": errors[0],
                          "error_equalized": errors[1], "layers": done}  # fmt: skip
