@@ -21,7 +21,6 @@ from dataclasses import replace
 import numpy as np
 
 from compiler.graph.ir import Graph, NameGen, Node, TensorType
-from compiler.graph.ref.vtac_im2col import im2col_out_hw
 from hw_sim.config import HwConfig
 
 MIN_GAIN = 2.0  # GEMM micro-ops before / after, below which the extra CPU gather is not worth it
@@ -38,7 +37,7 @@ def im2col_gain(c: int, kh: int, kw: int, block: int) -> float:
 
 
 def stem_im2col(graph: Graph, cfg: HwConfig, max_bytes: int = MAX_BYTES) -> Graph:
-    producer = {o: n for n in graph.nodes for o in n.outputs if o}
+    producer = graph.producers()
     names = NameGen(graph)
     constants, types = dict(graph.constants), dict(graph.types)
     nodes: list[Node] = []
@@ -61,9 +60,9 @@ def _rewrite(node, graph, cfg, producer, names, constants, types, max_bytes):
     cout, c, kh, kw = w.shape
     if kh * kw == 1 or im2col_gain(c, kh, kw, cfg.block_in) < MIN_GAIN:
         return None
-    n, _, h, wd = graph.types[x].shape
+    n = graph.types[x].shape[0]
+    oh, ow = graph.types[node.outputs[0]].shape[2:]  # the conv's output: one column per pixel
     strides, pads = tuple(node.attr("strides", (1, 1))), tuple(node.attr("pads", (0, 0, 0, 0)))
-    oh, ow = im2col_out_hw((h, wd), (kh, kw), strides, pads)
     if n * c * kh * kw * oh * ow * np.dtype(graph.types[x].dtype).itemsize > max_bytes:
         return None
     cols, wcol = names(f"{x}_im2col"), names(f"{node.inputs[1]}_im2col")

@@ -14,11 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.graph.ref import KernelCtx, kernel
-
-
-def im2col_out_hw(hw, kernel_shape, strides, pads) -> tuple[int, int]:
-    (h, w), (kh, kw), (sh, sw), (t, l, b, r) = hw, kernel_shape, strides, pads  # noqa: E741
-    return (h + t + b - kh) // sh + 1, (w + l + r - kw) // sw + 1
+from compiler.graph.ref.vtac_pool import maxpool_out_size
 
 
 @kernel("vtac.im2col")
@@ -29,7 +25,7 @@ def im2col(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
     if x.ndim != 4:
         raise ctx.error(f"needs a 4-D NCHW input, got shape {x.shape}")
     n, c, h, w = x.shape
-    oh, ow = im2col_out_hw((h, w), (kh, kw), (sh, sw), (t, l, b, r))
+    oh, ow = maxpool_out_size(h, kh, sh, t, b), maxpool_out_size(w, kw, sw, l, r)  # same windows
     if oh < 1 or ow < 1:
         raise ctx.error(f"the {kh}x{kw} window is larger than the padded input {(h, w)}")
     xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
