@@ -73,6 +73,12 @@ def is_depthwise(node: Node, graph: Graph) -> bool:
     # (graph.types[x].shape[1] == group follows from a valid conv with w.shape[1] == 1)
 
 
+def _row_exponents(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(max |W| per output channel, its int8 max-exponent; 0 for an all-zero channel)."""
+    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    return flat, np.array([pow2_exponent(float(a)) if a > 0 else 0 for a in flat], np.int64)
+
+
 def channel_shifts(ranges: np.ndarray, w: np.ndarray, top: float | None = None) -> np.ndarray:
     """s[c] >= 0: the power of two that brings channel c's range within 2^(1 + HEADROOM)x of
     `top` (default: the largest channel range; HEADROOM bits left for values the calibration
@@ -86,8 +92,7 @@ def channel_shifts(ranges: np.ndarray, w: np.ndarray, top: float | None = None) 
     live = ranges > 0
     s[live] = np.floor(np.log2(top / ranges[live])).astype(np.int64) - HEADROOM
     s = np.clip(s, 0, MAX_SHIFT)
-    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
-    e_w = np.array([pow2_exponent(float(a)) if a > 0 else 0 for a in flat], dtype=np.int64)
+    flat, e_w = _row_exponents(w)
     nz = flat > 0
     if nz.any():  # keep max(e_w - s) - min(e_w - s) <= MAX_CHANNEL_SPREAD over nonzero filters
         top_e = int((e_w - s)[nz].max())
@@ -105,8 +110,7 @@ def fold_cap(pw: np.ndarray, top_in: float, top_out: float) -> np.ndarray:
     exponents of the producer's input and output ranges as percentile calibration picks them,
     e_w[c] the channel's max-|W| exponent (an MSE choice is never coarser). A lift beyond it
     would need a left shift, which the per-channel tensor SHR cannot do."""
-    flat = np.abs(pw.reshape(pw.shape[0], -1)).max(axis=1)
-    e_w = np.array([pow2_exponent(float(a)) if a > 0 else 0 for a in flat], dtype=np.int64)
+    flat, e_w = _row_exponents(pw)
     cap = pow2_exponent(top_out) - pow2_exponent(top_in) - e_w - FOLD_MARGIN
     return np.where(flat > 0, cap, MAX_SHIFT)
 
