@@ -49,6 +49,15 @@ OPTIONAL_KEYS: dict[str, tuple[float, str]] = {
     ),
 }
 
+# Hardware features a config may switch on, with their meaning. Off by default; a feature at its
+# default is left out of the JSON form, so configs written before it keep their fingerprint.
+FEATURE_KEYS: dict[str, str] = {
+    "ALU_MUL": (
+        "the ALU decodes MUL (opcode 4): VTA's functional simulator, vtac's hw_sim and RTL do; "
+        "VTA's Chisel and HLS hardware do not, so code that uses it is not portable to them"
+    ),
+}
+
 # Widths VTA fixes independently of the buffer sizes (hw_spec.h).
 LOOP_ITER_WIDTH = 14
 MEMOP_SRAM_ADDR_WIDTH = 16
@@ -89,6 +98,7 @@ class HwConfig:
     GEMM_PIPELINE: int
     ALU_PIPELINE: int
     LAUNCH_OVERHEAD_US: float = OPTIONAL_KEYS["LAUNCH_OVERHEAD_US"][0]
+    ALU_MUL: bool = False
 
     def __post_init__(self) -> None:
         self._validate()
@@ -135,6 +145,9 @@ class HwConfig:
     def to_dict(self) -> dict:
         """The JSON form (round-trips through `from_dict`)."""
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        for k in FEATURE_KEYS:
+            if not d[k]:
+                del d[k]
         d["TARGET"] = "sim"
         return d
 
