@@ -89,8 +89,24 @@ def _two_convs_into(op_builder, rng, scale_b=1.0):
     return b.build()
 
 
-def test_concat_aligns_exponents_by_a_rounding_shift(rng):
+def test_concat_operands_read_only_by_it_share_its_exponent(rng):
+    """Each producer requantizes straight to the concat's calibrated grid: one rounding, no
+    aligning step (`quant/concat_ranges.py`)."""
     g = _two_convs_into(lambda b, ya, yb: b.op("Concat", [ya, yb], axis=1), rng, scale_b=8.0)
+    fg, q = _quantized(g, rng)
+    cat = next(n for n in q.nodes if n.op == "Concat")
+    producers = [_producer(q, v) for v in cat.inputs]
+    assert all(p.op == "vtac.requantize" and p.inputs[0].endswith("_acc") for p in producers)
+    exps = {n.attr("exp") for n in q.nodes if n.op == "vtac.dequantize"}
+    assert len(exps) == 1  # the concat's output is the only value read in float
+
+
+def test_concat_aligns_an_operand_read_elsewhere_by_a_rounding_shift(rng):
+    def build(b, ya, yb):
+        b.output(ya)  # ya keeps its own grid for this reader
+        return b.op("Concat", [ya, yb], axis=1)
+
+    g = _two_convs_into(build, rng, scale_b=8.0)
     fg, q = _quantized(g, rng)
     cat = next(n for n in q.nodes if n.op == "Concat")
     producers = [_producer(q, v) for v in cat.inputs]

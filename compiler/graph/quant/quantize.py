@@ -35,6 +35,7 @@ import numpy as np
 from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
 from compiler.graph.quant.calibrate import pow2_exponent
+from compiler.graph.quant.concat_ranges import shared_concat_ranges
 from compiler.graph.quant.int8_ops import int8_form, make_ctx
 from compiler.graph.quant.per_channel import quantize_weights, requantize_shifts, weight_exponents
 from compiler.graph.ref import KernelCtx
@@ -207,6 +208,7 @@ def quantize_int8(
     weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest."""
     uses = use_counts(graph)
     consumers = graph.consumers()
+    ranges = shared_concat_ranges(graph, ranges)
     names = NameGen(graph)
     plan = QuantPlan()
     anchors = [n for n in graph.nodes if n.op in ("Conv", "Gemm", "MatMul")]
