@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.accuracy import MAP_THRESHOLD
+
 DEVICES = {"sim": "hw_sim", "hw_sim": "hw_sim", "rtl": "rtl", "cpu": "cpu"}
 
 
@@ -231,9 +233,20 @@ def _float_reference(model, feeds: dict):
     return FloatExecutor(model.float_model).run(feeds).outputs, "the float model on vtac's CPU path"
 
 
-def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+def accuracy_vs_float(outputs: dict, ref: dict) -> dict:
+    """Per output: relative L2 vs the float reference, and for a probability map the IoU of the
+    binarized maps (`runtime.accuracy`: its relative L2 is dominated by the background)."""
+    from runtime.accuracy import map_iou, rel_l2
+
+    doc: dict = {"error_vs_float": {}, "map_iou_vs_float": {}}
+    for k, v in outputs.items():
+        if k in ref:
+            doc["error_vs_float"][k] = rel_l2([v], [ref[k]])
+            if (m := map_iou([v], [ref[k]])) is not None:
+                doc["map_iou_vs_float"][k] = m
+    if not doc["map_iou_vs_float"]:
+        del doc["map_iou_vs_float"]
+    return doc
 
 
 def run_model(model, feeds_list, device: str, repeats: int, check: bool, trace: bool):
@@ -311,7 +324,7 @@ def cmd_run(args: argparse.Namespace, profile: bool = False) -> int:
         }
     )
     if ref is not None:
-        doc["error_vs_float"] = {k: rel_l2(v, ref[k]) for k, v in res.outputs.items() if k in ref}
+        doc.update(accuracy_vs_float(res.outputs, ref))
     if "mismatches" in r:
         doc["bit_exact"] = not r["mismatches"]
         doc["mismatched_tensors"] = r["mismatches"]
@@ -360,6 +373,9 @@ def _print_run(model, res, r, doc, prof, show_profile, render_profile, args) -> 
             if err is not None
             else ""
         )
+        if m := doc.get("map_iou_vs_float", {}).get(k):
+            errs += (f"; probability map > {MAP_THRESHOLD}: IoU {100 * m['iou']:.1f}% with the "
+                     f"float map ({100 * m['float_above']:.1f}% of it above)")  # fmt: skip
         print(f"  output {k}: {v.dtype}{list(v.shape)}{top}{errs}")
     if "bit_exact" in doc:
         if doc["bit_exact"]:
@@ -448,7 +464,7 @@ def model_demo(args: argparse.Namespace) -> int:
 
     ref, ref_name = _float_reference(model, feeds[0])
     doc = {"float_reference": ref_name,
-           "error_vs_float": {k: rel_l2(v, ref[k]) for k, v in r["result"].outputs.items()},
+           **accuracy_vs_float(r["result"].outputs, ref),
            "bit_exact": not r["mismatches"], "mismatched_tensors": r["mismatches"],
            "end_to_end_bit_exact": not r["end_to_end_mismatches"]}  # fmt: skip
     if args.json:

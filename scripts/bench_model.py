@@ -38,7 +38,7 @@ from compiler.driver.compile_model import compile_model  # noqa: E402
 from compiler.frontend.onnx_import import export_onnx, import_onnx  # noqa: E402
 from compiler.models import resnet18  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
-from runtime.cli_model import rel_l2  # noqa: E402
+from runtime.accuracy import rel_l2  # noqa: E402
 from runtime.executor import (  # noqa: E402
     Executor,
     compare_integer_values,

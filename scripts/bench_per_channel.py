@@ -101,7 +101,7 @@ def bench_resnet18(cfg, image: int) -> dict:
     from compiler.driver.compile_model import compile_model
     from compiler.graph.executor import run_graph
     from compiler.models import resnet18
-    from runtime.cli_model import rel_l2
+    from runtime.accuracy import rel_l2
     from runtime.executor import Executor, compare_integer_values, reference_values
     from runtime.profile import build_profile
     from runtime.timeline import co_run_timeline

@@ -45,6 +45,7 @@ from compiler.graph.executor import run_graph  # noqa: E402
 from compiler.graph.pipeline import compile_for_accel  # noqa: E402
 from compiler.graph.quant.layer_report import layer_errors  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
+from runtime.accuracy import is_classifier, map_iou, rel_l2, top1_agreement  # noqa: E402
 from runtime.sample_images import preprocess_for, sample_set  # noqa: E402
 from tests.graph.real_models import (  # noqa: E402
     INPUT_SHAPES,
@@ -52,41 +53,6 @@ from tests.graph.real_models import (  # noqa: E402
     cached_models,
     comparison_points,
 )
-
-MAX_CLASSES = 1000  # an output with 2..1000 values per image counts as a classifier's
-
-
-def _rel_l2(got: list[np.ndarray], want: list[np.ndarray]) -> float:
-    g = np.stack(got).astype(np.float64)
-    w = np.stack(want).astype(np.float64)
-    norm = float(np.linalg.norm(w))
-    return float(np.linalg.norm(g - w)) / norm if norm else float(np.linalg.norm(g - w))
-
-
-def _top1(got: list[np.ndarray], want: list[np.ndarray]) -> float:
-    agree = [int(np.argmax(g.reshape(-1)) == np.argmax(w.reshape(-1)))
-             for g, w in zip(got, want, strict=True)]  # fmt: skip
-    return float(np.mean(agree))
-
-
-def _is_classifier(value: np.ndarray) -> bool:
-    return 1 < value.size <= MAX_CLASSES
-
-
-MAP_THRESHOLD = 0.3  # PaddleOCR DB post-processing's binarization threshold (det_db_thresh)
-
-
-def _map_iou(got: list[np.ndarray], want: list[np.ndarray]) -> dict | None:
-    """For a probability map (values in [0, 1], more than MAX_CLASSES per image, e.g. a text
-    detector's sigmoid): IoU of the binarized maps (p > MAP_THRESHOLD) over all images, and the
-    share of the float map above it. None for other values."""
-    w = np.stack(want)
-    if w.size // len(want) <= MAX_CLASSES or w.min() < 0 or w.max() > 1:
-        return None
-    fw, fg = w > MAP_THRESHOLD, np.stack(got) > MAP_THRESHOLD
-    union = int(np.count_nonzero(fw | fg))
-    iou = float(np.count_nonzero(fw & fg)) / union if union else 1.0
-    return {"iou": iou, "float_above": float(np.mean(fw))}
 
 
 def _with_outputs(model, names: list[str]):
@@ -212,10 +178,10 @@ def ort_errors(model, points: list[str], calib, evals, tmp: Path, entropy_2048=F
             out = dict(zip([o.name for o in qs.get_outputs()], qs.run(None, feeds), strict=True))
             for p in points:
                 got[p].append(out[p])
-        per = {p: _rel_l2(got[p], want[p]) for p in points}
-        cls = [p for p in points if _is_classifier(want[p][0])]
-        top1 = _top1(got[cls[0]], want[cls[0]]) if cls else None
-        maps = {p: m for p in points if (m := _map_iou(got[p], want[p])) is not None}
+        per = {p: rel_l2(got[p], want[p]) for p in points}
+        cls = [p for p in points if is_classifier(want[p][0])]
+        top1 = top1_agreement(got[cls[0]], want[cls[0]]) if cls else None
+        maps = {p: m for p in points if (m := map_iou(got[p], want[p])) is not None}
         result[name] = {"rel_l2": per, "worst": max(per.values()), "top1_agreement": top1,
                         "map_iou": maps}  # fmt: skip
     return result
@@ -255,9 +221,9 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         for p in points:
             want[p].append(f[p])
             got[p].append(q[p])
-    per = {p: _rel_l2(got[p], want[p]) for p in points}
-    maps = {p: m for p in points if (m := _map_iou(got[p], want[p])) is not None}
-    cls = [p for p in points if _is_classifier(want[p][0])]
+    per = {p: rel_l2(got[p], want[p]) for p in points}
+    maps = {p: m for p in points if (m := map_iou(got[p], want[p])) is not None}
+    cls = [p for p in points if is_classifier(want[p][0])]
     worst_layers = []
     if report and res.plan.layers:
         info = res.calibration
@@ -273,7 +239,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
     return {
         "rel_l2": per,
         "worst": max(per.values()),
-        "top1_agreement": _top1(got[cls[0]], want[cls[0]]) if cls else None,
+        "top1_agreement": top1_agreement(got[cls[0]], want[cls[0]]) if cls else None,
         "map_iou": maps,
         "int8_layers": len(res.plan.layers),
         "float_layers": len(res.plan.kept_float),

@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_quant import _rel_l2, load  # noqa: E402
+from bench_quant import load  # noqa: E402
 
 from compiler.graph.executor import run_graph  # noqa: E402
 from compiler.graph.pipeline import compile_for_accel  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
+from runtime.accuracy import rel_l2  # noqa: E402
 from runtime.sample_images import sample_set  # noqa: E402
 from tests.graph.real_models import cached_models, comparison_points  # noqa: E402
 
@@ -56,7 +57,7 @@ def propagation(res, evals) -> list[tuple[str, float, float]]:
         got = [value(env, v) for env in q_envs]
         if any(g is None for g in got):
             return float("nan")
-        return _rel_l2(got, [env[v] for env in f_envs])
+        return rel_l2(got, [env[v] for env in f_envs])
 
     nodes = {n.name: n for n in src.nodes}
     return [(la.anchor, err(nodes[la.anchor].inputs[0]), err(la.output)) for la in res.plan.layers]
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
     def final_errors(r) -> str:
         got = [run_graph(r.graph, f, keep_all=True) for f in evals]
         want = [run_graph(r.float_graph, f, keep_all=True) for f in evals]
-        return ", ".join(f"{p} {100 * _rel_l2([g[p] for g in got], [w[p] for w in want]):.2f}%"
+        return ", ".join(f"{p} {100 * rel_l2([g[p] for g in got], [w[p] for w in want]):.2f}%"
                          for p in points if p in got[0])  # fmt: skip
 
     print(f"{name}: {final_errors(res)}")
