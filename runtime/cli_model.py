@@ -19,6 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from runtime.accuracy import MAP_THRESHOLD
+from runtime.sample_images import PREPROCESS
+
+NORM_CHOICES = ("auto", *PREPROCESS)
+NORM_HELP = (
+    "image preprocessing: auto (the default: the model's own, e.g. ppocr_det for PP-OCR's "
+    "detector, else imagenet), imagenet (resize + centre crop + ImageNet mean/std), unit "
+    "([0, 1]), ppocr_det, ppocr_cls (PaddleOCR's)"
+)
 
 DEVICES = {"sim": "hw_sim", "hw_sim": "hw_sim", "rtl": "rtl", "cpu": "cpu"}
 
@@ -52,7 +60,12 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
     """Compile per `args`; returns (LinkedModel, summary dict) or raises a user-facing error."""
     from compiler.driver.compile_model import compile_model
     from hw_sim.config import load_config
-    from runtime.inputs import InputFileError, load_samples, synthetic_samples
+    from runtime.inputs import (
+        InputFileError,
+        load_samples,
+        preprocessing_name,
+        synthetic_samples,
+    )
 
     cfg = load_config(args.config)
     t0 = time.perf_counter()
@@ -64,7 +77,8 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
         samples = sample_set("calibration", inputs, args.model)
         calib = f"{len(samples)} {SET_NAME} calibration photos"
     elif args.calib:
-        samples = load_samples(args.calib, inputs, args.norm)
+        norm = preprocessing_name(args.norm, args.model, _channels(inputs))
+        samples = load_samples(args.calib, inputs, norm)
         calib = f"{len(samples)} sample(s) from {args.calib}"
     else:
         samples = synthetic_samples(inputs, args.calib_count)
@@ -194,16 +208,24 @@ def _user_errors() -> tuple:
 
 # ----- run / profile ----------------------------------------------------------------------------
 def _feeds(model, args) -> list[dict]:
-    from runtime.inputs import load_samples, synthetic_samples
+    from runtime.inputs import load_samples, preprocessing_name, synthetic_samples
 
     inputs = {n: (model.tensors[n].shape, model.tensors[n].dtype) for n in model.inputs}
     if args.input:
-        samples = [s for p in args.input for s in load_samples(p, inputs, args.norm)]
+        source = model.meta.get("source", "") or model.name
+        norm = preprocessing_name(args.norm, source, _channels(inputs))
+        samples = [s for p in args.input for s in load_samples(p, inputs, norm)]
     else:
         samples = synthetic_samples(inputs, 1, seed=args.seed)
         print("note: no --input: running on a synthetic standard-normal input", file=sys.stderr)
     batch = max(1, args.batch)
     return [samples[i % len(samples)] for i in range(batch)]
+
+
+def _channels(inputs: dict) -> int:
+    """Channels of the first input when it is an image-shaped NCHW tensor (else 3)."""
+    shape = next(iter(inputs.values()))[0] if inputs else ()
+    return shape[1] if len(shape) == 4 else 3
 
 
 def _float_reference(model, feeds: dict):
@@ -538,8 +560,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "pipeline's)")  # fmt: skip
     p.add_argument("--calib-count", type=positive_int, default=2, metavar="N",
                    help="synthetic calibration inputs without --calib (default 2)")  # fmt: skip
-    p.add_argument("--norm", choices=("imagenet", "unit"), default="imagenet",
-                   help="image scaling: ImageNet mean/std (default) or [0, 1]")  # fmt: skip
+    p.add_argument("--norm", choices=NORM_CHOICES, default="auto", help=NORM_HELP)
     p.add_argument("--config", default="default", help="hardware config name or .json path")
     p.add_argument("--fuse-accel", action="store_true",
                    help="run consecutive accelerator groups as one instruction stream")  # fmt: skip
@@ -594,7 +615,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         p.add_argument("--no-check", action="store_true",
                        help="skip the bit-exactness check against the int8 reference")  # fmt: skip
-        p.add_argument("--norm", choices=("imagenet", "unit"), default="imagenet")
+        p.add_argument("--norm", choices=NORM_CHOICES, default="auto", help=NORM_HELP)
         p.add_argument(
             "--seed", type=nonnegative_int, default=0, help="seed of the synthetic input"
         )

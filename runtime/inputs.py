@@ -4,10 +4,11 @@
 - `.npy`: one array; its shape is the input's, or has one more leading axis (several samples).
 - `.npz`: arrays named after the model's inputs (one sample, or a leading sample axis), or, for a
   one-input model, any names: each array is a sample (or a stack of samples).
-- images (`.png`, `.jpg`, `.jpeg`, `.bmp`, `.tif`, `.tiff`): decoded with Pillow, converted to
-  RGB (or L for one-channel inputs), resized (bilinear) to the input's H x W, scaled to [0, 1] and
-  normalized with the ImageNet mean and std (`norm="imagenet"`, torchvision's convention) or left
-  in [0, 1] (`norm="unit"`), as float32 NCHW.
+- images (`.png`, `.jpg`, `.jpeg`, `.bmp`, `.tif`, `.tiff`): decoded with Pillow and
+  preprocessed by one of the presets of `runtime.sample_images.PREPROCESS` (`norm`: `imagenet`
+  = torchvision's resize + centre crop + ImageNet mean/std, `unit` = resized to H x W in [0, 1],
+  `ppocr_det`, `ppocr_cls` = PaddleOCR's), as float32 NCHW; `preprocessing_name` picks the
+  model's own preset for `norm="auto"` (the CLI's default).
 - a directory: every such file in it, sorted by name.
 Errors name the file and what is wrong (`InputFileError`).
 """
@@ -28,27 +29,29 @@ class InputFileError(ValueError):
     """An input or calibration file that is missing, unreadable or of the wrong shape."""
 
 
-def load_image(path: Path, shape: tuple[int, ...], norm: str = "imagenet") -> np.ndarray:
-    """One image as a float32 [1, C, H, W] tensor for an input of `shape` (N, C, H, W)."""
-    from PIL import Image, UnidentifiedImageError
+def preprocessing_name(norm: str, model: str, channels: int) -> str:
+    """The image preset `norm` names; "auto": the one of a model named `model` (a path's stem
+    counts; `runtime.sample_images.preprocess_for`)."""
+    from runtime.sample_images import preprocess_for
 
-    if len(shape) != 4 or shape[1] not in (1, 3):
-        raise InputFileError(f"{path}: an image can feed an N x 1|3 x H x W input, not {shape}")
+    return preprocess_for(model, channels).name if norm == "auto" else norm
+
+
+def load_image(path: Path, shape: tuple[int, ...], norm: str = "imagenet") -> np.ndarray:
+    """One image as a float32 [N, C, H, W] tensor for an input of `shape` (N, C, H, W),
+    preprocessed by the preset `norm` (`runtime.sample_images.PREPROCESS`)."""
+    from PIL import UnidentifiedImageError
+
+    from runtime.sample_images import PREPROCESS, preprocess_image
+
+    if norm not in PREPROCESS:
+        raise ValueError(f"image preprocessing {norm!r} is not one of {', '.join(PREPROCESS)}")
+    if norm == "imagenet" and len(shape) == 4 and shape[1] == 1:
+        norm = "unit"  # ImageNet's mean/std are per colour channel: a gray input stays in [0, 1]
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB" if shape[1] == 3 else "L").resize(
-                (shape[3], shape[2]), Image.BILINEAR
-            )
-            x = np.asarray(im, np.float32) / 255.0
+        return preprocess_image(path, tuple(shape), PREPROCESS[norm])
     except (UnidentifiedImageError, OSError) as e:
         raise InputFileError(f"{path}: not a readable image ({e})") from None
-    x = x.reshape(shape[2], shape[3], -1).transpose(2, 0, 1)
-    if norm == "imagenet" and shape[1] == 3:
-        x = (x - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
-    elif norm not in ("imagenet", "unit"):
-        raise ValueError(f"image normalization {norm!r} is not 'imagenet' or 'unit'")
-    x = np.ascontiguousarray(x[None], np.float32)
-    return np.repeat(x, shape[0], axis=0) if shape[0] > 1 else x
 
 
 def _samples_of(path: Path, a: np.ndarray, shape: tuple[int, ...], dtype: str) -> list[np.ndarray]:

@@ -63,3 +63,20 @@ def test_errors_name_the_file(tmp_path):
 def test_synthetic_samples_are_seeded():
     a, b = synthetic_samples(ONE, 2, seed=3), synthetic_samples(ONE, 2, seed=3)
     assert np.array_equal(a[1]["x"], b[1]["x"]) and not np.array_equal(a[0]["x"], a[1]["x"])
+
+
+def test_auto_preprocessing_is_the_models_own(tmp_path):
+    from runtime.inputs import preprocessing_name
+
+    assert preprocessing_name("auto", "/models/ppocr_det.onnx", 3) == "ppocr_det"
+    assert preprocessing_name("auto", "resnet18", 3) == "imagenet"
+    assert preprocessing_name("auto", "mnist.onnx", 1) == "unit"
+    assert preprocessing_name("unit", "/models/ppocr_det.onnx", 3) == "unit"
+    im = np.zeros((20, 30, 3), np.uint8)
+    im[..., 0] = 255  # red
+    Image.fromarray(im).save(tmp_path / "red.png")
+    rgb = load_image(tmp_path / "red.png", (1, 3, 8, 8), "imagenet")
+    bgr = load_image(tmp_path / "red.png", (1, 3, 8, 8), "ppocr_det")
+    assert rgb[0, 0].min() > 2 and bgr[0, 2].min() > 2  # PaddleOCR reads BGR
+    with pytest.raises(ValueError, match="'sepia' is not one of imagenet"):
+        load_image(tmp_path / "red.png", (1, 3, 8, 8), "sepia")
