@@ -9,9 +9,8 @@ heuristic), counting how many operators had a record; a record whose knobs are n
 space stops the compile with a `RecordError` naming the operator and the knob.
 
 Tasks: convs (grouped and depthwise ones, and the average pools that run as depthwise convs,
-included), dense layers, max pools and ×2 upsamples. Not yet tasks: the element-wise operators
-(standalone int8 Add, lone requantize), whose TE schedule has its own knob heuristic
-(`compiler/vta/elementwise.py`) but no tuner space.
+included), dense layers, max pools, ×2 upsamples and element-wise operators (standalone int8
+Add, lone requantize); `compiler/tune/kinds.py` has what differs per kind.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.pipeline import compile_for_accel
 from hw_sim.config import HwConfig
 
-TUNED_KINDS = ("conv2d", "group_conv2d", "dense", "maxpool", "upsample2x")
+TUNED_KINDS = ("conv2d", "group_conv2d", "dense", "maxpool", "upsample2x", "elementwise")
 
 
 def _task_of(op, cfg: HwConfig, name: str):
@@ -36,6 +35,9 @@ def _task_of(op, cfg: HwConfig, name: str):
 
     if op.kind in TILE_KINDS:  # the operator's workload rebuilds it (no epilogue)
         return Task("vta", op.kind, dict(op.workload), cfg.name, name)
+    if op.kind == "elementwise":
+        wl = dict(op.workload, epilogue=[list(s) for s in op.steps])
+        return Task("vta", op.kind, wl, cfg.name, name)
     wl = {k: v for k, v in op.workload.items() if k not in ("oh", "ow")}
     wl["epilogue"] = [list(s) for s in op.steps]
     if op.kind == "dense":
@@ -58,7 +60,7 @@ def model_tasks(graph: Graph, cfg: HwConfig, samples: Iterable[Mapping[str, np.n
         except (LoweringError, ValueError):
             continue  # runs on the CPU: nothing to tune on the accelerator
         if op.kind not in TUNED_KINDS:
-            continue  # element-wise: not a tuner task kind yet
+            continue
         task = _task_of(op, cfg, nodes[0].name)
         if task.key not in seen:
             seen.add(task.key)

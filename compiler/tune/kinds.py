@@ -5,7 +5,10 @@
   run: block-diagonal grouped GEMMs, `compiler/graph/depthwise.py`) and dense — `VtaSpace`,
   `vta_gemm.Knobs`, `default_knobs`, closed-form features (`features.py`), useful GEMM micro-ops;
 - family "tile": maxpool and upsample2x — `TileSpace`, `TileKnobs`, the operator's own
-  heuristic, stream features (`tile_features.py`), output vectors.
+  heuristic, stream features (`tile_features.py`), output vectors;
+- family "eltwise": elementwise (standalone int8 Add, lone requantize) — `EltwiseSpace`,
+  `vta_gemm.Knobs`, `elementwise_knobs`, closed-form features (`eltwise_features.py`), output
+  rows.
 
 A cost model (and transfer learning) only ever sees rows of one family: the feature vectors of
 the two families differ in length and meaning.
@@ -17,11 +20,12 @@ import json
 
 from compiler.tune.tile_space import TILE_KINDS
 
-FAMILIES = ("gemm", "tile")
+FAMILIES = ("gemm", "tile", "eltwise")
+ELTWISE = "elementwise"
 
 
 def family(kind: str) -> str:
-    return "tile" if kind in TILE_KINDS else "gemm"
+    return "tile" if kind in TILE_KINDS else "eltwise" if kind == ELTWISE else "gemm"
 
 
 def kind_of_key(task_key: str) -> str:
@@ -37,6 +41,10 @@ def make_space(task):
         from compiler.tune.tile_space import TileSpace
 
         return TileSpace(task)
+    if task.kind == ELTWISE:
+        from compiler.tune.eltwise_space import EltwiseSpace
+
+        return EltwiseSpace(task)
     from compiler.tune.space import VtaSpace
 
     return VtaSpace(task)
@@ -61,17 +69,26 @@ def heuristic_knobs(task):
     if task.kind in TILE_KINDS:
         op = task.build_op()
         return TILE_KINDS[task.kind].heuristic(op, task.hw)
+    if task.kind == ELTWISE:
+        from compiler.vta.elementwise import elementwise_knobs
+
+        return elementwise_knobs(task.build_op(), task.hw)
     from compiler.schedule.vta_heuristic import default_knobs
 
     return default_knobs(task.build_op(), task.hw)
 
 
 def useful_work(task) -> int:
-    """Knob-free work of the task: useful GEMM micro-ops (gemm), output vectors (tile)."""
+    """Knob-free work of the task: useful GEMM micro-ops (gemm), output vectors (tile), output
+    rows (eltwise)."""
     if task.kind in TILE_KINDS:
         from compiler.tune.tile_features import useful_vectors
 
         return useful_vectors(task.build_op())
+    if task.kind == ELTWISE:
+        from compiler.tune.eltwise_features import output_rows
+
+        return output_rows(task.build_op())
     from compiler.tune.task import useful_gemm_uops
 
     return useful_gemm_uops(task)
@@ -82,6 +99,10 @@ def feature_names(fam: str) -> tuple[str, ...]:
         from compiler.tune.tile_features import TILE_FEATURE_NAMES
 
         return TILE_FEATURE_NAMES
+    if fam == "eltwise":
+        from compiler.tune.eltwise_features import ELTWISE_FEATURE_NAMES
+
+        return ELTWISE_FEATURE_NAMES
     from compiler.tune.features import FEATURE_NAMES
 
     return FEATURE_NAMES
@@ -93,6 +114,10 @@ def stream_row(space, knobs) -> list[float]:
         from compiler.tune.tile_features import tile_features
 
         return tile_features(space, knobs)
+    if space.family == "eltwise":
+        from compiler.tune.eltwise_features import eltwise_features
+
+        return eltwise_features(space, knobs)
     from compiler.tune.features import stream_features
 
     return stream_features(space, knobs)

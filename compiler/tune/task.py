@@ -60,11 +60,12 @@ class Task:
     vta conv2d: n, ci, h, w, co, k, stride, pad, groups (+ kw, stride_w when the columns'
     differ from the rows'; + `epilogue`: a step list, default
     VTA's benchmark epilogue); vta dense: n, k, m (+ bias); vta maxpool: n, c, h, w, kernel,
-    strides, pads; vta upsample2x: n, c, h, w, factor; cpu conv2d: c, h, w, o, k, stride.
+    strides, pads; vta upsample2x: n, c, h, w, factor; vta elementwise: shape, a, b (operand
+    dtypes), shift_a, shift_b, epilogue; cpu conv2d: c, h, w, o, k, stride.
     """
 
     target: str  # "vta" | "cpu"
-    kind: str  # "conv2d" | "dense" | "maxpool" | "upsample2x" (compiler/tune/kinds.py)
+    kind: str  # "conv2d" | "dense" | "maxpool" | "upsample2x" | "elementwise" (tune/kinds.py)
     workload: dict = field(hash=False, compare=False)
     config: str = "default"  # hardware config name or JSON path (vta); host CPU name (cpu)
     name: str = ""
@@ -82,6 +83,12 @@ class Task:
 
         if self.kind in TILE_KINDS:
             return TILE_KINDS[self.kind].make_op(self.hw, w, self.name or self.kind)
+        if self.kind == "elementwise":
+            from compiler.vta.elementwise import elementwise_op
+
+            steps = [tuple(s) for s in w["epilogue"]]
+            return elementwise_op(self.hw, tuple(w["shape"]), w["a"], w["b"], w["shift_a"],
+                                  w["shift_b"], steps, self.name or "eltwise")  # fmt: skip
         steps = w.pop("epilogue", None)
         steps = [tuple(s) for s in steps] if steps is not None else None
         if self.kind == "dense":

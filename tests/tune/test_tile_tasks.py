@@ -1,5 +1,6 @@
-"""Max pool and ×2 upsample launches as tuning tasks: extracted from whole models, searched,
-measured bit-exact on hw_sim, logged, and applied by `compile_model`; bad records refused."""
+"""Max pool, ×2 upsample and element-wise launches as tuning tasks: extracted from whole
+models, searched, measured on hw_sim (pools and upsamples checked bit-exact), logged, and
+applied by `compile_model` bit-exact; bad records refused."""
 
 from __future__ import annotations
 
@@ -21,19 +22,21 @@ from compiler.vta.alu_stream import TileKnobs
 from hw_sim.config import load_config
 from runtime.executor import Executor, compare_integer_values, reference_values
 from tests.model.helpers import samples
-from tests.model.int8_blocks import yolo_blocks
+from tests.model.int8_blocks import pool_residual, yolo_blocks
 
 pytestmark = pytest.mark.sim
+MODELS = {"yolo_blocks": yolo_blocks, "pool_residual": pool_residual}
+NEW_KINDS = (*TILE_KINDS, "elementwise")
 
 
 @functools.cache
-def _graph_tasks(config: str):
-    g = yolo_blocks()
+def _graph_tasks(config: str, model: str = "yolo_blocks"):
+    g = MODELS[model]()
     return g, model_tasks(g, load_config(config), samples(g, 2))
 
 
-def _tile_tasks(config: str):
-    return [t for t in _graph_tasks(config)[1] if t.kind in TILE_KINDS]
+def _tile_tasks(config: str, model: str = "yolo_blocks"):
+    return [t for t in _graph_tasks(config, model)[1] if t.kind in NEW_KINDS]
 
 
 def test_model_tasks_find_the_max_pools_and_the_upsample():
@@ -105,11 +108,11 @@ def test_xgb_tunes_a_pool_task_and_its_records_round_trip(tmp_path):
     assert data.tasks == [task.key] and data.x.shape == (12, len(tuner.features.names))
 
 
-def _recorded_points(config: str, log) -> dict[str, dict]:
-    """A record per tile task at knobs the heuristic would not choose (the first valid point
-    in grid order that differs from it), with a cost that makes it the best."""
+def _recorded_points(config: str, model: str, log) -> dict[str, dict]:
+    """A record per new-kind task at knobs the heuristic would not choose (the first valid
+    point in grid order that differs from it), with a cost that makes it the best."""
     chosen = {}
-    for task in _tile_tasks(config):
+    for task in _tile_tasks(config, model):
         sp = make_space(task)
         heur = heuristic_knobs(task)
         k = next(sp.knobs(p) for p in sp.valid_points() if sp.knobs(p) != heur)
@@ -119,28 +122,32 @@ def _recorded_points(config: str, log) -> dict[str, dict]:
     return chosen
 
 
-def test_tuned_records_are_applied_at_compile_and_stay_bit_exact(cfg, tmp_path):
+@pytest.mark.parametrize(("model", "launches"), [("yolo_blocks", 5), ("pool_residual", 2)])
+def test_tuned_records_are_applied_at_compile_and_stay_bit_exact(cfg, tmp_path, model, launches):
+    """yolo_blocks: the stem pool, 3 SPPF pools (one task), the upsample; pool_residual: a
+    3x3 max pool and the standalone int8 Add."""
     from compiler.tune.task import task_key_from_op
 
-    g = _graph_tasks(cfg.name)[0]
+    g = _graph_tasks(cfg.name, model)[0]
     log = tmp_path / "t.jsonl"
-    chosen = _recorded_points(cfg.name, log)
+    chosen = _recorded_points(cfg.name, model, log)
     knobs_for = records_knobs(log, cfg)
-    model = compile_model(g, cfg, samples(g, 2), knobs_for=knobs_for)
-    assert not model.meta["fallbacks"]
-    tiled = [la for la in model.accel_launches() if la.ops[0] in ("vtac.maxpool", "vtac.upsample")]
-    assert len(tiled) == 5 and knobs_for.hits == 5  # stem pool, 3 SPPF pools, upsample
+    model_ = compile_model(g, cfg, samples(g, 2), knobs_for=knobs_for)
+    assert not model_.meta["fallbacks"]
+    new_ops = ("vtac.maxpool", "vtac.upsample", "vtac.add")
+    tiled = [la for la in model_.accel_launches() if la.ops[0] in new_ops]
+    assert len(tiled) == launches and knobs_for.hits >= launches
     for la in tiled:
         (knobs,) = la.knobs
         assert knobs in chosen.values()
     ops = {la.name: la for la in tiled}
     # the launch of each task carries that task's recorded knobs
-    for task in _tile_tasks(cfg.name):
+    for task in _tile_tasks(cfg.name, model):
         assert ops[task.name].knobs == [chosen[task.key]]
         assert task_key_from_op(task.build_op(), cfg) == task.key
     feed = samples(g, 1, seed=9)[0]
-    res = Executor(model).run(feed, keep_values=True)
-    assert compare_integer_values(res.values, reference_values(model, feed)) == []
+    res = Executor(model_).run(feed, keep_values=True)
+    assert compare_integer_values(res.values, reference_values(model_, feed)) == []
 
 
 @pytest.mark.parametrize(("knob", "value"), [("tile_h", 999), ("threads", 3), ("tile_w", 4)])
@@ -166,3 +173,25 @@ def test_a_depthwise_conv_is_a_gemm_task_with_a_valid_heuristic():
     assert sp.family == "gemm" and sp.check_knobs(heuristic_knobs(t)) is None
     r = measure_vta_job({"task": t.to_dict(), "knobs": heuristic_knobs(t).to_dict()})
     assert r["status"] == "ok" and np.isfinite(r["cost"])
+
+
+def test_the_standalone_add_is_an_eltwise_task_that_xgb_searches(tmp_path):
+    from compiler.tune.eltwise_space import EltwiseSpace
+    from compiler.tune.session import tune
+    from compiler.tune.tuners import make_tuner
+
+    (task,) = [t for t in _graph_tasks("small", "pool_residual")[1] if t.kind == "elementwise"]
+    sp = make_space(task)
+    assert isinstance(sp, EltwiseSpace) and sp.family == "eltwise"
+    assert sp.check_knobs(heuristic_knobs(task)) is None
+    assert task.workload["a"] == task.workload["b"] == "int8"
+    tuner = make_tuner("xgb", sp, seed=0)
+    res = tune(task, tuner, SerialExecutor(), n_trials=15, log=tmp_path / "e.jsonl", batch_size=5)
+    assert res.trials == 15 and not res.errors and tuner.model is not None  # it trained
+    # outside its space: a knob its schedule does not read
+    rec = Record(task.key, heuristic_knobs(task).to_dict() | {"tile_ci": 2},
+                 MeasureResult(Status.OK, 1.0), task.to_dict())  # fmt: skip
+    from compiler.tune.records import check_in_space
+
+    with pytest.raises(RecordError, match="knob tile_ci=2 is outside its space"):
+        check_in_space(rec, sp, repr(task.name))
