@@ -2,7 +2,7 @@
 measurement.
 
     vtac tune model.onnx --trials 32 --log tune.jsonl # every distinct task of a model
-                                                      # (convs, dense, max pools, upsamples)
+                                                      # (convs, dense, pools, upsamples, adds)
 
     vtac tune --layer C6 --trials 200 --tuner xgb --log tune.jsonl --config default
     vtac tune --layer C6 --log tune.jsonl             # resumes: finished points are recalled

@@ -1,15 +1,17 @@
-"""Tuning the accelerator's max pools and ×2 upsamples (the "tile" tasks), measured.
+"""Tuning the accelerator's max pools, ×2 upsamples and element-wise ops, measured.
 
 For each model — the built-in ResNet-18 at 224×224 (its stem max pool) and the built-in YOLO at
 320×320 built with ReLU activations (`yolo(act="relu")`: with its SiLU, computed on the CPU,
 the SPPF max pools and the upsamples get float inputs and run on the CPU, so there is nothing
 of them to tune) — at the `--config`:
 
-1. the model's tile tasks (`compiler/driver/model_tasks.py`, as `vtac tune MODEL` extracts them);
+1. the model's max pool, upsample and element-wise tasks (`compiler/driver/model_tasks.py`, as
+   `vtac tune MODEL` extracts them);
 2. per task: the heuristic's cycles, the optimum by exhaustive enumeration of the valid points
-   (these spaces are small), and trials to reach it with xgb and random search (median over
-   `--seeds` seeds; every point is measured once, into `--log`, and then recalled);
-3. whole-model accelerator cycles: `compile_model` without and with the records (only the tile
+   (spaces of at most `--max-enum` valid points; larger ones: the best record of the runs), and
+   trials to reach it with xgb and random search, `--trials` each (median over `--seeds` seeds;
+   every point is measured once, into `--log`, and then recalled);
+3. whole-model accelerator cycles: `compile_model` without and with the records (only these
    tasks' are in the log, so every conv keeps its heuristic), co-run on `hw_sim` and checked
    bit-exact against the int8 reference executor.
 
@@ -47,7 +49,8 @@ MODELS = {
     "resnet18": lambda: resnet18(seed=0, image=224),
     "yolo-relu": lambda: yolo(seed=0, image=320, act="relu"),
 }
-TILE_OPS = ("vtac.maxpool", "vtac.upsample")
+NEW_KINDS = (*TILE_KINDS, "elementwise")
+NEW_OPS = ("vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize")
 
 
 def host_cpu() -> str:
@@ -64,34 +67,38 @@ def _samples(g, n: int, seed: int = 0) -> list[dict]:
             for _ in range(n)]  # fmt: skip
 
 
-def _trials_to(task, tuner: str, seed: int, n: int, optimum: float, ex, log) -> int | None:
-    res = tune(task, make_tuner(tuner, make_space(task), seed), ex, n, log, batch_size=4)
-    return res.trials_to(optimum)
-
-
 def bench_task(task, args, ex) -> dict:
+    print(f"  {task.name} ({task.kind})", file=sys.stderr, flush=True)
     sp = make_space(task)
     valid = sp.valid_points()
     heur = measure_vta_job({"task": task.to_dict(), "knobs": heuristic_knobs(task).to_dict()})
     t0 = time.perf_counter()
-    tune(task, make_tuner("grid", sp, 0), ex, len(valid), args.log, batch_size=8)  # exhaustive
+    exhaustive = len(valid) <= args.max_enum
+    if exhaustive:  # every valid point, once (the tuner runs below then recall them)
+        tune(task, make_tuner("grid", sp, 0), ex, len(valid), args.log, batch_size=8)
     enum_s = time.perf_counter() - t0
+    runs = {
+        name: [tune(task, make_tuner(name, make_space(task), s), ex, args.trials, args.log,
+                    batch_size=4) for s in range(args.seeds)]
+        for name in ("xgb", "random")
+    }  # fmt: skip
     best = best_record(load_records(args.log), task.key)
-    runs = {}
-    for name in ("xgb", "random"):
-        got = [_trials_to(task, name, s, args.trials, best.result.cost, ex, args.log)
-               for s in range(args.seeds)]  # fmt: skip
-        runs[name] = {
+    tuners = {}
+    for name, results in runs.items():
+        got = [r.trials_to(best.result.cost) for r in results]
+        tuners[name] = {
             "trials_to_optimum": [g if g is not None else f"{args.trials + 1}+" for g in got],
             "median": statistics.median(g if g is not None else args.trials + 1 for g in got),
+            "best_cycles_seed0": results[0].best_cost,
         }
     return {
         "task": task.name, "kind": task.kind, "workload": task.workload,
         "raw_points": len(sp), "valid_points": len(valid),
+        "optimum": "exhaustive" if exhaustive else "best of the runs",
         "heuristic_knobs": heuristic_knobs(task).to_dict(), "heuristic_cycles": heur["cost"],
         "best_knobs": best.knobs, "best_cycles": best.result.cost,
         "speedup": heur["cost"] / best.result.cost, "enumeration_s": round(enum_s, 1),
-        "tuners": runs,
+        "tuners": tuners,
     }  # fmt: skip
 
 
@@ -102,11 +109,11 @@ def whole_model(g, cfg, log) -> dict:
         model = compile_model(g, cfg, calib, knobs_for=knobs_for)
         res = Executor(model).run(feed, keep_values=True)
         exact = compare_integer_values(res.values, reference_values(model, feed)) == []
-        tiled = {la.name for la in model.accel_launches() if la.ops[0] in TILE_OPS}
+        tiled = {la.name for la in model.accel_launches() if la.ops[0] in NEW_OPS}
         out[label] = {
             "accel_cycles": sum(r.cycles for r in res.launches if r.device == "accel"),
-            "tile_cycles": sum(r.cycles for r in res.launches if r.name in tiled),
-            "tile_launches": len(tiled), "bit_exact": exact,
+            "these_ops_cycles": sum(r.cycles for r in res.launches if r.name in tiled),
+            "these_ops_launches": len(tiled), "bit_exact": exact,
             "records_used": knobs_for.hits if knobs_for else 0,
         }  # fmt: skip
     h, t = out["heuristic"]["accel_cycles"], out["tuned"]["accel_cycles"]
@@ -122,6 +129,8 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=32, help="budget per tuner run")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--max-enum", type=int, default=300,
+                    help="enumerate spaces of at most this many valid points")  # fmt: skip
     ap.add_argument("--log", default="docs/tune-ops-records.jsonl", help="records database")
     args = ap.parse_args()
     cfg = load_config(args.config)
@@ -132,8 +141,9 @@ def main() -> int:
     t0 = time.perf_counter()
     try:
         for name in args.models:
+            print(name, file=sys.stderr, flush=True)
             g = MODELS[name]()
-            tasks = [t for t in model_tasks(g, cfg, _samples(g, 2)) if t.kind in TILE_KINDS]
+            tasks = [t for t in model_tasks(g, cfg, _samples(g, 2)) if t.kind in NEW_KINDS]
             doc["models"][name] = {
                 "tasks": [bench_task(t, args, ex) for t in tasks],
                 "whole_model": whole_model(g, cfg, args.log),
