@@ -195,3 +195,14 @@ def test_the_standalone_add_is_an_eltwise_task_that_xgb_searches(tmp_path):
 
     with pytest.raises(RecordError, match="knob tile_ci=2 is outside its space"):
         check_in_space(rec, sp, repr(task.name))
+
+
+def test_a_conv_record_outside_its_space_is_refused_too(tmp_path):
+    cfg = load_config("default")
+    g, tasks = _graph_tasks("default")
+    conv = next(t for t in tasks if t.kind == "conv2d")
+    log = tmp_path / "bad.jsonl"
+    bad = heuristic_knobs(conv).to_dict() | {"tile_h": 999}
+    RecordLog(log).append([Record(conv.key, bad, MeasureResult(Status.OK, 1.0), conv.to_dict())])
+    with pytest.raises(RecordError, match=f"task {conv.name!r} \\(conv2d\\): knob tile_h=999"):
+        compile_model(g, cfg, samples(g, 2), knobs_for=records_knobs(log, cfg))
