@@ -200,10 +200,12 @@ def _user_errors() -> tuple:
     from compiler.graph.executor import ExecutionError
     from compiler.graph.ir import GraphError
     from compiler.graph.ref import KernelError
+    from compiler.tune.records import RecordError
     from hw_sim.config import ConfigError
     from runtime.inputs import InputFileError
 
-    return (FrontendError, GraphError, KernelError, ExecutionError, ConfigError, InputFileError)
+    return (FrontendError, GraphError, KernelError, ExecutionError, ConfigError, InputFileError,
+            RecordError)  # fmt: skip
 
 
 # ----- run / profile ----------------------------------------------------------------------------

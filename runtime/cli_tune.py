@@ -2,6 +2,7 @@
 measurement.
 
     vtac tune model.onnx --trials 32 --log tune.jsonl # every distinct task of a model
+                                                      # (convs, dense, pools, upsamples, adds)
 
     vtac tune --layer C6 --trials 200 --tuner xgb --log tune.jsonl --config default
     vtac tune --layer C6 --log tune.jsonl             # resumes: finished points are recalled
@@ -98,7 +99,7 @@ def _tune_model(args) -> int:
     """Every distinct accelerator task of a model (as `vtac compile` would build it), in turn,
     `--trials` each, into one log; then `vtac compile --records LOG` uses them."""
     from compiler.driver.model_tasks import model_tasks
-    from compiler.tune.space import VtaSpace
+    from compiler.tune.kinds import make_space
     from hw_sim.config import load_config
     from runtime.cli_model import _import_model, _user_errors
     from runtime.inputs import synthetic_samples
@@ -114,18 +115,25 @@ def _tune_model(args) -> int:
     print(f"{args.model}: {len(tasks)} distinct accelerator task(s)", file=sys.stderr)
     status = 0
     for i, task in enumerate(tasks, 1):
-        print(f"[{i}/{len(tasks)}] {task.name}", file=sys.stderr)
-        status |= _tune_task(task, VtaSpace(task), args, task.name)
+        print(f"[{i}/{len(tasks)}] {task.name} ({task.kind})", file=sys.stderr)
+        status |= _tune_task(task, make_space(task), args, task.name)
     print(f"records in {args.log}: `vtac compile {args.model} --records {args.log}` uses them")
     return status
 
 
+def _share(task, cycles: float) -> str:
+    """Utilization (useful GEMM cycles ÷ cycles) for GEMM tasks; nothing for the ALU ones,
+    whose 'useful work' (`kinds.useful_work`) is only a ranking label."""
+    from compiler.tune.kinds import family, useful_work
+
+    return f", utilization {useful_work(task) / cycles:.1%}" if family(task.kind) == "gemm" else ""
+
+
 def _tune_task(task, space, args, label: str) -> int:
-    from compiler.schedule.vta_heuristic import default_knobs
+    from compiler.tune.kinds import heuristic_knobs
     from compiler.tune.measure import LocalExecutor, measure_vta_job
     from compiler.tune.records import load_records
     from compiler.tune.session import tune
-    from compiler.tune.task import useful_gemm_uops
     from compiler.tune.tuners import make_tuner
 
     if args.best:
@@ -135,10 +143,9 @@ def _tune_task(task, space, args, label: str) -> int:
         if r is None:
             print(f"{label} at {task.hw.name}: no record in {args.log}")
             return 1
-        useful = useful_gemm_uops(task)
         print(
-            f"{label} at {task.hw.name}: {r.result.cost:,.0f} cycles, utilization "
-            f"{useful / r.result.cost:.1%} ({r.tuner} seed {r.seed})"
+            f"{label} at {task.hw.name}: {r.result.cost:,.0f} cycles{_share(task, r.result.cost)}"
+            f" ({r.tuner} seed {r.seed})"
         )
         print("knobs: " + ", ".join(f"{k}={v}" for k, v in r.knobs.items()))
         return 0
@@ -149,7 +156,7 @@ def _tune_task(task, space, args, label: str) -> int:
             return 2
         from compiler.tune.transfer import transfer_data
 
-        kw["transfer"] = transfer_data(load_records(args.log), exclude=(task.key,))
+        kw["transfer"] = transfer_data(load_records(args.log), (task.key,), space.family)
         print(
             f"transfer: {len(kw['transfer'].y)} records of {len(kw['transfer'].tasks)} other tasks",
             file=sys.stderr,
@@ -176,8 +183,7 @@ def _tune_task(task, space, args, label: str) -> int:
     finally:
         bar.close()
         executor.close()
-    useful = useful_gemm_uops(task)
-    heur_knobs = default_knobs(task.build_op(), task.hw).to_dict()
+    heur_knobs = heuristic_knobs(task).to_dict()
     heur = measure_vta_job({"task": task.to_dict(), "knobs": heur_knobs})
     logged = any(r.task == task.key and r.knobs == heur_knobs for r in load_records(args.log))
     if heur.get("status") == "ok" and not logged:  # so a log's best is never worse than it
@@ -201,9 +207,11 @@ def _tune_task(task, space, args, label: str) -> int:
     if res.best_cost is None:
         print("no valid measurement")
         return 1
-    print(
-        f"best: {res.best_cost:,.0f} cycles, utilization {useful / res.best_cost:.1%} "
-        f"(heuristic {heur['cost']:,.0f} cycles, {useful / heur['cost']:.1%})"
+    heur_s = (
+        f"{heur['cost']:,.0f} cycles{_share(task, heur['cost'])}"
+        if heur.get("cost")
+        else (f"heuristic failed: {heur.get('error')}")
     )
+    print(f"best: {res.best_cost:,.0f} cycles{_share(task, res.best_cost)} (heuristic {heur_s})")
     print("knobs: " + ", ".join(f"{k}={v}" for k, v in res.best_knobs.items()))
     return 0

@@ -23,9 +23,13 @@ REG_MAX = 16  # DFL bins per box side
 
 
 class _Yolo(LayerMaker):
+    act = "silu"
+
     def cbs(self, x: str, cin: int, cout: int, k: int = 1, stride: int = 1, name: str = "conv"):
-        """Ultralytics `Conv`: conv, batch norm, SiLU (as Sigmoid * Mul)."""
+        """Ultralytics `Conv`: conv, batch norm, SiLU (as Sigmoid * Mul), or ReLU."""
         y = self.bn(self.conv(x, cin, cout, k, stride, name), cout, f"{name}.bn")
+        if self.act == "relu":
+            return self.b.op("Relu", [y], name=f"{name}.relu")
         return self.b.op("Mul", [y, self.b.op("Sigmoid", [y], name=f"{name}.sigmoid")],
                          name=f"{name}.silu")  # fmt: skip
 
@@ -76,14 +80,21 @@ def yolo(
     classes: int = 80,
     width: float = 0.25,
     depth: float = 1 / 3,
+    act: str = "silu",
 ) -> Graph:
     """The float graph: input `input` f32[batch, 3, image, image] (image a multiple of 32),
     outputs `p3`, `p4`, `p5` of shape [batch, 64 + classes, image / s, image / s], s = 8, 16, 32.
+    `act="relu"`: every Conv block ends in ReLU instead of SiLU, so the data between the blocks
+    stays int8 and the SPPF max pools and the upsamples run on the accelerator (with SiLU,
+    computed on the CPU, their inputs are float and they run there too).
     """
+    if act not in ("silu", "relu"):
+        raise ValueError(f"yolo: act {act!r} is not silu or relu")
     if image % 32:
         raise ValueError(f"yolo: image {image} must be a multiple of 32 (five stride-2 stages)")
     b = GraphBuilder("yolo", opset=13)
     net = _Yolo(b, np.random.default_rng(seed))
+    net.act = act
     ch = [max(16, int(c * width)) for c in (64, 128, 256, 512, 1024)]
     reps = [max(1, round(n * depth)) for n in (3, 6, 6, 3)]
 

@@ -183,20 +183,25 @@ def stream_features(space: VtaSpace, k: Knobs) -> list[float]:
 
 
 class FeatureCache:
-    """Features of the points of one space, computed once each."""
+    """Features of the points of one space (of either family, `kinds.py`), computed once each."""
 
-    def __init__(self, space: VtaSpace) -> None:
+    def __init__(self, space) -> None:
+        from compiler.tune.kinds import feature_names
+
         self.space = space
+        self.names = feature_names(space.family)
         self.hw = hw_features(space.cfg)
         self._rows: dict[tuple, list[float]] = {}
 
     def row(self, point: tuple[int, ...]) -> list[float]:
+        from compiler.tune.kinds import stream_row
+
         r = self._rows.get(point)
         if r is None:
-            r = self._rows[point] = stream_features(self.space, self.space.knobs(point)) + self.hw
+            r = self._rows[point] = stream_row(self.space, self.space.knobs(point)) + self.hw
         return r
 
     def matrix(self, points: list[tuple[int, ...]]) -> np.ndarray:
         return np.asarray([self.row(p) for p in points], dtype=np.float32).reshape(
-            len(points), len(FEATURE_NAMES)
+            len(points), len(self.names)
         )

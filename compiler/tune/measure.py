@@ -2,9 +2,12 @@
 
 Accelerator: compile the operator with the knobs and run it once on `hw_sim` (deterministic, so
 one run is the measurement); the cost is total cycles, and the per-module busy/stall counters
-and instruction counts come along as extra labels. CPU: the existing median-of-repeats timing
-(`compiler.cpu.measure`); the cost is seconds. A failure is a typed result, never an exception
-out of the run:
+and instruction counts come along as extra labels. Max pool and upsample points run on seeded
+random int8 data and their output is compared with the NumPy reference (a mismatch is a
+RUNTIME_ERROR: a schedule that computes the wrong result is never "fast"); conv/dense points
+run on the zeroed DRAM image (their generated code is checked by the compiler's tests).
+CPU: the existing median-of-repeats timing (`compiler.cpu.measure`); the cost is seconds.
+A failure is a typed result, never an exception out of the run:
 
     OK  COMPILE_ERROR  INVALID (filtered before measuring, with its reason)  RUNTIME_ERROR  TIMEOUT
 
@@ -21,6 +24,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from enum import StrEnum
 from multiprocessing import get_context
+
+import numpy as np
 
 
 class Status(StrEnum):
@@ -72,16 +77,17 @@ def measure_vta_job(job: dict) -> dict:
 
     Top-level and dict-in/dict-out so that process pools and Dask can ship it.
     """
-    from compiler.schedule.vta_gemm import Knobs
+    from compiler.tune.kinds import knobs_from_dict
     from compiler.tune.task import Task
+    from compiler.tune.tile_space import TILE_KINDS, reference_check
     from compiler.vta.build import build
     from runtime.device import get_device
 
     t0 = time.perf_counter()
     task = Task.from_dict(job["task"])
-    knobs = Knobs.from_dict(job["knobs"])
+    knobs = knobs_from_dict(task.kind, job["knobs"])
     try:
-        op = task.build_op(knobs.bias_on or "gemm")
+        op = task.build_op(getattr(knobs, "bias_on", "") or "gemm")
         kern = build(op, task.hw, knobs)
     except Exception as e:  # noqa: BLE001 - a failing point is a result, not a crash
         return MeasureResult(
@@ -89,8 +95,15 @@ def measure_vta_job(job: dict) -> dict:
         ).to_dict()
     try:
         dev = get_device("hw_sim", task.hw)
-        dev.load(kern.program)
-        st = dev.run()
+        if task.kind in TILE_KINDS:
+            x, want = reference_check(op, task.kind)
+            got, st = kern.run(dev, data=x)
+            if not np.array_equal(got, want):
+                bad = int((got != want).sum())
+                raise ValueError(f"result differs from the reference in {bad} of {want.size}")
+        else:
+            dev.load(kern.program)
+            st = dev.run()
     except Exception as e:  # noqa: BLE001
         return MeasureResult(
             Status.RUNTIME_ERROR, error=_last_line(e), wall_s=time.perf_counter() - t0

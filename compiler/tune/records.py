@@ -10,7 +10,10 @@ loses at most the batch in flight; a torn last line (killed mid-write) and any c
 skipped with a warning when loading, never fatal, and the next append starts on a fresh line.
 Lines of a newer format version are skipped with a warning. The API the compile driver uses:
 
-    best_knobs("tune.jsonl", task_key_from_op(op, cfg)) -> Knobs | None
+    best_knobs("tune.jsonl", task_key_from_op(op, cfg)) -> Knobs | TileKnobs | None
+
+(the knobs type of the task's kind, `kinds.knobs_from_dict`); `check_in_space` refuses a record
+whose knobs are not on its task's space with a `RecordError` naming the task and the knob.
 """
 
 from __future__ import annotations
@@ -22,10 +25,15 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.schedule.vta_gemm import Knobs
+from compiler.tune.kinds import kind_of_key, knobs_from_dict
 from compiler.tune.measure import MeasureResult, Status
 
 VERSION = 1
+
+
+class RecordError(Exception):
+    """A tuning record that cannot be applied (not a ValueError: the compile driver turns
+    those into CPU fallbacks, and a bad record is the user's to fix, not a fallback)."""
 
 
 @dataclass
@@ -137,14 +145,34 @@ def best_record(log_or_records, task_key: str) -> Record | None:
     return best
 
 
-def best_knobs(log_or_records, task_key: str) -> Knobs | None:
-    """The knobs of the best known schedule of `task_key`, or None (fall back to the
-    heuristic). `log_or_records`: a records path or a list of `Record`s."""
+def best_knobs(log_or_records, task_key: str):
+    """The knobs of the best known schedule of `task_key` (as its kind's knobs type), or None
+    (fall back to the heuristic). `log_or_records`: a records path or a list of `Record`s."""
     r = best_record(log_or_records, task_key)
-    return Knobs.from_dict(r.knobs) if r is not None else None
+    return knobs_from_dict(kind_of_key(task_key), r.knobs) if r is not None else None
 
 
-def best_knobs_for_op(log_or_records, op, cfg) -> Knobs | None:
+def _allowed(values: tuple) -> str:
+    if not values:
+        return "not a knob of this operator"
+    ints = all(isinstance(v, int) for v in values)
+    if ints and len(values) > 3 and list(values) == list(range(values[0], values[-1] + 1)):
+        return f"one of {values[0]}..{values[-1]}"
+    return "one of " + ", ".join(map(repr, values))
+
+
+def check_in_space(record: Record, space, label: str) -> None:
+    """Raise `RecordError` if a knob of `record` is not on `space` (`space.outside`)."""
+    bad = space.outside(record.knobs)
+    if bad is not None:
+        name, value, allowed = bad
+        raise RecordError(
+            f"tuning record of task {label} ({kind_of_key(record.task)}): knob {name}={value!r} "
+            f"is outside its space ({_allowed(allowed)})"
+        )
+
+
+def best_knobs_for_op(log_or_records, op, cfg):
     """The best knobs `op` can use as it was built: records whose `bias_on` names another bias
     placement than the operator's are skipped (using them means rebuilding the operator with
     that `bias_on`, which `best_knobs` leaves to the caller). None: use the heuristic."""

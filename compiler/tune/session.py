@@ -100,6 +100,8 @@ def tune(
             if not cand:
                 break
             for p in cand:
+                if p in points:  # asked again before the batch is told: one trial, not two
+                    continue
                 reason = space.check(p)
                 if reason is None:
                     points.append(p)

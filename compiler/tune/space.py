@@ -48,7 +48,58 @@ def gemm_fold(d: dict, k: Knobs, budget: int) -> tuple[list[int], int]:
     return exts, min(max(0, p0 + k.uop_split), len(exts))
 
 
-class VtaSpace:
+class GridSpace:
+    """What every knob space shares: points are index tuples over `axes` (name, values), the
+    raw space is their product, and `check` memoizes the subclass's `check_knobs`."""
+
+    axes: list[tuple[str, tuple]]
+    family = "gemm"  # the cost-model feature family (compiler/tune/kinds.py)
+
+    def _set_axes(self, axes: list[tuple[str, tuple]]) -> None:
+        self.axes = axes
+        self.names = [a for a, _ in axes]
+        self.sizes = [len(v) for _, v in axes]
+        self._checked: dict[tuple[int, ...], str | None] = {}
+
+    def __len__(self) -> int:
+        return math.prod(self.sizes)
+
+    def index(self, point: tuple[int, ...]) -> int:
+        """Row-major position of `point` in the raw product (the grid tuner's order)."""
+        i = 0
+        for p, n in zip(point, self.sizes, strict=True):
+            i = i * n + p
+        return i
+
+    def from_index(self, i: int) -> tuple[int, ...]:
+        out = []
+        for n in reversed(self.sizes):
+            i, r = divmod(i, n)
+            out.append(r)
+        return tuple(reversed(out))
+
+    def check(self, point: tuple[int, ...]) -> str | None:
+        """None if `point` is worth measuring, else the reason it is not."""
+        if point not in self._checked:
+            self._checked[point] = self.check_knobs(self.knobs(point))
+        return self._checked[point]
+
+    def valid_points(self) -> list[tuple[int, ...]]:
+        """Every point `check` accepts, in grid order (enumerates the raw product)."""
+        return [
+            p for p in itertools.product(*(range(n) for n in self.sizes)) if self.check(p) is None
+        ]
+
+    def outside(self, values: dict) -> tuple[str, object, tuple] | None:
+        """The first axis whose value in `values` is not one of the axis's values (as
+        (name, value, allowed)); None if every axis named in `values` is on the space."""
+        for name, vals in self.axes:
+            if name in values and values[name] not in vals:
+                return name, values[name], vals
+        return None
+
+
+class VtaSpace(GridSpace):
     """The knob space of an accelerator task (see the module docstring)."""
 
     def __init__(self, task: Task) -> None:
@@ -57,27 +108,23 @@ class VtaSpace:
         self.ops = {b: task.build_op(b) for b in BIAS}
         d = self.dims = op_dims(self.ops["gemm"])
         spatial = self.ops["gemm"].kind != "dense"
-        self.axes: list[tuple[str, tuple]] = [
-            ("tile_b", tuple(_divisors(d["nb"]))),
-            ("tile_co", tuple(_divisors(d["cob"]))),
-            ("tile_h", tuple(_divisors(d["oh"]) if spatial else [1])),
-            ("tile_w", tuple(_divisors(d["ow"]) if spatial else [1])),
-            ("tile_ci", tuple(_divisors(d["cib"]))),
-            ("vt_axis", VT_AXES if spatial else ("none", "oc")),
-            ("tile_order", TILE_ORDERS if spatial else TILE_ORDERS[:1]),
-            ("bias_on", BIAS if self.has_bias else ("gemm",)),
-            ("uop_split", SPLITS),
-        ]
-        self.names = [a for a, _ in self.axes]
-        self.sizes = [len(v) for _, v in self.axes]
-        self._checked: dict[tuple[int, ...], str | None] = {}
+        self._set_axes(
+            [
+                ("tile_b", tuple(_divisors(d["nb"]))),
+                ("tile_co", tuple(_divisors(d["cob"]))),
+                ("tile_h", tuple(_divisors(d["oh"]) if spatial else [1])),
+                ("tile_w", tuple(_divisors(d["ow"]) if spatial else [1])),
+                ("tile_ci", tuple(_divisors(d["cib"]))),
+                ("vt_axis", VT_AXES if spatial else ("none", "oc")),
+                ("tile_order", TILE_ORDERS if spatial else TILE_ORDERS[:1]),
+                ("bias_on", BIAS if self.has_bias else ("gemm",)),
+                ("uop_split", SPLITS),
+            ]
+        )
 
     @cached_property
     def has_bias(self) -> bool:
         return self.ops["gemm"].bias_gemm is not None
-
-    def __len__(self) -> int:
-        return math.prod(self.sizes)
 
     # ----- points <-> knobs -----------------------------------------------------------
     def knobs(self, point: tuple[int, ...]) -> Knobs:
@@ -102,30 +149,23 @@ class VtaSpace:
         v = k.to_dict() | {"vt_axis": vt, "bias_on": k.bias_on or "gemm"}
         return tuple(vals.index(v[name]) for name, vals in self.axes)
 
-    def index(self, point: tuple[int, ...]) -> int:
-        """Row-major position of `point` in the raw product (the grid tuner's order)."""
-        i = 0
-        for p, n in zip(point, self.sizes, strict=True):
-            i = i * n + p
-        return i
-
-    def from_index(self, i: int) -> tuple[int, ...]:
-        out = []
-        for n in reversed(self.sizes):
-            i, r = divmod(i, n)
-            out.append(r)
-        return tuple(reversed(out))
+    def outside(self, values: dict) -> tuple[str, object, tuple] | None:
+        """As `GridSpace.outside`, with the threadings (1 or 2, on one axis at most) and the
+        bias placement ('' = as built) checked as the record stores them."""
+        thr = [a for a in ("h", "oc", "w") if values.get(f"{a}_threading", 1) != 1]
+        for a in thr:
+            if values[f"{a}_threading"] != 2 or len(thr) > 1:
+                return f"{a}_threading", values[f"{a}_threading"], (1, 2)
+        if values.get("bias_on", "") not in ("", *BIAS):
+            return "bias_on", values["bias_on"], ("", *BIAS)
+        axes = {n: v for n, v in self.axes if n not in ("vt_axis", "bias_on")}
+        return next(((n, values[n], v) for n, v in axes.items()
+                     if n in values and values[n] not in v), None)  # fmt: skip
 
     def op_for(self, k: Knobs):
         return self.ops[k.bias_on or "gemm"]
 
     # ----- validity ---------------------------------------------------------------------
-    def check(self, point: tuple[int, ...]) -> str | None:
-        """None if `point` is worth measuring, else the reason (one of REASONS)."""
-        if point not in self._checked:
-            self._checked[point] = self.check_knobs(self.knobs(point))
-        return self._checked[point]
-
     def check_knobs(self, k: Knobs) -> str | None:
         d, cfg = self.dims, self.cfg
         op = self.op_for(k)
@@ -178,9 +218,3 @@ class VtaSpace:
             if canon(o) == mine:
                 return True
         return False
-
-    def valid_points(self) -> list[tuple[int, ...]]:
-        """Every point `check` accepts, in grid order (enumerates the raw product)."""
-        return [
-            p for p in itertools.product(*(range(n) for n in self.sizes)) if self.check(p) is None
-        ]

@@ -36,12 +36,13 @@ def _stage_kinds(op: VtaOp) -> list[str]:
     """The epilogue's stages without the operator's name: ['shr', 'bias', 'clip.max', ...]."""
     return [
         e.name[len(op.name) + 1 :] if e.name.startswith(op.name + ".") else e.name
-        for e in op.epilogue
+        for e in getattr(op, "epilogue", ())  # max pool, upsample: none
     ]
 
 
 def task_key_from_op(op: VtaOp, cfg: HwConfig) -> str:
-    """The records key of the accelerator task of `op` at `cfg` (canonical JSON)."""
+    """The records key of the accelerator task of `op` at `cfg` (canonical JSON); `op` may also
+    be a `MaxPoolOp` or `Upsample2xOp` (kind `maxpool` / `upsample2x`, no epilogue)."""
     d = {
         "target": "vta",
         "config": cfg.name,
@@ -58,11 +59,13 @@ class Task:
 
     vta conv2d: n, ci, h, w, co, k, stride, pad, groups (+ kw, stride_w when the columns'
     differ from the rows'; + `epilogue`: a step list, default
-    VTA's benchmark epilogue); vta dense: n, k, m (+ bias); cpu conv2d: c, h, w, o, k, stride.
+    VTA's benchmark epilogue); vta dense: n, k, m (+ bias); vta maxpool: n, c, h, w, kernel,
+    strides, pads; vta upsample2x: n, c, h, w, factor; vta elementwise: shape, a, b (operand
+    dtypes), shift_a, shift_b, epilogue; cpu conv2d: c, h, w, o, k, stride.
     """
 
     target: str  # "vta" | "cpu"
-    kind: str  # "conv2d" | "dense"
+    kind: str  # "conv2d" | "dense" | "maxpool" | "upsample2x" | "elementwise" (tune/kinds.py)
     workload: dict = field(hash=False, compare=False)
     config: str = "default"  # hardware config name or JSON path (vta); host CPU name (cpu)
     name: str = ""
@@ -76,6 +79,16 @@ class Task:
         w = dict(self.workload)
         if self.target != "vta":
             raise ValueError(f"task {self.name or self.key}: not an accelerator task")
+        from compiler.tune.tile_space import TILE_KINDS
+
+        if self.kind in TILE_KINDS:
+            return TILE_KINDS[self.kind].make_op(self.hw, w, self.name or self.kind)
+        if self.kind == "elementwise":
+            from compiler.vta.elementwise import elementwise_op
+
+            steps = [tuple(s) for s in w["epilogue"]]
+            return elementwise_op(self.hw, tuple(w["shape"]), w["a"], w["b"], w["shift_a"],
+                                  w["shift_b"], steps, self.name or "eltwise")  # fmt: skip
         steps = w.pop("epilogue", None)
         steps = [tuple(s) for s in steps] if steps is not None else None
         if self.kind == "dense":

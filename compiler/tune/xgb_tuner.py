@@ -1,7 +1,8 @@
 """The model-based tuner: XGBoost rank model + simulated annealing + ε-greedy + diversity.
 
 Per batch: (re)train the cost model on every valid measurement of this task (utilization
-labels) plus, with transfer, the records of other tasks (`transfer.TransferData`, one rank group
+labels: `kinds.useful_work` ÷ cycles; the features of the task's family, `kinds.py`) plus, with
+transfer, the records of other tasks of that family (`transfer.TransferData`, one rank group
 per task); run `sa_chains` simulated-annealing chains over the valid points (start: the best
 measured points and random ones; move: change one knob; temperature falling linearly to 0),
 keeping the best-predicted unvisited points; then take a diverse batch from them (each pick
@@ -19,12 +20,12 @@ import heapq
 import numpy as np
 
 from compiler.tune.cost_model import XgbCostModel
-from compiler.tune.features import FEATURE_NAMES, FeatureCache
-from compiler.tune.task import useful_gemm_uops
+from compiler.tune.features import FeatureCache
+from compiler.tune.kinds import useful_work
 from compiler.tune.tuners import Tuner
 
 PRIORS = ("analytic", "none")
-PRIOR_COLUMN = FEATURE_NAMES.index("pred_useful_share")
+PRIOR_FEATURE = "pred_useful_share"  # a column of both feature families
 
 
 class XgbTuner(Tuner):
@@ -53,7 +54,8 @@ class XgbTuner(Tuner):
         self.sa_steps = sa_steps
         self.min_train = min_train
         self.rounds = rounds
-        self.useful = useful_gemm_uops(space.task)
+        self.useful = useful_work(space.task)
+        self.prior_column = self.features.names.index(PRIOR_FEATURE)
         self.model: XgbCostModel | None = None
         self._fitted_on = -1
 
@@ -94,7 +96,7 @@ class XgbTuner(Tuner):
     def _predict(self, points: list[tuple[int, ...]]) -> np.ndarray:
         x = self.features.matrix(points)
         if self.model is None:  # no data yet: the analytic prior ranks the points
-            return x[:, PRIOR_COLUMN].astype(np.float64)
+            return x[:, self.prior_column].astype(np.float64)
         return self.model.predict(x)
 
     def _anneal(self, keep: int) -> list[tuple[int, ...]]:

@@ -75,10 +75,12 @@ def elementwise_op(
         stages + more,
         [],
         out,
-        dict(shape=tuple(shape)),
+        # what rebuilds the operator (a tuning task's workload; compiler/tune/eltwise_space.py)
+        dict(shape=tuple(shape), a=a_dtype, b=b_dtype, shift_a=shift_a, shift_b=shift_b),
         None,
         loads,
     )
+    op.steps = steps
     pack = layout.pack_nchw if len(shape) == 4 else layout.pack_nk
     op.pack["a"] = lambda v: {"a": pack(v, bt, bo)}
     if b is not None:

@@ -75,6 +75,11 @@ class MaxPoolOp(DriverFields):
     def inputs(self) -> list[str]:
         return list(self.pack)
 
+    @property
+    def tiled_rows(self) -> int:
+        """The extent `tile_h` splits: output rows."""
+        return self.out_hw[0]
+
 
 def maxpool_op(
     cfg: HwConfig,
@@ -215,7 +220,7 @@ class _Gen(AluStream):
                 self.store(ob[i], dst + i * oh * ow, 1, th * ow, th * ow)
 
     def run(self, meta: dict) -> Program:
-        return self.run_tiles(self.op.blocks, self.op.out_hw[0], self.k, meta)
+        return self.run_tiles(self.op.blocks, self.op.tiled_rows, self.k, meta)
 
 
 def build_maxpool(op: MaxPoolOp, cfg: HwConfig, knobs: MaxPoolKnobs | None = None):

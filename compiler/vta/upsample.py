@@ -49,6 +49,11 @@ class Upsample2xOp(DriverFields):
         n, c, h, w = self.shape
         return dict(n=n, c=c, h=h, w=w, factor=2)
 
+    @property
+    def tiled_rows(self) -> int:
+        """The extent `tile_h` splits: input rows."""
+        return self.shape[2]
+
 
 def upsample2x_op(cfg: HwConfig, shape: tuple[int, int, int, int], name: str = "upsample"):
     n, c, _, _ = shape
@@ -115,7 +120,7 @@ class _Gen(AluStream):
                 self.store(ub[i], out + (plane + 2 * r0 + dy) * 2 * w, r, 2 * w, 4 * w)
 
     def run(self, meta: dict):
-        return self.run_tiles(self.op.blocks, self.op.shape[2], self.k, meta)
+        return self.run_tiles(self.op.blocks, self.op.tiled_rows, self.k, meta)
 
 
 def build_upsample2x(op: Upsample2xOp, cfg: HwConfig, knobs: UpsampleKnobs | None = None):

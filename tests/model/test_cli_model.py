@@ -128,13 +128,21 @@ def test_compile_with_tuning_records_uses_them(compiled, tmp_path, capsys):
     assert main(["compile", str(d / "r18.onnx"), "--config", "small", "--records", str(log),
                  "-o", str(out)]) == 0  # fmt: skip
     text = capsys.readouterr().out
-    assert "tuned schedules: 1 of 22 accelerator operators had a record" in text
+    assert "tuned schedules: 1 of 23 accelerator operators had a record" in text
     from runtime.artifact import load_artifact
 
     launch = next(la for la in load_artifact(out).accel_launches() if la.name == tasks[0].name)
     assert launch.knobs == [knobs.to_dict()] != [default_knobs(op, cfg).to_dict()]
     assert main(["compile", str(d / "r18.onnx"), "--records", str(tmp_path / "none.jsonl")]) == 1
     assert "none.jsonl: no such tuning log" in capsys.readouterr().err
+    # a record outside its task's space (the stem max pool has 2 channel blocks, not 9)
+    pool = next(t for t in tasks if t.kind == "maxpool")
+    bad = {"tile_h": 1, "tile_c": 9, "threads": 1}
+    RecordLog(log).append([Record(pool.key, bad, MeasureResult(Status.OK, 1.0), pool.to_dict())])
+    assert main(["compile", str(d / "r18.onnx"), "--config", "small", "--records", str(log),
+                 "-o", str(out)]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert f"task {pool.name!r} (maxpool): knob tile_c=9 is outside its space" in err
 
 
 def test_tune_a_whole_model_then_compile_with_its_records(compiled, tmp_path, capsys):
@@ -143,12 +151,12 @@ def test_tune_a_whole_model_then_compile_with_its_records(compiled, tmp_path, ca
     assert main(["tune", str(d / "r18.onnx"), "--config", "small", "--trials", "2", "--batch",
                  "2", "--tuner", "random", "--log", str(log), "--no-progress"]) == 0  # fmt: skip
     err = capsys.readouterr().err
-    assert "distinct accelerator task(s)" in err
+    assert "distinct accelerator task(s)" in err and "(maxpool)" in err
     base, tuned = tmp_path / "base.vtac", tmp_path / "tuned.vtac"
     assert main(["compile", str(d / "r18.onnx"), "--config", "small", "-o", str(base)]) == 0
     assert main(["compile", str(d / "r18.onnx"), "--config", "small", "--records", str(log),
                  "-o", str(tuned)]) == 0  # fmt: skip
-    assert "tuned schedules: 22 of 22" in capsys.readouterr().out
+    assert "tuned schedules: 23 of 23" in capsys.readouterr().out  # the max pool's too
     cycles = []
     for art in (base, tuned):
         assert main(["run", str(art), "--json"]) == 0
