@@ -18,6 +18,7 @@ import numpy as np
 
 from compiler.graph.executor import run_node
 from compiler.graph.ir import Graph, GraphError, Node
+from compiler.graph.quant.fixed_point import FixedPoint, plan_multipliers
 from compiler.graph.quant.quantize import QuantizedLayer, _weights
 from compiler.graph.ref.vtac_ops import channel_vector, quantize_array, requantize_array
 
@@ -30,6 +31,7 @@ class LayerNodes:
     output: str  # the float value the layer's vtac.dequantize writes
     exp_out: int
     shifts: np.ndarray | None = None  # the requantize's per-channel shift vector, if any
+    mult: np.ndarray | None = None  # its per-channel multipliers (requant="mul"), if any
 
 
 def int8_sources(qgraph: Graph, layers=(), forms=None) -> dict[str, tuple[str, int]]:
@@ -67,7 +69,9 @@ def layer_nodes(qgraph: Graph, layer: QuantizedLayer) -> LayerNodes:
     output = deq[0].outputs[0] if deq else layer.output
     vec = requant.inputs[1] if len(requant.inputs) > 1 and requant.inputs[1] else None
     shifts = qgraph.constants[vec] if vec else None
-    return LayerNodes(anchor, tuple(adds), requant, output, layer.exp_out, shifts)
+    mv = requant.inputs[2] if len(requant.inputs) > 2 and requant.inputs[2] else None
+    mult = qgraph.constants[mv] if mv else None
+    return LayerNodes(anchor, tuple(adds), requant, output, layer.exp_out, shifts, mult)
 
 
 def layer_accumulator(
@@ -105,6 +109,15 @@ def requantized(nodes: LayerNodes, acc: np.ndarray, exp_out: int | None = None) 
         lo, hi = max(lo, -128), min(hi, 127)
     else:
         exp_out = nodes.exp_out
+    if nodes.mult is not None:  # fixed-point multipliers: re-planned for another exponent
+        pre = np.zeros_like(nodes.mult) if nodes.shifts is None else nodes.shifts
+        fp = FixedPoint(np.asarray(pre, np.int64), np.asarray(nodes.mult, np.int64),
+                        int(rq.attr("shift")))  # fmt: skip
+        if exp_out != nodes.exp_out:
+            m = fp.mult / 2.0 ** (fp.pre + fp.shift) * 2.0 ** (nodes.exp_out - exp_out)
+            fp = plan_multipliers(np.maximum(m, 1e-30), 128, nodes.requantize.name)
+        y = fp.apply(acc, channel_vector(fp.pre, acc, False, "pre-shifts").shape)
+        return np.clip(y, lo, hi).astype(np.float64) * 2.0**exp_out
     if nodes.shifts is not None:  # per-channel weight exponents (channel axis 1, unpacked)
         shift = shift + channel_vector(nodes.shifts, acc, False, "per-channel shifts")
     q = requantize_array(acc, shift, lo, hi)

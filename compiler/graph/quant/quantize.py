@@ -16,7 +16,10 @@ of the previous value):
 W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W| (or least squared error);
 b_q = rint(b / 2**(e_x+e_w)) as int32. By default e_w is per output channel (`per_channel.py`):
 the requantize then takes a per-channel shift vector, and before a residual add a per-channel
-align vector brings the accumulator to one exponent (docs/quantization.md). Exponents of
+align vector brings the accumulator to one exponent (docs/quantization.md). With
+`requant="mul"` (configs with the ALU's MUL) weight scales are free per channel and every
+rescale is a fixed-point multiply (`fixed_point.py`): `vtac.requantize(acc, pre, mult)`, and
+before a residual add `vtac.add(acc, r, pre, mult) {shift_m}`. Exponents of
 activations come from calibration (`calibrate.py`). Float values keep their names, so graph
 inputs and outputs are unchanged; int8 forms are named `<value>_q`.
 Data movement between quantized layers (max pool, concat, split, nearest resize, zero pad,
@@ -35,6 +38,12 @@ import numpy as np
 from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
 from compiler.graph.quant.calibrate import pow2_exponent
+from compiler.graph.quant.fixed_point import (
+    FixedPointError,
+    plan_multipliers,
+    quantize_weights_scaled,
+    weight_scales,
+)
 from compiler.graph.quant.int8_ops import int8_form, make_ctx
 from compiler.graph.quant.per_channel import quantize_weights, requantize_shifts, weight_exponents
 from compiler.graph.ref import KernelCtx
@@ -44,6 +53,11 @@ from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # vtac.add's left shifts run as ALU SHR immediates, portable up to 15 (vta-isa.md §2.5)
 MAX_ADD_SHIFT = 15
+REQUANT_MODES = ("shift", "mul")
+# requant="mul" before a residual add: the accumulator is rescaled to this many bits finer
+# than the finer of the residual and the output (exact enough, and the add's left shift of
+# the residual stays within MAX_ADD_SHIFT).
+MUL_ALIGN_BITS = 8
 
 
 @dataclass
@@ -56,9 +70,14 @@ class QuantizedLayer:
     epilogue: list[str] = field(default_factory=list)
     # Per-output-channel weight exponents (None: per-tensor); `exp_w` is then their maximum.
     exp_w_channels: list[int] | None = None
+    # Free per-channel weight scales (requant="mul"; then `exp_w` is ceil(log2 max scale)).
+    w_scales: list[float] | None = None
 
     def weight_exponents(self) -> np.ndarray:
-        """The weight exponent of every output channel (a 0-d array when per tensor)."""
+        """The weight exponent of every output channel (a 0-d array when per tensor); with
+        free scales, log2 of them (not integers)."""
+        if self.w_scales is not None:
+            return np.log2(np.asarray(self.w_scales, np.float64))
         if self.exp_w_channels is not None:
             return np.asarray(self.exp_w_channels, np.int64)
         return np.asarray(self.exp_w, np.int64)
@@ -187,6 +206,34 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
     return chain
 
 
+def _plan(m: np.ndarray, reach: int, node: Node):
+    try:
+        return plan_multipliers(m, reach, f"node {node.name!r} ({node.op})")
+    except FixedPointError as e:
+        raise GraphError(str(e)) from None
+
+
+def _rescaled_add(step, node, acc, rq, er, ey, s_acc, emit, const_vector, out_t):
+    """requant="mul": `vtac.add`/`vtac.max` of the accumulator (channel scales `s_acc`)
+    rescaled by a fixed-point multiply to exponent e_t and the int8 residual (exponent `er`)
+    shifted left to it. Returns (the sum, e_t). The clamp's reach covers the output's int8
+    range plus anything the residual can add (module docstring of `fixed_point.py`)."""
+    e_t = max(min(er, ey) - MUL_ALIGN_BITS, er - MAX_ADD_SHIFT)
+    sb, s = er - e_t, ey - e_t
+    reach = int(np.ceil(129 * 2.0**s)) + (128 << sb)
+    fp = _plan(s_acc / 2.0**e_t, reach, node)
+    inputs = [acc, rq, const_vector(f"{node.name}_pre", fp.pre),
+              const_vector(f"{node.name}_mult", fp.mult)]  # fmt: skip
+    out = emit(
+        "vtac.max" if step.op == "Max" else "vtac.add",
+        inputs,
+        out_t,
+        {"shift_a": 0, "shift_b": sb, "shift_m": fp.shift},
+        f"{step.outputs[0]}_acc",
+    )
+    return out, e_t
+
+
 def quantize_int8(
     graph: Graph,
     ranges: Mapping[str, float],
@@ -196,6 +243,7 @@ def quantize_int8(
     skip: Callable[[Node, Graph], str | None] | None = None,
     per_channel: bool = True,
     round_weights: Callable[[Node, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    requant: str = "shift",
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
 
@@ -204,7 +252,12 @@ def quantize_int8(
     returning a reason keeps that anchor in float (e.g. one the accelerator cannot run).
     `per_channel` gives each output channel its own weight exponent (`per_channel.py`);
     False: one exponent per weight tensor. `round_weights(node, w, exps)` returns the int8
-    weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest."""
+    weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest.
+    `requant="mul"`: free per-channel weight scales, requantized by the ALU's MUL (module
+    docstring; the caller checks that the config has it)."""
+    if requant not in REQUANT_MODES:
+        raise ValueError(f"requant {requant!r} is not one of {REQUANT_MODES}")
+    free = requant == "mul"
     uses = use_counts(graph)
     consumers = graph.consumers()
     names = NameGen(graph)
@@ -289,15 +342,21 @@ def quantize_int8(
         if w.size == 0:
             raise GraphError(f"node {node.name!r} ({node.op}): its weight holds no elements "
                              f"(shape {w.shape}); nothing to quantize")  # fmt: skip
-        ew_c = weight_exponents(w, weight_mse, per_channel)
-        ew = int(ew_c.max())
+        if free:  # float scales per channel: exponents log2(s_w), not integers
+            sw = weight_scales(w, weight_mse)
+            ew_c = np.log2(sw)
+            ew = int(np.ceil(ew_c.max()))
+            wq = round_weights(node, w, ew_c) if round_weights else quantize_weights_scaled(w, sw)
+        else:
+            ew_c = weight_exponents(w, weight_mse, per_channel)
+            ew = int(ew_c.max())
+            wq = round_weights(node, w, ew_c) if round_weights else quantize_weights(w, ew_c)
         wq_name, bq_name = names(f"{node.name}_wq"), names(f"{node.name}_bq")
-        constants[wq_name] = (
-            round_weights(node, w, ew_c) if round_weights else quantize_weights(w, ew_c)
-        )
+        constants[wq_name] = wq
         types[wq_name] = TensorType.of(constants[wq_name])
         inputs = [xq, wq_name]
         e_acc, e_acc_c = ex + ew, ex + ew_c  # e_acc_c: per channel, until aligned
+        rescaled = False  # requant="mul": the accumulator was rescaled before a residual add
         if b is not None:
             bq = np.clip(np.rint(b / 2.0**e_acc_c), INT32_MIN, INT32_MAX).astype(np.int32)
             constants[bq_name] = bq
@@ -314,6 +373,11 @@ def quantize_int8(
                 other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
                 add_in = [acc, rq]
+                if free:
+                    acc, e_acc = _rescaled_add(step, node, acc, rq, er, ey, 2.0**e_acc_c, emit,
+                                               const_vector, out_t)  # fmt: skip
+                    e_acc_c, rescaled = np.full_like(e_acc_c, e_acc), True
+                    continue
                 # Per-channel: round to one exponent first. An accumulator finer than the
                 # residual by more than the ALU's left-shift range is rounded up to it too
                 # (a tiny conv term beside a large residual: the bits dropped are below it).
@@ -342,8 +406,14 @@ def quantize_int8(
                     lo = max(lo, int(np.ceil(float(bounds[0]) / 2.0**ey)))
                 if bounds[1] is not None:
                     hi = min(hi, int(np.floor(float(bounds[1]) / 2.0**ey)))
-        shift, rest = requantize_shifts(ey - e_acc_c)
-        rq_in = [acc] + ([const_vector(f"{node.name}_shifts", rest)] if rest is not None else [])
+        if free and not rescaled:
+            fp = _plan(2.0**e_acc_c / 2.0**ey, 2 ** 7, node)  # int8 output: clip at 127 / -128
+            shift = fp.shift
+            rq_in = [acc, const_vector(f"{node.name}_pre", fp.pre),
+                     const_vector(f"{node.name}_mult", fp.mult)]  # fmt: skip
+        else:
+            shift, rest = requantize_shifts(ey - e_acc_c)
+            rq_in = [acc] + ([const_vector(f"{node.name}_shifts", rest)] if rest is not None else [])
         yq = emit(
             "vtac.requantize",
             rq_in,
@@ -354,9 +424,10 @@ def quantize_int8(
         int8_of[final] = (yq, ey)
         i8.native.add(yq)
         emit("vtac.dequantize", [yq], graph.types[final], {"exp": ey}, final, out=final)
-        per_c = [int(e) for e in ew_c] if (ew_c != ew).any() else None
+        per_c = [int(e) for e in ew_c] if not free and (ew_c != ew).any() else None
         plan.layers.append(
-            QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain], per_c)
+            QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain], per_c,
+                           [float(v) for v in 2.0**ew_c] if free else None)  # fmt: skip
         )
     from compiler.graph.passes.dead_code import eliminate_dead_code
 
