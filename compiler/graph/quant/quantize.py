@@ -407,13 +407,15 @@ def quantize_int8(
                 if bounds[1] is not None:
                     hi = min(hi, int(np.floor(float(bounds[1]) / 2.0**ey)))
         if free and not rescaled:
-            fp = _plan(2.0**e_acc_c / 2.0**ey, 2 ** 7, node)  # int8 output: clip at 127 / -128
+            fp = _plan(2.0**e_acc_c / 2.0**ey, 2**7, node)  # int8 output: clip at 127 / -128
             shift = fp.shift
             rq_in = [acc, const_vector(f"{node.name}_pre", fp.pre),
                      const_vector(f"{node.name}_mult", fp.mult)]  # fmt: skip
         else:
             shift, rest = requantize_shifts(ey - e_acc_c)
-            rq_in = [acc] + ([const_vector(f"{node.name}_shifts", rest)] if rest is not None else [])
+            rq_in = [acc]
+            if rest is not None:
+                rq_in.append(const_vector(f"{node.name}_shifts", rest))
         yq = emit(
             "vtac.requantize",
             rq_in,
@@ -427,8 +429,8 @@ def quantize_int8(
         per_c = [int(e) for e in ew_c] if not free and (ew_c != ew).any() else None
         plan.layers.append(
             QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain], per_c,
-                           [float(v) for v in 2.0**ew_c] if free else None)  # fmt: skip
-        )
+                           [float(v) for v in 2.0**ew_c] if free else None)
+        )  # fmt: skip
     from compiler.graph.passes.dead_code import eliminate_dead_code
 
     result = graph.with_nodes(out_nodes, types=types, constants=constants)

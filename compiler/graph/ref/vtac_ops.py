@@ -150,9 +150,7 @@ def _per_channel(ctx: KernelCtx, v: np.ndarray, x: np.ndarray, what: str) -> np.
 
 
 @kernel("vtac.requantize")
-def requantize(
-    ctx: KernelCtx, acc: np.ndarray, shifts: np.ndarray | None = None, mult: np.ndarray | None = None
-) -> np.ndarray:
+def requantize(ctx: KernelCtx, acc: np.ndarray, shifts=None, mult=None) -> np.ndarray:
     shift = int(ctx.attr("shift"))
     lo, hi = int(ctx.attr("lo")), int(ctx.attr("hi"))
     if mult is not None:
