@@ -42,7 +42,7 @@ from compiler.frontend.onnx_import import (  # noqa: E402
     upgrade_opset,
 )
 from compiler.graph.executor import run_graph  # noqa: E402
-from compiler.graph.pipeline import compile_for_accel  # noqa: E402
+from compiler.graph.pipeline import compile_for_accel, requant_mode  # noqa: E402
 from compiler.graph.quant.layer_report import layer_errors  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
 from runtime.sample_images import preprocess_for, sample_set  # noqa: E402
@@ -353,6 +353,7 @@ def _document(cfg, args, rows: list[dict]) -> dict:
 
     return {
         "config": cfg.name,
+        "requant": requant_mode(cfg, None if args.requant == "auto" else args.requant),
         "method": args.method,
         "bias_correction": not args.no_bias_correction,
         "equalize": args.equalize,
@@ -402,7 +403,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--config", default="default")
+    parser.add_argument(
+        "--config", default="default", help="hardware config (e.g. 'mul': the ALU has MUL)"
+    )
+    parser.add_argument(
+        "--requant",
+        choices=("auto", "mul", "shift"),
+        default="auto",
+        help="requantization: fixed-point multipliers with free per-channel weight scales "
+        "(mul, needs a config with ALU_MUL), power-of-two shifts (shift), or the config's "
+        "default (auto: mul when the config has ALU_MUL)",
+    )
     parser.add_argument(
         "--only", default="", help="only models whose name contains this (comma-separated: any of)"
     )
@@ -473,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                             args.eval, ort=not (args.no_ort or saved),
                             entropy_2048=args.ort_entropy_2048, equalize=EQUALIZE[args.equalize],
                             float_squeeze_excite=not args.int8_squeeze_excite,
-                            weight_rounding=args.weight_rounding))  # fmt: skip
+                            weight_rounding=args.weight_rounding,
+                            requant=None if args.requant == "auto" else args.requant))  # fmt: skip
         r = reuse_ort(rows[-1], saved, ", ".join(args.ort_from or ()))
         doc = _document(cfg, args, rows)
         if args.out:

@@ -70,8 +70,8 @@ def weight_scales(w: np.ndarray, weight_mse: bool = False) -> np.ndarray:
             better = e < err
             best, err = np.where(better, s[:, 0], best), np.where(better, e, err)
         scale = best
-    scale = np.where(amax > 0, scale, scale.max())
-    return np.maximum(scale, scale.max() * MAX_SCALE_SPREAD)
+    top = scale[amax > 0].max()
+    return np.where(amax > 0, np.maximum(scale, top * MAX_SCALE_SPREAD), top)
 
 
 def quantize_weights_scaled(w: np.ndarray, scales: np.ndarray) -> np.ndarray:
