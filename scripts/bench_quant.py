@@ -359,6 +359,9 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "equalize": args.equalize,
         "float_squeeze_excite": not args.int8_squeeze_excite,
         "weight_rounding": args.weight_rounding,
+        "free_activations": requant_mode(cfg, None if args.requant == "auto" else args.requant)
+        == "mul"
+        and not args.pow2_activations,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -440,6 +443,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("gptq", "nearest"),
         help="vtac int8 weight rounding (round to nearest, the compiler's default, or GPTQ)",
     )
+    parser.add_argument(
+        "--pow2-activations",
+        action="store_true",
+        help="with requant=mul: keep every activation scale a power of two (only the weight "
+        "scales free; ablation)",
+    )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
     parser.add_argument("--no-ort", action="store_true", help="skip onnxruntime's quantizer")
@@ -477,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in args.ort_from or ():
         saved.update({r["name"]: r for r in json.loads(Path(f).read_text())["models"]})
     rows = []
+    pow2 = {"free_activations": False} if args.pow2_activations else {}
     bar = tqdm(models, desc="bench_quant", unit="model", file=sys.stderr)
     for m in bar:
         bar.set_postfix_str(Path(str(m)).stem)
@@ -485,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                             entropy_2048=args.ort_entropy_2048, equalize=EQUALIZE[args.equalize],
                             float_squeeze_excite=not args.int8_squeeze_excite,
                             weight_rounding=args.weight_rounding,
-                            requant=None if args.requant == "auto" else args.requant))  # fmt: skip
+                            requant=None if args.requant == "auto" else args.requant,
+                            **pow2))  # fmt: skip
         r = reuse_ort(rows[-1], saved, ", ".join(args.ort_from or ()))
         doc = _document(cfg, args, rows)
         if args.out:

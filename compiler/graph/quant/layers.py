@@ -42,10 +42,15 @@ def int8_sources(qgraph: Graph, layers=(), forms=None) -> dict[str, tuple[str, i
     src.update({ln.requantize.outputs[0]: (ln.output, ln.exp_out) for ln in layers})
     for n in qgraph.nodes:
         if n.op == "vtac.quantize":
-            src[n.outputs[0]] = (n.inputs[0], int(n.attr("exp")))
+            src[n.outputs[0]] = (n.inputs[0], _exp(n))
         elif n.op == "vtac.dequantize" and qgraph.types[n.inputs[0]].dtype == "int8":
-            src[n.inputs[0]] = (n.outputs[0], int(n.attr("exp")))
+            src[n.inputs[0]] = (n.outputs[0], _exp(n))
     return src
+
+
+def _exp(node: Node) -> int | float:
+    e = float(node.attr("exp"))
+    return int(e) if e.is_integer() else e  # free scales (requant="mul") are not integers
 
 
 def layer_nodes(qgraph: Graph, layer: QuantizedLayer) -> LayerNodes:

@@ -44,7 +44,7 @@ from compiler.graph.quant.fixed_point import (
     quantize_weights_scaled,
     weight_scales,
 )
-from compiler.graph.quant.int8_ops import int8_form, make_ctx
+from compiler.graph.quant.int8_ops import SAME_EXPONENT, int8_form, make_ctx
 from compiler.graph.quant.per_channel import quantize_weights, requantize_shifts, weight_exponents
 from compiler.graph.ref import KernelCtx
 from compiler.graph.ref.nn import conv_pads
@@ -206,6 +206,45 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
     return chain
 
 
+# Ops whose int8 form keeps its input's scale and does no arithmetic on exponents
+# (int8_ops.py): a free scale passes through them unchanged.
+SCALE_PRESERVING = {"MaxPool"} | SAME_EXPONENT
+
+
+def free_scale_values(graph: Graph, chains: dict[str, list[Node]], consumers) -> set[str]:
+    """Outputs of quantized layers whose scale can be free (not a power of two), for
+    requant="mul": every reader is a quantized conv/dense layer reading it as its input (its
+    fixed-point multiplier absorbs any input scale), a float op (through the dequantize), or
+    a scale-preserving int8 op (max pool, reshapes, pads, ...) whose outputs are read the same
+    way. Not free: values an int8 join reads (concat, residual add, standalone Relu/Clip: they
+    align exponents by shifts), and outputs of layers with a residual add (its final
+    requantize is a shift)."""
+    chain_nodes = {n.name for ch in chains.values() for n in ch}
+
+    def ok(value: str) -> bool:
+        for n in consumers.get(value, []):
+            if n.name in chains and n.inputs[0] == value and value not in n.inputs[1:]:
+                continue
+            if n.name in chain_nodes or n.op in ("Concat", "Add", "Sum", "Max", "Relu", "Clip"):
+                return False
+            if n.op in SCALE_PRESERVING and not all(ok(o) for o in n.outputs if o):
+                return False
+        return True
+
+    out = set()
+    for anchor, chain in chains.items():
+        if any(n.op in ("Add", "Sum", "Max") for n in chain):
+            continue
+        final = (
+            chain[-1].outputs[0]
+            if chain
+            else next(n.outputs[0] for n in graph.nodes if n.name == anchor)
+        )
+        if ok(final):
+            out.add(final)
+    return out
+
+
 def _plan(m: np.ndarray, reach: int, node: Node):
     try:
         return plan_multipliers(m, reach, f"node {node.name!r} ({node.op})")
@@ -244,6 +283,8 @@ def quantize_int8(
     per_channel: bool = True,
     round_weights: Callable[[Node, np.ndarray, np.ndarray], np.ndarray] | None = None,
     requant: str = "shift",
+    free_activations: bool = True,
+    free_ranges: Mapping[str, float] | None = None,
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
 
@@ -254,7 +295,10 @@ def quantize_int8(
     False: one exponent per weight tensor. `round_weights(node, w, exps)` returns the int8
     weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest.
     `requant="mul"`: free per-channel weight scales, requantized by the ALU's MUL (module
-    docstring; the caller checks that the config has it)."""
+    docstring; the caller checks that the config has it). With it, `free_activations` also
+    frees the scales of the activations that only conv/dense layers read (`free_scale_values`;
+    their exponents are then log2 of the scale, not integers), from `free_ranges` (ranges
+    not rounded to a power of two, `calibrate.free_ranges_of`) where given, else `ranges`."""
     if requant not in REQUANT_MODES:
         raise ValueError(f"requant {requant!r} is not one of {REQUANT_MODES}")
     free = requant == "mul"
@@ -281,6 +325,9 @@ def quantize_int8(
     for a in eligible:
         chains[a.name] = _chain(a, graph, uses, consumers, claimed)
         claimed.update(n.name for n in chains[a.name])
+    free_values = (
+        free_scale_values(graph, chains, consumers) if free and free_activations else set()
+    )
     # Each anchor's int8 code is emitted where its chain ends, where every operand of the
     # chain (a residual computed after the anchor, say) is already defined.
     by_name = {n.name: n for n in graph.nodes}
@@ -292,9 +339,12 @@ def quantize_int8(
     int8_of: dict[str, tuple[str, int]] = {}  # float value -> (int8 value, exponent)
     out_nodes: list[Node] = []
 
-    def exp_of(value: str) -> int:
+    def exp_of(value: str) -> int | float:
         if value not in ranges:
             raise ValueError(f"no calibration range for value {value!r}")
+        r = (free_ranges or ranges).get(value, ranges[value])
+        if value in free_values and np.isfinite(r) and r > 0:
+            return float(np.log2(r / INT8_MAX))  # a free scale (fixed_point.py)
         return pow2_exponent(ranges[value])
 
     def emit(op: str, inputs, out_t: TensorType, attrs: dict, base: str, out: str | None = None):

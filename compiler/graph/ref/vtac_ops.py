@@ -2,7 +2,7 @@
 
 These kernels are bit-exact definitions with NumPy integer math; the VTA and CPU backends are
 differentially tested against them. Scales are powers of two: a tensor with exponent `e`
-holds real value `q * 2**e`.
+holds real value `q * 2**e` (`e` a float where scales are free: requant="mul").
 
 - `vtac.quantize(x: f32) {exp}` -> i8: clip(rint(x * 2**-exp), -128, 127) (half to even).
 - `vtac.dequantize(q: i8|i32) {exp}` -> f32: q * 2**exp.
@@ -134,12 +134,19 @@ def unpack_weight_array(w: np.ndarray) -> np.ndarray:
 
 @kernel("vtac.quantize")
 def quantize(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
-    return quantize_array(x, int(ctx.attr("exp")))
+    return quantize_array(x, _exp(ctx))
 
 
 @kernel("vtac.dequantize")
 def dequantize(ctx: KernelCtx, q: np.ndarray) -> np.ndarray:
-    return (q.astype(np.float64) * 2.0 ** int(ctx.attr("exp"))).astype(np.float32)
+    return (q.astype(np.float64) * 2.0 ** _exp(ctx)).astype(np.float32)
+
+
+def _exp(ctx: KernelCtx) -> int | float:
+    """The `exp` attribute: an integer (a power-of-two scale), or with free scales
+    (requant="mul") any float, log2 of the scale."""
+    e = ctx.attr("exp")
+    return int(e) if float(e).is_integer() else float(e)
 
 
 def _per_channel(ctx: KernelCtx, v: np.ndarray, x: np.ndarray, what: str) -> np.ndarray:
