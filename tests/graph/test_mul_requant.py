@@ -291,3 +291,55 @@ def test_an_unrealizable_rescale_is_a_graph_error_naming_the_node():
     ranges = {"x": 1.0, "y": 1e-6}
     with pytest.raises(GraphError, match="huge"):
         quantize_int8(g, ranges, requant="mul")
+
+
+def test_free_activation_scales_only_where_every_reader_rescales(rng):
+    """conv0's output feeds a max pool then conv1 (free); conv1's output is a residual
+    operand (power of two); conv2's output goes to a concat (power of two); the last conv's
+    output is a graph output read by float ops (free)."""
+    b = GraphBuilder("free")
+    x = b.input("x", (1, 8, 8, 8))
+
+    def conv(v, name, k=1):
+        w = b.const(f"{name}_w", rng.standard_normal((8, 8, k, k)).astype(np.float32))
+        pads = (k // 2,) * 4
+        return b.op("Relu", [b.op("Conv", [v, w], pads=pads, name=name)], name=f"{name}_relu")
+
+    y0 = conv(x, "conv0", 3)
+    p = b.op("MaxPool", [y0], kernel_shape=(2, 2), strides=(2, 2), name="pool")
+    y1 = conv(p, "conv1")
+    y2 = b.op("Add", [b.op("Conv", [y1, b.const("w2", rng.standard_normal((8, 8, 1, 1))
+                                                .astype(np.float32))], name="conv2"), y1],
+              name="add")  # fmt: skip
+    y3 = b.op("Concat", [conv(y2, "conv3"), y2], axis=1, name="cat")
+    out = b.op("Conv", [y3, b.const("w4", rng.standard_normal((4, 16, 1, 1)).astype(np.float32))],
+               name="conv4", out="y")  # fmt: skip
+    b.output(out)
+    g = b.build()
+    feeds = [{"x": rng.standard_normal((1, 8, 8, 8)).astype(np.float32)} for _ in range(2)]
+    qg, plan = quantize_int8(g, calibrate(g, feeds, method="percentile"), requant="mul")
+    exp_out = {layer.anchor: float(layer.exp_out) for layer in plan.layers}
+    frac = {a for a, e in exp_out.items() if not e.is_integer()}
+    assert frac == {"conv0", "conv4"}, exp_out
+    assert not float(dict((la.anchor, la.exp_in) for la in plan.layers)["conv1"]).is_integer()
+    shift_only, _ = quantize_int8(g, calibrate(g, feeds, method="percentile"))
+    assert _error(g, qg, feeds[0]) < 0.1 and _error(g, shift_only, feeds[0]) < 0.1
+    fixed, plan2 = quantize_int8(g, calibrate(g, feeds, method="percentile"), requant="mul",
+                                 free_activations=False)  # fmt: skip
+    assert all(float(la.exp_out).is_integer() for la in plan2.layers)
+
+
+def test_free_ranges_are_finer_than_powers_of_two(rng):
+    from compiler.graph.quant.calibrate import collect_stats, free_range
+
+    b = GraphBuilder("r")
+    x = b.input("x", (1, 4, 16, 16))
+    b.output(b.op("Relu", [x], name="r", out="y"))
+    g = b.build()
+    feeds = [{"x": (rng.standard_normal((1, 4, 16, 16)) * 3).astype(np.float32)}]
+    st = collect_stats(g, feeds)["y"]
+    assert free_range(st, "max") == st.amax and free_range(st, "percentile") == st.pct
+    for method in ("hist_mse", "mse"):
+        r = free_range(st, method)
+        assert 0 < r <= st.amax * (1 + 1e-9)
+        assert r >= 127 * 2.0 ** (st.exponent(method) - 1)  # within the power-of-two octave
