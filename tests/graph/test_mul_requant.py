@@ -343,3 +343,24 @@ def test_free_ranges_are_finer_than_powers_of_two(rng):
         r = free_range(st, method)
         assert 0 < r <= st.amax * (1 + 1e-9)
         assert r >= 127 * 2.0 ** (st.exponent(method) - 1)  # within the power-of-two octave
+
+
+def test_a_concat_of_quantized_layers_shares_one_free_scale(rng):
+    b = GraphBuilder("cat")
+    x = b.input("x", (1, 8, 6, 6))
+    ys = []
+    for i, k in enumerate((1, 3)):
+        w = (rng.standard_normal((8, 8, k, k)) * (1 + 3 * i)).astype(np.float32)
+        ys.append(b.op("Relu", [b.op("Conv", [x, b.const(f"w{i}", w)], pads=(k // 2,) * 4,
+                                     name=f"conv{i}")], name=f"relu{i}"))  # fmt: skip
+    cat = b.op("Concat", ys, axis=1, name="cat")
+    pool = b.op("MaxPool", [cat], kernel_shape=(2, 2), strides=(2, 2), name="pool")
+    w = rng.standard_normal((4, 16, 1, 1)).astype(np.float32)
+    b.output(b.op("Conv", [pool, b.const("w2", w)], name="conv2", out="y"))
+    g = b.build()
+    feeds = [{"x": rng.standard_normal((1, 8, 6, 6)).astype(np.float32)} for _ in range(2)]
+    qg, plan = quantize_int8(g, calibrate(g, feeds, method="percentile"), requant="mul")
+    exps = {la.anchor: float(la.exp_out) for la in plan.layers}
+    assert exps["conv0"] == exps["conv1"] and not exps["conv0"].is_integer()
+    assert not any(n.op == "vtac.requantize" and len(n.inputs) == 1 for n in qg.nodes)  # no align
+    assert _error(g, qg, feeds[0]) < 0.05

@@ -209,39 +209,59 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
 # Ops whose int8 form keeps its input's scale and does no arithmetic on exponents
 # (int8_ops.py): a free scale passes through them unchanged.
 SCALE_PRESERVING = {"MaxPool"} | SAME_EXPONENT
+# int8 forms that align operands by shifts (int8_ops.py): their inputs keep powers of two.
+SHIFT_JOINS = {"Add", "Sum", "Max", "Relu", "Clip"}
 
 
-def free_scale_values(graph: Graph, chains: dict[str, list[Node]], consumers) -> set[str]:
-    """Outputs of quantized layers whose scale can be free (not a power of two), for
-    requant="mul": every reader is a quantized conv/dense layer reading it as its input (its
-    fixed-point multiplier absorbs any input scale), a float op (through the dequantize), or
-    a scale-preserving int8 op (max pool, reshapes, pads, ...) whose outputs are read the same
-    way. Not free: values an int8 join reads (concat, residual add, standalone Relu/Clip: they
-    align exponents by shifts), and outputs of layers with a residual add (its final
-    requantize is a shift)."""
+def free_scale_classes(graph: Graph, chains: dict[str, list[Node]], consumers) -> list[list[str]]:
+    """Groups of quantized layers' outputs that can share one free (non-power-of-two) scale,
+    for requant="mul". Values linked by scale-preserving int8 ops (max pool, reshapes, pads,
+    ...) or by a `Concat` (its inputs and output: one scale makes it a zero-copy view) form a
+    class; a class is free when all of its sources are outputs of quantized layers without a
+    residual add (their fixed-point multipliers reach any scale) and every reader of every
+    member is a quantized conv/dense layer reading it as its input, a float op (through the
+    dequantize) or one of the linking ops. Not free: values a residual add, a standalone
+    Relu/Clip or a quantized layer's residual reads (they align exponents by shifts)."""
     chain_nodes = {n.name for ch in chains.values() for n in ch}
-
-    def ok(value: str) -> bool:
-        for n in consumers.get(value, []):
-            if n.name in chains and n.inputs[0] == value and value not in n.inputs[1:]:
-                continue
-            if n.name in chain_nodes or n.op in ("Concat", "Add", "Sum", "Max", "Relu", "Clip"):
-                return False
-            if n.op in SCALE_PRESERVING and not all(ok(o) for o in n.outputs if o):
-                return False
-        return True
-
-    out = set()
+    by_name = {n.name: n for n in graph.nodes}
+    roots = {}
     for anchor, chain in chains.items():
-        if any(n.op in ("Add", "Sum", "Max") for n in chain):
-            continue
-        final = (
-            chain[-1].outputs[0]
-            if chain
-            else next(n.outputs[0] for n in graph.nodes if n.name == anchor)
-        )
-        if ok(final):
-            out.add(final)
+        if not any(n.op in ("Add", "Sum", "Max") for n in chain):
+            roots[chain[-1].outputs[0] if chain else by_name[anchor].outputs[0]] = anchor
+    parent: dict[str, str] = {}
+
+    def find(v: str) -> str:
+        while parent.get(v, v) != v:
+            v = parent[v]
+        return v
+
+    linked = set()  # values produced by a linking op
+    for n in graph.nodes:
+        if n.op in SCALE_PRESERVING or n.op == "Concat":
+            ins = [v for v in (n.inputs if n.op == "Concat" else n.inputs[:1]) if v]
+            for v in [*ins, *(o for o in n.outputs if o)]:
+                parent[find(v)] = find(ins[0])
+            linked.update(o for o in n.outputs if o)
+    members: dict[str, list[str]] = {}
+    for v in set(parent) | set(roots):
+        members.setdefault(find(v), []).append(v)
+
+    def reader_ok(value: str, n: Node) -> bool:
+        if n.name in chains:
+            return n.inputs[0] == value and value not in n.inputs[1:]
+        if n.name in chain_nodes or n.op in SHIFT_JOINS:
+            return False
+        if n.op in SCALE_PRESERVING or n.op == "Concat":
+            return all(v in graph.constants or not v or v == value or find(v) == find(value)
+                       for v in n.inputs[: None if n.op == "Concat" else 1])  # fmt: skip
+        return True  # a float op: reads the dequantized value
+
+    out = []
+    for vals in members.values():
+        if any(v not in roots and v not in linked for v in vals):
+            continue  # a source that is not a quantized layer's output
+        if all(reader_ok(v, n) for v in vals for n in consumers.get(v, [])):
+            out.append(sorted(v for v in vals if v in roots))
     return out
 
 
@@ -296,7 +316,7 @@ def quantize_int8(
     weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest.
     `requant="mul"`: free per-channel weight scales, requantized by the ALU's MUL (module
     docstring; the caller checks that the config has it). With it, `free_activations` also
-    frees the scales of the activations that only conv/dense layers read (`free_scale_values`;
+    frees the scales of the activations that only conv/dense layers read (`free_scale_classes`;
     their exponents are then log2 of the scale, not integers), from `free_ranges` (ranges
     not rounded to a power of two, `calibrate.free_ranges_of`) where given, else `ranges`."""
     if requant not in REQUANT_MODES:
@@ -325,9 +345,11 @@ def quantize_int8(
     for a in eligible:
         chains[a.name] = _chain(a, graph, uses, consumers, claimed)
         claimed.update(n.name for n in chains[a.name])
-    free_values = (
-        free_scale_values(graph, chains, consumers) if free and free_activations else set()
-    )
+    free_exp: dict[str, float] = {}  # quantized layers' outputs with a free scale
+    for cls in free_scale_classes(graph, chains, consumers) if free and free_activations else ():
+        r = max((free_ranges or ranges).get(v, ranges.get(v, 0.0)) for v in cls)
+        if np.isfinite(r) and r > 0:
+            free_exp.update(dict.fromkeys(cls, float(np.log2(r / INT8_MAX))))
     # Each anchor's int8 code is emitted where its chain ends, where every operand of the
     # chain (a residual computed after the anchor, say) is already defined.
     by_name = {n.name: n for n in graph.nodes}
@@ -342,9 +364,8 @@ def quantize_int8(
     def exp_of(value: str) -> int | float:
         if value not in ranges:
             raise ValueError(f"no calibration range for value {value!r}")
-        r = (free_ranges or ranges).get(value, ranges[value])
-        if value in free_values and np.isfinite(r) and r > 0:
-            return float(np.log2(r / INT8_MAX))  # a free scale (fixed_point.py)
+        if value in free_exp:
+            return free_exp[value]  # a free scale (fixed_point.py), shared by its class
         return pow2_exponent(ranges[value])
 
     def emit(op: str, inputs, out_t: TensorType, attrs: dict, base: str, out: str | None = None):
