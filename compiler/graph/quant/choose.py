@@ -167,7 +167,7 @@ def _data_aware_rounder(graph: Graph, samples, skip) -> Callable:
     cache: dict[tuple, np.ndarray] = {}
 
     def rounder(node: Node, w: np.ndarray, exps: np.ndarray) -> np.ndarray:
-        key = (node.name, tuple(int(e) for e in np.asarray(exps).reshape(-1)))
+        key = (node.name, tuple(float(e) for e in np.asarray(exps).reshape(-1)))  # free: floats
         if key not in cache:
             cache[key] = round_weights(w, exps, moments.get(node.name))
         return cache[key]
