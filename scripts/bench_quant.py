@@ -362,6 +362,7 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "free_activations": requant_mode(cfg, None if args.requant == "auto" else args.requant)
         == "mul"
         and not args.pow2_activations,
+        "free_concats": args.free_concats,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -449,6 +450,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with requant=mul: keep every activation scale a power of two (only the weight "
         "scales free; ablation)",
     )
+    parser.add_argument(
+        "--free-concats",
+        action="store_true",
+        help="with requant=mul: one free scale for a concat's inputs (opt-in; ablation)",
+    )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
     parser.add_argument("--no-ort", action="store_true", help="skip onnxruntime's quantizer")
@@ -487,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         saved.update({r["name"]: r for r in json.loads(Path(f).read_text())["models"]})
     rows = []
     pow2 = {"free_activations": False} if args.pow2_activations else {}
+    if args.free_concats:
+        pow2["free_concats"] = True
     bar = tqdm(models, desc="bench_quant", unit="model", file=sys.stderr)
     for m in bar:
         bar.set_postfix_str(Path(str(m)).stem)

@@ -345,7 +345,7 @@ def test_free_ranges_are_finer_than_powers_of_two(rng):
         assert r >= 127 * 2.0 ** (st.exponent(method) - 1)  # within the power-of-two octave
 
 
-def test_a_concat_of_quantized_layers_shares_one_free_scale(rng):
+def test_free_concats_share_one_free_scale(rng):
     b = GraphBuilder("cat")
     x = b.input("x", (1, 8, 6, 6))
     ys = []
@@ -359,8 +359,11 @@ def test_a_concat_of_quantized_layers_shares_one_free_scale(rng):
     b.output(b.op("Conv", [pool, b.const("w2", w)], name="conv2", out="y"))
     g = b.build()
     feeds = [{"x": rng.standard_normal((1, 8, 6, 6)).astype(np.float32)} for _ in range(2)]
-    qg, plan = quantize_int8(g, calibrate(g, feeds, method="percentile"), requant="mul")
+    ranges = calibrate(g, feeds, method="percentile")
+    qg, plan = quantize_int8(g, ranges, requant="mul", free_concats=True)
     exps = {la.anchor: float(la.exp_out) for la in plan.layers}
     assert exps["conv0"] == exps["conv1"] and not exps["conv0"].is_integer()
     assert not any(n.op == "vtac.requantize" and len(n.inputs) == 1 for n in qg.nodes)  # no align
     assert _error(g, qg, feeds[0]) < 0.05
+    _, plan = quantize_int8(g, ranges, requant="mul")  # the default: a concat keeps 2**e
+    assert all(float(la.exp_out).is_integer() for la in plan.layers if la.anchor != "conv2")

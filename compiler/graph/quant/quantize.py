@@ -213,15 +213,21 @@ SCALE_PRESERVING = {"MaxPool"} | SAME_EXPONENT
 SHIFT_JOINS = {"Add", "Sum", "Max", "Relu", "Clip"}
 
 
-def free_scale_classes(graph: Graph, chains: dict[str, list[Node]], consumers) -> list[list[str]]:
+def free_scale_classes(
+    graph: Graph, chains: dict[str, list[Node]], consumers, concats: bool = False
+) -> list[list[str]]:
     """Groups of quantized layers' outputs that can share one free (non-power-of-two) scale,
     for requant="mul". Values linked by scale-preserving int8 ops (max pool, reshapes, pads,
-    ...) or by a `Concat` (its inputs and output: one scale makes it a zero-copy view) form a
-    class; a class is free when all of its sources are outputs of quantized layers without a
-    residual add (their fixed-point multipliers reach any scale) and every reader of every
+    ...) and, with `concats`, by a `Concat` (its inputs and output: one scale keeps it a
+    zero-copy view; opt-in, see docs/quantization.md for why) form a class; a class is free
+    when all of its sources are outputs of quantized layers without a residual add (their
+    fixed-point multipliers reach any scale) and every reader of every
     member is a quantized conv/dense layer reading it as its input, a float op (through the
     dequantize) or one of the linking ops. Not free: values a residual add, a standalone
-    Relu/Clip or a quantized layer's residual reads (they align exponents by shifts)."""
+    Relu/Clip or a quantized layer's residual reads (they align exponents by shifts), and
+    without `concats` values a concat reads."""
+    joins = SHIFT_JOINS if concats else SHIFT_JOINS | {"Concat"}
+    linking = SCALE_PRESERVING | ({"Concat"} if concats else set())
     chain_nodes = {n.name for ch in chains.values() for n in ch}
     by_name = {n.name: n for n in graph.nodes}
     roots = {}
@@ -237,7 +243,7 @@ def free_scale_classes(graph: Graph, chains: dict[str, list[Node]], consumers) -
 
     linked = set()  # values produced by a linking op
     for n in graph.nodes:
-        if n.op in SCALE_PRESERVING or n.op == "Concat":
+        if n.op in linking:
             ins = [v for v in (n.inputs if n.op == "Concat" else n.inputs[:1]) if v]
             for v in [*ins, *(o for o in n.outputs if o)]:
                 parent[find(v)] = find(ins[0])
@@ -249,9 +255,9 @@ def free_scale_classes(graph: Graph, chains: dict[str, list[Node]], consumers) -
     def reader_ok(value: str, n: Node) -> bool:
         if n.name in chains:
             return n.inputs[0] == value and value not in n.inputs[1:]
-        if n.name in chain_nodes or n.op in SHIFT_JOINS:
+        if n.name in chain_nodes or n.op in joins:
             return False
-        if n.op in SCALE_PRESERVING or n.op == "Concat":
+        if n.op in linking:
             return all(v in graph.constants or not v or v == value or find(v) == find(value)
                        for v in n.inputs[: None if n.op == "Concat" else 1])  # fmt: skip
         return True  # a float op: reads the dequantized value
@@ -304,6 +310,7 @@ def quantize_int8(
     round_weights: Callable[[Node, np.ndarray, np.ndarray], np.ndarray] | None = None,
     requant: str = "shift",
     free_activations: bool = True,
+    free_concats: bool = False,
     free_ranges: Mapping[str, float] | None = None,
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
@@ -317,7 +324,8 @@ def quantize_int8(
     `requant="mul"`: free per-channel weight scales, requantized by the ALU's MUL (module
     docstring; the caller checks that the config has it). With it, `free_activations` also
     frees the scales of the activations that only conv/dense layers read (`free_scale_classes`;
-    their exponents are then log2 of the scale, not integers), from `free_ranges` (ranges
+    their exponents are then log2 of the scale, not integers; `free_concats` also joins a
+    concat's inputs into one free scale), from `free_ranges` (ranges
     not rounded to a power of two, `calibrate.free_ranges_of`) where given, else `ranges`."""
     if requant not in REQUANT_MODES:
         raise ValueError(f"requant {requant!r} is not one of {REQUANT_MODES}")
@@ -346,7 +354,8 @@ def quantize_int8(
         chains[a.name] = _chain(a, graph, uses, consumers, claimed)
         claimed.update(n.name for n in chains[a.name])
     free_exp: dict[str, float] = {}  # quantized layers' outputs with a free scale
-    for cls in free_scale_classes(graph, chains, consumers) if free and free_activations else ():
+    classes = free_scale_classes(graph, chains, consumers, free_concats)
+    for cls in classes if free and free_activations else ():
         r = max((free_ranges or ranges).get(v, ranges.get(v, 0.0)) for v in cls)
         if np.isfinite(r) and r > 0:
             free_exp.update(dict.fromkeys(cls, float(np.log2(r / INT8_MAX))))
