@@ -42,7 +42,7 @@ from compiler.frontend.onnx_import import (  # noqa: E402
     upgrade_opset,
 )
 from compiler.graph.executor import run_graph  # noqa: E402
-from compiler.graph.pipeline import compile_for_accel  # noqa: E402
+from compiler.graph.pipeline import compile_for_accel, requant_mode  # noqa: E402
 from compiler.graph.quant.layer_report import layer_errors  # noqa: E402
 from hw_sim.config import load_config  # noqa: E402
 from runtime.accuracy import is_classifier, map_iou, rel_l2, top1_agreement  # noqa: E402
@@ -319,11 +319,16 @@ def _document(cfg, args, rows: list[dict]) -> dict:
 
     return {
         "config": cfg.name,
+        "requant": requant_mode(cfg, None if args.requant == "auto" else args.requant),
         "method": args.method,
         "bias_correction": not args.no_bias_correction,
         "equalize": args.equalize,
         "float_squeeze_excite": not args.int8_squeeze_excite,
         "weight_rounding": args.weight_rounding,
+        "free_activations": requant_mode(cfg, None if args.requant == "auto" else args.requant)
+        == "mul"
+        and not args.pow2_activations,
+        "free_concats": args.free_concats,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
         "(bit-exact with hw_sim)",
         "host": platform.node(),
@@ -368,7 +373,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--config", default="default")
+    parser.add_argument(
+        "--config", default="default", help="hardware config (e.g. 'mul': the ALU has MUL)"
+    )
+    parser.add_argument(
+        "--requant",
+        choices=("auto", "mul", "shift"),
+        default="auto",
+        help="requantization: fixed-point multipliers with free per-channel weight scales "
+        "(mul, needs a config with ALU_MUL), power-of-two shifts (shift), or the config's "
+        "default (auto: mul when the config has ALU_MUL)",
+    )
     parser.add_argument(
         "--only", default="", help="only models whose name contains this (comma-separated: any of)"
     )
@@ -394,6 +409,17 @@ def main(argv: list[str] | None = None) -> int:
         default="nearest",
         choices=("gptq", "nearest"),
         help="vtac int8 weight rounding (round to nearest, the compiler's default, or GPTQ)",
+    )
+    parser.add_argument(
+        "--pow2-activations",
+        action="store_true",
+        help="with requant=mul: keep every activation scale a power of two (only the weight "
+        "scales free; ablation)",
+    )
+    parser.add_argument(
+        "--free-concats",
+        action="store_true",
+        help="with requant=mul: one free scale for a concat's inputs (opt-in; ablation)",
     )
     parser.add_argument("--calib", type=int, default=None, help="at most N calibration images")
     parser.add_argument("--eval", type=int, default=None, help="at most N evaluation images")
@@ -432,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     for f in args.ort_from or ():
         saved.update({r["name"]: r for r in json.loads(Path(f).read_text())["models"]})
     rows = []
+    pow2 = {"free_activations": False} if args.pow2_activations else {}
+    if args.free_concats:
+        pow2["free_concats"] = True
     bar = tqdm(models, desc="bench_quant", unit="model", file=sys.stderr)
     for m in bar:
         bar.set_postfix_str(Path(str(m)).stem)
@@ -439,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
                             args.eval, ort=not (args.no_ort or saved),
                             entropy_2048=args.ort_entropy_2048, equalize=EQUALIZE[args.equalize],
                             float_squeeze_excite=not args.int8_squeeze_excite,
-                            weight_rounding=args.weight_rounding))  # fmt: skip
+                            weight_rounding=args.weight_rounding,
+                            requant=None if args.requant == "auto" else args.requant,
+                            **pow2))  # fmt: skip
         r = reuse_ort(rows[-1], saved, ", ".join(args.ort_from or ()))
         doc = _document(cfg, args, rows)
         if args.out:

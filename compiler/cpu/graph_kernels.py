@@ -314,7 +314,7 @@ def vtac_quantize(ctx, x):
 
 @cpu_kernel("vtac.dequantize")
 def vtac_dequantize(ctx, q):
-    return ops.dequantize(q, 2.0 ** int(ctx.attr("exp")), 0)
+    return ops.dequantize(q, 2.0 ** float(ctx.attr("exp")), 0)  # float: a free scale
 
 
 @cpu_kernel("vtac.requantize")

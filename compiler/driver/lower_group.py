@@ -29,6 +29,7 @@ import numpy as np
 from compiler.driver.per_channel_epilogue import (
     PerChannelError,
     align_steps,
+    fixed_point_steps,
     fold_channel_steps,
     has_vectors,
     requantize_steps,
@@ -116,10 +117,15 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
                     f"{node.name!r}: residual {b!r} is {graph.types[b].dtype}; the accelerator "
                     "adds int8 residuals (loaded into the accumulator as 8-bit)"
                 )
-            if len(node.inputs) > 2 and node.inputs[2]:  # per-channel align of the accumulator
-                if a != node.inputs[0]:
-                    raise LoweringError(f"{node.name!r}: the align vector shifts the residual")
-                steps += _per_channel(align_steps, node.name, graph.constants[node.inputs[2]])
+            vecs = [graph.constants[v] if v else None for v in node.inputs[2:4]]
+            if any(v is not None for v in vecs) and a != node.inputs[0]:
+                raise LoweringError(f"{node.name!r}: the align vector shifts the residual")
+            if len(vecs) > 1 and vecs[1] is not None:  # fixed-point rescale (ALU MUL)
+                pre = vecs[0] if vecs[0] is not None else np.zeros_like(vecs[1])
+                shift_m = int(node.attr("shift_m", 0))
+                steps += _per_channel(fixed_point_steps, node.name, pre, vecs[1], shift_m)
+            elif vecs and vecs[0] is not None:  # per-channel align of the accumulator
+                steps += _per_channel(align_steps, node.name, vecs[0])
             if sa:
                 steps.append(("shr", -sa))
             steps.append(("residual" if node.op == "vtac.add" else "residual_max", sb))
@@ -127,7 +133,13 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
         elif node.op == "vtac.requantize":
             if node.inputs[0] != chain:
                 raise LoweringError(f"{node.name!r}: does not read the group's accumulator")
-            if len(node.inputs) > 1 and node.inputs[1]:
+            if len(node.inputs) > 2 and node.inputs[2]:  # fixed-point multipliers (ALU MUL)
+                shift, lo, hi = (int(node.attr(k)) for k in ("shift", "lo", "hi"))
+                mult = graph.constants[node.inputs[2]]
+                pre = graph.constants[node.inputs[1]] if node.inputs[1] else np.zeros_like(mult)
+                steps += _per_channel(fixed_point_steps, node.name, pre, mult, shift)
+                steps.append(("clip", lo, hi))
+            elif len(node.inputs) > 1 and node.inputs[1]:
                 shift, lo, hi = (int(node.attr(k)) for k in ("shift", "lo", "hi"))
                 vec = graph.constants[node.inputs[1]]
                 steps += _per_channel(requantize_steps, node.name, shift, vec, lo, hi)
@@ -237,6 +249,8 @@ def lower_group(
         constants.update(op.pack["bias"](bias.astype(np.int32)))
     if channel is not None and channel.shift_row is not None:
         constants.update(op.pack["shift"](channel.shift_row))
+    if channel is not None and channel.mult_row is not None:
+        constants.update(op.pack["mult"](channel.mult_row))
     if residual is not None:
         values["residual"] = residual
     return GroupKernel(op, values, constants, output)

@@ -19,6 +19,19 @@ through a left shift when 2^n divides it, and not at all past a clip. The tensor
 much of the shift as fits (t[c] = s[c] - k with k = max(0, max s - 15)): most layers then need
 no immediate SHR at all, and the per-channel cost is one tensor SHR (two cycles a row on the
 Chisel ALU) instead of one immediate SHR (one cycle).
+
+With the ALU's MUL (free per-channel scales, `requant="mul"`), the graph's
+`fixed_point(a, p, M, q)` (compiler/graph/ref/vtac_ops.py) becomes
+
+    ("bias",)          b[c] + 2^(p[c]-1)        the pre-shift's rounding, folded as above
+    ("shr_chan",)      the pre-shift p[c] (tensor part; immediates for the rest, or all of it
+                       when every channel shifts alike)
+    ("clip", -C, C)    C = MUL_CLAMP: the product below cannot overflow int32
+    ("mul_chan",)      * M[c]: one tensor MUL by a multiplier row, loaded like the shift row
+    ("shr", ..)        the rounding shift by q: immediates, its 2^(q-1) an ALU add (it cannot
+    ("add_imm", ..)    move back across the clamp or the product), split where q > 15 as a
+    ("shr", ..)        scalar requantize is
+    ... residual, clip as before
 """
 
 from __future__ import annotations
@@ -26,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from compiler.graph.ref.vtac_ops import MUL_CLAMP, MUL_MAX
 
 MAX_TENSOR_SHIFT = 15  # portable tensor-SHR amounts 0..15 (vta-isa.md §2.5)
 
@@ -40,6 +55,7 @@ class ChannelEpilogue:
     bias_add: np.ndarray  # int64 per channel: rounding constants to add to the bias
     shift_row: np.ndarray | None  # int32 per channel, 0..15: the tensor SHR amounts
     zero_bias: bool  # the layer had no bias: the ("bias",) step adds only `bias_add`
+    mult_row: np.ndarray | None = None  # int32 per channel: the tensor MUL's multipliers
 
 
 def requantize_steps(name: str, shift: int, extra: np.ndarray, lo: int, hi: int) -> list[tuple]:
@@ -80,8 +96,47 @@ def align_steps(name: str, align: np.ndarray) -> list[tuple]:
     return [("add_vec", rounding), ("shr_vec", k)]
 
 
+def fixed_point_steps(name: str, pre: np.ndarray, mult: np.ndarray, shift: int) -> list[tuple]:
+    """Steps of the graph's `fixed_point(a, pre, mult, shift)`: rounding pre-shift (per-channel
+    rounding constant, tensor and immediate shifts), clamp, tensor MUL, rounding shift."""
+    p, m = pre.astype(np.int64), mult.astype(np.int64)
+    if p.min() < 0 or shift < 0:
+        raise PerChannelError(f"{name!r}: fixed-point shifts must be >= 0 (right shifts)")
+    if np.abs(m).max(initial=0) > MUL_MAX:
+        raise PerChannelError(f"{name!r}: multipliers beyond {MUL_MAX} could overflow int32")
+    if p.max() - p.min() > MAX_TENSOR_SHIFT:
+        raise PerChannelError(
+            f"{name!r}: pre-shifts span {int(p.min())}..{int(p.max())}, more than the tensor "
+            f"SHR's {MAX_TENSOR_SHIFT}"
+        )
+    steps: list[tuple] = []
+    if p.any():
+        steps.append(("add_vec", np.where(p > 0, np.left_shift(1, np.maximum(p - 1, 0)), 0)))
+        uniform = (p == p[0]).all()
+        common = int(p[0]) if uniform else max(0, int(p.max()) - MAX_TENSOR_SHIFT)
+        if not uniform:
+            steps.append(("shr_vec", p - common))
+        steps += _imm_shifts(common)
+    steps += [("clip", -MUL_CLAMP, MUL_CLAMP), ("mul_vec", m)]
+    if shift > 0:
+        # floor((x + 2^(q-1)) / 2^q) == floor((floor(x / 2^k) + 2^(q-1-k)) / 2^(q-k)), k < q:
+        # the part beyond the immediate range first, so that 2^(q-1-k) fits an immediate.
+        k = max(0, shift - MAX_TENSOR_SHIFT)
+        steps += _imm_shifts(k)
+        steps += [("add_imm", 1 << (shift - k - 1)), ("shr", shift - k)]
+    return steps
+
+
+def _imm_shifts(n: int) -> list[tuple]:
+    out = []
+    while n > 0:
+        out.append(("shr", min(n, MAX_TENSOR_SHIFT)))
+        n -= out[-1][1]
+    return out
+
+
 def has_vectors(steps: list[tuple]) -> bool:
-    return any(st[0] in ("add_vec", "shr_vec") for st in steps)
+    return any(st[0] in ("add_vec", "shr_vec", "mul_vec") for st in steps)
 
 
 def fold_channel_steps(
@@ -105,13 +160,19 @@ def fold_channel_steps(
         raise PerChannelError(f"{where}: the bias must come first in a per-channel epilogue")
     if sum(st[0] == "shr_vec" for st in steps) > 1:
         raise PerChannelError(f"{where}: more than one per-channel shift (one shift row)")
+    if sum(st[0] == "mul_vec" for st in steps) > 1:
+        raise PerChannelError(f"{where}: more than one per-channel multiply (one multiplier row)")
     bias_add = np.zeros(channels, dtype=np.int64)
     out: list[tuple] = [("bias",)]
-    shift_row = None
+    shift_row = mult_row = None
     for j, st in enumerate(steps[1:], start=1):
         if st[0] == "shr_vec":
             shift_row = np.asarray(st[1], dtype=np.int32)
             out.append(("shr_chan",))
+            continue
+        if st[0] == "mul_vec":
+            mult_row = np.asarray(st[1], dtype=np.int32)
+            out.append(("mul_chan",))
             continue
         if st[0] not in ("add_vec", "add_imm"):
             out.append(st)
@@ -130,7 +191,7 @@ def fold_channel_steps(
             out.append(st)
         else:
             bias_add += moved
-    return ChannelEpilogue(out, bias_add, shift_row, zero_bias)
+    return ChannelEpilogue(out, bias_add, shift_row, zero_bias, mult_row)
 
 
 def _move_before(c: np.ndarray, between: list[tuple]) -> np.ndarray | None:

@@ -114,6 +114,20 @@ class AccelCompileResult:
     calibration: CalibrationInfo | None = None  # methods chosen, bias corrections
 
 
+def requant_mode(cfg: HwConfig, requant: str | None) -> str:
+    """The requantization scheme for `cfg`: MUL only where the config's ALU has it."""
+    if requant is None:
+        return "mul" if cfg.ALU_MUL else "shift"
+    if requant not in ("mul", "shift"):
+        raise ValueError(f"requant {requant!r} is not 'mul' or 'shift'")
+    if requant == "mul" and not cfg.ALU_MUL:
+        raise ValueError(
+            "requant='mul' needs the ALU's MUL, which this config does not have (ALU_MUL: "
+            "false; the built-in config 'mul' has it)"
+        )
+    return requant
+
+
 def compile_for_accel(
     graph: Graph,
     cfg: HwConfig,
@@ -130,6 +144,7 @@ def compile_for_accel(
     bias_correction: bool | str = True,
     equalize: bool | str = "auto",
     float_squeeze_excite: bool = True,
+    requant: str | None = None,
     **quant_options,
 ) -> AccelCompileResult:
     """optimize -> calibrate + quantize -> partition -> pack layout -> fuse.
@@ -147,8 +162,11 @@ def compile_for_accel(
     41.0 %) scales each depthwise conv's input channels by powers of two measured on the
     samples, undone in its filter (quant/equalize.py); `float_squeeze_excite` keeps the 1x1
     convs of squeeze-excite gates in float on the CPU (quant/squeeze_excite.py: their MACs are
-    tiny, their int8 error is not); `quant_options` pass through to `quantize_int8`.
+    tiny, their int8 error is not); `requant` ("mul": free per-channel weight scales,
+    requantized by the ALU's MUL; "shift": power-of-two scales and shifts only; None: "mul"
+    when `cfg.ALU_MUL`, else "shift"); `quant_options` pass through to `quantize_int8`.
     """
+    requant = requant_mode(cfg, requant)
     if weight_method not in ("max", "mse"):
         raise ValueError(f"weight_method {weight_method!r} is not 'max' or 'mse'")
     float_graph = optimize(graph, verify_each)
@@ -181,6 +199,7 @@ def compile_for_accel(
             bias_correction=bias_correction,
             skip=not_for_accel,
             per_channel=per_channel,
+            requant=requant,
             **quant_options,
         )
 

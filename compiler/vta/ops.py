@@ -120,7 +120,9 @@ def _epilogue(
 
     ("shr", n) arithmetic shift (n < 0 shifts left); ("add_imm", c); ("bias",) int32 per output
     channel; ("shr_chan",) arithmetic right shift by a per-output-channel amount (a shift row
-    loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("residual", s)
+    loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("mul_chan",)
+    int32 product with a per-output-channel multiplier row (a tensor MUL; ALU_MUL configs only);
+    ("residual", s)
     + (int8 residual << s); ("residual_max", s) max with (int8 residual << s) (a tensor-operand
     ALU MAX); ("max", v); ("min", v); ("clip", lo, hi); ("relu",). The result is cast to int8
     (the accelerator stores the low 8 bits).
@@ -152,6 +154,14 @@ def _epilogue(
             s = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "shift")
             x = nn.shift_right_channel(x, s, cb_dims, name=tag)
             acc_inputs.append((s, x))
+        elif kind == "mul_chan":  # fixed-point requantization (per_channel_epilogue.py)
+            if not cfg.ALU_MUL:
+                raise ValueError(f"{name}: a per-channel multiply needs the ALU's MUL (ALU_MUL)")
+            if any(t.name == "mult" for t, _ in acc_inputs):
+                raise ValueError(f"{name}: one per-channel multiply step at most")
+            m = placeholder((*chan_shape, cfg.batch, cfg.block_out), "int32", "mult")
+            x = nn.multiply_channel(x, m, cb_dims, name=tag)
+            acc_inputs.append((m, x))
         elif kind in ("residual", "residual_max"):
             if acc_loads:
                 raise ValueError(f"{name}: one residual step at most")
@@ -201,6 +211,16 @@ def _shift_packer(cfg: HwConfig, chan_shape: tuple[int, ...]):
             raise ValueError(f"per-channel shifts must be in 0..{MAX_PORTABLE_SHIFT}")
         row = layout.pack_bias(v.astype(np.int32), cfg.batch, cfg.block_out)
         return {"shift": row.reshape(*chan_shape, cfg.batch, cfg.block_out)}
+
+    return pack
+
+
+def _mult_packer(cfg: HwConfig, chan_shape: tuple[int, ...]):
+    """(O,) per-channel int32 multipliers -> the multiplier row tile, laid out like the bias."""
+
+    def pack(v):
+        row = layout.pack_bias(np.asarray(v).astype(np.int32), cfg.batch, cfg.block_out)
+        return {"mult": row.reshape(*chan_shape, cfg.batch, cfg.block_out)}
 
     return pack
 
@@ -291,6 +311,8 @@ def conv2d_op(
         op.pack["bias"] = _bias_packer(op, cfg, chan_shape)
     if any(st[0] == "shr_chan" for st in steps):
         op.pack["shift"] = _shift_packer(cfg, chan_shape)
+    if any(st[0] == "mul_chan" for st in steps):
+        op.pack["mult"] = _mult_packer(cfg, chan_shape)
     if acc_loads:
         op.pack["residual"] = lambda x: {"residual": layout.pack_nchw(x, bt, bo).reshape(out.shape)}
     op.unpack = lambda y: layout.unpack_nchw(y.reshape(nb, -1, oh, ow, bt, bo), n, co)
@@ -343,6 +365,8 @@ def dense_op(
         op.pack["bias"] = _bias_packer(op, cfg, (mb,))
     if any(st[0] == "shr_chan" for st in steps):
         op.pack["shift"] = _shift_packer(cfg, (mb,))
+    if any(st[0] == "mul_chan" for st in steps):
+        op.pack["mult"] = _mult_packer(cfg, (mb,))
     if acc_loads:
         op.pack["residual"] = lambda x: {"residual": layout.pack_nk(x, bt, bo)}
     op.unpack = lambda y: layout.unpack_nk(y, n, m)

@@ -88,10 +88,12 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
             ins[1] = packed_input(ins[1])
         elif node.op in ("vtac.maxpool", "vtac.upsample"):
             attrs["packed"] = 1  # pools H, W of the blocked tensor; padded channels stay 0
-        # Per-channel vectors (requantize shifts, add align) are padded like a bias; padded
-        # channels hold zeros, which any shift keeps zero.
-        vec = {"vtac.add": 2, "vtac.max": 2, "vtac.requantize": 1}.get(node.op)
-        if vec is not None and len(ins) > vec and ins[vec]:
+        # Per-channel vectors (requantize shifts / pre-shifts and multipliers, add align) are
+        # padded like a bias; padded channels hold zeros, which any shift or product keeps 0.
+        first = {"vtac.add": 2, "vtac.max": 2, "vtac.requantize": 1}.get(node.op)
+        for vec in range(first, len(ins)) if first is not None else ():
+            if not ins[vec]:
+                continue
             v = constants[node.inputs[vec]]
             vp = names(f"{node.inputs[vec]}_padded")
             constants[vp] = np.pad(v, (0, _ceil_to(v.shape[0], bc) - v.shape[0]))

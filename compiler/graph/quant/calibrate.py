@@ -22,7 +22,12 @@ import numpy as np
 
 from compiler.graph.executor import run_graph
 from compiler.graph.ir import Graph
-from compiler.graph.quant.histogram import AbsHistogram, entropy_exponent, hist_mse_exponent
+from compiler.graph.quant.histogram import (
+    AbsHistogram,
+    entropy_exponent,
+    expected_sq_error,
+    hist_mse_exponent,
+)
 
 INT8_MAX = 127
 METHODS = ("max", "percentile", "mse", "hist_mse", "entropy")
@@ -93,6 +98,41 @@ def ranges_of(stats: Mapping[str, ValueStats], method: str | Mapping[str, str]) 
     """Ranges (127 * 2**e) from the exponents `method` picks (one method, or one per value)."""
     pick = (lambda n: method) if isinstance(method, str) else (lambda n: method.get(n, "max"))
     return {n: INT8_MAX * 2.0 ** st.exponent(pick(n)) for n, st in stats.items()}
+
+
+# Free (non-power-of-two) ranges: candidate scales 2**(e0 - k / FREE_STEPS) below the range's
+# own scale e0, k < FREE_STEPS * FREE_OCTAVES (the power-of-two methods' span, finer).
+FREE_STEPS, FREE_OCTAVES = 16, 5
+
+
+def free_range(st: ValueStats, method: str) -> float:
+    """The calibrated |x| range of `method` without rounding its scale to a power of two
+    (requant="mul"): max and percentile as measured; hist_mse and mse the least (expected)
+    squared error over scales 2**(e0 - k/16); entropy (power-of-two thresholds only) its
+    power-of-two range."""
+    if method == "max" or (st.amax <= 0 or not np.isfinite(st.amax)):
+        return st.amax
+    if method == "percentile":
+        return st.pct
+    e0 = math.log2(st.amax / INT8_MAX)
+    exps = e0 - np.arange(FREE_STEPS * FREE_OCTAVES) / FREE_STEPS
+    if method == "hist_mse":
+        if not st.hist.counts.any():
+            return st.amax
+        errs = [expected_sq_error(st.hist, float(e)) for e in exps]
+    elif method == "mse":
+        v = np.concatenate(st.kept) if st.kept else np.zeros(1)
+        errs = [float(np.sum((np.clip(np.rint(v / 2.0**e), -INT8_MAX - 1, INT8_MAX) * 2.0**e
+                              - v) ** 2)) for e in exps]  # fmt: skip
+    else:
+        return INT8_MAX * 2.0 ** st.exponent(method)
+    return float(INT8_MAX * 2.0 ** exps[int(np.argmin(errs))])
+
+
+def free_ranges_of(stats: Mapping[str, ValueStats], method: str | Mapping[str, str]):
+    """`free_range` of every value, by one method or one per value (as `ranges_of`)."""
+    pick = (lambda n: method) if isinstance(method, str) else (lambda n: method.get(n, "max"))
+    return {n: free_range(st, pick(n)) for n, st in stats.items()}
 
 
 def calibrate(

@@ -28,7 +28,13 @@ import numpy as np
 from compiler.graph.executor import run_graph
 from compiler.graph.ir import Graph, GraphError, Node
 from compiler.graph.quant.bias_correction import correct_biases
-from compiler.graph.quant.calibrate import METHODS, ValueStats, collect_stats, ranges_of
+from compiler.graph.quant.calibrate import (
+    METHODS,
+    ValueStats,
+    collect_stats,
+    free_ranges_of,
+    ranges_of,
+)
 from compiler.graph.quant.histogram import expected_sq_error
 from compiler.graph.quant.layers import (
     error_stats,
@@ -120,9 +126,12 @@ def quantize_calibrated(
         rounder = _data_aware_rounder(graph, measure, skip_all)
 
     def quantize(choice) -> tuple[Graph, QuantPlan]:
+        free = {}
+        if quant_options.get("requant") == "mul":  # scales need not be powers of two
+            free["free_ranges"] = free_ranges_of(stats, choice)
         return quantize_int8(graph, ranges_of(stats, choice), keep_first_float, keep_last_float,
                              weight_mse=weight_mse, skip=skip_all, round_weights=rounder,
-                             **quant_options)  # fmt: skip
+                             **free, **quant_options)  # fmt: skip
 
     if method == "auto":
         chosen = _value_choice(stats, CHOICE_METHODS)
@@ -158,7 +167,7 @@ def _data_aware_rounder(graph: Graph, samples, skip) -> Callable:
     cache: dict[tuple, np.ndarray] = {}
 
     def rounder(node: Node, w: np.ndarray, exps: np.ndarray) -> np.ndarray:
-        key = (node.name, tuple(int(e) for e in np.asarray(exps).reshape(-1)))
+        key = (node.name, tuple(float(e) for e in np.asarray(exps).reshape(-1)))  # free: floats
         if key not in cache:
             cache[key] = round_weights(w, exps, moments.get(node.name))
         return cache[key]

@@ -18,6 +18,7 @@ import numpy as np
 
 from compiler.graph.executor import run_node
 from compiler.graph.ir import Graph, GraphError, Node
+from compiler.graph.quant.fixed_point import FixedPoint, plan_multipliers
 from compiler.graph.quant.quantize import QuantizedLayer, _weights
 from compiler.graph.ref.vtac_ops import channel_vector, quantize_array, requantize_array
 
@@ -30,6 +31,7 @@ class LayerNodes:
     output: str  # the float value the layer's vtac.dequantize writes
     exp_out: int
     shifts: np.ndarray | None = None  # the requantize's per-channel shift vector, if any
+    mult: np.ndarray | None = None  # its per-channel multipliers (requant="mul"), if any
 
 
 def int8_sources(qgraph: Graph, layers=(), forms=None) -> dict[str, tuple[str, int]]:
@@ -40,10 +42,15 @@ def int8_sources(qgraph: Graph, layers=(), forms=None) -> dict[str, tuple[str, i
     src.update({ln.requantize.outputs[0]: (ln.output, ln.exp_out) for ln in layers})
     for n in qgraph.nodes:
         if n.op == "vtac.quantize":
-            src[n.outputs[0]] = (n.inputs[0], int(n.attr("exp")))
+            src[n.outputs[0]] = (n.inputs[0], _exp(n))
         elif n.op == "vtac.dequantize" and qgraph.types[n.inputs[0]].dtype == "int8":
-            src[n.inputs[0]] = (n.outputs[0], int(n.attr("exp")))
+            src[n.inputs[0]] = (n.outputs[0], _exp(n))
     return src
+
+
+def _exp(node: Node) -> int | float:
+    e = float(node.attr("exp"))
+    return int(e) if e.is_integer() else e  # free scales (requant="mul") are not integers
 
 
 def layer_nodes(qgraph: Graph, layer: QuantizedLayer) -> LayerNodes:
@@ -67,7 +74,9 @@ def layer_nodes(qgraph: Graph, layer: QuantizedLayer) -> LayerNodes:
     output = deq[0].outputs[0] if deq else layer.output
     vec = requant.inputs[1] if len(requant.inputs) > 1 and requant.inputs[1] else None
     shifts = qgraph.constants[vec] if vec else None
-    return LayerNodes(anchor, tuple(adds), requant, output, layer.exp_out, shifts)
+    mv = requant.inputs[2] if len(requant.inputs) > 2 and requant.inputs[2] else None
+    mult = qgraph.constants[mv] if mv else None
+    return LayerNodes(anchor, tuple(adds), requant, output, layer.exp_out, shifts, mult)
 
 
 def layer_accumulator(
@@ -105,6 +114,15 @@ def requantized(nodes: LayerNodes, acc: np.ndarray, exp_out: int | None = None) 
         lo, hi = max(lo, -128), min(hi, 127)
     else:
         exp_out = nodes.exp_out
+    if nodes.mult is not None:  # fixed-point multipliers: re-planned for another exponent
+        pre = np.zeros_like(nodes.mult) if nodes.shifts is None else nodes.shifts
+        fp = FixedPoint(np.asarray(pre, np.int64), np.asarray(nodes.mult, np.int64),
+                        int(rq.attr("shift")))  # fmt: skip
+        if exp_out != nodes.exp_out:
+            m = fp.mult / 2.0 ** (fp.pre + fp.shift) * 2.0 ** (nodes.exp_out - exp_out)
+            fp = plan_multipliers(np.maximum(m, 1e-30), 128, nodes.requantize.name)
+        y = fp.apply(acc, channel_vector(fp.pre, acc, False, "pre-shifts").shape)
+        return np.clip(y, lo, hi).astype(np.float64) * 2.0**exp_out
     if nodes.shifts is not None:  # per-channel weight exponents (channel axis 1, unpacked)
         shift = shift + channel_vector(nodes.shifts, acc, False, "per-channel shifts")
     q = requantize_array(acc, shift, lo, hi)

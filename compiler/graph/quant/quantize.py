@@ -16,7 +16,10 @@ of the previous value):
 W_q = rint(W / 2**e_w) in [-127, 127] with e_w from max |W| (or least squared error);
 b_q = rint(b / 2**(e_x+e_w)) as int32. By default e_w is per output channel (`per_channel.py`):
 the requantize then takes a per-channel shift vector, and before a residual add a per-channel
-align vector brings the accumulator to one exponent (docs/quantization.md). Exponents of
+align vector brings the accumulator to one exponent (docs/quantization.md). With
+`requant="mul"` (configs with the ALU's MUL) weight scales are free per channel and every
+rescale is a fixed-point multiply (`fixed_point.py`): `vtac.requantize(acc, pre, mult)`, and
+before a residual add `vtac.add(acc, r, pre, mult) {shift_m}`. Exponents of
 activations come from calibration (`calibrate.py`). Float values keep their names, so graph
 inputs and outputs are unchanged; int8 forms are named `<value>_q`.
 Data movement between quantized layers (max pool, concat, split, nearest resize, zero pad,
@@ -36,7 +39,13 @@ from compiler.graph.ir import Graph, GraphError, NameGen, Node, TensorType
 from compiler.graph.passes.rewrite import use_counts
 from compiler.graph.quant.calibrate import pow2_exponent
 from compiler.graph.quant.concat_ranges import shared_concat_ranges
-from compiler.graph.quant.int8_ops import int8_form, make_ctx
+from compiler.graph.quant.fixed_point import (
+    FixedPointError,
+    plan_multipliers,
+    quantize_weights_scaled,
+    weight_scales,
+)
+from compiler.graph.quant.int8_ops import SAME_EXPONENT, int8_form, make_ctx
 from compiler.graph.quant.per_channel import quantize_weights, requantize_shifts, weight_exponents
 from compiler.graph.ref import KernelCtx
 from compiler.graph.ref.nn import conv_pads
@@ -45,6 +54,11 @@ from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # vtac.add's left shifts run as ALU SHR immediates, portable up to 15 (vta-isa.md §2.5)
 MAX_ADD_SHIFT = 15
+REQUANT_MODES = ("shift", "mul")
+# requant="mul" before a residual add: the accumulator is rescaled to this many bits finer
+# than the finer of the residual and the output (exact enough, and the add's left shift of
+# the residual stays within MAX_ADD_SHIFT).
+MUL_ALIGN_BITS = 8
 
 
 @dataclass
@@ -57,9 +71,14 @@ class QuantizedLayer:
     epilogue: list[str] = field(default_factory=list)
     # Per-output-channel weight exponents (None: per-tensor); `exp_w` is then their maximum.
     exp_w_channels: list[int] | None = None
+    # Free per-channel weight scales (requant="mul"; then `exp_w` is ceil(log2 max scale)).
+    w_scales: list[float] | None = None
 
     def weight_exponents(self) -> np.ndarray:
-        """The weight exponent of every output channel (a 0-d array when per tensor)."""
+        """The weight exponent of every output channel (a 0-d array when per tensor); with
+        free scales, log2 of them (not integers)."""
+        if self.w_scales is not None:
+            return np.log2(np.asarray(self.w_scales, np.float64))
         if self.exp_w_channels is not None:
             return np.asarray(self.exp_w_channels, np.int64)
         return np.asarray(self.exp_w, np.int64)
@@ -188,6 +207,99 @@ def _chain(anchor: Node, graph: Graph, uses, consumers, claimed: set[str]) -> li
     return chain
 
 
+# Ops whose int8 form keeps its input's scale and does no arithmetic on exponents
+# (int8_ops.py): a free scale passes through them unchanged.
+SCALE_PRESERVING = {"MaxPool"} | SAME_EXPONENT
+# int8 forms that align operands by shifts (int8_ops.py): their inputs keep powers of two.
+SHIFT_JOINS = {"Add", "Sum", "Max", "Relu", "Clip"}
+
+
+def free_scale_classes(
+    graph: Graph, chains: dict[str, list[Node]], consumers, concats: bool = False
+) -> list[list[str]]:
+    """Groups of quantized layers' outputs that can share one free (non-power-of-two) scale,
+    for requant="mul". Values linked by scale-preserving int8 ops (max pool, reshapes, pads,
+    ...) and, with `concats`, by a `Concat` (its inputs and output: one scale keeps it a
+    zero-copy view; opt-in, see docs/quantization.md for why) form a class; a class is free
+    when all of its sources are outputs of quantized layers without a residual add (their
+    fixed-point multipliers reach any scale) and every reader of every
+    member is a quantized conv/dense layer reading it as its input, a float op (through the
+    dequantize) or one of the linking ops. Not free: values a residual add, a standalone
+    Relu/Clip or a quantized layer's residual reads (they align exponents by shifts), and
+    without `concats` values a concat reads."""
+    joins = SHIFT_JOINS if concats else SHIFT_JOINS | {"Concat"}
+    linking = SCALE_PRESERVING | ({"Concat"} if concats else set())
+    chain_nodes = {n.name for ch in chains.values() for n in ch}
+    by_name = {n.name: n for n in graph.nodes}
+    roots = {}
+    for anchor, chain in chains.items():
+        if not any(n.op in ("Add", "Sum", "Max") for n in chain):
+            roots[chain[-1].outputs[0] if chain else by_name[anchor].outputs[0]] = anchor
+    parent: dict[str, str] = {}
+
+    def find(v: str) -> str:
+        while parent.get(v, v) != v:
+            v = parent[v]
+        return v
+
+    linked = set()  # values produced by a linking op
+    for n in graph.nodes:
+        if n.op in linking:
+            ins = [v for v in (n.inputs if n.op == "Concat" else n.inputs[:1]) if v]
+            for v in [*ins, *(o for o in n.outputs if o)]:
+                parent[find(v)] = find(ins[0])
+            linked.update(o for o in n.outputs if o)
+    members: dict[str, list[str]] = {}
+    for v in set(parent) | set(roots):
+        members.setdefault(find(v), []).append(v)
+
+    def reader_ok(value: str, n: Node) -> bool:
+        if n.name in chains:
+            return n.inputs[0] == value and value not in n.inputs[1:]
+        if n.name in chain_nodes or n.op in joins:
+            return False
+        if n.op in linking:
+            return all(v in graph.constants or not v or v == value or find(v) == find(value)
+                       for v in n.inputs[: None if n.op == "Concat" else 1])  # fmt: skip
+        return True  # a float op: reads the dequantized value
+
+    out = []
+    for vals in members.values():
+        if any(v not in roots and v not in linked for v in vals):
+            continue  # a source that is not a quantized layer's output
+        if all(reader_ok(v, n) for v in vals for n in consumers.get(v, [])):
+            out.append(sorted(v for v in vals if v in roots))
+    return out
+
+
+def _plan(m: np.ndarray, reach: int, node: Node):
+    try:
+        return plan_multipliers(m, reach, f"node {node.name!r} ({node.op})")
+    except FixedPointError as e:
+        raise GraphError(str(e)) from None
+
+
+def _rescaled_add(step, node, acc, rq, er, ey, s_acc, emit, const_vector, out_t):
+    """requant="mul": `vtac.add`/`vtac.max` of the accumulator (channel scales `s_acc`)
+    rescaled by a fixed-point multiply to exponent e_t and the int8 residual (exponent `er`)
+    shifted left to it. Returns (the sum, e_t). The clamp's reach covers the output's int8
+    range plus anything the residual can add (module docstring of `fixed_point.py`)."""
+    e_t = max(min(er, ey) - MUL_ALIGN_BITS, er - MAX_ADD_SHIFT)
+    sb, s = er - e_t, ey - e_t
+    reach = int(np.ceil(129 * 2.0**s)) + (128 << sb)
+    fp = _plan(s_acc / 2.0**e_t, reach, node)
+    inputs = [acc, rq, const_vector(f"{node.name}_pre", fp.pre),
+              const_vector(f"{node.name}_mult", fp.mult)]  # fmt: skip
+    out = emit(
+        "vtac.max" if step.op == "Max" else "vtac.add",
+        inputs,
+        out_t,
+        {"shift_a": 0, "shift_b": sb, "shift_m": fp.shift},
+        f"{step.outputs[0]}_acc",
+    )
+    return out, e_t
+
+
 def quantize_int8(
     graph: Graph,
     ranges: Mapping[str, float],
@@ -197,6 +309,10 @@ def quantize_int8(
     skip: Callable[[Node, Graph], str | None] | None = None,
     per_channel: bool = True,
     round_weights: Callable[[Node, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    requant: str = "shift",
+    free_activations: bool = True,
+    free_concats: bool = False,
+    free_ranges: Mapping[str, float] | None = None,
 ) -> tuple[Graph, QuantPlan]:
     """Quantize `graph` given calibrated ranges (`calibrate`); see the module docstring.
 
@@ -205,7 +321,16 @@ def quantize_int8(
     returning a reason keeps that anchor in float (e.g. one the accelerator cannot run).
     `per_channel` gives each output channel its own weight exponent (`per_channel.py`);
     False: one exponent per weight tensor. `round_weights(node, w, exps)` returns the int8
-    weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest."""
+    weights at those exponents (data-aware rounding, `weight_rounding.py`); default: nearest.
+    `requant="mul"`: free per-channel weight scales, requantized by the ALU's MUL (module
+    docstring; the caller checks that the config has it). With it, `free_activations` also
+    frees the scales of the activations that only conv/dense layers read (`free_scale_classes`;
+    their exponents are then log2 of the scale, not integers; `free_concats` also joins a
+    concat's inputs into one free scale), from `free_ranges` (ranges
+    not rounded to a power of two, `calibrate.free_ranges_of`) where given, else `ranges`."""
+    if requant not in REQUANT_MODES:
+        raise ValueError(f"requant {requant!r} is not one of {REQUANT_MODES}")
+    free = requant == "mul"
     uses = use_counts(graph)
     consumers = graph.consumers()
     ranges = shared_concat_ranges(graph, ranges)
@@ -230,6 +355,12 @@ def quantize_int8(
     for a in eligible:
         chains[a.name] = _chain(a, graph, uses, consumers, claimed)
         claimed.update(n.name for n in chains[a.name])
+    free_exp: dict[str, float] = {}  # quantized layers' outputs with a free scale
+    classes = free_scale_classes(graph, chains, consumers, free_concats)
+    for cls in classes if free and free_activations else ():
+        r = max((free_ranges or ranges).get(v, ranges.get(v, 0.0)) for v in cls)
+        if np.isfinite(r) and r > 0:
+            free_exp.update(dict.fromkeys(cls, float(np.log2(r / INT8_MAX))))
     # Each anchor's int8 code is emitted where its chain ends, where every operand of the
     # chain (a residual computed after the anchor, say) is already defined.
     by_name = {n.name: n for n in graph.nodes}
@@ -241,9 +372,11 @@ def quantize_int8(
     int8_of: dict[str, tuple[str, int]] = {}  # float value -> (int8 value, exponent)
     out_nodes: list[Node] = []
 
-    def exp_of(value: str) -> int:
+    def exp_of(value: str) -> int | float:
         if value not in ranges:
             raise ValueError(f"no calibration range for value {value!r}")
+        if value in free_exp:
+            return free_exp[value]  # a free scale (fixed_point.py), shared by its class
         return pow2_exponent(ranges[value])
 
     def emit(op: str, inputs, out_t: TensorType, attrs: dict, base: str, out: str | None = None):
@@ -291,15 +424,21 @@ def quantize_int8(
         if w.size == 0:
             raise GraphError(f"node {node.name!r} ({node.op}): its weight holds no elements "
                              f"(shape {w.shape}); nothing to quantize")  # fmt: skip
-        ew_c = weight_exponents(w, weight_mse, per_channel)
-        ew = int(ew_c.max())
+        if free:  # float scales per channel: exponents log2(s_w), not integers
+            sw = weight_scales(w, weight_mse)
+            ew_c = np.log2(sw)
+            ew = int(np.ceil(ew_c.max()))
+            wq = round_weights(node, w, ew_c) if round_weights else quantize_weights_scaled(w, sw)
+        else:
+            ew_c = weight_exponents(w, weight_mse, per_channel)
+            ew = int(ew_c.max())
+            wq = round_weights(node, w, ew_c) if round_weights else quantize_weights(w, ew_c)
         wq_name, bq_name = names(f"{node.name}_wq"), names(f"{node.name}_bq")
-        constants[wq_name] = (
-            round_weights(node, w, ew_c) if round_weights else quantize_weights(w, ew_c)
-        )
+        constants[wq_name] = wq
         types[wq_name] = TensorType.of(constants[wq_name])
         inputs = [xq, wq_name]
         e_acc, e_acc_c = ex + ew, ex + ew_c  # e_acc_c: per channel, until aligned
+        rescaled = False  # requant="mul": the accumulator was rescaled before a residual add
         if b is not None:
             bq = np.clip(np.rint(b / 2.0**e_acc_c), INT32_MIN, INT32_MAX).astype(np.int32)
             constants[bq_name] = bq
@@ -316,6 +455,11 @@ def quantize_int8(
                 other = next(i for i in step.inputs if i not in chain_values)
                 rq, er = as_int8(other)
                 add_in = [acc, rq]
+                if free:
+                    acc, e_acc = _rescaled_add(step, node, acc, rq, er, ey, 2.0**e_acc_c, emit,
+                                               const_vector, out_t)  # fmt: skip
+                    e_acc_c, rescaled = np.full_like(e_acc_c, e_acc), True
+                    continue
                 # Per-channel: round to one exponent first. An accumulator finer than the
                 # residual by more than the ALU's left-shift range is rounded up to it too
                 # (a tiny conv term beside a large residual: the bits dropped are below it).
@@ -344,8 +488,16 @@ def quantize_int8(
                     lo = max(lo, int(np.ceil(float(bounds[0]) / 2.0**ey)))
                 if bounds[1] is not None:
                     hi = min(hi, int(np.floor(float(bounds[1]) / 2.0**ey)))
-        shift, rest = requantize_shifts(ey - e_acc_c)
-        rq_in = [acc] + ([const_vector(f"{node.name}_shifts", rest)] if rest is not None else [])
+        if free and not rescaled:
+            fp = _plan(2.0**e_acc_c / 2.0**ey, 2**7, node)  # int8 output: clip at 127 / -128
+            shift = fp.shift
+            rq_in = [acc, const_vector(f"{node.name}_pre", fp.pre),
+                     const_vector(f"{node.name}_mult", fp.mult)]  # fmt: skip
+        else:
+            shift, rest = requantize_shifts(ey - e_acc_c)
+            rq_in = [acc]
+            if rest is not None:
+                rq_in.append(const_vector(f"{node.name}_shifts", rest))
         yq = emit(
             "vtac.requantize",
             rq_in,
@@ -356,10 +508,11 @@ def quantize_int8(
         int8_of[final] = (yq, ey)
         i8.native.add(yq)
         emit("vtac.dequantize", [yq], graph.types[final], {"exp": ey}, final, out=final)
-        per_c = [int(e) for e in ew_c] if (ew_c != ew).any() else None
+        per_c = [int(e) for e in ew_c] if not free and (ew_c != ew).any() else None
         plan.layers.append(
-            QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain], per_c)
-        )
+            QuantizedLayer(node.name, final, ex, ew, ey, [s.name for s in chain], per_c,
+                           [float(v) for v in 2.0**ew_c] if free else None)
+        )  # fmt: skip
     from compiler.graph.passes.dead_code import eliminate_dead_code
 
     result = graph.with_nodes(out_nodes, types=types, constants=constants)

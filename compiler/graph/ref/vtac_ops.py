@@ -2,7 +2,7 @@
 
 These kernels are bit-exact definitions with NumPy integer math; the VTA and CPU backends are
 differentially tested against them. Scales are powers of two: a tensor with exponent `e`
-holds real value `q * 2**e`.
+holds real value `q * 2**e` (`e` a float where scales are free: requant="mul").
 
 - `vtac.quantize(x: f32) {exp}` -> i8: clip(rint(x * 2**-exp), -128, 127) (half to even).
 - `vtac.dequantize(q: i8|i32) {exp}` -> f32: q * 2**exp.
@@ -13,6 +13,8 @@ holds real value `q * 2**e`.
   (a' << shift_a) + (b << shift_b) with a' = a, or with `align` a per-channel rounding right
   shift a'[.., c, ..] = (a + r[c]) >> align[c], r[c] = 2**(align[c]-1) for align[c] > 0
   (align[c] >= 0): it brings a per-channel-exponent accumulator to one exponent.
+  With a fourth input `mult: i32[C]` (and attribute `shift_m`), a' is instead the fixed-point
+  rescale `fixed_point(a, align, mult, shift_m)` below (free per-channel weight scales).
 - `vtac.max(a: i32|i8, b: i32|i8, align: i32[C] | _) {shift_a, shift_b}` -> i32:
   max(a' << shift_a, b << shift_b), a' as for `vtac.add` (LeakyRelu / PRelu as
   max(v, slope * v), `compiler/graph/passes/prelu_as_conv.py`).
@@ -21,6 +23,14 @@ holds real value `q * 2**e`.
   `shifts` vector is given (per-channel weight scales); r = 2**(s-1) for s > 0 (round half
   up), an arithmetic right shift; s <= 0 is a left shift. One ALU add-immediate, shift, min and
   max on the accelerator (the per-channel part: one tensor SHR by a per-channel shift row).
+  With a third input `mult: i32[C]` (the ALU's MUL; free per-channel scales), `shifts` is a
+  pre-shift and `shift` the shift after the product:
+  clip(fixed_point(acc, shifts, mult, shift), lo, hi).
+- fixed_point(a, p, M, q) = round_shift_right(clip(round_shift_right(a, p[c]), -MUL_CLAMP,
+  MUL_CLAMP) * M[c], q), p[c] >= 0, q >= 0, all in int64: a rescale of channel c by
+  M[c] / 2**(p[c] + q). The clamp to +-(2**15 - 1) keeps the product inside int32 for any
+  |M[c]| <= MUL_MAX (the accelerator multiplies in int32); the compiler picks p so that a
+  clamped value saturates the result anyway (`compiler/graph/quant/fixed_point.py`).
   Channel axis of the per-channel vectors: axis 1 (NCHW and dense NC); with `packed=1` the
   blocked layout's channel is (axis 1, last axis): c = block * bc + lane, and the vector is
   zero-padded to whole blocks.
@@ -40,6 +50,11 @@ from compiler.graph.ref import KernelCtx, kernel
 from compiler.graph.ref.nn import conv_nd
 
 INT8_MIN, INT8_MAX = -128, 127
+# fixed_point's clamp after the pre-shift: an ALU MIN/MAX immediate (16 bits signed).
+MUL_CLAMP = (1 << 15) - 1
+# The largest multiplier: MUL_CLAMP * MUL_MAX plus a rounding constant up to 2**14 (added
+# before the final shift when it is <= 15, vta-isa.md §2.5) stays below 2**31.
+MUL_MAX = ((1 << 31) - 1 - (1 << 14)) // MUL_CLAMP
 
 
 def quantize_array(x: np.ndarray, exp: int) -> np.ndarray:
@@ -75,6 +90,18 @@ def round_shift_right(acc: np.ndarray, shift) -> np.ndarray:
     return np.where(s >= 0, (acc + rnd) >> right, acc << np.maximum(-s, 0))
 
 
+def fixed_point(a: np.ndarray, pre, mult, shift: int) -> np.ndarray:
+    """The per-channel fixed-point rescale (module docstring), int64; `pre` and `mult` scalars
+    or arrays broadcasting against `a`."""
+    m = np.asarray(mult, dtype=np.int64)
+    if np.abs(m).max(initial=0) > MUL_MAX:
+        raise ValueError(f"fixed-point multipliers up to {MUL_MAX}, got {int(np.abs(m).max())}")
+    if np.asarray(pre).min(initial=0) < 0 or shift < 0:
+        raise ValueError("fixed-point pre-shifts and shift must be >= 0 (right shifts)")
+    a1 = np.clip(round_shift_right(a, pre), -MUL_CLAMP, MUL_CLAMP)
+    return round_shift_right(a1 * m, shift)
+
+
 def pack_array(x: np.ndarray, bn: int, bc: int) -> np.ndarray:
     """(N, C, ...) -> (N/bn, C/bc, ..., bn, bc): the blocked layout, N and C zero-padded."""
     n, c = x.shape[:2]
@@ -107,12 +134,19 @@ def unpack_weight_array(w: np.ndarray) -> np.ndarray:
 
 @kernel("vtac.quantize")
 def quantize(ctx: KernelCtx, x: np.ndarray) -> np.ndarray:
-    return quantize_array(x, int(ctx.attr("exp")))
+    return quantize_array(x, _exp(ctx))
 
 
 @kernel("vtac.dequantize")
 def dequantize(ctx: KernelCtx, q: np.ndarray) -> np.ndarray:
-    return (q.astype(np.float64) * 2.0 ** int(ctx.attr("exp"))).astype(np.float32)
+    return (q.astype(np.float64) * 2.0 ** _exp(ctx)).astype(np.float32)
+
+
+def _exp(ctx: KernelCtx) -> int | float:
+    """The `exp` attribute: an integer (a power-of-two scale), or with free scales
+    (requant="mul") any float, log2 of the scale."""
+    e = ctx.attr("exp")
+    return int(e) if float(e).is_integer() else float(e)
 
 
 def _per_channel(ctx: KernelCtx, v: np.ndarray, x: np.ndarray, what: str) -> np.ndarray:
@@ -123,23 +157,40 @@ def _per_channel(ctx: KernelCtx, v: np.ndarray, x: np.ndarray, what: str) -> np.
 
 
 @kernel("vtac.requantize")
-def requantize(ctx: KernelCtx, acc: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+def requantize(ctx: KernelCtx, acc: np.ndarray, shifts=None, mult=None) -> np.ndarray:
     shift = int(ctx.attr("shift"))
+    lo, hi = int(ctx.attr("lo")), int(ctx.attr("hi"))
+    if mult is not None:
+        pre = 0 if shifts is None else _per_channel(ctx, shifts, acc, "per-channel pre-shifts")
+        m = _per_channel(ctx, mult, acc, "per-channel multipliers")
+        try:
+            y = fixed_point(acc, pre, m, shift)
+        except ValueError as e:
+            raise ctx.error(str(e)) from None
+        return np.clip(y, lo, hi).astype(np.int8)
     if shifts is not None:
         shift = shift + _per_channel(ctx, shifts, acc, "per-channel shifts")
-    return requantize_array(acc, shift, int(ctx.attr("lo")), int(ctx.attr("hi")))
+    return requantize_array(acc, shift, lo, hi)
 
 
 @kernel("vtac.add")
-def add(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align: np.ndarray | None = None):
+def add(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align=None, mult=None):
     sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
-    a = _aligned(ctx, a, align)
+    a = _aligned(ctx, a, align, mult)
     return ((a << sa) + (b.astype(np.int64) << sb)).astype(np.int32)
 
 
-def _aligned(ctx: KernelCtx, a: np.ndarray, align: np.ndarray | None) -> np.ndarray:
-    """`a` as int64, rounded to one exponent by the per-channel right shifts `align`."""
+def _aligned(ctx: KernelCtx, a: np.ndarray, align, mult=None) -> np.ndarray:
+    """`a` as int64, rounded to one exponent by the per-channel right shifts `align`, or
+    rescaled to one scale by `fixed_point(a, align, mult, shift_m)`."""
     a = a.astype(np.int64)
+    if mult is not None:
+        pre = 0 if align is None else _per_channel(ctx, align, a, "per-channel pre-shifts")
+        m = _per_channel(ctx, mult, a, "per-channel multipliers")
+        try:
+            return fixed_point(a, pre, m, int(ctx.attr("shift_m", 0)))
+        except ValueError as e:
+            raise ctx.error(str(e)) from None
     if align is not None:
         k = _per_channel(ctx, align, a, "per-channel align")
         if k.min(initial=0) < 0:
@@ -149,9 +200,9 @@ def _aligned(ctx: KernelCtx, a: np.ndarray, align: np.ndarray | None) -> np.ndar
 
 
 @kernel("vtac.max")
-def maximum(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align: np.ndarray | None = None):
+def maximum(ctx: KernelCtx, a: np.ndarray, b: np.ndarray, align=None, mult=None):
     sa, sb = int(ctx.attr("shift_a", 0)), int(ctx.attr("shift_b", 0))
-    a = _aligned(ctx, a, align)
+    a = _aligned(ctx, a, align, mult)
     return np.maximum(a << sa, b.astype(np.int64) << sb).astype(np.int32)
 
 

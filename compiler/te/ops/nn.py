@@ -191,6 +191,19 @@ def shift_right_channel(
     return compute(x.shape, f, name=name)
 
 
+def multiply_channel(
+    x: Tensor, mult: Tensor, channel_dims: int = 1, name: str = "mul_chan"
+) -> Tensor:
+    """x * mult[channel] (int32, wrapping), laid out like `add_channel_bias`'s bias: one
+    tensor-operand ALU MUL per row (only on configs whose ALU has MUL)."""
+
+    def f(*i):
+        chans = i[1 : 1 + channel_dims]
+        return BinOp("mul", x[i], mult[(*chans, i[-2], i[-1])])
+
+    return compute(x.shape, f, name=name)
+
+
 def add_channel_bias_gemm(
     x: Tensor, bias_in: Tensor, bias_w: Tensor, channel_dims: int = 1, name: str = "bias"
 ) -> Tensor:
