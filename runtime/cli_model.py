@@ -68,6 +68,14 @@ def compile_command(args: argparse.Namespace, quiet: bool = False):
     )
 
     cfg = load_config(args.config)
+    if getattr(args, "requant", None):
+        from compiler.graph.pipeline import requant_mode
+        from hw_sim.config import ConfigError
+
+        try:
+            requant_mode(cfg, args.requant)
+        except ValueError as e:
+            raise ConfigError(f"--requant {args.requant}: {e}") from None
     t0 = time.perf_counter()
     graph, source = _import_model(args.model, dict(args.shape), getattr(args, "image", None))
     inputs = {n: (graph.types[n].shape, graph.types[n].dtype) for n in graph.inputs}
@@ -143,6 +151,8 @@ def _quant_options(args: argparse.Namespace) -> dict:
         opts["method"] = args.quant_method
     if getattr(args, "bias_correction", None) is not None:
         opts["bias_correction"] = args.bias_correction
+    if getattr(args, "requant", None):
+        opts["requant"] = args.requant
     return opts
 
 
@@ -552,6 +562,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "default: synthetic, with a warning)")  # fmt: skip
     p.add_argument("--keep-float", type=_names_arg, action="extend", default=[],
                    metavar="NODE,...", help="keep these conv/dense nodes in float")  # fmt: skip
+    p.add_argument(
+        "--requant",
+        choices=("auto", "mul", "shift"),
+        help="requantization: shift (power-of-two scales), mul (fixed-point multipliers, free "
+        "scales; needs a config with ALU_MUL, e.g. --config mul) or auto (the default: with "
+        "ALU_MUL both, the one closer to the float outputs on the calibration inputs kept)",
+    )
     p.add_argument(
         "--quant-method",
         choices=("max", "percentile", "mse", "hist_mse", "entropy", "auto"),

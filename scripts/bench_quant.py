@@ -247,6 +247,7 @@ def vtac_errors(graph, cfg, calib, evals, method: str, bias_correction: bool, re
         "float_mac_share": _float_mac_share(res),
         "methods_chosen": methods,
         "equalize": {k: v for k, v in res.calibration.equalize.items() if k != "layers"},
+        "requant": res.calibration.requant,
         "worst_layers": worst_layers,
         "compile_s": compile_s,
     }, points
@@ -326,7 +327,7 @@ def _document(cfg, args, rows: list[dict]) -> dict:
         "float_squeeze_excite": not args.int8_squeeze_excite,
         "weight_rounding": args.weight_rounding,
         "free_activations": requant_mode(cfg, None if args.requant == "auto" else args.requant)
-        == "mul"
+        != "shift"
         and not args.pow2_activations,
         "free_concats": args.free_concats,
         "vtac_int8_executor": "compiler/graph/ref int8 reference executor on the compiled graph "
@@ -381,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("auto", "mul", "shift"),
         default="auto",
         help="requantization: fixed-point multipliers with free per-channel weight scales "
-        "(mul, needs a config with ALU_MUL), power-of-two shifts (shift), or the config's "
-        "default (auto: mul when the config has ALU_MUL)",
+        "(mul, needs a config with ALU_MUL), power-of-two shifts (shift), or the compiler's "
+        "default (auto: with ALU_MUL both, the one closer to the float outputs on the "
+        "calibration photos kept; else shift)",
     )
     parser.add_argument(
         "--only", default="", help="only models whose name contains this (comma-separated: any of)"

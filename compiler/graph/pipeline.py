@@ -115,17 +115,18 @@ class AccelCompileResult:
 
 
 def requant_mode(cfg: HwConfig, requant: str | None) -> str:
-    """The requantization scheme for `cfg`: MUL only where the config's ALU has it."""
+    """The requantization scheme for `cfg`: "shift", "mul" (only where the config's ALU has
+    MUL) or "auto" (both, the one closer to the float outputs kept; the default with MUL)."""
     if requant is None:
-        return "mul" if cfg.ALU_MUL else "shift"
-    if requant not in ("mul", "shift"):
-        raise ValueError(f"requant {requant!r} is not 'mul' or 'shift'")
+        return "auto" if cfg.ALU_MUL else "shift"
+    if requant not in ("mul", "shift", "auto"):
+        raise ValueError(f"requant {requant!r} is not 'mul', 'shift' or 'auto'")
     if requant == "mul" and not cfg.ALU_MUL:
         raise ValueError(
             "requant='mul' needs the ALU's MUL, which this config does not have (ALU_MUL: "
             "false; the built-in config 'mul' has it)"
         )
-    return requant
+    return "shift" if requant == "auto" and not cfg.ALU_MUL else requant
 
 
 def compile_for_accel(
@@ -163,8 +164,11 @@ def compile_for_accel(
     samples, undone in its filter (quant/equalize.py); `float_squeeze_excite` keeps the 1x1
     convs of squeeze-excite gates in float on the CPU (quant/squeeze_excite.py: their MACs are
     tiny, their int8 error is not); `requant` ("mul": free per-channel weight scales,
-    requantized by the ALU's MUL; "shift": power-of-two scales and shifts only; None: "mul"
-    when `cfg.ALU_MUL`, else "shift"); `quant_options` pass through to `quantize_int8`.
+    requantized by the ALU's MUL; "shift": power-of-two scales and shifts only; "auto": both,
+    the one whose outputs are closer to the float model's on the samples kept — free scales
+    lowered most models' error but raised PP-OCR-cls's and DenseNet's, docs/quantization.md;
+    None: "auto" when `cfg.ALU_MUL`, else "shift"); `quant_options` pass through to
+    `quantize_int8`. What "auto" chose is in `calibration.equalize` / `calibration.requant`.
     """
     requant = requant_mode(cfg, requant)
     if weight_method not in ("max", "mse"):
@@ -177,7 +181,7 @@ def compile_for_accel(
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
     samples = list(samples)
 
-    def quantize(src: Graph):
+    def quantize(src: Graph, requant: str):
         se = squeeze_excite_convs(src) if float_squeeze_excite else {}
 
         def not_for_accel(node, g):
@@ -205,22 +209,31 @@ def compile_for_accel(
 
     if equalize not in (False, True, "auto"):
         raise ValueError(f"equalize {equalize!r} is not True, False or 'auto'")
-    # Depthwise input equalization is data-dependent, so not a GraphPass. "auto" quantizes the
-    # model both ways and keeps the one whose outputs are closer to the float model's on the
-    # calibration samples (it helps some models and hurts others: docs/quantization.md).
+    # Depthwise input equalization is data-dependent, so not a GraphPass. An "auto" choice
+    # quantizes the model each way and keeps the one whose outputs are closer to the float
+    # model's on the calibration samples (each helps some models and hurts others:
+    # docs/quantization.md).
     equalized, done = (
         equalize_depthwise_inputs(to_quantize, samples) if equalize else (to_quantize, {})
     )
-    if equalize == "auto" and done:
-        plain, eq = quantize(to_quantize), quantize(equalized)
-        want = [run_graph(float_graph, feeds) for feeds in samples]  # one float run for both
-        errors = [output_error(float_graph, r[0], samples, want) for r in (plain, eq)]
-        qgraph, plan, info = eq if errors[1] < errors[0] else plain
-        info.equalize = {"equalized": errors[1] < errors[0], "error_plain": errors[0],
-                         "error_equalized": errors[1], "layers": done}  # fmt: skip
-    else:
-        qgraph, plan, info = quantize(equalized)
-        info.equalize = {"equalized": bool(done), "layers": done}
+    requants = ("mul", "shift") if requant == "auto" else (requant,)
+    eq_choices = (False, True) if equalize == "auto" and done else (bool(done),)
+    options = [(rq, eq) for rq in requants for eq in eq_choices]
+    results = {o: quantize(equalized if o[1] else to_quantize, o[0]) for o in options}
+    errors: dict = {}
+    if len(options) > 1:
+        want = [run_graph(float_graph, feeds) for feeds in samples]  # one float run for all
+        errors = {o: output_error(float_graph, results[o][0], samples, want) for o in options}
+    best = min(options, key=lambda o: errors.get(o, 0.0))
+    qgraph, plan, info = results[best]
+    info.equalize = {"equalized": best[1], "layers": done}
+    if len(eq_choices) > 1:
+        info.equalize.update({"error_plain": errors[(best[0], False)],
+                              "error_equalized": errors[(best[0], True)]})  # fmt: skip
+    info.requant = {"chosen": best[0]}
+    if len(requants) > 1:
+        info.requant["errors"] = {rq: min(errors[(rq, eq)] for eq in eq_choices)
+                                  for rq in requants}  # fmt: skip
     passes = [
         GraphPass(
             "stem_im2col",

@@ -262,11 +262,11 @@ def test_residual_add_and_max_take_the_fixed_point_rescale(rng):
 def test_selection_follows_the_config(rng):
     small = load_config("small")
     mul = dataclasses.replace(small, ALU_MUL=True)
-    assert requant_mode(small, None) == "shift" and requant_mode(mul, None) == "mul"
-    assert requant_mode(mul, "shift") == "shift"
+    assert requant_mode(small, None) == "shift" and requant_mode(mul, None) == "auto"
+    assert requant_mode(mul, "shift") == "shift" and requant_mode(small, "auto") == "shift"
     with pytest.raises(ValueError, match="ALU_MUL"):
         requant_mode(small, "mul")
-    with pytest.raises(ValueError, match="'mul' or 'shift'"):
+    with pytest.raises(ValueError, match="'mul', 'shift' or 'auto'"):
         requant_mode(mul, "div")
     g = _constant_weight_chain()
     feeds = [{"x": rng.uniform(0, 1, (1, 8, 6, 6)).astype(np.float32)} for _ in range(2)]
@@ -276,8 +276,13 @@ def test_selection_follows_the_config(rng):
     forced = compile_for_accel(g, mul, feeds, requant="shift", **kw).graph
     assert [n.op for n in plain.nodes] == [n.op for n in forced.nodes]
     assert all(np.array_equal(plain.constants[k], forced.constants[k]) for k in plain.constants)
-    with_mul = compile_for_accel(g, mul, feeds, **kw).graph
+    with_mul = compile_for_accel(g, mul, feeds, requant="mul", **kw).graph
     assert any(len(n.inputs) == 3 for n in with_mul.nodes if n.op == "vtac.requantize")
+    # the default with MUL: both schemes, the one closer to the float outputs kept
+    auto = compile_for_accel(g, mul, feeds, **kw)
+    errors = auto.calibration.requant["errors"]
+    assert auto.calibration.requant["chosen"] == min(errors, key=errors.get)
+    assert set(errors) == {"mul", "shift"} and errors["mul"] < errors["shift"]  # shared weights
 
 
 def test_an_unrealizable_rescale_is_a_graph_error_naming_the_node():

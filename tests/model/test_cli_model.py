@@ -86,6 +86,8 @@ def test_user_errors_are_one_line(compiled, tmp_path, capsys):
     assert "no such artifact" in capsys.readouterr().err
     assert main(["compile", str(tmp_path / "none.onnx")]) == 1
     assert "none.onnx" in capsys.readouterr().err
+    assert main(["compile", str(d / "r18.onnx"), "--requant", "mul"]) == 1
+    assert "--requant mul: requant='mul' needs the ALU's MUL" in capsys.readouterr().err
 
 
 def test_cpu_only_model_compiles_and_says_so(tmp_path, capsys):

@@ -26,7 +26,7 @@ def test_mul_requantized_model_is_bit_exact(cfg, rng):
     c = 2 * cfg.block  # grouped conv: whole blocks per group
     g = _model(rng, c)
     calib = _samples(g, rng, 2)
-    res = compile_for_accel(g, cfg, calib)
+    res = compile_for_accel(g, cfg, calib, requant="mul")
     pg = res.graph
     # the grouped conv's output feeds only conv3: a free (non-power-of-two) scale
     free = {layer.anchor for layer in res.plan.layers if not float(layer.exp_out).is_integer()}
@@ -41,7 +41,7 @@ def test_mul_requantized_model_is_bit_exact(cfg, rng):
             kinds.append((nodes[0].name, ("shr_chan",) in steps))
     # every GEMM group multiplies; the pool's equal 1/N weights need no per-channel pre-shift
     assert dict(kinds)["gap"] is False and sum(k for _, k in kinds) == 4
-    model = compile_model(g, cfg, calib)
+    model = compile_model(g, cfg, calib, quant_options={"requant": "mul"})
     assert not model.meta["fallbacks"] and len(model.accel_launches()) == 5
     ex = Executor(model)
     before: dict[int, np.ndarray] = {}

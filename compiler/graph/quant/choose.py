@@ -61,6 +61,7 @@ class CalibrationInfo:
     quant_graph: Graph | None = None
     source_graph: Graph | None = None  # the float graph it was quantized from (after rewrites)
     equalize: dict = field(default_factory=dict)  # depthwise equalization: chosen?, errors
+    requant: dict = field(default_factory=dict)  # requantization scheme: chosen, errors
 
 
 def check_keep_float(graph: Graph, names: Sequence[str]) -> None:
