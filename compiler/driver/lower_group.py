@@ -38,6 +38,9 @@ from compiler.te.ops.layout import gemm_bias_range
 from compiler.vta.ops import VtaOp, conv2d_op, dense_op
 from hw_sim.config import ALU_IMM_WIDTH, HwConfig
 
+# groups lowered by lower_int8.py (data movement, lone element-wise ops, the MUL ops)
+INT8_GROUP_ANCHORS = {"vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize",
+                      "vtac.hardswish", "vtac.mul"}  # fmt: skip
 MAX_IMM_SHIFT = 15  # the portable SHR immediate range (vta-isa.md §2.5)
 
 
@@ -186,7 +189,7 @@ def lower_group(
 ) -> GroupKernel:
     """The `VtaOp` of an accelerator group (packed graph, see `pack_layout`)."""
     anchor = nodes[0]
-    if anchor.op in ("vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize"):
+    if anchor.op in INT8_GROUP_ANCHORS:
         # int8 data movement and lone element-wise groups (lower_int8.py)
         from compiler.driver.lower_int8 import lower_int8_group
 

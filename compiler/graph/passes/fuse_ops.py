@@ -21,7 +21,8 @@ from dataclasses import replace
 from compiler.graph.ir import Graph
 from compiler.graph.passes.rewrite import use_counts
 
-ANCHORS = {"Conv", "Gemm", "MatMul", "vtac.conv2d", "vtac.dense"}
+# vtac.hardswish / vtac.mul start their own ALU group (their requantize joins it)
+ANCHORS = {"Conv", "Gemm", "MatMul", "vtac.conv2d", "vtac.dense", "vtac.hardswish", "vtac.mul"}
 ELEMENTWISE = {
     "Add",
     "Sub",

@@ -1,0 +1,171 @@
+"""int8_mul: HardSwish and Mul of int8 values become integer ops the ALU's MUL runs.
+
+Runs on the quantized graph, before partitioning, only when the config has the ALU's MUL
+(`HwConfig.ALU_MUL`; VTA's fsim implements it, its Chisel and HLS do not). Rules:
+
+- `vtac.dequantize(q, ex) -> HardSwish` -> `vtac.hardswish(q)` + `vtac.requantize` to ey
+  (`compiler/graph/hardswish_int.py`): ey is the exponent of the `vtac.quantize` that reads
+  the result (the next layer's input grid), else ex (|HardSwish(x)| <= max(|x|, 0.375)).
+- `Mul` of two dequantized int8 values of one shape -> `vtac.mul` + `vtac.requantize` by
+  ey - ea - eb (the product of two int8 grids is exact in int32).
+- `Mul(dequantize(q), gate)` with a float gate [N, C, 1, 1] (a squeeze-excite gate, computed
+  in float on the CPU by the default rule of `quant/squeeze_excite.py`) whose range the
+  producer bounds (HardSigmoid, Sigmoid: [0, 1]; Clip with constant bounds) -> the gate is
+  quantized on the CPU with the exponent that just holds that bound (max error one LSB of
+  the gate, 1/128 for [0, 1]) and multiplied on the accelerator, broadcast over H and W.
+  The Mul needs a `vtac.quantize` reader (its calibrated output exponent).
+
+`vtac.quantize` readers at the new exponent read the int8 result directly; any other reader
+gets a `vtac.dequantize` of it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from compiler.graph.hardswish_int import hardswish_int
+from compiler.graph.ir import Graph, NameGen, Node, TensorType
+from compiler.graph.passes.dead_code import eliminate_dead_code
+from compiler.graph.passes.rewrite import substitute_uses
+from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
+from hw_sim.config import HwConfig
+
+MAX_LEFT_SHIFT = 15  # a requantize's left shift must fit one SHR immediate (lower_group)
+
+
+def _gate_bound(graph: Graph, node: Node | None) -> float | None:
+    """max |gate| from the producer of a float gate, or None if it does not bound it."""
+    if node is None:
+        return None
+    if node.op in ("HardSigmoid", "Sigmoid"):
+        return 1.0
+    if node.op == "Clip":
+        if graph.opset < 11:
+            lo, hi = node.attr("min"), node.attr("max")
+        else:
+            vals = [graph.constants.get(v) if v else None for v in node.inputs[1:3]]
+            if len(vals) < 2 or any(v is None for v in vals):
+                return None
+            lo, hi = (float(v.reshape(-1)[0]) for v in vals)
+        if lo is None or hi is None:
+            return None
+        return max(abs(float(lo)), abs(float(hi))) or None
+    return None
+
+
+class _Rewriter:
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self.names = NameGen(graph)
+        self.types = dict(graph.types)
+        self.consumers = graph.consumers()
+        self.producer = graph.producers()
+        self.nodes: list[Node] = []
+        self.alias: dict[str, str] = {}
+        self.dropped: set[str] = set()
+        # float value -> (int8 value, exponent), from the dequantize nodes
+        self.int8_of = {
+            n.outputs[0]: (n.inputs[0], int(n.attr("exp")))
+            for n in graph.nodes
+            if n.op == "vtac.dequantize" and graph.types[n.inputs[0]].dtype == "int8"
+        }
+
+    def value(self, base: str, shape: tuple[int, ...], dtype: str) -> str:
+        v = self.names(base)
+        self.types[v] = TensorType(shape, dtype)
+        return v
+
+    def out_exponent(self, out: str) -> int | None:
+        exps = [int(n.attr("exp")) for n in self.consumers.get(out, []) if n.op == "vtac.quantize"]
+        return exps[0] if exps else None
+
+    def finish(self, node: Node, acc: str, shift: int, e_y: int) -> None:
+        """requantize `acc` to e_y; quantize readers at e_y read it, the rest a dequantize."""
+        out = node.outputs[0]
+        shape = self.g.types[out].shape
+        q = self.value(f"{out}_q", shape, "int8")
+        self.nodes.append(Node(self.names(f"{node.name}_requantize"), "vtac.requantize", (acc,),
+                               (q,), {"shift": shift, "lo": INT8_MIN, "hi": INT8_MAX}))  # fmt: skip
+        rest = out in self.g.outputs
+        for reader in self.consumers.get(out, []):
+            direct = reader.op == "vtac.quantize" and int(reader.attr("exp")) == e_y
+            if direct and reader.outputs[0] not in self.g.outputs:
+                self.alias[reader.outputs[0]] = q
+                self.dropped.add(reader.name)
+            else:
+                rest = True
+        if rest:
+            self.nodes.append(Node(self.names(f"{out}_dequantize"), "vtac.dequantize", (q,),
+                                   (out,), {"exp": e_y}))  # fmt: skip
+            self.int8_of[out] = (q, e_y)
+
+    def hardswish(self, node: Node) -> bool:
+        form = self.int8_of.get(node.inputs[0])
+        if form is None:
+            return False
+        q, e_x = form
+        e_y = self.out_exponent(node.outputs[0])
+        e_y = e_x if e_y is None else e_y
+        try:
+            hs = hardswish_int(e_x, e_y)
+        except ValueError:
+            return False  # stays float on the CPU
+        acc = self.value(f"{node.outputs[0]}_acc", self.g.types[q].shape, "int32")
+        self.nodes.append(Node(node.name, "vtac.hardswish", (q,), (acc,), hs.attrs()))
+        self.finish(node, acc, hs.shift, e_y)
+        return True
+
+    def mul(self, node: Node) -> bool:
+        if len(node.inputs) != 2 or any(v in self.g.constants for v in node.inputs):
+            return False
+        out = node.outputs[0]
+        e_y = self.out_exponent(out)
+        if e_y is None:
+            return False
+        a, b = node.inputs
+        ta, tb = self.g.types[a], self.g.types[b]
+        if tb.shape == ta.shape and a not in self.int8_of:
+            a, b, ta, tb = b, a, tb, ta
+        fa, fb = self.int8_of.get(a), self.int8_of.get(b)
+        if fa is None and fb is not None and tb.rank == 4 and tb.shape[2:] != (1, 1):
+            a, b, ta, tb, fa, fb = b, a, tb, ta, fb, fa  # the full-size int8 operand first
+        if fa is None or ta.rank not in (2, 4) or ta.shape != self.g.types[out].shape:
+            return False
+        gate = ta.rank == 4 and tb.shape == (*ta.shape[:2], 1, 1)
+        if tb.shape != ta.shape and not gate:
+            return False
+        if fb is None:  # a float gate: quantize it on the CPU at the exponent its range needs
+            bound = _gate_bound(self.g, self.producer.get(b))
+            if not gate or bound is None or tb.dtype != "float32":
+                return False
+            e_b = math.ceil(math.log2(bound / (INT8_MAX + 1)))
+            qb = self.value(f"{b}_q", tb.shape, "int8")
+            self.nodes.append(Node(self.names(f"{b}_quantize"), "vtac.quantize", (b,), (qb,),
+                                   {"exp": e_b}))  # fmt: skip
+            fb = (qb, e_b)
+        shift = e_y - fa[1] - fb[1]
+        if shift < -MAX_LEFT_SHIFT:
+            return False
+        acc = self.value(f"{out}_acc", ta.shape, "int32")
+        self.nodes.append(Node(node.name, "vtac.mul", (fa[0], fb[0]), (acc,)))
+        self.finish(node, acc, shift, e_y)
+        return True
+
+    def run(self) -> Graph:
+        for node in self.g.nodes:
+            if node.name in self.dropped:
+                continue
+            done = (node.op == "HardSwish" and self.hardswish(node)) or (
+                node.op == "Mul" and self.mul(node)
+            )
+            if not done:
+                self.nodes.append(node)
+        nodes = [n for n in substitute_uses(self.nodes, self.alias) if n.name not in self.dropped]
+        return eliminate_dead_code(self.g.with_nodes(nodes, types=self.types))
+
+
+def int8_mul(graph: Graph, cfg: HwConfig) -> Graph:
+    """The rewrite above when `cfg.ALU_MUL`; the graph unchanged otherwise."""
+    if not cfg.ALU_MUL:
+        return graph
+    return _Rewriter(graph).run()
