@@ -59,3 +59,9 @@ def _mul_op_support(node: Node, types: list, cfg: HwConfig) -> str | None:
         if b != a and not (len(a) == 4 and b == (*a[:2], 1, 1)):
             return f"vtac.mul of shapes {a} and {b} (same shape or a [N, C, 1, 1] gate run)"
     return None
+
+
+def alu_mul_nodes(graph: Graph) -> list[str]:
+    """Accelerator nodes that use the ALU's MUL (their programs run on VTA's fsim, vtac's hw_sim
+    and RTL, not on VTA's Chisel or HLS hardware)."""
+    return [n.name for n in graph.nodes if n.target == "accel" and n.op in MUL_OPS]

@@ -1,0 +1,55 @@
+"""Small float graphs with HardSwish (as PP-OCR's exporter writes it and as one ONNX node), a
+squeeze-excite gate and an element-wise Mul of two conv outputs: what the ALU's MUL ops run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from compiler.graph.builder import GraphBuilder
+from hw_sim.config import HwConfig, load_config
+
+
+def mul_config(name: str) -> HwConfig:
+    """A built-in config with the ALU's MUL switched on (`mul` is `default` + MUL)."""
+    return dataclasses.replace(load_config(name), ALU_MUL=True)
+
+
+def _conv(b: GraphBuilder, x: str, cin: int, cout: int, k: int, rng, name: str) -> str:
+    w = rng.standard_normal((cout, cin, k, k)) * (2 / np.sqrt(cin * k * k))
+    bias = rng.standard_normal(cout) * 0.5
+    wc, bc = (
+        b.const(f"{name}_w", w.astype(np.float32)),
+        b.const(f"{name}_b", bias.astype(np.float32)),
+    )
+    return b.op("Conv", [x, wc, bc], name=name, pads=(k // 2,) * 4, kernel_shape=(k, k))
+
+
+def _scalar(b: GraphBuilder, name: str, v: float) -> str:
+    return b.const(name, np.float32(v))
+
+
+def hardswish_pattern(b: GraphBuilder, x: str, name: str) -> str:
+    """x * Clip(x + 3, 0, 6) / 6, as PaddlePaddle exports HardSwish."""
+    a = b.op("Add", [x, _scalar(b, f"{name}_3", 3.0)])
+    c = b.op("Clip", [a, _scalar(b, f"{name}_lo", 0.0), _scalar(b, f"{name}_hi", 6.0)])
+    m = b.op("Mul", [x, c])
+    return b.op("Div", [m, _scalar(b, f"{name}_6", 6.0)], name=name)
+
+
+def mul_block(c: int = 24, h: int = 8, seed: int = 0):
+    """conv -> HardSwish (pattern) -> squeeze-excite (GAP, 1x1 convs, HardSigmoid, Mul) -> conv
+    -> HardSwish (ONNX op) -> Mul with a parallel conv's output -> conv."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder("mul_block", opset=14)
+    x = b.input("x", (1, 8, h, h))
+    y = hardswish_pattern(b, _conv(b, x, 8, c, 3, rng, "c1"), "hs1")
+    s = b.op("GlobalAveragePool", [y])
+    s = b.op("Relu", [_conv(b, s, c, 8, 1, rng, "se1")])
+    gate = b.op("HardSigmoid", [_conv(b, s, 8, c, 1, rng, "se2")], alpha=1 / 6, beta=0.5)
+    y = b.op("Mul", [y, gate], name="se_mul")
+    z = b.op("HardSwish", [_conv(b, y, c, c, 3, rng, "c2")], name="hs2")
+    z = b.op("Mul", [z, _conv(b, y, c, c, 1, rng, "c3")], name="mul2")
+    b.output(_conv(b, z, c, 16, 1, rng, "c4"))
+    return b.build()

@@ -1,0 +1,60 @@
+"""HardSwish, a squeeze-excite gate and an element-wise Mul compiled as a whole model with the
+ALU's MUL (configs with ALU_MUL), co-run on hw_sim at both configs: every HardSwish and Mul
+on the accelerator, the integer path bit-exact with the graph's reference executor, every
+launch portable but for its MUL micro-ops; without MUL the partition keeps them on the CPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.driver.compile_model import compile_model
+from compiler.driver.model import AccelLaunch
+from compiler.graph.pipeline import compile_for_accel
+from runtime.executor import Executor, compare_integer_values, launch_mismatches, reference_values
+from tests.compiler.mul_portable import assert_portable_but_mul
+from tests.model.helpers import samples
+from tests.model.mul_blocks import mul_block, mul_config
+
+pytestmark = pytest.mark.sim
+
+MUL_LAUNCHES = {"hs1_hardswish", "se_mul", "hs2", "mul2"}
+
+
+@pytest.mark.parametrize("config", ["default", "small"])
+def test_mul_block_runs_hardswish_and_mul_on_the_accelerator(config):
+    cfg = mul_config(config)
+    g = mul_block()
+    model = compile_model(g, cfg, samples(g, 2))
+    accel = {la.name for la in model.accel_launches()}
+    assert MUL_LAUNCHES <= accel and not model.meta["fallbacks"]
+    assert set(model.meta["alu_mul_launches"]) == MUL_LAUNCHES
+    feed = samples(g, 1, seed=3)[0]
+    ex = Executor(model)
+    before, state = {}, {"i": 0}
+
+    def snapshot(_rec):
+        state["i"] += 1
+        if state["i"] < len(model.launches) and isinstance(model.launches[state["i"]], AccelLaunch):
+            before[state["i"]] = ex.dram.copy()
+
+    res = ex.run(feed, keep_values=True, on_launch=snapshot)
+    assert compare_integer_values(res.values, reference_values(model, feed)) == []
+    assert launch_mismatches(model, res.values) == []
+    for i, dram in before.items():
+        la = model.launches[i]
+        muls = assert_portable_but_mul(la.program, dram, la.name)
+        assert (muls > 0) == (la.name in MUL_LAUNCHES), la.name
+
+
+@pytest.mark.parametrize("config", ["default", "small"])
+def test_without_mul_hardswish_and_mul_stay_on_the_cpu(config):
+    from hw_sim.config import load_config
+
+    g = mul_block()
+    graph = compile_for_accel(g, load_config(config), samples(g, 2)).graph
+    ops = {n.op for n in graph.nodes}
+    assert not ops & {"vtac.hardswish", "vtac.mul"}
+    for n in graph.nodes:
+        if n.op in ("HardSwish", "Mul"):
+            assert n.target == "cpu" and "needs the ALU's MUL" in n.reason, (n.name, n.reason)
+            assert "--config mul" in n.reason and "Chisel/HLS" in n.reason
