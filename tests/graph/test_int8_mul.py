@@ -1,0 +1,123 @@
+"""The graph side of the ALU's MUL ops: HardSwish's integer formula and its error, the
+HardSwish pattern rewrite, the int8 rewrite of HardSwish/Mul, and the partition with and
+without `HwConfig.ALU_MUL`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.graph.accel_int8 import MUL_REASON
+from compiler.graph.accel_support import CPU_REASONS
+from compiler.graph.builder import GraphBuilder
+from compiler.graph.executor import run_graph
+from compiler.graph.hardswish_int import (
+    INT32_MAX,
+    gate_product,
+    hardswish_int,
+    output_error_lsb,
+    reference,
+)
+from compiler.graph.passes.hardswish_pattern import fuse_hardswish_pattern
+from compiler.graph.passes.int8_mul import int8_mul
+from compiler.graph.pipeline import compile_for_accel
+from hw_sim.config import load_config
+from tests.model.helpers import samples
+from tests.model.mul_blocks import hardswish_pattern, mul_block, mul_config
+
+EXPONENT_PAIRS = [(ex, ey) for ex in range(-12, 1) for ey in range(ex - 3, ex + 4)]
+
+
+@pytest.mark.parametrize("ex,ey", EXPONENT_PAIRS)
+def test_hardswish_int_is_overflow_safe_and_within_half_an_lsb(ex, ey):
+    hs = hardswish_int(ex, ey)
+    q = np.arange(-128, 128)
+    p = gate_product(q, hs.offset, hs.six)
+    assert np.abs(p * hs.mult).max() + (1 << (hs.shift - 1)) <= INT32_MAX
+    assert 1 <= hs.mult < 1 << 15 and hs.six < 1 << 15  # 16-bit signed ALU immediates
+    err, _ = output_error_lsb(ex, ey)
+    # the output's rounding, plus what the fixed-point 1/6 adds: < 0.003 LSB while |x| may reach
+    # 1/4 or more (ex >= -9); a small input range needs a large gate, so a shorter multiplier
+    assert err <= (0.503 if ex >= -9 else 0.54)
+
+
+def test_hardswish_int_refuses_what_the_alu_cannot_hold():
+    with pytest.raises(ValueError, match="offset 3 is not on the int8 grid"):
+        hardswish_int(1, 0)
+    with pytest.raises(ValueError, match="exceeds the ALU immediate"):
+        hardswish_int(-13, -13)
+
+
+def test_hardswish_int_reference_matches_float_up_to_ties():
+    for ex, ey in [(-4, -4), (-5, -4), (-6, -6)]:
+        q = np.arange(-128, 128)
+        x = q * 2.0**ex
+        want = np.clip(x * np.clip(x + 3, 0, 6) / 6 / 2.0**ey, -128, 127)
+        got = reference(q, hardswish_int(ex, ey)).astype(np.float64)
+        far = np.abs(got - want) > 0.5 + 1e-9
+        assert not far.any()
+
+
+def _pattern_graph():
+    b = GraphBuilder("hs", opset=13)
+    b.output(hardswish_pattern(b, b.input("x", (1, 16, 4, 4)), "hs"))
+    return b.build()
+
+
+def test_hardswish_pattern_becomes_one_node_with_the_same_values(rng):
+    g = _pattern_graph()
+    f = fuse_hardswish_pattern(g)
+    assert [n.op for n in f.nodes] == ["HardSwish"] and f.outputs == g.outputs
+    feed = {"x": rng.standard_normal((1, 16, 4, 4)).astype(np.float32) * 4}
+    np.testing.assert_allclose(run_graph(f, feed)[f.outputs[0]], run_graph(g, feed)[g.outputs[0]],
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+
+
+def test_hardswish_pattern_needs_single_use_intermediates():
+    b = GraphBuilder("hs", opset=13)
+    x = b.input("x", (1, 16, 4, 4))
+    y = hardswish_pattern(b, x, "hs")
+    clip = next(n for n in b.nodes if n.op == "Clip").outputs[0]
+    b.output(y, clip)
+    g = b.build()
+    assert fuse_hardswish_pattern(g).op_counts() == g.op_counts()
+
+
+def _quantized(cfg, g):
+    return compile_for_accel(g, cfg, samples(g, 2)).graph
+
+
+def test_int8_mul_is_the_identity_without_mul():
+    cfg = load_config("default")
+    g = _quantized(cfg, mul_block())
+    assert int8_mul(g, cfg) is g
+
+
+def test_without_mul_the_reasons_name_the_mul_config():
+    assert MUL_REASON in CPU_REASONS["HardSwish"] and MUL_REASON in CPU_REASONS["Mul"]
+    assert "--config mul" in MUL_REASON and "Chisel/HLS" in MUL_REASON
+
+
+@pytest.mark.parametrize("config", ["default", "small"])
+def test_with_mul_hardswish_and_mul_go_to_the_accelerator(config):
+    g = _quantized(mul_config(config), mul_block())
+    by_op = {}
+    for n in g.nodes:
+        by_op.setdefault(n.op, []).append(n)
+    assert {n.target for n in by_op["vtac.hardswish"]} == {"accel"}
+    assert len(by_op["vtac.hardswish"]) == 2 and len(by_op["vtac.mul"]) == 2
+    assert {n.target for n in by_op["vtac.mul"]} == {"accel"}
+    assert "HardSwish" not in by_op and "Mul" not in by_op
+    # the squeeze-excite gate is quantized on the CPU at 2^-7 (HardSigmoid: [0, 1])
+    gate_q = [n for n in by_op["vtac.quantize"] if n.outputs[0].startswith("hardsigmoid")]
+    assert [int(n.attr("exp")) for n in gate_q] == [-7] and gate_q[0].target == "cpu"
+
+
+def test_float_hardswish_keeps_a_reason_with_mul(rng):
+    b = GraphBuilder("hs", opset=14)
+    x = b.input("x", (1, 16, 4, 4))
+    b.output(b.op("HardSwish", [x], name="act"))
+    g = b.build()
+    q = _quantized(mul_config("default"), g)
+    node = q.node("act")
+    assert node.op == "HardSwish" and node.target == "cpu" and "no int8 form" in node.reason
