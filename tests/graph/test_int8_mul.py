@@ -25,7 +25,7 @@ from hw_sim.config import load_config
 from tests.model.helpers import samples
 from tests.model.mul_blocks import hardswish_pattern, mul_block, mul_config
 
-EXPONENT_PAIRS = [(ex, ey) for ex in range(-12, 1) for ey in range(ex - 3, ex + 4)]
+EXPONENT_PAIRS = [(ex, ey) for ex in range(-10, 1) for ey in range(ex - 3, ex + 4)]
 
 
 @pytest.mark.parametrize("ex,ey", EXPONENT_PAIRS)
@@ -38,14 +38,14 @@ def test_hardswish_int_is_overflow_safe_and_within_half_an_lsb(ex, ey):
     err, _ = output_error_lsb(ex, ey)
     # the output's rounding, plus what the fixed-point 1/6 adds: < 0.003 LSB while |x| may reach
     # 1/4 or more (ex >= -9); a small input range needs a large gate, so a shorter multiplier
-    assert err <= (0.503 if ex >= -9 else 0.54)
+    assert err <= (0.503 if ex >= -9 else 0.506)
 
 
 def test_hardswish_int_refuses_what_the_alu_cannot_hold():
     with pytest.raises(ValueError, match="offset 3 is not on the int8 grid"):
         hardswish_int(1, 0)
-    with pytest.raises(ValueError, match="exceeds the ALU immediate"):
-        hardswish_int(-13, -13)
+    with pytest.raises(ValueError, match="too few bits"):
+        hardswish_int(-11, -11)
 
 
 def test_hardswish_int_reference_matches_float_up_to_ties():
