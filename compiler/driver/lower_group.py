@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.driver.mul_epilogue import drop_idle_clips_after_hardswish, hardswish_step
 from compiler.driver.per_channel_epilogue import (
     PerChannelError,
     align_steps,
@@ -127,6 +128,10 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
                 steps.append(("shr", -sa))
             steps.append(("residual" if node.op == "vtac.add" else "residual_max", sb))
             residual = b
+        elif node.op == "vtac.hardswish":  # int8 in (a requantize before it), the ALU's MUL
+            if node.inputs[0] != chain or graph.types[chain].dtype != "int8":
+                raise LoweringError(f"{node.name!r}: HardSwish of the group's int8 value only")
+            steps.append(hardswish_step(node))
         elif node.op == "vtac.requantize":
             if node.inputs[0] != chain:
                 raise LoweringError(f"{node.name!r}: does not read the group's accumulator")
@@ -144,6 +149,7 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
             f"group of {anchor.name!r} ends in {graph.types[chain].dtype}; the accelerator "
             "stores int8 only (a requantize must end the group)"
         )
+    steps = drop_idle_clips_after_hardswish(steps)
     _check_imms(steps, f"group of {anchor.name!r}")
     return steps, residual, chain
 

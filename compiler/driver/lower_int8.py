@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from compiler.driver.lower_group import GroupKernel, LoweringError, _check_imms, _requantize_steps
-from compiler.graph.hardswish_int import gate_product
+from compiler.driver.mul_epilogue import drop_idle_clips, hardswish_values
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import HwConfig
 
@@ -111,7 +109,7 @@ def _lower_mul_group(graph: Graph, nodes: list[Node], cfg: HwConfig) -> GroupKer
     try:
         if anchor.op == "vtac.hardswish":
             offset, six, mult = (int(anchor.attr(k)) for k in ("offset", "six", "mult"))
-            steps = _drop_idle_clips(steps, gate_product(np.arange(-128, 128), offset, six) * mult)
+            steps = drop_idle_clips(steps, hardswish_values(offset, six, mult))
             op = hardswish_op(cfg, shape, offset, six, mult, steps, name=anchor.name)
             values = {"a": a, op.output.name: chain}
         else:
@@ -127,30 +125,3 @@ def _lower_mul_group(graph: Graph, nodes: list[Node], cfg: HwConfig) -> GroupKer
                 f"{anchor.name!r}: operand {v!r} is {graph.types[v].dtype}, not int8"
             )
     return GroupKernel(op, values, {}, chain)
-
-
-def _drop_idle_clips(steps: list[tuple], values: np.ndarray) -> list[tuple]:
-    """`steps` without the clip bounds no value of `values` (every int32 the anchor can make)
-    reaches: HardSwish's result is >= -0.375 and often below the upper bound too, so its
-    requantize clamp is mostly idle (each bound is one ALU micro-op per row)."""
-    v = values.astype(np.int64)
-    out: list[tuple] = []
-    for st in steps:
-        if st[0] == "clip":
-            lo, hi = st[1], st[2]
-            if v.min() < lo and v.max() > hi:
-                out.append(st)
-            elif v.min() < lo:
-                out.append(("max", lo))
-            elif v.max() > hi:
-                out.append(("min", hi))
-            v = np.clip(v, lo, hi)
-            continue
-        out.append(st)
-        if st[0] == "shr":
-            v = v >> st[1] if st[1] >= 0 else v << -st[1]
-        elif st[0] == "add_imm":
-            v = v + st[1]
-        else:
-            raise ValueError(f"unexpected epilogue step {st!r}")
-    return out

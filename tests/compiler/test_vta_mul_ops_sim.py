@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from compiler.driver.lower_group import _requantize_steps
-from compiler.driver.lower_int8 import _drop_idle_clips
-from compiler.graph.hardswish_int import gate_product, hardswish_int, reference
+from compiler.driver.mul_epilogue import drop_idle_clips, hardswish_values
+from compiler.graph.hardswish_int import hardswish_int, reference
 from compiler.graph.ir import Node
 from compiler.graph.ref.vtac_ops import requantize_array
 from compiler.vta.build import build
@@ -54,8 +54,7 @@ def _all_int8(shape, rng) -> np.ndarray:
 def test_hardswish_every_int8_value(mcfg, rng, ex, ey):
     hs = hardswish_int(ex, ey)
     shape = (1, 2 * mcfg.block, 4, 5)
-    steps = _drop_idle_clips(_steps(hs.shift), gate_product(np.arange(-128, 128), hs.offset,
-                                                            hs.six) * hs.mult)  # fmt: skip
+    steps = drop_idle_clips(_steps(hs.shift), hardswish_values(hs.offset, hs.six, hs.mult))
     op = hardswish_op(mcfg, shape, hs.offset, hs.six, hs.mult, steps)
     x = _all_int8(shape, rng)
     np.testing.assert_array_equal(_run(mcfg, build(op, mcfg), a=x), reference(x, hs))

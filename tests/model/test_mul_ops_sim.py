@@ -17,7 +17,8 @@ from tests.model.mul_blocks import mul_block, mul_config
 
 pytestmark = pytest.mark.sim
 
-MUL_LAUNCHES = {"hs1_hardswish", "se_mul", "hs2", "mul2"}
+# the HardSwishes join their convs' epilogues (c1, c2); the Muls are their own launches
+MUL_LAUNCHES = {"c1", "se_mul", "c2", "mul2"}
 
 
 @pytest.mark.parametrize("config", ["default", "small"])
@@ -27,6 +28,8 @@ def test_mul_block_runs_hardswish_and_mul_on_the_accelerator(config):
     model = compile_model(g, cfg, samples(g, 2))
     accel = {la.name for la in model.accel_launches()}
     assert MUL_LAUNCHES <= accel and not model.meta["fallbacks"]
+    ops = {la.name: la.ops for la in model.accel_launches()}
+    assert "vtac.hardswish" in ops["c1"] and "vtac.hardswish" in ops["c2"], ops
     assert set(model.meta["alu_mul_launches"]) == MUL_LAUNCHES
     feed = samples(g, 1, seed=3)[0]
     ex = Executor(model)

@@ -1,9 +1,12 @@
 """Products for the ALU's MUL (`HwConfig.ALU_MUL`): tensor x tensor, x immediate, and x a
 per-(batch, channel) gate broadcast over H and W. In place on the first operand, as the ALU
-computes `ACC[dst] = ACC[dst] * (imm or ACC[src])` (int32, wrapping)."""
+computes `ACC[dst] = ACC[dst] * (imm or ACC[src])` (int32, wrapping). And HardSwish's integer
+formula as such stages (`compiler/graph/hardswish_int.py`), which needs a second copy of its
+input: a zero tile (a GEMM reset, one cycle a row) plus the input (one tensor ADD)."""
 
 from __future__ import annotations
 
+from compiler.te.ops import nn
 from compiler.te.tensor import Tensor, cast, compute
 from compiler.tir.nodes import Const
 
@@ -29,3 +32,28 @@ def multiply_gate(x: Tensor, gate: Tensor, name: str = "mul_gate") -> Tensor:
         lambda *i: x[i] * cast(x.dtype, gate[(i[0], i[1], Const(0), Const(0), i[4], i[5])]),
         name=name,
     )
+
+
+def zeros(shape: tuple[int, ...], name: str = "zero") -> Tensor:
+    """An int32 zero tile: scheduled as a GEMM reset (`is_zero_stage`)."""
+    return compute(shape, lambda *i: Const(0, "int32"), name=name)
+
+
+def is_zero_stage(t: Tensor) -> bool:
+    body = getattr(t.op, "body", None)
+    return isinstance(body, Const) and int(body.value) == 0
+
+
+def hardswish_stages(x: Tensor, offset: int, six: int, mult: int, name: str) -> list[Tensor]:
+    """x * clip(x + offset, 0, six) * mult as accumulator stages (the last is the result):
+
+    c = 0 + x                      a copy (the ALU works in place, and x is read again)
+    g = min(max(c + offset, 0), six)
+    p = x * g * mult               a tensor MUL, then an immediate MUL
+    """
+    z = zeros(x.shape, name=f"{name}.zero")
+    c = nn.add(z, x, name=f"{name}.copy")
+    g1 = nn.add_imm(c, offset, name=f"{name}.offset")
+    g2, g3 = nn.clip(g1, 0, six, name=f"{name}.gate")
+    p = multiply(x, g3, name=f"{name}.mul")
+    return [z, c, g1, g2, g3, p, multiply_imm(p, mult, name=f"{name}.scale")]
