@@ -81,3 +81,26 @@ def test_mul_channel_gate(mcfg, rng, shape):
 def test_mul_shape_errors_name_the_operator(mcfg):
     with pytest.raises(ValueError, match="m1: b .* is neither"):
         mul_op(mcfg, (1, 16, 4, 4), (1, 16, 4, 1), _steps(7), name="m1")
+
+
+@pytest.mark.parametrize("ex,ey", [(-4, -4), (-5, -4)])
+def test_conv_with_hardswish_epilogue(mcfg, rng, ex, ey):
+    """conv -> requantize -> HardSwish -> requantize in one launch (the fused epilogue)."""
+    from compiler.driver.mul_epilogue import drop_idle_clips_after_hardswish
+    from compiler.graph.ref.nn import conv_nd
+    from compiler.vta.ops import conv2d_op
+
+    hs = hardswish_int(ex, ey)
+    n, ci, h, co = 1, 2 * mcfg.block, 6, 2 * mcfg.block
+    steps = drop_idle_clips_after_hardswish(
+        [("bias",), *_steps(6), ("hardswish", hs.offset, hs.six, hs.mult), *_steps(hs.shift)]
+    )
+    assert steps[-1][0] != "clip"  # HardSwish's result needs no clamp at these exponents
+    op = conv2d_op(mcfg, n, ci, h, h, co, 3, 1, 1, epilogue=steps, name="conv_hs")
+    x = rng.integers(-128, 128, (n, ci, h, h)).astype(np.int8)
+    w = rng.integers(-128, 128, (co, ci, 3, 3)).astype(np.int8)
+    b = rng.integers(-5000, 5000, co).astype(np.int32)
+    acc = conv_nd(x, w, [1, 1], [1, 1], [1, 1], [1, 1], 1, acc_dtype=np.float64).astype(np.int64)
+    q = requantize_array(acc + b[None, :, None, None], 6, -128, 127)
+    y = _run(mcfg, build(op, mcfg), data=x, kernel=w, bias=b)
+    np.testing.assert_array_equal(y, reference(q, hs))
