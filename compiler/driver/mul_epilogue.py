@@ -1,25 +1,28 @@
 """Epilogue steps of the ALU's MUL ops (`HwConfig.ALU_MUL`): `vtac.hardswish` as the step
-("hardswish", offset, six, mult) of `compiler.vta.ops._epilogue`, and the requantize clamps
-after it that no value can reach, dropped (each bound is one ALU micro-op per output row:
-HardSwish's result is >= -0.375, and often below the upper bound too)."""
+("hardswish", offset, six, mult, pre_shift, bias) of `compiler.vta.ops._epilogue`, and the
+requantize clamps after it that no value can reach, dropped (each bound is one ALU micro-op per
+output row: HardSwish's result is >= -0.375, and often below the upper bound too)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from compiler.graph.hardswish_int import gate_product
+from compiler.graph.hardswish_int import accumulator
 from compiler.graph.ir import Node
 
 _VALUE_STEPS = {"shr", "add_imm", "clip", "max", "min"}
 
 
+HARDSWISH_ATTRS = ("offset", "six", "mult", "pre_shift", "bias")
+
+
 def hardswish_step(node: Node) -> tuple:
-    return ("hardswish", *(int(node.attr(k)) for k in ("offset", "six", "mult")))
+    return ("hardswish", *(int(node.attr(k, 0)) for k in HARDSWISH_ATTRS))
 
 
-def hardswish_values(offset: int, six: int, mult: int) -> np.ndarray:
+def hardswish_values(offset: int, six: int, mult: int, pre_shift: int, bias: int) -> np.ndarray:
     """Every int32 a `vtac.hardswish` of an int8 value can make."""
-    return gate_product(np.arange(-128, 128), offset, six) * mult
+    return accumulator(np.arange(-128, 128), offset, six, mult, pre_shift, bias)
 
 
 def drop_idle_clips(steps: list[tuple], values: np.ndarray) -> list[tuple]:

@@ -1,17 +1,22 @@
 """HardSwish on int8 values as integer arithmetic the ALU can run (MIN/MAX/ADD/SHR/MUL).
 
-For x = q * 2^ex and an output exponent ey, HardSwish(x) = x * clip(x + 3, 0, 6) / 6 is
+For x = q * 2^ex, an output exponent ey and an optional scalar affine after it (PP-OCR-det's
+learnable `Mul(s) -> Add(t)`), y = s * HardSwish(x) + t with HardSwish(x) = x * clip(x + 3, 0,
+6) / 6 is
 
-    g = clip(q + 3 * 2^-ex, 0, 6 * 2^-ex)        exact: 3 * 2^-ex is an integer for ex <= 0
-    p = q * g                                    exact: the real value is p * 2^(2 ex)
-    y = clip(round(p * m / 2^s), -128, 127)      m / 2^s ~ 2^(2 ex - ey) / 6 (a fixed-point 1/6
-                                                 and the exponent change), round half up
+    g = clip(q + 3 * 2^-ex, 0, 6 * 2^-ex)      exact: 3 * 2^-ex is an integer for ex <= 0
+    p = q * g                                  exact: the real value is p * 2^(2 ex)
+    a = ((p * m) >> k1) + B                    m / 2^(k1 + k2) ~ s * 2^(2 ex - ey) / 6: a fixed-
+                                               point 1/6, the scale and the exponent change;
+                                               B ~ t * 2^(k2 - ey)
+    y = clip((a + 2^(k2-1)) >> k2, -128, 127)  round half up; k2 <= 15 (one SHR immediate)
 
-`vtac.hardswish {offset, six, mult}` is the int32 `p * m` and the `vtac.requantize {shift s}`
-after it the rounding shift and clip (`compiler/graph/ref/vtac_mul.py`). Overflow-safe by
-construction: m is the largest multiplier with max|p| * m + 2^(s-1) < 2^31 over all 256 int8
-inputs and m below 2^15 (the ALU's signed 16-bit immediate). The error against the float
-function is `output_error_lsb` (docs/compiler.md lists it per exponent pair).
+`vtac.hardswish {offset, six, mult, pre_shift, bias}` is the int32 `a` and the `vtac.requantize
+{shift k2}` after it the rounding shift and clip (`compiler/graph/ref/vtac_mul.py`).
+Overflow-safe by construction: m is the largest multiplier with max|p * m| < 2^31 over all 256
+int8 inputs, and |m|, |B| fit the ALU's signed 16-bit immediate. Without a bias, k1 + k2 is
+one rounding shift split as `_requantize_steps` splits it (exact). The error against the float
+function is `output_error_lsb` (docs/compiler.md gives it per exponent pair).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 IMM_MAX = (1 << 15) - 1  # the largest ALU immediate (16-bit signed)
 INT32_MAX = (1 << 31) - 1
 MAX_SHIFT = 45  # right shifts beyond 15 are split into several SHR immediates
+MAX_IMM_SHIFT = 15  # the portable SHR immediate
 # Below this input exponent (|x| < 1/8) the gate grows so large that the multiplier keeps too
 # few bits (ex = -12: 0.55 LSB error); such a HardSwish stays float on the CPU.
 MIN_EXPONENT = -10
@@ -33,10 +39,13 @@ class HardSwishInt:
     offset: int  # 3 * 2^-ex
     six: int  # 6 * 2^-ex
     mult: int  # m
-    shift: int  # s
+    pre_shift: int  # k1 (floor)
+    bias: int  # B
+    shift: int  # k2: the requantize's rounding shift, 1..15
 
     def attrs(self) -> dict:
-        return {"offset": self.offset, "six": self.six, "mult": self.mult}
+        return {"offset": self.offset, "six": self.six, "mult": self.mult,
+                "pre_shift": self.pre_shift, "bias": self.bias}  # fmt: skip
 
 
 def gate_product(q: np.ndarray, offset: int, six: int) -> np.ndarray:
@@ -45,10 +54,14 @@ def gate_product(q: np.ndarray, offset: int, six: int) -> np.ndarray:
     return q * np.clip(q + offset, 0, six)
 
 
-def hardswish_int(ex: int, ey: int) -> HardSwishInt:
-    """The integer constants for input exponent `ex` and output exponent `ey`; ValueError
-    when the ALU cannot hold them (ex > 0: 3 is not on the input grid; offsets beyond the
-    16-bit immediate)."""
+def accumulator(q: np.ndarray, offset: int, six: int, mult: int, pre_shift: int, bias: int):
+    """`vtac.hardswish`'s int32 result (in int64): ((q * g * mult) >> pre_shift) + bias."""
+    return ((gate_product(q, offset, six) * mult) >> pre_shift) + bias
+
+
+def hardswish_int(ex: int, ey: int, scale: float = 1.0, shift_by: float = 0.0) -> HardSwishInt:
+    """The integer constants for input exponent `ex`, output exponent `ey` and the affine
+    `scale * HardSwish(x) + shift_by`; ValueError when the ALU cannot hold them."""
     if ex > 0:
         raise ValueError(f"input exponent {ex} > 0: the offset 3 is not on the int8 grid")
     if ex < MIN_EXPONENT:
@@ -57,26 +70,37 @@ def hardswish_int(ex: int, ey: int) -> HardSwishInt:
     offset, six = 3 << -ex, 6 << -ex
     q = np.arange(-128, 128)
     pmax = int(np.abs(gate_product(q, offset, six)).max())
-    c = 2.0 ** (2 * ex - ey) / 6.0  # real value of one unit of p, in output LSBs
+    c = scale * 2.0 ** (2 * ex - ey) / 6.0  # real value of one unit of p, in output LSBs
+    t = shift_by * 2.0**-ey  # the additive part, in output LSBs
     for s in range(MAX_SHIFT, 0, -1):
         m = int(round(c * 2.0**s))
-        if 1 <= m <= IMM_MAX and pmax * m + (1 << (s - 1)) <= INT32_MAX:
-            return HardSwishInt(offset, six, m, s)
-    raise ValueError(f"exponents ({ex}, {ey}): no multiplier/shift pair fits int32")
+        if not (1 <= abs(m) <= IMM_MAX and pmax * abs(m) <= INT32_MAX):
+            continue
+        for k2 in range(min(MAX_IMM_SHIFT, s), 0, -1):  # B must fit an immediate
+            b = int(round(t * 2.0**k2))
+            if abs(b) > IMM_MAX:
+                continue
+            hs = HardSwishInt(offset, six, m, s - k2, b, k2)
+            a = accumulator(q, offset, six, m, s - k2, b)
+            if np.abs(a).max() + (1 << (k2 - 1)) <= INT32_MAX:
+                return hs
+    raise ValueError(f"exponents ({ex}, {ey}), scale {scale}, shift {shift_by}: no multiplier/"
+                     "shift pair fits int32 and the ALU immediates")  # fmt: skip
 
 
 def reference(q: np.ndarray, hs: HardSwishInt) -> np.ndarray:
     """The int8 result of the integer formula (round half up, then clip)."""
-    p = gate_product(q, hs.offset, hs.six) * hs.mult
-    return np.clip((p + (1 << (hs.shift - 1))) >> hs.shift, -128, 127).astype(np.int8)
+    a = accumulator(q, hs.offset, hs.six, hs.mult, hs.pre_shift, hs.bias)
+    return np.clip((a + (1 << (hs.shift - 1))) >> hs.shift, -128, 127).astype(np.int8)
 
 
-def output_error_lsb(ex: int, ey: int) -> tuple[float, int]:
-    """(max |y_int - HardSwish(x) / 2^ey| over all 256 int8 inputs, in output LSBs, with the
-    float result clipped to the int8 range; how many of the 256 outputs differ from the float
-    path dequantize -> HardSwish -> quantize (round half to even))."""
+def output_error_lsb(ex: int, ey: int, scale: float = 1.0, shift_by: float = 0.0):
+    """(max |y_int - (scale * HardSwish(x) + shift_by) / 2^ey| over all 256 int8 inputs, in
+    output LSBs, with the float result clipped to the int8 range; how many of the 256 outputs
+    differ from the float path dequantize -> HardSwish -> quantize (round half to even))."""
     q = np.arange(-128, 128)
     x = q * 2.0**ex
-    want = np.clip(x * np.clip(x + 3, 0, 6) / 6 / 2.0**ey, -128, 127)
-    got = reference(q, hardswish_int(ex, ey)).astype(np.float64)
+    f = scale * (x * np.clip(x + 3, 0, 6) / 6) + shift_by
+    want = np.clip(f / 2.0**ey, -128, 127)
+    got = reference(q, hardswish_int(ex, ey, scale, shift_by)).astype(np.float64)
     return float(np.abs(got - want).max()), int(np.count_nonzero(got != np.rint(want)))

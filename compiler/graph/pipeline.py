@@ -21,6 +21,7 @@ from compiler.graph.passes.convtranspose_as_conv import convtranspose_as_conv
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.expand_groups import expand_groups
+from compiler.graph.passes.fold_affine_into_conv import fold_affine_into_conv
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
 from compiler.graph.passes.fold_channel_shuffle import fold_channel_shuffle
 from compiler.graph.passes.fold_constants import fold_constants
@@ -104,10 +105,15 @@ def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
     ] + (
         [
             GraphPass(
+                "fold_affine_into_conv",
+                fold_affine_into_conv,
+                "a per-channel Mul/Add after a conv folds into it (its HardSwish can follow)",
+            ),
+            GraphPass(
                 "hardswish_pattern",
                 fuse_hardswish_pattern,
                 "x * Clip(x + 3, 0, 6) / 6 is one HardSwish, one integer formula with MUL",
-            )
+            ),
         ]
         if cfg.ALU_MUL
         else []

@@ -2,24 +2,26 @@
 VTA's fsim, vtac's hw_sim and RTL implement MUL; VTA's Chisel and HLS do not, so these
 programs are not portable to them — `hw_sim/hazards.py` rule `alu-subset` names every MUL).
 
-    op = hardswish_op(cfg, (1, 32, 6, 96), offset=48, six=96, mult=21845,
-                      epilogue=[("shr", 6), ("add_imm", 1 << 14), ("shr", 15), ("clip", -128, 127)])
+    op = hardswish_op(cfg, (1, 32, 6, 96), offset=48, six=96, mult=21845, pre_shift=6, bias=0,
+                      epilogue=[("add_imm", 1 << 14), ("shr", 15)])
     op = mul_op(cfg, (1, 32, 6, 96), (1, 32, 1, 1), epilogue=[...])   # a squeeze-excite gate
 
 Both are element-wise operators of `compiler/vta/elementwise.py` (same schedule and knobs, the
-int8 operands loaded into the accumulator with the 8-bit ACC load): HardSwish loads its input
-twice — the ALU works in place and vtac's backend has no accumulator-to-accumulator copy — and
-computes, per row of 16 lanes (`compiler/graph/hardswish_int.py`):
+int8 operands loaded into the accumulator with the 8-bit ACC load). A HardSwish that follows a
+conv joins the conv's epilogue instead (`compiler/vta/ops.py`, step "hardswish"); standalone
+(after a CPU op or a pool) it loads its input twice, the ALU working in place, and computes per
+row of lanes (`compiler/te/ops/multiply.hardswish_stages`, `compiler/graph/hardswish_int.py`):
 
     g = min(max(x + offset, 0), six)      3 immediate micro-ops
     p = x * g                             1 tensor MUL (two cycles)
-    p * mult, then the requantize steps   1 immediate MUL, add/shift(s)/clip
+    (p * mult) >> pre_shift [+ bias]      1 immediate MUL, SHR [, ADD]; then the requantize's
+                                          rounding ADD and SHR (its clamps only when reachable)
 """
 
 from __future__ import annotations
 
 from compiler.te.ops import layout, nn
-from compiler.te.ops.multiply import multiply, multiply_gate, multiply_imm
+from compiler.te.ops.multiply import hardswish_stages, multiply, multiply_gate
 from compiler.te.tensor import placeholder
 from compiler.vta.ops import VtaOp, _epilogue
 from hw_sim.config import HwConfig
@@ -57,18 +59,18 @@ def hardswish_op(
     offset: int,
     six: int,
     mult: int,
+    pre_shift: int,
+    bias: int,
     epilogue: list[tuple],
     name: str = "hardswish",
 ) -> VtaOp:
-    """`epilogue(x * clip(x + offset, 0, six) * mult)` of an int8 tensor `a`, stored as int8."""
+    """`epilogue(((x * clip(x + offset, 0, six) * mult) >> pre_shift) + bias)` of an int8
+    tensor `a`, stored as int8."""
     a = placeholder(_packed(cfg, shape, name), "int8", "a")
     x = nn.cast_to(a, "int32", name="a.acc")
     g = nn.cast_to(a, "int32", name="gate.acc")  # the second copy: loaded again
-    g1 = nn.add_imm(g, offset, name=f"{name}.offset")
-    g2, g3 = nn.clip(g1, 0, six, name=f"{name}.gate")
-    p = multiply(x, g3, name=f"{name}.mul")
-    pm = multiply_imm(p, mult, name=f"{name}.scale")
-    return _finish(cfg, name, a, None, [x, g], [g1, g2, g3, p, pm], epilogue, shape)
+    stages = hardswish_stages(x, g, offset, six, mult, pre_shift, bias, name)
+    return _finish(cfg, name, a, None, [x, g], stages, epilogue, shape)
 
 
 def mul_op(

@@ -124,8 +124,9 @@ def _epilogue(
     loaded into the accumulator like the ALU bias, amounts 0..15 to be portable); ("residual", s)
     + (int8 residual << s); ("residual_max", s) max with (int8 residual << s) (a tensor-operand
     ALU MAX); ("max", v); ("min", v); ("clip", lo, hi); ("relu",); ("hardswish", offset, six,
-    mult): x * clip(x + offset, 0, six) * mult (the ALU's MUL; a zero tile and a copy of x). The
-    result is cast to int8 (the accelerator stores the low 8 bits).
+    mult, pre_shift, bias): ((x * clip(x + offset, 0, six) * mult) >> pre_shift) + bias (the
+    ALU's MUL; a zero tile and a copy of x). The result is cast to int8 (the accelerator stores
+    the low 8 bits).
     """
     stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
     for n, step in enumerate(steps):
@@ -138,7 +139,7 @@ def _epilogue(
         elif kind == "add_imm":
             x = nn.add_imm(x, args[0], name=tag)
         elif kind == "hardswish":  # needs the ALU's MUL (compiler/vta/mul_ops.py)
-            *parts, x = hardswish_stages(x, *args, name=tag)
+            *parts, x = hardswish_stages(x, None, *args, name=tag)
             stages += parts
         elif kind == "bias" and bias_on == "gemm":
             if bias_gemm is not None or any(t.name == "bias" for t, _ in acc_inputs):

@@ -50,12 +50,20 @@ def _all_int8(shape, rng) -> np.ndarray:
     return x.reshape(shape).astype(np.int8)
 
 
-@pytest.mark.parametrize("ex,ey", [(-4, -4), (-4, -5), (-5, -3), (-7, -6), (0, 0)])
-def test_hardswish_every_int8_value(mcfg, rng, ex, ey):
-    hs = hardswish_int(ex, ey)
+HARDSWISH_CASES = [(-4, -4, 1.0, 0.0), (-4, -5, 1.0, 0.0), (-5, -3, 1.0, 0.0), (-7, -6, 1.0, 0.0),
+                   (0, 0, 1.0, 0.0), (-4, -3, -1.3, 0.4), (-5, -5, 0.7, -0.2)]  # fmt: skip
+
+
+def _hardswish_args(hs) -> tuple[int, ...]:
+    return (hs.offset, hs.six, hs.mult, hs.pre_shift, hs.bias)
+
+
+@pytest.mark.parametrize("ex,ey,s,t", HARDSWISH_CASES)
+def test_hardswish_every_int8_value(mcfg, rng, ex, ey, s, t):
+    hs = hardswish_int(ex, ey, s, t)
     shape = (1, 2 * mcfg.block, 4, 5)
-    steps = drop_idle_clips(_steps(hs.shift), hardswish_values(hs.offset, hs.six, hs.mult))
-    op = hardswish_op(mcfg, shape, hs.offset, hs.six, hs.mult, steps)
+    steps = drop_idle_clips(_steps(hs.shift), hardswish_values(*_hardswish_args(hs)))
+    op = hardswish_op(mcfg, shape, *_hardswish_args(hs), steps)
     x = _all_int8(shape, rng)
     np.testing.assert_array_equal(_run(mcfg, build(op, mcfg), a=x), reference(x, hs))
 
@@ -83,17 +91,17 @@ def test_mul_shape_errors_name_the_operator(mcfg):
         mul_op(mcfg, (1, 16, 4, 4), (1, 16, 4, 1), _steps(7), name="m1")
 
 
-@pytest.mark.parametrize("ex,ey", [(-4, -4), (-5, -4)])
-def test_conv_with_hardswish_epilogue(mcfg, rng, ex, ey):
+@pytest.mark.parametrize("ex,ey,s,t", [(-4, -4, 1.0, 0.0), (-5, -4, 0.8, 0.3)])
+def test_conv_with_hardswish_epilogue(mcfg, rng, ex, ey, s, t):
     """conv -> requantize -> HardSwish -> requantize in one launch (the fused epilogue)."""
     from compiler.driver.mul_epilogue import drop_idle_clips_after_hardswish
     from compiler.graph.ref.nn import conv_nd
     from compiler.vta.ops import conv2d_op
 
-    hs = hardswish_int(ex, ey)
+    hs = hardswish_int(ex, ey, s, t)
     n, ci, h, co = 1, 2 * mcfg.block, 6, 2 * mcfg.block
     steps = drop_idle_clips_after_hardswish(
-        [("bias",), *_steps(6), ("hardswish", hs.offset, hs.six, hs.mult), *_steps(hs.shift)]
+        [("bias",), *_steps(6), ("hardswish", *_hardswish_args(hs)), *_steps(hs.shift)]
     )
     assert steps[-1][0] != "clip"  # HardSwish's result needs no clamp at these exponents
     op = conv2d_op(mcfg, n, ci, h, h, co, 3, 1, 1, epilogue=steps, name="conv_hs")

@@ -13,6 +13,7 @@ from compiler.graph.builder import GraphBuilder
 from compiler.graph.executor import run_graph
 from compiler.graph.hardswish_int import (
     INT32_MAX,
+    accumulator,
     gate_product,
     hardswish_int,
     output_error_lsb,
@@ -33,12 +34,24 @@ def test_hardswish_int_is_overflow_safe_and_within_half_an_lsb(ex, ey):
     hs = hardswish_int(ex, ey)
     q = np.arange(-128, 128)
     p = gate_product(q, hs.offset, hs.six)
-    assert np.abs(p * hs.mult).max() + (1 << (hs.shift - 1)) <= INT32_MAX
+    assert np.abs(p * hs.mult).max() <= INT32_MAX  # the MUL cannot wrap
     assert 1 <= hs.mult < 1 << 15 and hs.six < 1 << 15  # 16-bit signed ALU immediates
+    assert hs.bias == 0 and 1 <= hs.shift <= 15
     err, _ = output_error_lsb(ex, ey)
     # the output's rounding, plus what the fixed-point 1/6 adds: < 0.003 LSB while |x| may reach
     # 1/4 or more (ex >= -9); a small input range needs a large gate, so a shorter multiplier
     assert err <= (0.503 if ex >= -9 else 0.506)
+
+
+@pytest.mark.parametrize("s,t", [(0.7, 0.3), (-1.3, -2.0), (2.5, 0.01), (1.0, 7.5)])
+def test_hardswish_int_with_an_affine_after_it(s, t):
+    for ex, ey in [(-4, -4), (-5, -3), (-6, -5)]:
+        hs = hardswish_int(ex, ey, s, t)
+        a = accumulator(np.arange(-128, 128), hs.offset, hs.six, hs.mult, hs.pre_shift, hs.bias)
+        assert np.abs(a).max() + (1 << (hs.shift - 1)) <= INT32_MAX
+        assert abs(hs.mult) < 1 << 15 and abs(hs.bias) < 1 << 15
+        err, _ = output_error_lsb(ex, ey, s, t)
+        assert err <= 0.503  # the rounding, the fixed-point s/6 and t (|t| < 2^-7 LSB)
 
 
 def test_hardswish_int_refuses_what_the_alu_cannot_hold():

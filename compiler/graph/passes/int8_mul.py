@@ -3,9 +3,11 @@
 Runs on the quantized graph, before partitioning, only when the config has the ALU's MUL
 (`HwConfig.ALU_MUL`; VTA's fsim implements it, its Chisel and HLS do not). Rules:
 
-- `vtac.dequantize(q, ex) -> HardSwish` -> `vtac.hardswish(q)` + `vtac.requantize` to ey
-  (`compiler/graph/hardswish_int.py`): ey is the exponent of the `vtac.quantize` that reads
-  the result (the next layer's input grid), else ex (|HardSwish(x)| <= max(|x|, 0.375)).
+- `vtac.dequantize(q, ex) -> HardSwish [-> Mul(s) -> Add(t)]` (s, t scalar constants: the
+  learnable affine PP-OCR-det puts after each HardSwish) -> `vtac.hardswish(q)` +
+  `vtac.requantize` to ey (`compiler/graph/hardswish_int.py`): ey is the exponent of the
+  `vtac.quantize` that reads the result (the next layer's input grid), else ex (when no affine
+  follows: |HardSwish(x)| <= max(|x|, 0.375)).
 - `Mul` of two dequantized int8 values of one shape -> `vtac.mul` + `vtac.requantize` by
   ey - ea - eb (the product of two int8 grids is exact in int32).
 - `Mul(dequantize(q), gate)` with a float gate [N, C, 1, 1] (a squeeze-excite gate, computed
@@ -99,20 +101,47 @@ class _Rewriter:
                                    (out,), {"exp": e_y}))  # fmt: skip
             self.int8_of[out] = (q, e_y)
 
+    def scalar(self, value: str) -> float | None:
+        c = self.g.constants.get(value)
+        return float(c.reshape(-1)[0]) if c is not None and c.size == 1 else None
+
+    def affine_after(self, node: Node) -> tuple[Node, float, float, list[Node]]:
+        """(last node, s, t, the affine nodes) of a `Mul(s)` / `Add(t)` chain of scalar
+        constants after `node`, each value read once (none: `node`, 1, 0, [])."""
+        last, s, t, chain = node, 1.0, 0.0, []
+        while True:
+            readers = self.consumers.get(last.outputs[0], [])
+            if len(readers) != 1 or last.outputs[0] in self.g.outputs:
+                return last, s, t, chain
+            nxt = readers[0]
+            if nxt.op not in ("Mul", "Add") or len(nxt.inputs) != 2:
+                return last, s, t, chain
+            other = nxt.inputs[1] if nxt.inputs[0] == last.outputs[0] else nxt.inputs[0]
+            c = self.scalar(other)
+            if c is None:
+                return last, s, t, chain
+            s, t = (s * c, t * c) if nxt.op == "Mul" else (s, t + c)
+            last = nxt
+            chain.append(nxt)
+
     def hardswish(self, node: Node) -> bool:
         form = self.int8_of.get(node.inputs[0])
         if form is None:
             return False
         q, e_x = form
-        e_y = self.out_exponent(node.outputs[0])
+        last, s, t, chain = self.affine_after(node)
+        e_y = self.out_exponent(last.outputs[0])
+        if e_y is None and chain:
+            return False  # an affine result with no calibrated grid: stays float
         e_y = e_x if e_y is None else e_y
         try:
-            hs = hardswish_int(e_x, e_y)
+            hs = hardswish_int(e_x, e_y, s, t)
         except ValueError:
             return False  # stays float on the CPU
-        acc = self.value(f"{node.outputs[0]}_acc", self.g.types[q].shape, "int32")
+        acc = self.value(f"{last.outputs[0]}_acc", self.g.types[q].shape, "int32")
         self.nodes.append(Node(node.name, "vtac.hardswish", (q,), (acc,), hs.attrs()))
-        self.finish(node, acc, hs.shift, e_y)
+        self.dropped.update(n.name for n in chain)
+        self.finish(last, acc, hs.shift, e_y)
         return True
 
     def mul(self, node: Node) -> bool:

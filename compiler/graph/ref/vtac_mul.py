@@ -1,8 +1,9 @@
 """vtac's multiplying int8 ops: they need the ALU's MUL (`HwConfig.ALU_MUL`; VTA's fsim has it,
 its Chisel and HLS do not). Both give an int32 product that a `vtac.requantize` rounds to int8.
 
-- `vtac.hardswish(q: i8) {offset, six, mult}` -> i32: q * clip(q + offset, 0, six) * mult
-  (HardSwish as integers, `compiler/graph/hardswish_int.py`: |result| < 2^31 by construction).
+- `vtac.hardswish(q: i8) {offset, six, mult, pre_shift, bias}` -> i32: ((q * clip(q + offset,
+  0, six) * mult) >> pre_shift) + bias (HardSwish and a scalar affine after it as integers,
+  `compiler/graph/hardswish_int.py`: |q * g * mult| < 2^31 by construction).
 - `vtac.mul(a: i8, b: i8)` -> i32: a * b; b has a's shape or broadcasts over H, W (a
   squeeze-excite gate [N, C, 1, 1]; packed: [N/bn, C/bc, 1, 1, bn, bc]).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.graph.hardswish_int import gate_product
+from compiler.graph.hardswish_int import accumulator
 from compiler.graph.ref import KernelCtx, kernel
 
 
@@ -25,8 +26,8 @@ def _int32(ctx: KernelCtx, v: np.ndarray) -> np.ndarray:
 def hardswish(ctx: KernelCtx, q: np.ndarray) -> np.ndarray:
     if q.dtype != np.int8:
         raise ctx.error(f"expects an int8 operand, got {q.dtype}")
-    p = gate_product(q, int(ctx.attr("offset")), int(ctx.attr("six")))
-    return _int32(ctx, p * int(ctx.attr("mult")))
+    args = (int(ctx.attr(k, 0)) for k in ("offset", "six", "mult", "pre_shift", "bias"))
+    return _int32(ctx, accumulator(q, *args))
 
 
 @kernel("vtac.mul")

@@ -10,6 +10,8 @@ from compiler.te.ops import nn
 from compiler.te.tensor import Tensor, cast, compute
 from compiler.tir.nodes import Const
 
+MAX_PORTABLE_SHIFT = 15  # SHR immediates every VTA implementation reads alike
+
 
 def multiply(x: Tensor, y: Tensor, name: str = "mul") -> Tensor:
     """x * y (same shape), y converted to x's type: one tensor-operand ALU MUL per row."""
@@ -44,16 +46,39 @@ def is_zero_stage(t: Tensor) -> bool:
     return isinstance(body, Const) and int(body.value) == 0
 
 
-def hardswish_stages(x: Tensor, offset: int, six: int, mult: int, name: str) -> list[Tensor]:
-    """x * clip(x + offset, 0, six) * mult as accumulator stages (the last is the result):
+def hardswish_stages(
+    x: Tensor,
+    copy: Tensor | None,
+    offset: int,
+    six: int,
+    mult: int,
+    pre_shift: int,
+    bias: int,
+    name: str,
+) -> list[Tensor]:
+    """((x * clip(x + offset, 0, six) * mult) >> pre_shift) + bias as accumulator stages (the
+    last is the result; `compiler/graph/hardswish_int.py`). Per row of lanes:
 
-    c = 0 + x                      a copy (the ALU works in place, and x is read again)
-    g = min(max(c + offset, 0), six)
-    p = x * g * mult               a tensor MUL, then an immediate MUL
+    - c = 0 + x: a copy (the ALU works in place and x is read again), unless `copy` (x loaded
+      a second time) is given;
+    - g = min(max(c + offset, 0), six);
+    - p = x * g * mult: a tensor MUL, then an immediate MUL;
+    - (p >> pre_shift) + bias: immediate SHRs (<= 15 each) and an immediate ADD.
     """
-    z = zeros(x.shape, name=f"{name}.zero")
-    c = nn.add(z, x, name=f"{name}.copy")
-    g1 = nn.add_imm(c, offset, name=f"{name}.offset")
+    out = []
+    if copy is None:
+        z = zeros(x.shape, name=f"{name}.zero")
+        copy = nn.add(z, x, name=f"{name}.copy")
+        out += [z, copy]
+    g1 = nn.add_imm(copy, offset, name=f"{name}.offset")
     g2, g3 = nn.clip(g1, 0, six, name=f"{name}.gate")
     p = multiply(x, g3, name=f"{name}.mul")
-    return [z, c, g1, g2, g3, p, multiply_imm(p, mult, name=f"{name}.scale")]
+    out += [g1, g2, g3, p, multiply_imm(p, mult, name=f"{name}.scale")]
+    rest = pre_shift
+    while rest:  # floor shifts compose: (v >> a) >> b == v >> (a + b)
+        step = min(rest, MAX_PORTABLE_SHIFT)
+        rest -= step
+        out.append(nn.shift_right(out[-1], step, name=f"{name}.pre_shift{len(out)}"))
+    if bias:
+        out.append(nn.add_imm(out[-1], bias, name=f"{name}.bias"))
+    return out
