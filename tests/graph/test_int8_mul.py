@@ -134,3 +134,16 @@ def test_float_hardswish_keeps_a_reason_with_mul(rng):
     q = _quantized(mul_config("default"), g)
     node = q.node("act")
     assert node.op == "HardSwish" and node.target == "cpu" and "no int8 form" in node.reason
+
+
+def test_fold_affine_into_conv_keeps_the_float_values(rng):
+    from compiler.graph.passes.fold_affine_into_conv import fold_affine_into_conv
+    from tests.model.mul_blocks import affine_block
+
+    g = affine_block()
+    f = fold_affine_into_conv(g)
+    assert f.op_counts()["Mul"] == g.op_counts()["Mul"] - 2  # the two affines after convs
+    assert f.op_counts()["Add"] == g.op_counts()["Add"] - 2
+    feed = {"x": rng.standard_normal((1, 8, 8, 8)).astype(np.float32)}
+    np.testing.assert_allclose(run_graph(f, feed)[f.outputs[0]], run_graph(g, feed)[g.outputs[0]],
+                               rtol=1e-4, atol=1e-4)  # fmt: skip

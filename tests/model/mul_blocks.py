@@ -53,3 +53,23 @@ def mul_block(c: int = 24, h: int = 8, seed: int = 0):
     z = b.op("Mul", [z, _conv(b, y, c, c, 1, rng, "c3")], name="mul2")
     b.output(_conv(b, z, c, 16, 1, rng, "c4"))
     return b.build()
+
+
+def affine_block(c: int = 16, h: int = 8, seed: int = 1):
+    """PP-OCR-det's pattern: conv -> Mul(s) -> Add(t) -> HardSwish (exported as four nodes) ->
+    Mul(s') -> Add(t') -> depthwise 3x3 conv (padded) -> Mul -> Add -> HardSwish -> 1x1 conv."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder("affine_block", opset=13)
+
+    def affine(v: str, name: str) -> str:
+        s = b.op("Mul", [_scalar(b, f"{name}_s", float(rng.uniform(0.5, 1.5))), v])
+        return b.op("Add", [s, _scalar(b, f"{name}_t", float(rng.uniform(-0.5, 0.5)))])
+
+    x = b.input("x", (1, 8, h, h))
+    y = affine(_conv(b, x, 8, c, 3, rng, "c1"), "a1")
+    y = affine(hardswish_pattern(b, y, "hs1"), "a2")
+    w = b.const("dw_w", (rng.standard_normal((c, 1, 3, 3)) * 0.5).astype(np.float32))
+    y = b.op("Conv", [y, w], name="dw", group=c, pads=(1, 1, 1, 1), kernel_shape=(3, 3))
+    y = affine(hardswish_pattern(b, affine(y, "a3"), "hs2"), "a4")
+    b.output(_conv(b, y, c, 16, 1, rng, "c2"))
+    return b.build()

@@ -13,7 +13,7 @@ from compiler.graph.pipeline import compile_for_accel
 from runtime.executor import Executor, compare_integer_values, launch_mismatches, reference_values
 from tests.compiler.mul_portable import assert_portable_but_mul
 from tests.model.helpers import samples
-from tests.model.mul_blocks import mul_block, mul_config
+from tests.model.mul_blocks import affine_block, mul_block, mul_config
 
 pytestmark = pytest.mark.sim
 
@@ -61,3 +61,20 @@ def test_without_mul_hardswish_and_mul_stay_on_the_cpu(config):
         if n.op in ("HardSwish", "Mul"):
             assert n.target == "cpu" and "needs the ALU's MUL" in n.reason, (n.name, n.reason)
             assert "--config mul" in n.reason and "Chisel/HLS" in n.reason
+
+
+@pytest.mark.parametrize("config", ["default", "small"])
+def test_det_style_affines_fold_and_hardswish_runs_on_the_accelerator(config):
+    """Conv -> Mul -> Add folds into the conv, HardSwish -> Mul -> Add into the HardSwish's
+    integer formula: no float op is left between the convs."""
+    g = affine_block()
+    model = compile_model(g, mul_config(config), samples(g, 2))
+    ops = {la.name: la.ops for la in model.accel_launches()}
+    assert not model.meta["fallbacks"]
+    assert [o.count("vtac.hardswish") for o in ops.values()] == [1, 1, 0], ops
+    cpu_ops = {op for la in model.cpu_launches() for op in la.ops}
+    assert not cpu_ops & {"Mul", "Add", "HardSwish", "Clip", "Div"}, cpu_ops
+    feed = samples(g, 1, seed=4)[0]
+    res = Executor(model).run(feed, keep_values=True)
+    assert compare_integer_values(res.values, reference_values(model, feed)) == []
+    assert launch_mismatches(model, res.values) == []
