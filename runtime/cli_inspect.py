@@ -159,8 +159,9 @@ def run(args: argparse.Namespace) -> int:
     mul_nodes = alu_mul_nodes(final)
     if args.json:
         doc = {"model": graph.name, "config": cfg.name, "quantized": not args.float_only,
-               "fusion_groups": len(group_table(final)), **report.to_json(),
-               "alu_mul_nodes": mul_nodes}  # fmt: skip
+               "fusion_groups": len(group_table(final)), **report.to_json()}  # fmt: skip
+        if cfg.ALU_MUL:  # the nodes whose programs VTA's Chisel/HLS cannot run
+            doc["alu_mul_nodes"] = mul_nodes
         print(json.dumps(doc))
         return 0
     print()

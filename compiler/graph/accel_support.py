@@ -58,10 +58,10 @@ CPU_REASONS = {
 
 # With the ALU's MUL, what keeps these float (`passes/int8_mul.py` rewrote the rest).
 MUL_FLOAT_REASONS = {
-    "HardSwish": "float HardSwish: its input has no int8 form, or its exponents need an offset "
-    "or multiplier beyond the ALU's 16-bit immediate",
-    "Mul": "float Mul: not two int8 operands of one shape (or an int8 tensor and a bounded "
-    "[N, C, 1, 1] gate) read by a quantize",
+    "HardSwish": "float HardSwish: its input has no int8 form, no quantize reads its result (it "
+    "would add a rounding), or its input exponent is outside -10..0",
+    "Mul": "float Mul: not two int8 operands of one shape (or an int8 tensor and an int8 "
+    "[N, C, 1, 1] gate; a float squeeze-excite gate stays float) read by a quantize",
 }
 
 

@@ -72,20 +72,43 @@ def hardswish_int(ex: int, ey: int, scale: float = 1.0, shift_by: float = 0.0) -
     pmax = int(np.abs(gate_product(q, offset, six)).max())
     c = scale * 2.0 ** (2 * ex - ey) / 6.0  # real value of one unit of p, in output LSBs
     t = shift_by * 2.0**-ey  # the additive part, in output LSBs
+    exact = _round_half_up(q, offset, six, 2 * ex - ey) if (scale, shift_by) == (1.0, 0.0) else None
+    nearest = None
     for s in range(MAX_SHIFT, 0, -1):
-        m = int(round(c * 2.0**s))
-        if not (1 <= abs(m) <= IMM_MAX and pmax * abs(m) <= INT32_MAX):
-            continue
-        for k2 in range(min(MAX_IMM_SHIFT, s), 0, -1):  # B must fit an immediate
-            b = int(round(t * 2.0**k2))
-            if abs(b) > IMM_MAX:
+        for m in sorted({int(np.floor(c * 2.0**s)), int(round(c * 2.0**s))}, key=abs):
+            if not (1 <= abs(m) <= IMM_MAX and pmax * abs(m) <= INT32_MAX):
                 continue
-            hs = HardSwishInt(offset, six, m, s - k2, b, k2)
-            a = accumulator(q, offset, six, m, s - k2, b)
-            if np.abs(a).max() + (1 << (k2 - 1)) <= INT32_MAX:
-                return hs
+            for k2 in range(min(MAX_IMM_SHIFT, s), 0, -1):  # B must fit an immediate
+                b0 = int(round(t * 2.0**k2))
+                if abs(b0) > IMM_MAX:
+                    continue
+                # A multiplier a hair small rounds exact ties down; a few units of B (each
+                # 2^-k2 LSB) lift them back without moving any other value across a boundary:
+                # the results are then exactly HardSwish rounded half up, like any requantize.
+                for d in (0, *(1 << i for i in range(10))) if exact is not None else (0,):
+                    hs = HardSwishInt(offset, six, m, s - k2, b0 + d, k2)
+                    a = accumulator(q, offset, six, m, s - k2, b0 + d)
+                    if abs(b0 + d) > IMM_MAX or np.abs(a).max() + (1 << (k2 - 1)) > INT32_MAX:
+                        break
+                    if exact is None or np.array_equal(_unclipped(a, k2), exact):
+                        return hs
+                    nearest = nearest or hs if d == 0 and m == int(round(c * 2.0**s)) else nearest
+                break
+    if nearest is not None:
+        return nearest
     raise ValueError(f"exponents ({ex}, {ey}), scale {scale}, shift {shift_by}: no multiplier/"
                      "shift pair fits int32 and the ALU immediates")  # fmt: skip
+
+
+def _unclipped(a: np.ndarray, k2: int) -> np.ndarray:
+    return (a + (1 << (k2 - 1))) >> k2
+
+
+def _round_half_up(q: np.ndarray, offset: int, six: int, k: int) -> np.ndarray:
+    """floor(p * 2^k / 6 + 1/2) exactly (integers), p = q * g: HardSwish rounded half up."""
+    p = gate_product(q, offset, six)
+    num, den = (p << k, 6) if k >= 0 else (p, 6 << -k)
+    return (2 * num + den) // (2 * den)
 
 
 def reference(q: np.ndarray, hs: HardSwishInt) -> np.ndarray:

@@ -36,7 +36,13 @@ def test_hardswish_int_is_overflow_safe_and_within_half_an_lsb(ex, ey):
     p = gate_product(q, hs.offset, hs.six)
     assert np.abs(p * hs.mult).max() <= INT32_MAX  # the MUL cannot wrap
     assert 1 <= hs.mult < 1 << 15 and hs.six < 1 << 15  # 16-bit signed ALU immediates
-    assert hs.bias == 0 and 1 <= hs.shift <= 15
+    assert 0 <= hs.bias <= 512 and 1 <= hs.shift <= 15  # B only lifts exact ties
+    if (ex, ey) not in ((-10, -12), (-10, -11), (-9, -12), (-9, -8)):
+        # exactly HardSwish rounded half up (as every requantize rounds), ties included
+        p = gate_product(q, hs.offset, hs.six)  # HardSwish(x) = p * 2^(2 ex) / 6, exactly
+        num, den = (p << (2 * ex - ey), 6) if 2 * ex - ey >= 0 else (p, 6 << (ey - 2 * ex))
+        want = np.clip((2 * num + den) // (2 * den), -128, 127)  # floor(v + 1/2), in integers
+        np.testing.assert_array_equal(reference(q, hs), want)
     err, _ = output_error_lsb(ex, ey)
     # the output's rounding, plus what the fixed-point 1/6 adds: < 0.003 LSB while |x| may reach
     # 1/4 or more (ex >= -9); a small input range needs a large gate, so a shorter multiplier
@@ -96,8 +102,8 @@ def test_hardswish_pattern_needs_single_use_intermediates():
     assert fuse_hardswish_pattern(g).op_counts() == g.op_counts()
 
 
-def _quantized(cfg, g):
-    return compile_for_accel(g, cfg, samples(g, 2)).graph
+def _quantized(cfg, g, **options):
+    return compile_for_accel(g, cfg, samples(g, 2), **options).graph
 
 
 def test_int8_mul_is_the_identity_without_mul():
@@ -113,7 +119,7 @@ def test_without_mul_the_reasons_name_the_mul_config():
 
 @pytest.mark.parametrize("config", ["default", "small"])
 def test_with_mul_hardswish_and_mul_go_to_the_accelerator(config):
-    g = _quantized(mul_config(config), mul_block())
+    g = _quantized(mul_config(config), mul_block(), float_squeeze_excite=False)
     by_op = {}
     for n in g.nodes:
         by_op.setdefault(n.op, []).append(n)
@@ -121,9 +127,12 @@ def test_with_mul_hardswish_and_mul_go_to_the_accelerator(config):
     assert len(by_op["vtac.hardswish"]) == 2 and len(by_op["vtac.mul"]) == 2
     assert {n.target for n in by_op["vtac.mul"]} == {"accel"}
     assert "HardSwish" not in by_op and "Mul" not in by_op
-    # the squeeze-excite gate is quantized on the CPU at 2^-7 (HardSigmoid: [0, 1])
-    gate_q = [n for n in by_op["vtac.quantize"] if n.outputs[0].startswith("hardsigmoid")]
-    assert [int(n.attr("exp")) for n in gate_q] == [-7] and gate_q[0].target == "cpu"
+
+
+def test_a_float_squeeze_excite_gate_keeps_its_mul_on_the_cpu():
+    g = _quantized(mul_config("default"), mul_block())  # float SE convs: the default rule
+    (se,) = [n for n in g.nodes if n.name == "se_mul"]
+    assert se.op == "Mul" and se.target == "cpu" and "float squeeze-excite gate" in se.reason
 
 
 def test_float_hardswish_keeps_a_reason_with_mul(rng):

@@ -39,17 +39,20 @@ def hardswish_pattern(b: GraphBuilder, x: str, name: str) -> str:
 
 
 def mul_block(c: int = 24, h: int = 8, seed: int = 0):
-    """conv -> HardSwish (pattern) -> squeeze-excite (GAP, 1x1 convs, HardSigmoid, Mul) -> conv
-    -> HardSwish (ONNX op) -> Mul with a parallel conv's output -> conv."""
+    """conv -> HardSwish (pattern) -> conv -> squeeze-excite (GAP, 1x1 convs, HardSigmoid, Mul)
+    -> conv -> HardSwish (ONNX op) -> conv -> Mul with a parallel conv's output -> conv. The gate
+    is int8 only when the squeeze-excite convs are quantized (`float_squeeze_excite=False`)."""
     rng = np.random.default_rng(seed)
     b = GraphBuilder("mul_block", opset=14)
     x = b.input("x", (1, 8, h, h))
     y = hardswish_pattern(b, _conv(b, x, 8, c, 3, rng, "c1"), "hs1")
+    y = _conv(b, y, c, c, 1, rng, "c1b")
     s = b.op("GlobalAveragePool", [y])
     s = b.op("Relu", [_conv(b, s, c, 8, 1, rng, "se1")])
     gate = b.op("HardSigmoid", [_conv(b, s, 8, c, 1, rng, "se2")], alpha=1 / 6, beta=0.5)
     y = b.op("Mul", [y, gate], name="se_mul")
     z = b.op("HardSwish", [_conv(b, y, c, c, 3, rng, "c2")], name="hs2")
+    z = _conv(b, z, c, c, 1, rng, "c2b")
     z = b.op("Mul", [z, _conv(b, y, c, c, 1, rng, "c3")], name="mul2")
     b.output(_conv(b, z, c, 16, 1, rng, "c4"))
     return b.build()

@@ -19,13 +19,14 @@ pytestmark = pytest.mark.sim
 
 # the HardSwishes join their convs' epilogues (c1, c2); the Muls are their own launches
 MUL_LAUNCHES = {"c1", "se_mul", "c2", "mul2"}
+INT8_GATES = {"float_squeeze_excite": False}  # the squeeze-excite gate int8 (vtac.mul)
 
 
 @pytest.mark.parametrize("config", ["default", "small"])
 def test_mul_block_runs_hardswish_and_mul_on_the_accelerator(config):
     cfg = mul_config(config)
     g = mul_block()
-    model = compile_model(g, cfg, samples(g, 2))
+    model = compile_model(g, cfg, samples(g, 2), quant_options=INT8_GATES)
     accel = {la.name for la in model.accel_launches()}
     assert MUL_LAUNCHES <= accel and not model.meta["fallbacks"]
     ops = {la.name: la.ops for la in model.accel_launches()}

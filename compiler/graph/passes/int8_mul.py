@@ -6,24 +6,24 @@ Runs on the quantized graph, before partitioning, only when the config has the A
 - `vtac.dequantize(q, ex) -> HardSwish [-> Mul(s) -> Add(t)]` (s, t scalar constants: the
   learnable affine PP-OCR-det puts after each HardSwish) -> `vtac.hardswish(q)` +
   `vtac.requantize` to ey (`compiler/graph/hardswish_int.py`): ey is the exponent of the
-  `vtac.quantize` that reads the result (the next layer's input grid), else ex (when no affine
-  follows: |HardSwish(x)| <= max(|x|, 0.375)).
+  `vtac.quantize` that reads the result (the next layer's input grid: the int8 result replaces
+  dequantize -> HardSwish -> quantize with no new rounding point); without such a reader the
+  HardSwish stays float.
 - `Mul` of two dequantized int8 values of one shape -> `vtac.mul` + `vtac.requantize` by
   ey - ea - eb (the product of two int8 grids is exact in int32).
-- `Mul(dequantize(q), gate)` with a float gate [N, C, 1, 1] (a squeeze-excite gate, computed
-  in float on the CPU by the default rule of `quant/squeeze_excite.py`) whose range the
-  producer bounds (HardSigmoid, Sigmoid: [0, 1]; Clip with constant bounds) -> the gate is
-  quantized on the CPU with the exponent that just holds that bound (max error one LSB of
-  the gate, 1/128 for [0, 1]) and multiplied on the accelerator, broadcast over H and W.
-  The Mul needs a `vtac.quantize` reader (its calibrated output exponent).
+- `Mul` of an int8 tensor [N, C, H, W] and an int8 gate [N, C, 1, 1] (a squeeze-excite gate
+  whose convs are quantized: `float_squeeze_excite=False`) -> `vtac.mul` broadcast over H, W.
+  A float gate (the default rule of `quant/squeeze_excite.py`) keeps the Mul on the CPU:
+  quantizing it at the 2^-7 its [0, 1] range allows took PP-OCR-cls's logit error from 31 % to
+  41 % (a gate error up to 1/256 on every pixel of a channel); a 16-bit gate would not lose it
+  but is not built.
+Both need a `vtac.quantize` reader of the product (its calibrated output exponent).
 
 `vtac.quantize` readers at the new exponent read the int8 result directly; any other reader
 gets a `vtac.dequantize` of it.
 """
 
 from __future__ import annotations
-
-import math
 
 from compiler.graph.hardswish_int import hardswish_int
 from compiler.graph.ir import Graph, NameGen, Node, TensorType
@@ -33,26 +33,6 @@ from compiler.graph.ref.vtac_ops import INT8_MAX, INT8_MIN
 from hw_sim.config import HwConfig
 
 MAX_LEFT_SHIFT = 15  # a requantize's left shift must fit one SHR immediate (lower_group)
-
-
-def _gate_bound(graph: Graph, node: Node | None) -> float | None:
-    """max |gate| from the producer of a float gate, or None if it does not bound it."""
-    if node is None:
-        return None
-    if node.op in ("HardSigmoid", "Sigmoid"):
-        return 1.0
-    if node.op == "Clip":
-        if graph.opset < 11:
-            lo, hi = node.attr("min"), node.attr("max")
-        else:
-            vals = [graph.constants.get(v) if v else None for v in node.inputs[1:3]]
-            if len(vals) < 2 or any(v is None for v in vals):
-                return None
-            lo, hi = (float(v.reshape(-1)[0]) for v in vals)
-        if lo is None or hi is None:
-            return None
-        return max(abs(float(lo)), abs(float(hi))) or None
-    return None
 
 
 class _Rewriter:
@@ -131,9 +111,11 @@ class _Rewriter:
         q, e_x = form
         last, s, t, chain = self.affine_after(node)
         e_y = self.out_exponent(last.outputs[0])
-        if e_y is None and chain:
-            return False  # an affine result with no calibrated grid: stays float
-        e_y = e_x if e_y is None else e_y
+        if e_y is None:
+            # No calibrated grid reads the result (a per-channel equalization Mul, a squeeze-
+            # excite pool): quantizing it here would add a rounding the float path does not
+            # have, amplified by such a Mul (PP-OCR-cls: 31 % -> 56 % logit error). Stays float.
+            return False
         try:
             hs = hardswish_int(e_x, e_y, s, t)
         except ValueError:
@@ -163,15 +145,8 @@ class _Rewriter:
         gate = ta.rank == 4 and tb.shape == (*ta.shape[:2], 1, 1)
         if tb.shape != ta.shape and not gate:
             return False
-        if fb is None:  # a float gate: quantize it on the CPU at the exponent its range needs
-            bound = _gate_bound(self.g, self.producer.get(b))
-            if not gate or bound is None or tb.dtype != "float32":
-                return False
-            e_b = math.ceil(math.log2(bound / (INT8_MAX + 1)))
-            qb = self.value(f"{b}_q", tb.shape, "int8")
-            self.nodes.append(Node(self.names(f"{b}_quantize"), "vtac.quantize", (b,), (qb,),
-                                   {"exp": e_b}))  # fmt: skip
-            fb = (qb, e_b)
+        if fb is None:
+            return False  # a float operand (a float squeeze-excite gate): stays on the CPU
         shift = e_y - fa[1] - fb[1]
         if shift < -MAX_LEFT_SHIFT:
             return False
