@@ -67,7 +67,7 @@ def measure(cfg, name, ci, co, h, w, k, groups) -> dict:
                                        epilogue=steps, name=nm)  # fmt: skip
     q, c_plain = _cycles(cfg, build(conv(req, "conv"), cfg), data=x, kernel=wt, bias=b)
     y_f, c_fused = _cycles(cfg, build(conv(req + post, "conv_hs"), cfg), data=x, kernel=wt, bias=b)
-    standalone = build(hardswish_op(cfg, (1, co, h, w), *args, post[1:]), cfg)
+    standalone = build(hardswish_op(cfg, (1, co, h, w), *post[0][1:], post[1:]), cfg)
     y_s, c_alone = _cycles(cfg, standalone, a=q)
     want = reference(q, hs)
     assert np.array_equal(y_f, want) and np.array_equal(y_s, want), name

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from compiler.driver.lower_group import GroupKernel, LoweringError, _check_imms, _requantize_steps
-from compiler.driver.mul_epilogue import drop_idle_clips, hardswish_step, hardswish_values
+from compiler.driver.mul_epilogue import drop_idle_clips_after_hardswish, hardswish_step
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import HwConfig
 
@@ -108,9 +108,8 @@ def _lower_mul_group(graph: Graph, nodes: list[Node], cfg: HwConfig) -> GroupKer
     shape = _plain_shape(graph.types[a].shape, anchor.name)
     try:
         if anchor.op == "vtac.hardswish":
-            args = hardswish_step(anchor)[1:]
-            steps = drop_idle_clips(steps, hardswish_values(*args))
-            op = hardswish_op(cfg, shape, *args, steps, name=anchor.name)
+            hs, *steps = drop_idle_clips_after_hardswish([hardswish_step(anchor), *steps])
+            op = hardswish_op(cfg, shape, *hs[1:], steps, name=anchor.name)
             values = {"a": a, op.output.name: chain}
         else:
             b = anchor.inputs[1]
