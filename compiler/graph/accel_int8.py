@@ -9,7 +9,8 @@ group then runs on the CPU with that reason):
   element-wise group (`(a << sa) + (b << sb)`, then the `vtac.requantize` that follows it);
 - `vtac.hardswish` (int8) and `vtac.mul` (two int8 tensors of one shape, or a [N, C, 1, 1]
   gate) with the `vtac.requantize` after them, only when the ALU has MUL (`HwConfig.ALU_MUL`):
-  their own element-wise group (`compiler/vta/mul_ops.py`).
+  a HardSwish after a conv joins its epilogue (`compiler/vta/ops.py`), otherwise each is its
+  own element-wise group (`compiler/vta/mul_ops.py`).
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ class _Rewriter:
         self.names = NameGen(graph)
         self.types = dict(graph.types)
         self.consumers = graph.consumers()
-        self.producer = graph.producers()
         self.nodes: list[Node] = []
         self.alias: dict[str, str] = {}
         self.dropped: set[str] = set()
