@@ -124,6 +124,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from compiler.frontend.onnx_import import FrontendError
+    from compiler.graph.accel_int8 import alu_mul_nodes
     from compiler.graph.executor import ExecutionError
     from compiler.graph.ir import GraphError
     from compiler.graph.passes.fuse_ops import group_table
@@ -155,9 +156,12 @@ def run(args: argparse.Namespace) -> int:
               "(--shape NAME=...)", file=sys.stderr)  # fmt: skip
         return 1
     report = partition_report(final, float_graph)
+    mul_nodes = alu_mul_nodes(final)
     if args.json:
         doc = {"model": graph.name, "config": cfg.name, "quantized": not args.float_only,
                "fusion_groups": len(group_table(final)), **report.to_json()}  # fmt: skip
+        if cfg.ALU_MUL:  # the nodes whose programs VTA's Chisel/HLS cannot run
+            doc["alu_mul_nodes"] = mul_nodes
         print(json.dumps(doc))
         return 0
     print()
@@ -166,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
     print(quant_text)
     print()
     print(report.render())
+    if mul_nodes:
+        print(f"uses the ALU's MUL: {len(mul_nodes)} accelerator node(s) (HardSwish, Mul); "
+              "not portable to VTA's Chisel/HLS hardware")  # fmt: skip
     return 0
 
 

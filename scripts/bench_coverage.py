@@ -86,6 +86,7 @@ def measure(name: str, load, cfg, repeats: int, fuse_boundaries: bool = True) ->
         "fallback_groups": len(model.meta["fallbacks"]), "numpy_nodes": len(prof.numpy_nodes),
         "bit_exact": run["bit_exact"], "end_to_end_bit_exact": run["end_to_end_bit_exact"],
         "compile_s": compile_s, "keep_float": keep,
+        "alu_mul_launches": len(model.meta.get("alu_mul_launches", ())),
     }  # fmt: skip
 
 
@@ -119,7 +120,9 @@ def render(doc: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="default")
+    ap.add_argument("--config", default="default",
+                    help="hardware config name or .json path (`mul`: the ALU's MUL runs "
+                         "HardSwish and Mul on the accelerator)")  # fmt: skip
     ap.add_argument("--repeats", type=int, default=3, help="CPU timing repeats (median)")
     ap.add_argument("--only", default="", help="comma-separated model names (default: all)")
     ap.add_argument("--cache", default=str(Path.home() / ".cache" / "vtac" / "models"))

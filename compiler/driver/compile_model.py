@@ -32,6 +32,7 @@ from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.passes.partition import node_macs, unpadded_macs
 from compiler.graph.pipeline import compile_for_accel
 from hw_sim.config import HwConfig
+from hw_sim.isa import AluInsn, AluOp
 from hw_sim.program import dram_alignment
 
 Progress = Callable[[str], None]
@@ -172,9 +173,16 @@ def compile_model(
                 "kept_float": dict(result.plan.kept_float),
             },
             "groups": len(table),
+            "alu_mul_launches": [la.name for la in model.accel_launches()
+                                 if uses_alu_mul(la.program)],
         }
-    )
+    )  # fmt: skip
     return model
+
+
+def uses_alu_mul(program) -> bool:
+    """Whether a program has an ALU MUL (VTA's Chisel and HLS do not run it)."""
+    return any(isinstance(i, AluInsn) and i.alu_op == AluOp.MUL for i in program.insns)
 
 
 def _merge_accel_runs(launches: list, cfg: HwConfig) -> list:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler.driver.mul_epilogue import drop_idle_clips_after_hardswish, hardswish_step
 from compiler.driver.per_channel_epilogue import (
     PerChannelError,
     align_steps,
@@ -39,6 +40,9 @@ from compiler.te.ops.layout import gemm_bias_range
 from compiler.vta.ops import VtaOp, conv2d_op, dense_op
 from hw_sim.config import ALU_IMM_WIDTH, HwConfig
 
+# groups lowered by lower_int8.py (data movement, lone element-wise ops, the MUL ops)
+INT8_GROUP_ANCHORS = {"vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize",
+                      "vtac.hardswish", "vtac.mul"}  # fmt: skip
 MAX_IMM_SHIFT = 15  # the portable SHR immediate range (vta-isa.md §2.5)
 
 
@@ -130,6 +134,10 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
                 steps.append(("shr", -sa))
             steps.append(("residual" if node.op == "vtac.add" else "residual_max", sb))
             residual = b
+        elif node.op == "vtac.hardswish":  # int8 in (a requantize before it), the ALU's MUL
+            if node.inputs[0] != chain or graph.types[chain].dtype != "int8":
+                raise LoweringError(f"{node.name!r}: HardSwish of the group's int8 value only")
+            steps.append(hardswish_step(node))
         elif node.op == "vtac.requantize":
             if node.inputs[0] != chain:
                 raise LoweringError(f"{node.name!r}: does not read the group's accumulator")
@@ -153,6 +161,7 @@ def _epilogue(graph: Graph, nodes: list[Node]) -> tuple[list[tuple], str | None,
             f"group of {anchor.name!r} ends in {graph.types[chain].dtype}; the accelerator "
             "stores int8 only (a requantize must end the group)"
         )
+    steps = drop_idle_clips_after_hardswish(steps)
     _check_imms(steps, f"group of {anchor.name!r}")
     return steps, residual, chain
 
@@ -198,7 +207,7 @@ def lower_group(
 ) -> GroupKernel:
     """The `VtaOp` of an accelerator group (packed graph, see `pack_layout`)."""
     anchor = nodes[0]
-    if anchor.op in ("vtac.maxpool", "vtac.upsample", "vtac.add", "vtac.requantize"):
+    if anchor.op in INT8_GROUP_ANCHORS:
         # int8 data movement and lone element-wise groups (lower_int8.py)
         from compiler.driver.lower_int8 import lower_int8_group
 

@@ -17,13 +17,14 @@ Supported, in the quantized graph (`vtac.*` ops; float ops never run on it):
 - ALU epilogues fused after them: `vtac.add` (bias / int8 or int32 tensor), `vtac.max` (with
   an int8 tensor: LeakyRelu / PRelu as max(v, slope * v)), `vtac.requantize`
   (shift, min/max clip, relu).
-- `vtac.maxpool` and a standalone int8 `vtac.add` (`accel_int8.py`).
+- `vtac.maxpool` and a standalone int8 `vtac.add` (`accel_int8.py`); with the ALU's MUL
+  (`HwConfig.ALU_MUL`), `vtac.hardswish` and `vtac.mul`.
 Everything else runs on the CPU, with the reason stated.
 """
 
 from __future__ import annotations
 
-from compiler.graph.accel_int8 import INT8_ACCEL_OPS, int8_accel_support
+from compiler.graph.accel_int8 import INT8_ACCEL_OPS, MUL_REASON, int8_accel_support
 from compiler.graph.depthwise import depthwise_geometry_problem, is_depthwise
 from compiler.graph.ir import Graph, Node
 from hw_sim.config import MEMOP_PAD_WIDTH, HwConfig
@@ -48,11 +49,19 @@ CPU_REASONS = {
     "weight SRAM",
     "Softmax": "softmax needs exp/div (float)",
     "Sigmoid": "sigmoid needs exp/div (float)",
-    "HardSwish": "x * hardsigmoid(x) is a product of two tensors: needs the ALU's tensor MUL, "
-    "which only VTA's fsim implements (HLS ignores it, Chisel stalls)",
+    "HardSwish": f"x * hardsigmoid(x) is a product of two tensors: {MUL_REASON}",
+    "Mul": f"a product of two tensors {MUL_REASON}",
     "HardSigmoid": "a slope needs a multiply; folded into the producing conv when there is one",
     "LeakyRelu": "runs as max(v, a*v) on the accelerator only with a slope in [0, 1]",
     "PRelu": "runs as max(v, a*v) on the accelerator only with per-channel slopes in [0, 1]",
+}
+
+# With the ALU's MUL, what keeps these float (`passes/int8_mul.py` rewrote the rest).
+MUL_FLOAT_REASONS = {
+    "HardSwish": "float HardSwish: its input has no int8 form, no quantize reads its result (it "
+    "would add a rounding), or its input exponent is outside -10..0",
+    "Mul": "float Mul: not two int8 operands of one shape (or an int8 tensor and an int8 "
+    "[N, C, 1, 1] gate; a float squeeze-excite gate stays float) read by a quantize",
 }
 
 
@@ -128,4 +137,6 @@ def support(node: Node, graph: Graph, cfg: HwConfig, accel_values: set[str]) -> 
         if node.inputs[0] not in accel_values:
             return f"{node.op} runs on the ALU only as an epilogue of accelerator work"
         return None
+    if cfg.ALU_MUL and node.op in MUL_FLOAT_REASONS:
+        return MUL_FLOAT_REASONS[node.op]
     return CPU_REASONS.get(node.op, f"no accelerator kernel for {node.op}")

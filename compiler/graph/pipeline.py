@@ -21,12 +21,15 @@ from compiler.graph.passes.convtranspose_as_conv import convtranspose_as_conv
 from compiler.graph.passes.cse import eliminate_common_subexpressions
 from compiler.graph.passes.dead_code import eliminate_dead_code
 from compiler.graph.passes.expand_groups import expand_groups
+from compiler.graph.passes.fold_affine_into_conv import fold_affine_into_conv
 from compiler.graph.passes.fold_batchnorm import fold_batchnorm
 from compiler.graph.passes.fold_channel_shuffle import fold_channel_shuffle
 from compiler.graph.passes.fold_constants import fold_constants
 from compiler.graph.passes.fold_hardsigmoid import fold_hardsigmoid
 from compiler.graph.passes.fold_pad import fold_pad_into_conv
 from compiler.graph.passes.fuse_ops import fuse_ops
+from compiler.graph.passes.hardswish_pattern import fuse_hardswish_pattern
+from compiler.graph.passes.int8_mul import int8_mul
 from compiler.graph.passes.pack_layout import pack_layout
 from compiler.graph.passes.partition import partition
 from compiler.graph.passes.prelu_as_conv import prelu_as_conv
@@ -99,7 +102,22 @@ def accel_rewrites(cfg: HwConfig) -> list[GraphPass]:
             prelu_as_conv,
             "LeakyRelu / PRelu = max(v, slope * v): a 1x1 depthwise conv and a max",
         ),
-    ]
+    ] + (
+        [
+            GraphPass(
+                "fold_affine_into_conv",
+                fold_affine_into_conv,
+                "a per-channel Mul/Add after a conv folds into it (its HardSwish can follow)",
+            ),
+            GraphPass(
+                "hardswish_pattern",
+                fuse_hardswish_pattern,
+                "x * Clip(x + 3, 0, 6) / 6 is one HardSwish, one integer formula with MUL",
+            ),
+        ]
+        if cfg.ALU_MUL
+        else []
+    )
 
 
 def optimize(graph: Graph, verify_each: bool = False) -> Graph:
@@ -239,6 +257,11 @@ def compile_for_accel(
             "stem_im2col",
             lambda g: stem_im2col(g, cfg),
             "a few-channel stem conv becomes a CPU gather + a 1x1 conv with full GEMM blocks",
+        ),
+        GraphPass(
+            "int8_mul",
+            lambda g: int8_mul(g, cfg),
+            "with the ALU's MUL, HardSwish and Mul of int8 values become integer ops",
         ),
         GraphPass(
             "partition", lambda g: partition(g, cfg), "only int8 ops can go to the accelerator"

@@ -167,8 +167,10 @@ def _rule(node: Node, ins: list[TensorType | None], ctx: KernelCtx) -> list[Tens
         return [TensorType(ins[0].shape, "int8")]
     if op == "vtac.dequantize":
         return [TensorType(ins[0].shape, "float32")]
-    if op in ("vtac.add", "vtac.max"):
+    if op in ("vtac.add", "vtac.max", "vtac.mul"):
         return [TensorType(np.broadcast_shapes(ins[0].shape, ins[1].shape), "int32")]
+    if op == "vtac.hardswish":
+        return [TensorType(ins[0].shape, "int32")]
     return None
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from compiler.schedule.schedule import Schedule, ScheduleError, create_schedule
+from compiler.te.ops.multiply import is_zero_stage
 from compiler.vta.intrin import ACC, INP, WGT
 from compiler.vta.ops import VtaOp
 
@@ -209,6 +210,8 @@ def schedule_vta(op: VtaOp, knobs: Knobs) -> Schedule:
             ax = list(e.op.axis)
             st.reorder(*ax, e.op.reduce_axis[0])
             st.tensorize(ax[-2], "gemm")
+        elif is_zero_stage(e):  # a zero tile (HardSwish's copy): a GEMM reset
+            st.tensorize(e.op.axis[-2], "gemm")
         else:
             st.pragma(e.op.axis[0], "alu")
     return s

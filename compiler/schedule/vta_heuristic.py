@@ -14,6 +14,7 @@ import itertools
 import math
 
 from compiler.schedule.vta_gemm import Knobs, op_dims
+from compiler.te.ops.multiply import is_zero_stage
 from compiler.vta.intrin import uop_fold_split, uop_kernel_budget
 from compiler.vta.ops import VtaOp
 from hw_sim.config import HwConfig
@@ -60,7 +61,7 @@ def footprint(op: VtaOp, cfg: HwConfig, k: Knobs) -> dict[str, int]:
     th_in = _rows_in(k.tile_h, s, d["kh"])
     tw_in = (k.tile_w - 1) * d["stride_w"] + d["kw"]
     out_rows = k.tile_b * k.tile_co * k.tile_h * k.tile_w
-    n_res = len(op.acc_loads)
+    n_res = len(op.acc_loads) + sum(map(is_zero_stage, op.epilogue))  # + HardSwish's copy
     n_bias = len(op.acc_inputs)  # per-channel rows: an ALU bias, a per-channel shift
     acc = vt * (out_rows * (1 + n_res) + n_bias * k.tile_co)
     inp = vt * k.tile_b * k.tile_ci * th_in * tw_in

@@ -16,6 +16,7 @@ import itertools
 from compiler.schedule.schedule import Schedule, create_schedule
 from compiler.schedule.vta_gemm import Knobs
 from compiler.te.ops import layout, nn
+from compiler.te.ops.multiply import is_zero_stage
 from compiler.te.tensor import placeholder
 from compiler.vta.intrin import ACC
 from compiler.vta.ops import VtaOp, _epilogue, shift_stages
@@ -128,7 +129,10 @@ def schedule_elementwise(op: VtaOp, knobs: Knobs) -> Schedule:
         st = s[e]
         st.set_scope(ACC)
         st.compute_at(out, attach)
-        st.pragma(e.op.axis[0], "alu")
+        if is_zero_stage(e):  # a zero tile (HardSwish's copy): a GEMM reset
+            st.tensorize(e.op.axis[-2], "gemm")
+        else:
+            st.pragma(e.op.axis[0], "alu")
     return s
 
 
@@ -146,7 +150,8 @@ def elementwise_knobs(op: VtaOp, cfg: HwConfig, vthreads: bool = True) -> Knobs:
             elif (cb // tc) % 2 == 0:
                 thr = (1, 2)
         vt = max(thr)
-        if vt * rows * len(op.acc_loads) > cfg.acc_depth:
+        buffers = len(op.acc_loads) + sum(map(is_zero_stage, op.epilogue))  # + HardSwish's copy
+        if vt * rows * buffers > cfg.acc_depth:
             continue
         key = (vt, rows, tw, th)
         if best_key is None or key > best_key:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.te.ops import layout, nn
+from compiler.te.ops.multiply import hardswish_stages
 from compiler.te.tensor import Tensor, placeholder
 from hw_sim.config import HwConfig
 
@@ -124,8 +125,10 @@ def _epilogue(
     int32 product with a per-output-channel multiplier row (a tensor MUL; ALU_MUL configs only);
     ("residual", s)
     + (int8 residual << s); ("residual_max", s) max with (int8 residual << s) (a tensor-operand
-    ALU MAX); ("max", v); ("min", v); ("clip", lo, hi); ("relu",). The result is cast to int8
-    (the accelerator stores the low 8 bits).
+    ALU MAX); ("max", v); ("min", v); ("clip", lo, hi); ("relu",); ("hardswish", offset, six,
+    mult, pre_shift, bias): ((x * clip(x + offset, 0, six) * mult) >> pre_shift) + bias (the
+    ALU's MUL; a zero tile and a copy of x). The result is cast to int8 (the accelerator stores
+    the low 8 bits).
     """
     stages, acc_inputs, acc_loads, bias_gemm = [], [], [], None
     for n, step in enumerate(steps):
@@ -137,6 +140,9 @@ def _epilogue(
             stages += parts
         elif kind == "add_imm":
             x = nn.add_imm(x, args[0], name=tag)
+        elif kind == "hardswish":  # needs the ALU's MUL (compiler/vta/mul_ops.py)
+            *parts, x = hardswish_stages(x, None, *args, name=tag)
+            stages += parts
         elif kind == "bias" and bias_on == "gemm":
             if bias_gemm is not None or any(t.name == "bias" for t, _ in acc_inputs):
                 raise ValueError(f"{name}: one bias step at most")

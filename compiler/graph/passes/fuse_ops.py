@@ -21,7 +21,8 @@ from dataclasses import replace
 from compiler.graph.ir import Graph
 from compiler.graph.passes.rewrite import use_counts
 
-ANCHORS = {"Conv", "Gemm", "MatMul", "vtac.conv2d", "vtac.dense"}
+# vtac.mul starts its own ALU group (its requantize joins it)
+ANCHORS = {"Conv", "Gemm", "MatMul", "vtac.conv2d", "vtac.dense", "vtac.mul"}
 ELEMENTWISE = {
     "Add",
     "Sub",
@@ -48,6 +49,7 @@ ELEMENTWISE = {
     "Cast",
     "vtac.add",
     "vtac.max",
+    "vtac.hardswish",  # joins a conv's epilogue (the ALU's MUL)
     "vtac.requantize",
     "vtac.quantize",
     "vtac.dequantize",

@@ -84,7 +84,7 @@ def pack_layout(graph: Graph, cfg: HwConfig) -> Graph:
                 types[bp] = TensorType.of(constants[bp])
                 ins[2] = bp
             attrs["packed"] = 1
-        elif node.op in ("vtac.add", "vtac.max"):
+        elif node.op in ("vtac.add", "vtac.max", "vtac.mul"):
             ins[1] = packed_input(ins[1])
         elif node.op in ("vtac.maxpool", "vtac.upsample"):
             attrs["packed"] = 1  # pools H, W of the blocked tensor; padded channels stay 0

@@ -65,6 +65,7 @@ from compiler.graph.ref import (  # noqa: E402, F401
     resize,
     shape_ops,
     vtac_im2col,
+    vtac_mul,
     vtac_ops,
     vtac_pool,
 )
