@@ -179,8 +179,9 @@ def _summary(model, size: int | None) -> str:
         lines.insert(1, "  the accelerator runs nothing of this model: everything is on the CPU")
     muls = model.meta.get("alu_mul_launches", ())
     if muls:
-        lines.insert(2, f"  {len(muls)} accelerator launch(es) use the ALU's MUL (HardSwish, Mul; "
-                     "config ALU_MUL): not portable to VTA's Chisel/HLS hardware")  # fmt: skip
+        lines.insert(2, f"  {len(muls)} accelerator launch(es) use the ALU's MUL (HardSwish, Mul, "
+                     "fixed-point requantization; config ALU_MUL): not portable to VTA's "
+                     "Chisel/HLS hardware")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -64,5 +64,12 @@ def _mul_op_support(node: Node, types: list, cfg: HwConfig) -> str | None:
 
 def alu_mul_nodes(graph: Graph) -> list[str]:
     """Accelerator nodes that use the ALU's MUL (their programs run on VTA's fsim, vtac's hw_sim
-    and RTL, not on VTA's Chisel or HLS hardware)."""
-    return [n.name for n in graph.nodes if n.target == "accel" and n.op in MUL_OPS]
+    and RTL, not on VTA's Chisel or HLS hardware): HardSwish and Mul, and the fixed-point
+    requantization (`requant="mul"`: a requantize / add / max with a multiplier input)."""
+    fixed_point = {"vtac.requantize": 3, "vtac.add": 4, "vtac.max": 4}  # inputs with multipliers
+    return [
+        n.name
+        for n in graph.nodes
+        if n.target == "accel"
+        and (n.op in MUL_OPS or len(n.inputs) >= fixed_point.get(n.op, len(n.inputs) + 1))
+    ]
