@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.graph.accel_support import float_anchor_support
-from compiler.graph.executor import run_graph
 from compiler.graph.ir import Graph
 from compiler.graph.passes import GraphPass, run_passes
 from compiler.graph.passes.avgpool_as_conv import avgpool_as_conv
@@ -37,7 +36,8 @@ from compiler.graph.passes.relu_before_concat import relu_before_concat
 from compiler.graph.passes.simplify_shapes import simplify_shapes
 from compiler.graph.passes.stem_im2col import stem_im2col
 from compiler.graph.quant.choose import CalibrationInfo, quantize_calibrated
-from compiler.graph.quant.equalize import equalize_depthwise_inputs, output_error
+from compiler.graph.quant.compare import float_values, output_error
+from compiler.graph.quant.equalize import equalize_depthwise_inputs
 from compiler.graph.quant.quantize import QuantPlan
 from compiler.graph.quant.squeeze_excite import squeeze_excite_convs
 from hw_sim.config import HwConfig
@@ -240,7 +240,7 @@ def compile_for_accel(
     results = {o: quantize(equalized if o[1] else to_quantize, o[0]) for o in options}
     errors: dict = {}
     if len(options) > 1:
-        want = [run_graph(float_graph, feeds) for feeds in samples]  # one float run for all
+        want = float_values(float_graph, samples)  # one float run for all candidates
         errors = {o: output_error(float_graph, results[o][0], samples, want) for o in options}
     best = min(options, key=lambda o: errors.get(o, 0.0))
     qgraph, plan, info = results[best]

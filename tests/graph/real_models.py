@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+# What the benchmarks compare (outputs + final logits): the compiler's own choice (quant/compare.py)
+from compiler.graph.quant.compare import comparison_points, final_activation  # noqa: F401
+
 # Static shapes for models with symbolic input dimensions (PP-OCR: any H, W multiple of 32).
 INPUT_SHAPES = {
     "ppocr_det": {"x": (1, 3, 320, 320)},
@@ -43,42 +46,16 @@ def model_inputs(graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
-FINAL_ACTIVATIONS = ("Softmax", "Sigmoid")
 # onnxruntime computes these with a fast approximation whose absolute error (about 1.3e-7 for
 # its logistic; ours: 5e-10) is a large relative error on outputs that are all tiny.
 APPROXIMATED_BY_ONNXRUNTIME = ("Sigmoid",)
-
-
-def _final_activation(graph, out: str):
-    """The node producing `out`, looking through Reshape/Flatten/Identity."""
-    producers = graph.producers()
-    node = producers.get(out)
-    while node is not None and node.op in ("Reshape", "Flatten", "Identity"):
-        node = producers.get(node.inputs[0])
-    return node
-
-
-def comparison_points(graph) -> list[str]:
-    """Graph outputs, plus the input (logits) of a final Softmax or Sigmoid.
-
-    The light models' generated weights make logits huge and nearly equal, so a softmax turns
-    tiny differences into large ones: the logits are compared too, with the same tolerance.
-    PP-OCR-det's sigmoid outputs on a random image are all below 1e-4, where onnxruntime's fast
-    logistic dominates the difference: such outputs are judged through their logits only (see
-    `judged_by_logits`)."""
-    points = list(graph.outputs)
-    for out in graph.outputs:
-        node = _final_activation(graph, out)
-        if node is not None and node.op in FINAL_ACTIVATIONS:
-            points.append(node.inputs[0])
-    return points
 
 
 def judged_by_logits(graph) -> set[str]:
     """Graph outputs produced by an activation onnxruntime approximates (compare their logits)."""
     out = set()
     for name in graph.outputs:
-        node = _final_activation(graph, name)
+        node = final_activation(graph, name)
         if node is not None and node.op in APPROXIMATED_BY_ONNXRUNTIME:
             out.add(name)
     return out

@@ -141,7 +141,7 @@ def test_squeeze_excite_convs_are_found_and_kept_float_by_default(cfg, rng):
 def test_equalize_auto_keeps_the_quantization_closer_to_the_float_outputs(rng, cfg):
     """equalize="auto" quantizes both ways and keeps the one with the smaller output error on
     the calibration samples, saying which and both errors."""
-    from compiler.graph.quant.equalize import output_error
+    from compiler.graph.quant.compare import output_error
 
     g = _graph(rng, producer="relu")
     calib = _samples(rng, 3)

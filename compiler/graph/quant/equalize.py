@@ -219,19 +219,3 @@ def equalize_depthwise_inputs(
     from compiler.graph.passes.dead_code import eliminate_dead_code
 
     return eliminate_dead_code(graph.with_nodes(nodes, types=types, constants=constants)), done
-
-
-def output_error(float_graph: Graph, qgraph: Graph, samples, want=None) -> float:
-    """The worst graph output's relative L2 error of `qgraph` (the int8 reference executor)
-    against `float_graph` over `samples` (what `equalize="auto"` compares); `want`, the float
-    graph's outputs per sample when the caller already has them (one float run for several
-    candidates)."""
-    if want is None:
-        want = [run_graph(float_graph, feeds) for feeds in samples]
-    got = [run_graph(qgraph, feeds) for feeds in samples]
-    worst = 0.0
-    for o in float_graph.outputs:
-        w = np.concatenate([np.asarray(f[o], np.float64).ravel() for f in want])
-        g = np.concatenate([np.asarray(q[o], np.float64).ravel() for q in got])
-        worst = max(worst, float(np.linalg.norm(g - w) / max(np.linalg.norm(w), 1e-30)))
-    return worst
