@@ -92,38 +92,10 @@ def bench_layers(cfg, names) -> list[dict]:
 
 
 def bench_resnet18(cfg, image: int) -> dict:
-    from compiler.driver.compile_model import compile_model
-    from compiler.graph.executor import run_graph
-    from compiler.models import resnet18
-    from runtime.cli_model import rel_l2
-    from runtime.executor import Executor, compare_integer_values, reference_values
-    from runtime.profile import build_profile
-    from runtime.timeline import co_run_timeline
+    """The whole built-in ResNet-18 with shift vs fixed-point requantization."""
+    from bench_per_channel import bench_resnet18 as bench_variants
 
-    g = resnet18(seed=0, image=image)
-    rng = np.random.default_rng(0)
-    calib = [{"input": rng.standard_normal((1, 3, image, image)).astype(np.float32)}
-             for _ in range(2)]  # fmt: skip
-    feed = {"input": rng.standard_normal((1, 3, image, image)).astype(np.float32)}
-    want = run_graph(g, feed)
-    out = {}
-    for mode in ("shift", "mul"):
-        model = compile_model(g, cfg, calib, quant_options={"requant": mode})
-        res = Executor(model, "hw_sim").run(feed, keep_values=True)
-        mism = compare_integer_values(res.values, reference_values(model, feed))
-        prof = build_profile(
-            model, res.launches, co_run_timeline(model, [r.time_us for r in res.launches])
-        )
-        name = model.outputs[0]
-        out[mode] = {"accel_cycles": prof.accel_cycles,
-                     "accel_launches": len(model.accel_launches()),
-                     "fallbacks": len(model.meta["fallbacks"]),
-                     "int8_rel_l2": rel_l2(res.outputs[name], want[name]),
-                     "end_to_end_bit_exact": not mism}  # fmt: skip
-        print(f"  resnet18 {mode}: {out[mode]}", file=sys.stderr, flush=True)
-    out["cycle_overhead"] = out["mul"]["accel_cycles"] / out["shift"]["accel_cycles"] - 1
-    out["image"] = image
-    return out
+    return bench_variants(cfg, image, {"shift": {"requant": "shift"}, "mul": {"requant": "mul"}})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,7 +97,10 @@ def bench_layers(cfg, names) -> list[dict]:
     return rows
 
 
-def bench_resnet18(cfg, image: int) -> dict:
+def bench_resnet18(cfg, image: int, variants: dict | None = None) -> dict:
+    """The built-in ResNet-18 compiled once per variant (label -> `quant_options`; default per
+    tensor vs per channel) and co-run on hw_sim: cycles, launches, int8 error, bit-exactness;
+    `cycle_overhead` of the second variant over the first."""
     from compiler.driver.compile_model import compile_model
     from compiler.graph.executor import run_graph
     from compiler.models import resnet18
@@ -106,6 +109,7 @@ def bench_resnet18(cfg, image: int) -> dict:
     from runtime.profile import build_profile
     from runtime.timeline import co_run_timeline
 
+    variants = variants or {"per_tensor": {"per_channel": False}, "per_channel": {}}
     g = resnet18(seed=0, image=image)
     rng = np.random.default_rng(0)
     calib = [{"input": rng.standard_normal((1, 3, image, image)).astype(np.float32)}
@@ -113,8 +117,8 @@ def bench_resnet18(cfg, image: int) -> dict:
     feed = {"input": rng.standard_normal((1, 3, image, image)).astype(np.float32)}
     want = run_graph(g, feed)
     out = {}
-    for label, per_channel in (("per_tensor", False), ("per_channel", True)):
-        model = compile_model(g, cfg, calib, quant_options={"per_channel": per_channel})
+    for label, options in variants.items():
+        model = compile_model(g, cfg, calib, quant_options=options)
         res = Executor(model, "hw_sim").run(feed, keep_values=True)
         mism = compare_integer_values(res.values, reference_values(model, feed))
         prof = build_profile(
@@ -127,9 +131,8 @@ def bench_resnet18(cfg, image: int) -> dict:
                       "int8_rel_l2": rel_l2(res.outputs[name], want[name]),
                       "end_to_end_bit_exact": not mism}  # fmt: skip
         print(f"  resnet18 {label}: {out[label]}", file=sys.stderr, flush=True)
-    out["cycle_overhead"] = (
-        out["per_channel"]["accel_cycles"] / out["per_tensor"]["accel_cycles"] - 1
-    )
+    first, second = list(variants)[:2]
+    out["cycle_overhead"] = out[second]["accel_cycles"] / out[first]["accel_cycles"] - 1
     out["image"] = image
     return out
 
