@@ -13,17 +13,9 @@ from compiler.driver.per_channel_epilogue import fixed_point_steps, fold_channel
 from compiler.graph.quant.fixed_point import plan_multipliers
 from compiler.vta.build import build
 from compiler.vta.ops import conv2d_op, dense_op
-from runtime.device import get_device
+from tests.compiler.rtl_helpers import run_on_hw_sim_and_rtl
 
 pytestmark = pytest.mark.rtl
-
-
-def _both(cfg, kern, **inputs):
-    ys, ss = kern.run(get_device("hw_sim", cfg), **inputs)
-    yr, sr = kern.run(get_device("rtl", cfg), **inputs)
-    np.testing.assert_array_equal(ys, yr)
-    assert ss.diff(sr) == []
-    return ys
 
 
 def test_fixed_point_requantize_on_rtl(cfg, rng):
@@ -36,7 +28,7 @@ def test_fixed_point_requantize_on_rtl(cfg, rng):
     x, w, b, _ = random_conv_inputs(rng, 1, ci, 8, 8, co, 3, 2)
     op = conv2d_op(cfg, 1, ci, 8, 8, co, 3, 1, 1, groups=2, bias_on="alu", epilogue=ch.steps)
     bias = (b.astype(np.int64) + ch.bias_add).astype(np.int32)
-    y = _both(cfg, build(op, cfg), data=x, kernel=w, bias=bias, shift=ch.shift_row,
+    y = run_on_hw_sim_and_rtl(cfg, build(op, cfg), data=x, kernel=w, bias=bias, shift=ch.shift_row,
               mult=ch.mult_row)  # fmt: skip
     acc = conv2d_nchw(x, w, 1, 1, 2).astype(np.int64) + b.reshape(1, -1, 1, 1)
     want = np.clip(fp.apply(acc, (1, -1, 1, 1)), -128, 127).astype(np.int8)
@@ -48,7 +40,8 @@ def test_fixed_point_requantize_on_rtl(cfg, rng):
     ch = fold_channel_steps(fixed_point_steps("d", fp.pre, fp.mult, fp.shift) + [("clip", 0, 127)],
                             co, "d")  # fmt: skip
     op = dense_op(cfg, 2, ci, co, bias=True, epilogue=ch.steps)
-    y = _both(cfg, build(op, cfg), data=xd, kernel=wd, bias=ch.bias_add.astype(np.int32),
-              shift=ch.shift_row, mult=ch.mult_row)  # fmt: skip
+    y = run_on_hw_sim_and_rtl(cfg, build(op, cfg), data=xd, kernel=wd,
+                              bias=ch.bias_add.astype(np.int32), shift=ch.shift_row,
+                              mult=ch.mult_row)  # fmt: skip
     acc = xd.astype(np.int64) @ wd.astype(np.int64).T
     np.testing.assert_array_equal(y, np.clip(fp.apply(acc, (1, -1)), 0, 127).astype(np.int8))

@@ -14,7 +14,7 @@ from compiler.graph.ref.vtac_ops import requantize_array
 from compiler.vta.build import build
 from compiler.vta.mul_ops import hardswish_op, mul_op
 from hw_sim.config import load_config
-from runtime.device import get_device
+from tests.compiler.rtl_helpers import run_on_hw_sim_and_rtl
 
 pytestmark = pytest.mark.rtl
 
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.rtl
 def _steps(shift: int) -> list[tuple]:
     node = Node("r", "vtac.requantize", ("a",), ("b",), {"shift": shift, "lo": -128, "hi": 127})
     return _requantize_steps(node)
-
-
-def _both(cfg, kern, **inputs):
-    ys, ss = kern.run(get_device("hw_sim", cfg), **inputs)
-    yr, sr = kern.run(get_device("rtl", cfg), **inputs)
-    np.testing.assert_array_equal(ys, yr)
-    assert ss.diff(sr) == []
-    return ys
 
 
 def test_hardswish_and_gate_mul_on_rtl(rng):
@@ -41,8 +33,8 @@ def test_hardswish_and_gate_mul_on_rtl(rng):
     hs = hardswish_int(-4, -4)
     args = (hs.offset, hs.six, hs.mult, hs.pre_shift, hs.bias)
     op = hardswish_op(cfg, shape, *args, _steps(hs.shift))
-    np.testing.assert_array_equal(_both(cfg, build(op, cfg), a=x), reference(x, hs))
+    np.testing.assert_array_equal(run_on_hw_sim_and_rtl(cfg, build(op, cfg), a=x), reference(x, hs))
     gate = rng.integers(0, 128, (*shape[:2], 1, 1)).astype(np.int8)
     op = mul_op(cfg, shape, gate.shape, _steps(7))
     want = requantize_array(x.astype(np.int64) * gate, 7, -128, 127)
-    np.testing.assert_array_equal(_both(cfg, build(op, cfg), a=x, b=gate), want)
+    np.testing.assert_array_equal(run_on_hw_sim_and_rtl(cfg, build(op, cfg), a=x, b=gate), want)
