@@ -54,7 +54,11 @@ def eltwise_features(space: EltwiseSpace, k: Knobs) -> list[float]:
     tiles = (nb // k.tile_b) * (cb // k.tile_co) * (h // k.tile_h) * (w // k.tile_w)
     planes = k.tile_b * k.tile_co
     load = 0
-    for dtype in (op.workload["a"], op.workload["b"]):
+    # operand dtypes: an int8 Add's workload names them; a HardSwish / Mul (mul_ops) loads each
+    # of its int8 operands into the accumulator (HardSwish its input twice)
+    dtypes = ((op.workload["a"], op.workload["b"]) if "a" in op.workload
+              else tuple(t.op.inputs[0].dtype for t in op.acc_loads))  # fmt: skip
+    for dtype in dtypes:
         if dtype is not None:
             elem = cfg.batch * cfg.block_out if dtype == "int8" else cfg.acc_elem_bytes
             load += planes * _dma(cfg, k.tile_h, k.tile_w * elem)

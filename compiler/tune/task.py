@@ -87,6 +87,10 @@ class Task:
             from compiler.vta.elementwise import elementwise_op
 
             steps = [tuple(s) for s in w["epilogue"]]
+            if "op" in w:  # HardSwish / Mul on the ALU's MUL (compiler/vta/mul_ops.py)
+                from compiler.vta.mul_ops import rebuild
+
+                return rebuild(self.hw, w, steps, self.name or w["op"])
             return elementwise_op(self.hw, tuple(w["shape"]), w["a"], w["b"], w["shift_a"],
                                   w["shift_b"], steps, self.name or "eltwise")  # fmt: skip
         steps = w.pop("epilogue", None)

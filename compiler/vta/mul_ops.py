@@ -35,14 +35,16 @@ def _packed(cfg: HwConfig, shape: tuple[int, ...], what: str) -> tuple[int, ...]
     return (-(-n // bt), -(-c // bo), *shape[2:], bt, bo)
 
 
-def _finish(cfg, name, a, b, loads, stages, epilogue, shape) -> VtaOp:
+def _finish(cfg, name, a, b, loads, stages, epilogue, shape, workload: dict) -> VtaOp:
     more, acc_inputs, acc_loads, bias_gemm, out = _epilogue(
         stages[-1], cfg, 1, list(epilogue), (a.shape[1],), "alu", name
     )
     if acc_inputs or acc_loads or bias_gemm:
         raise ValueError(f"{name}: the epilogue takes no bias or residual steps")
+    # the workload rebuilds the operator (`rebuild`: a tuning task's workload)
     op = VtaOp(name, "elementwise", a, b, None, None, stages + more, [], out,
-               dict(shape=tuple(shape)), None, loads)  # fmt: skip
+               dict(workload, shape=tuple(shape)), None, loads)  # fmt: skip
+    op.steps = list(epilogue)
     bt, bo = cfg.batch, cfg.block_out
     pack = layout.pack_nchw if len(shape) == 4 else layout.pack_nk
     op.pack["a"] = lambda v: {"a": pack(v, bt, bo)}
@@ -70,7 +72,8 @@ def hardswish_op(
     x = nn.cast_to(a, "int32", name="a.acc")
     g = nn.cast_to(a, "int32", name="gate.acc")  # the second copy: loaded again
     stages = hardswish_stages(x, g, offset, six, mult, pre_shift, bias, name)
-    return _finish(cfg, name, a, None, [x, g], stages, epilogue, shape)
+    wl = dict(op="hardswish", offset=offset, six=six, mult=mult, pre_shift=pre_shift, bias=bias)
+    return _finish(cfg, name, a, None, [x, g], stages, epilogue, shape, wl)
 
 
 def mul_op(
@@ -95,4 +98,16 @@ def mul_op(
         p = multiply_gate(x, y, name=f"{name}.mul")
     else:
         raise ValueError(f"{name}: b {b_shape} is neither a's shape {shape} nor (N, C, 1, 1)")
-    return _finish(cfg, name, a, b, [x, y], [p], epilogue, shape)
+    wl = dict(op="mul", b_shape=tuple(b_shape))
+    return _finish(cfg, name, a, b, [x, y], [p], epilogue, shape, wl)
+
+
+def rebuild(cfg: HwConfig, workload: dict, epilogue: list[tuple], name: str) -> VtaOp:
+    """The operator a `hardswish_op` / `mul_op` workload (its "op" key) describes."""
+    w = {k: v for k, v in workload.items() if k not in ("op", "shape")}
+    shape = tuple(workload["shape"])
+    if workload.get("op") == "hardswish":
+        return hardswish_op(cfg, shape, epilogue=epilogue, name=name, **w)
+    if workload.get("op") == "mul":
+        return mul_op(cfg, shape, tuple(w["b_shape"]), epilogue, name)
+    raise ValueError(f"{name}: workload {workload} is not a HardSwish or Mul operator")

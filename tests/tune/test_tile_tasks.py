@@ -206,3 +206,33 @@ def test_a_conv_record_outside_its_space_is_refused_too(tmp_path):
     RecordLog(log).append([Record(conv.key, bad, MeasureResult(Status.OK, 1.0), conv.to_dict())])
     with pytest.raises(RecordError, match=f"task {conv.name!r} \\(conv2d\\): knob tile_h=999"):
         compile_model(g, cfg, samples(g, 2), knobs_for=records_knobs(log, cfg))
+
+
+def test_mul_config_hardswish_and_mul_launches_are_tuned_and_applied(tmp_path):
+    """On a config with the ALU's MUL, a standalone Mul / HardSwish launch is an element-wise
+    task whose workload rebuilds it (`mul_ops.rebuild`); its record is used at compile and the
+    co-run stays bit-exact."""
+    from compiler.tune.session import tune
+    from compiler.tune.tuners import make_tuner
+    from tests.model.mul_blocks import mul_block
+
+    cfg = load_config("mul")
+    g = mul_block()
+    calib = samples(g, 2)
+    options = {"float_squeeze_excite": False, "requant": "shift"}  # the gate Mul int8
+    tasks = [t for t in model_tasks(g, cfg, calib) if "op" in t.workload]
+    assert {t.workload["op"] for t in tasks} == {"mul"}
+    for task in tasks:
+        assert task.build_op().workload == {k: v for k, v in task.workload.items()
+                                            if k != "epilogue"}  # fmt: skip
+    task = tasks[0]
+    log = tmp_path / "mul.jsonl"
+    res = tune(task, make_tuner("xgb", make_space(task), seed=0), SerialExecutor(), n_trials=6,
+               log=log, batch_size=3)  # fmt: skip
+    assert res.trials == 6 and not res.errors
+    knobs = records_knobs(log, cfg)
+    model = compile_model(g, cfg, calib, knobs_for=knobs, quant_options=options)
+    assert task.name in knobs.used
+    feed = samples(g, 1, seed=5)[0]
+    run = Executor(model).run(feed, keep_values=True)
+    assert compare_integer_values(run.values, reference_values(model, feed)) == []
