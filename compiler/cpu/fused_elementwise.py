@@ -150,10 +150,10 @@ def fused_elementwise(
                 x = load(refs[0])
                 v = Select(valid, x, Const(0.0, x.dtype) if x.dtype == F32 else Const(0, x.dtype))
             elif op == "vtac.dequantize":
-                scale = 2.0 ** int(a["exp"])  # as ew.dequantize
+                scale = 2.0 ** float(a["exp"])  # as ew.dequantize (float: a free scale)
                 v = (Cast(F32, Cast("int32", load(refs[0]))) - Const(0.0, F32)) * Const(scale, F32)
             elif op == "vtac.quantize":
-                scale = 2.0 ** int(a["exp"])  # as ew.quantize
+                scale = 2.0 ** float(a["exp"])  # as ew.quantize (float: a free scale)
                 q = Call("round", (load(refs[0]) / Const(scale, F32),), F32) + Const(0.0, F32)
                 v = Cast("int8", ew.fmin(ew.fmax(q, Const(-128.0, F32)), Const(127.0, F32)))
             elif op in BINARY_STEPS:

@@ -309,7 +309,7 @@ def resize(ctx, x, roi=None, scales=None, sizes=None):
 @cpu_kernel("vtac.quantize")
 def vtac_quantize(ctx, x):
     _float32(ctx, x)
-    return ops.quantize(x, 2.0 ** int(ctx.attr("exp")), 0, "int8")
+    return ops.quantize(x, 2.0 ** float(ctx.attr("exp")), 0, "int8")  # float: a free scale
 
 
 @cpu_kernel("vtac.dequantize")

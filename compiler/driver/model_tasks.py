@@ -46,9 +46,15 @@ def _task_of(op, cfg: HwConfig, name: str):
     return Task("vta", kind, wl, cfg.name, name)
 
 
-def model_tasks(graph: Graph, cfg: HwConfig, samples: Iterable[Mapping[str, np.ndarray]]) -> list:
-    """One tuning task per distinct accelerator operator of the model, in graph order."""
-    g = compile_for_accel(graph, cfg, samples).graph
+def model_tasks(
+    graph: Graph,
+    cfg: HwConfig,
+    samples: Iterable[Mapping[str, np.ndarray]],
+    quant_options: Mapping | None = None,
+) -> list:
+    """One tuning task per distinct accelerator operator of the model, in graph order, as
+    `compile_model` with the same `quant_options` builds them."""
+    g = compile_for_accel(graph, cfg, samples, **(quant_options or {})).graph
     by_name = {n.name: n for n in g.nodes}
     tasks, seen = [], set()
     for _gid, names in group_table(g):

@@ -234,10 +234,20 @@ def compile_for_accel(
     equalized, done = (
         equalize_depthwise_inputs(to_quantize, samples) if equalize else (to_quantize, {})
     )
+    int8_mul_pass = GraphPass(
+        "int8_mul",
+        lambda g: int8_mul(g, cfg),
+        "with the ALU's MUL, HardSwish and Mul of int8 values become integer ops",
+    )
     requants = ("mul", "shift") if requant == "auto" else (requant,)
     eq_choices = (False, True) if equalize == "auto" and done else (bool(done),)
     options = [(rq, eq) for rq in requants for eq in eq_choices]
-    results = {o: quantize(equalized if o[1] else to_quantize, o[0]) for o in options}
+    results = {}
+    for o in options:
+        # with the ALU's MUL, HardSwish and Mul of int8 values become integer ops: part of
+        # what the candidates are compared on
+        qg, plan_o, info_o = quantize(equalized if o[1] else to_quantize, o[0])
+        results[o] = (run_passes(qg, [int8_mul_pass], verify_each), plan_o, info_o)
     errors: dict = {}
     if len(options) > 1:
         want = float_values(float_graph, samples)  # one float run for all candidates
@@ -257,11 +267,6 @@ def compile_for_accel(
             "stem_im2col",
             lambda g: stem_im2col(g, cfg),
             "a few-channel stem conv becomes a CPU gather + a 1x1 conv with full GEMM blocks",
-        ),
-        GraphPass(
-            "int8_mul",
-            lambda g: int8_mul(g, cfg),
-            "with the ALU's MUL, HardSwish and Mul of int8 values become integer ops",
         ),
         GraphPass(
             "partition", lambda g: partition(g, cfg), "only int8 ops can go to the accelerator"

@@ -103,6 +103,8 @@ def test_hardswish_pattern_needs_single_use_intermediates():
 
 
 def _quantized(cfg, g, **options):
+    if cfg.ALU_MUL:  # power-of-two grids: the integer formulas' domain (free scales stay float)
+        options = {"requant": "shift", **options}
     return compile_for_accel(g, cfg, samples(g, 2), **options).graph
 
 
@@ -127,6 +129,16 @@ def test_with_mul_hardswish_and_mul_go_to_the_accelerator(config):
     assert len(by_op["vtac.hardswish"]) == 2 and len(by_op["vtac.mul"]) == 2
     assert {n.target for n in by_op["vtac.mul"]} == {"accel"}
     assert "HardSwish" not in by_op and "Mul" not in by_op
+
+
+@pytest.mark.parametrize("config", ["default", "small"])
+def test_with_free_scales_hardswish_stays_float(config):
+    """requant="mul" gives HardSwish's input a free (non-power-of-two) scale: the integer
+    formula takes integer exponents, so HardSwish stays on the CPU instead of being computed
+    at a truncated exponent (that cost PP-OCR-cls 31 -> 388 % before it was caught)."""
+    g = _quantized(mul_config(config), mul_block(), float_squeeze_excite=False, requant="mul")
+    ops = [n.op for n in g.nodes]
+    assert "vtac.hardswish" not in ops and "HardSwish" in ops
 
 
 def test_a_float_squeeze_excite_gate_keeps_its_mul_on_the_cpu():

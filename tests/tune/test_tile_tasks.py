@@ -220,7 +220,7 @@ def test_mul_config_hardswish_and_mul_launches_are_tuned_and_applied(tmp_path):
     g = mul_block()
     calib = samples(g, 2)
     options = {"float_squeeze_excite": False, "requant": "shift"}  # the gate Mul int8
-    tasks = [t for t in model_tasks(g, cfg, calib) if "op" in t.workload]
+    tasks = [t for t in model_tasks(g, cfg, calib, options) if "op" in t.workload]
     assert {t.workload["op"] for t in tasks} == {"mul"}
     for task in tasks:
         assert task.build_op().workload == {k: v for k, v in task.workload.items()

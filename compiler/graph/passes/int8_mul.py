@@ -44,11 +44,15 @@ class _Rewriter:
         self.nodes: list[Node] = []
         self.alias: dict[str, str] = {}
         self.dropped: set[str] = set()
-        # float value -> (int8 value, exponent), from the dequantize nodes
+        # float value -> (int8 value, exponent), from the dequantize nodes. Only power-of-two
+        # grids: the integer formulas take integer exponents (a free scale, requant="mul",
+        # keeps its HardSwish / Mul float on the CPU).
         self.int8_of = {
             n.outputs[0]: (n.inputs[0], int(n.attr("exp")))
             for n in graph.nodes
-            if n.op == "vtac.dequantize" and graph.types[n.inputs[0]].dtype == "int8"
+            if n.op == "vtac.dequantize"
+            and graph.types[n.inputs[0]].dtype == "int8"
+            and float(n.attr("exp")).is_integer()
         }
 
     def value(self, base: str, shape: tuple[int, ...], dtype: str) -> str:
@@ -61,10 +65,11 @@ class _Rewriter:
         a float reader would get a rounded value where the float path gave it an exact one
         (measured on PP-OCR-det: 2.7 points of output error for its squeeze-excite pools)."""
         readers = self.consumers.get(out, [])
-        exps = {int(n.attr("exp")) for n in readers if n.op == "vtac.quantize"}
+        exps = {float(n.attr("exp")) for n in readers if n.op == "vtac.quantize"}
         if len(exps) != 1 or len(readers) != sum(n.op == "vtac.quantize" for n in readers):
             return None
-        return exps.pop() if out not in self.g.outputs else None
+        e = exps.pop()
+        return int(e) if e.is_integer() and out not in self.g.outputs else None
 
     def finish(self, node: Node, acc: str, shift: int, e_y: int) -> None:
         """requantize `acc` to e_y; quantize readers at e_y read it, the rest a dequantize."""
@@ -75,7 +80,7 @@ class _Rewriter:
                                (q,), {"shift": shift, "lo": INT8_MIN, "hi": INT8_MAX}))  # fmt: skip
         rest = out in self.g.outputs
         for reader in self.consumers.get(out, []):
-            direct = reader.op == "vtac.quantize" and int(reader.attr("exp")) == e_y
+            direct = reader.op == "vtac.quantize" and float(reader.attr("exp")) == e_y
             if direct and reader.outputs[0] not in self.g.outputs:
                 self.alias[reader.outputs[0]] = q
                 self.dropped.add(reader.name)
