@@ -29,6 +29,7 @@ from compiler.graph.quant.fixed_point import (
 from compiler.graph.quant.quantize import quantize_int8
 from compiler.graph.ref.vtac_ops import MUL_CLAMP, MUL_MAX, fixed_point, round_shift_right
 from hw_sim.config import load_config
+from tests.graph.alu_steps import run_alu_steps
 
 
 def _py_rsr(a: int, s: int) -> int:
@@ -122,30 +123,6 @@ def test_weight_scales_use_the_whole_int8_range():
     assert (weight_scales(np.zeros((2, 3))) == 1).all()
 
 
-def _alu(steps, acc, bias, shift_row, mult_row, residual=None):
-    """The accelerator's int32 semantics of a step list; asserts that nothing wraps."""
-    x = acc.astype(np.int64)
-    for st in steps:
-        if st[0] == "bias":
-            x = x + bias.reshape(1, -1)
-        elif st[0] == "shr_chan":
-            x = x >> shift_row.reshape(1, -1)
-        elif st[0] == "mul_chan":
-            x = x * mult_row.reshape(1, -1)
-        elif st[0] == "shr":
-            x = x >> st[1] if st[1] >= 0 else x << -st[1]
-        elif st[0] == "add_imm":
-            x = x + st[1]
-        elif st[0] == "residual":
-            x = x + (residual.astype(np.int64) << st[1])
-        elif st[0] == "clip":
-            x = np.clip(x, st[1], st[2])
-        else:
-            raise AssertionError(st)
-        assert np.abs(x).max() < 2**31, st
-    return x
-
-
 @pytest.mark.parametrize("uniform", [False, True])
 def test_fixed_point_steps_fold_exactly(uniform, rng):
     c = 12
@@ -159,7 +136,7 @@ def test_fixed_point_steps_fold_exactly(uniform, rng):
     assert ("mul_chan",) in ch.steps and (("shr_chan",) in ch.steps) == (not uniform)
     assert all(0 < st[1] <= 15 for st in ch.steps if st[0] == "shr")
     assert all(abs(st[1]) < 2**15 for st in ch.steps if st[0] == "add_imm")
-    got = _alu(ch.steps, acc, bias + ch.bias_add, ch.shift_row, ch.mult_row)
+    got = run_alu_steps(ch.steps, acc, bias + ch.bias_add, ch.shift_row, ch.mult_row)
     want = np.clip(fp.apply(acc + bias, (1, -1)), 0, 127)
     np.testing.assert_array_equal(got, want)
 
@@ -172,7 +149,7 @@ def test_fixed_point_align_then_residual_folds_exactly(rng):
     steps = [*fixed_point_steps("add", fp.pre, fp.mult, fp.shift), ("residual", 8),
              ("add_imm", 1 << 7), ("shr", 8), ("clip", 0, 127)]  # fmt: skip
     ch = fold_channel_steps(steps, c, "g")
-    got = _alu(ch.steps, acc, ch.bias_add, ch.shift_row, ch.mult_row, res)
+    got = run_alu_steps(ch.steps, acc, ch.bias_add, ch.shift_row, ch.mult_row, res)
     aligned = fp.apply(acc, (1, -1)) + (res.astype(np.int64) << 8)
     np.testing.assert_array_equal(got, np.clip(round_shift_right(aligned, 8), 0, 127))
 

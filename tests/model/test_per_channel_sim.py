@@ -22,6 +22,7 @@ from compiler.graph.pipeline import compile_for_accel
 from compiler.graph.ref.vtac_ops import requantize_array, round_shift_right
 from hw_sim.portability import check_portable
 from runtime.executor import Executor, compare_integer_values, reference_values
+from tests.graph.alu_steps import run_alu_steps
 
 
 def _model(rng, c: int):
@@ -109,29 +110,6 @@ def test_per_tensor_option_builds_no_shift_row(default_cfg, rng):
             assert ("shr_chan",) not in lower_group(pg, nodes, default_cfg).op.steps
 
 
-def _alu(steps, acc, bias, shift_row):
-    """The accelerator's int32 semantics of a step list (the bias and shift row per channel
-    along axis 1)."""
-    x = acc.astype(np.int64)
-    for st in steps:
-        if st[0] == "bias":
-            x = x + bias.reshape(1, -1)
-        elif st[0] == "shr_chan":
-            x = x >> shift_row.reshape(1, -1)
-        elif st[0] == "shr":
-            x = x >> st[1] if st[1] >= 0 else x << -st[1]
-        elif st[0] == "add_imm":
-            x = x + st[1]
-        elif st[0] == "residual":
-            x = x + (RESIDUAL.astype(np.int64) << st[1])
-        elif st[0] == "clip":
-            x = np.clip(x, st[1], st[2])
-        else:
-            raise AssertionError(st)
-        assert np.abs(x).max() < 2**31  # no int32 wrap in these tests
-    return x.astype(np.int8)
-
-
 RESIDUAL = np.random.default_rng(3).integers(-128, 128, (400, 12)).astype(np.int8)
 
 
@@ -146,7 +124,7 @@ def test_requantize_steps_fold_exactly(shift, rng):
     assert [st[0] for st in ch.steps][:2] == ["bias", "shr_chan"]
     assert all(0 <= v <= 15 for v in ch.shift_row)
     assert all(0 < st[1] <= 15 for st in ch.steps if st[0] == "shr")
-    got = _alu(ch.steps, acc, bias + ch.bias_add, ch.shift_row)
+    got = run_alu_steps(ch.steps, acc, bias + ch.bias_add, ch.shift_row).astype(np.int8)
     want = requantize_array(acc + bias, shift + extra.reshape(1, -1), -128, 127)
     np.testing.assert_array_equal(got, want)
 
@@ -163,7 +141,7 @@ def test_align_residual_requantize_fold_exactly(sa, rng):
     assert ch.zero_bias and ch.steps[0] == ("bias",)
     # the final rounding folds through the per-channel shift unless a left shift is between
     assert any(st[0] == "add_imm" for st in ch.steps) == (sa > 0 and s - 1 < sa)
-    got = _alu(ch.steps, acc, ch.bias_add, ch.shift_row)
+    got = run_alu_steps(ch.steps, acc, ch.bias_add, ch.shift_row, residual=RESIDUAL).astype(np.int8)
     aligned = round_shift_right(acc, k.reshape(1, -1)) << sa
     want = requantize_array(aligned + (RESIDUAL.astype(np.int64) << 1), s, 0, 127)
     np.testing.assert_array_equal(got, want)
