@@ -132,6 +132,10 @@ class AccelCompileResult:
     calibration: CalibrationInfo | None = None  # methods chosen, bias corrections
 
 
+# With at least this many calibration samples, automatic choices are judged on held-out ones.
+HELD_OUT_MIN_SAMPLES = 4
+
+
 def requant_mode(cfg: HwConfig, requant: str | None) -> str:
     """The requantization scheme for `cfg`: "shift", "mul" (only where the config's ALU has
     MUL) or "auto" (both, the one closer to the float outputs kept; the default with MUL)."""
@@ -199,7 +203,7 @@ def compile_for_accel(
     to_quantize = run_passes(float_graph, accel_rewrites(cfg), verify_each)
     samples = list(samples)
 
-    def quantize(src: Graph, requant: str):
+    def quantize(src: Graph, requant: str, calib: list):
         se = squeeze_excite_convs(src) if float_squeeze_excite else {}
 
         def not_for_accel(node, g):
@@ -211,7 +215,7 @@ def compile_for_accel(
 
         return quantize_calibrated(
             src,
-            samples,
+            calib,
             method,
             percentile,
             weight_mse=weight_method == "mse",
@@ -242,18 +246,26 @@ def compile_for_accel(
     requants = ("mul", "shift") if requant == "auto" else (requant,)
     eq_choices = (False, True) if equalize == "auto" and done else (bool(done),)
     options = [(rq, eq) for rq in requants for eq in eq_choices]
-    results = {}
-    for o in options:
+
+    def candidate(o, calib):
         # with the ALU's MUL, HardSwish and Mul of int8 values become integer ops: part of
         # what the candidates are compared on
-        qg, plan_o, info_o = quantize(equalized if o[1] else to_quantize, o[0])
-        results[o] = (run_passes(qg, [int8_mul_pass], verify_each), plan_o, info_o)
+        qg, plan_o, info_o = quantize(equalized if o[1] else to_quantize, o[0], calib)
+        return run_passes(qg, [int8_mul_pass], verify_each), plan_o, info_o
+
+    # Candidates are compared on samples their calibration did not see when there are enough
+    # (calibrated on the even ones, judged on the odd ones; the chosen one is then calibrated
+    # on all): judged on its own calibration samples, a scheme that fits them closely (free
+    # scales) looks better than it is (PP-OCR-cls: 16 vs 22 % there, 67 vs 31 % on new photos).
+    held_out = len(options) > 1 and len(samples) >= HELD_OUT_MIN_SAMPLES
+    fit, check = (samples[0::2], samples[1::2]) if held_out else (samples, samples)
+    results = {o: candidate(o, fit) for o in options}
     errors: dict = {}
     if len(options) > 1:
-        want = float_values(float_graph, samples)  # one float run for all candidates
-        errors = {o: output_error(float_graph, results[o][0], samples, want) for o in options}
+        want = float_values(float_graph, check)  # one float run for all candidates
+        errors = {o: output_error(float_graph, results[o][0], check, want) for o in options}
     best = min(options, key=lambda o: errors.get(o, 0.0))
-    qgraph, plan, info = results[best]
+    qgraph, plan, info = candidate(best, samples) if held_out else results[best]
     info.equalize = {"equalized": best[1], "layers": done}
     if len(eq_choices) > 1:
         info.equalize.update({"error_plain": errors[(best[0], False)],
