@@ -349,3 +349,27 @@ def test_free_concats_share_one_free_scale(rng):
     assert _error(g, qg, feeds[0]) < 0.05
     _, plan = quantize_int8(g, ranges, requant="mul")  # the default: a concat keeps 2**e
     assert all(float(la.exp_out).is_integer() for la in plan.layers if la.anchor != "conv2")
+
+
+def test_auto_judges_candidates_on_samples_their_calibration_did_not_see(rng, monkeypatch):
+    """With >= 4 samples, each candidate is calibrated on the even samples and compared on the
+    odd ones; the chosen scheme is then calibrated on all of them."""
+    import compiler.graph.pipeline as pipeline
+
+    mul = dataclasses.replace(load_config("small"), ALU_MUL=True)
+    g = _constant_weight_chain()
+    feeds = [{"x": rng.uniform(0, 1, (1, 8, 6, 6)).astype(np.float32)} for _ in range(4)]
+    seen = []
+    real = pipeline.quantize_calibrated
+
+    def spy(src, calib, *args, **kw):
+        seen.append((kw["requant"], [id(f) for f in calib]))
+        return real(src, calib, *args, **kw)
+
+    monkeypatch.setattr(pipeline, "quantize_calibrated", spy)
+    res = compile_for_accel(g, mul, feeds, method="max", equalize=False)
+    even = [id(f) for f in feeds[0::2]]
+    assert seen[:2] == [("mul", even), ("shift", even)]
+    assert seen[2] == (res.calibration.requant["chosen"], [id(f) for f in feeds])
+    errors = res.calibration.requant["errors"]
+    assert res.calibration.requant["chosen"] == min(errors, key=errors.get)
