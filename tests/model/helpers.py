@@ -27,6 +27,25 @@ def run_on_rtl_and_hw_sim(model, feed: dict, keep_values: bool = False):
     return sim
 
 
+def run_keeping_launch_images(model, feed: dict, keep_values: bool = True):
+    """Co-run `model` on hw_sim; returns (the run result, {launch index: the DRAM image that
+    accelerator launch starts from}) — what `check_portable` replays each launch on."""
+    from compiler.driver.model import AccelLaunch
+    from runtime.executor import Executor
+
+    ex = Executor(model)
+    before: dict[int, np.ndarray] = {}
+    done = [0]
+
+    def snapshot(_rec):  # called after each launch: the next one starts from this image
+        done[0] += 1
+        i = done[0]
+        if i < len(model.launches) and isinstance(model.launches[i], AccelLaunch):
+            before[i] = ex.dram.copy()
+
+    return ex.run(feed, keep_values=keep_values, on_launch=snapshot), before
+
+
 def samples(graph, count: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     return [

@@ -12,8 +12,8 @@ from compiler.driver.model import AccelLaunch
 from compiler.graph.builder import GraphBuilder
 from compiler.graph.executor import run_graph
 from hw_sim.portability import check_portable
-from runtime.executor import Executor, compare_integer_values, launch_mismatches, reference_values
-from tests.model.helpers import mobilenet_block, samples
+from runtime.executor import compare_integer_values, launch_mismatches, reference_values
+from tests.model.helpers import mobilenet_block, run_keeping_launch_images, samples
 
 pytestmark = pytest.mark.sim
 
@@ -21,17 +21,8 @@ pytestmark = pytest.mark.sim
 def _corun_checked(model, feed):
     """Co-run `model` on `feed`: bit-exact with the reference, each accelerator launch
     portable on the DRAM image it starts from. Returns the run result."""
-    ex = Executor(model)
-    before = {}
-    state = {"i": 0}
-
-    def snapshot(_rec):
-        state["i"] += 1
-        if state["i"] < len(model.launches) and isinstance(model.launches[state["i"]], AccelLaunch):
-            before[state["i"]] = ex.dram.copy()
-
     assert not isinstance(model.launches[0], AccelLaunch)  # the input is packed first
-    res = ex.run(feed, keep_values=True, on_launch=snapshot)
+    res, before = run_keeping_launch_images(model, feed)
     ref = reference_values(model, feed)
     assert compare_integer_values(res.values, ref) == []
     assert launch_mismatches(model, res.values) == []

@@ -8,11 +8,10 @@ from __future__ import annotations
 import pytest
 
 from compiler.driver.compile_model import compile_model
-from compiler.driver.model import AccelLaunch
 from compiler.graph.pipeline import compile_for_accel
 from runtime.executor import Executor, compare_integer_values, launch_mismatches, reference_values
 from tests.compiler.mul_portable import assert_portable_but_mul
-from tests.model.helpers import samples
+from tests.model.helpers import run_keeping_launch_images, samples
 from tests.model.mul_blocks import affine_block, mul_block, mul_config
 
 pytestmark = pytest.mark.sim
@@ -43,15 +42,7 @@ def test_mul_block_runs_hardswish_and_mul_on_the_accelerator(config, requant):
         assert not any("vtac.hardswish" in o or "vtac.mul" in o for o in ops.values()), ops
         assert mul_launches == accel
     feed = samples(g, 1, seed=3)[0]
-    ex = Executor(model)
-    before, state = {}, {"i": 0}
-
-    def snapshot(_rec):
-        state["i"] += 1
-        if state["i"] < len(model.launches) and isinstance(model.launches[state["i"]], AccelLaunch):
-            before[state["i"]] = ex.dram.copy()
-
-    res = ex.run(feed, keep_values=True, on_launch=snapshot)
+    res, before = run_keeping_launch_images(model, feed)
     assert launch_mismatches(model, res.values) == []  # every launch on its own inputs
     if requant == "shift":  # end to end too: no float CPU op in between
         assert compare_integer_values(res.values, reference_values(model, feed)) == []

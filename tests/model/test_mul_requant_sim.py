@@ -11,12 +11,12 @@ import pytest
 
 from compiler.driver.compile_model import compile_model
 from compiler.driver.lower_group import lower_group
-from compiler.driver.model import AccelLaunch
 from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.pipeline import compile_for_accel
 from hw_sim.isa import AluOp
 from hw_sim.portability import check_portable
-from runtime.executor import Executor, compare_integer_values, reference_values
+from runtime.executor import compare_integer_values, reference_values
+from tests.model.helpers import run_keeping_launch_images
 from tests.model.test_per_channel_sim import _model, _samples
 
 
@@ -43,18 +43,8 @@ def test_mul_requantized_model_is_bit_exact(cfg, rng):
     assert dict(kinds)["gap"] is False and sum(k for _, k in kinds) == 4
     model = compile_model(g, cfg, calib, quant_options={"requant": "mul"})
     assert not model.meta["fallbacks"] and len(model.accel_launches()) == 5
-    ex = Executor(model)
-    before: dict[int, np.ndarray] = {}
-    order: list[int] = []
-
-    def snapshot(_rec):
-        i = len(order) + 1
-        order.append(i)
-        if i < len(model.launches) and isinstance(model.launches[i], AccelLaunch):
-            before[i] = ex.dram.copy()
-
     feed = _samples(g, rng, 1)[0]
-    res = ex.run(feed, keep_values=True, on_launch=snapshot)
+    res, before = run_keeping_launch_images(model, feed)
     assert compare_integer_values(res.values, reference_values(model, feed)) == []
     ints = [v for v in res.values.values() if v.dtype == np.int8]
     assert any(np.count_nonzero(v) > v.size // 4 for v in ints)

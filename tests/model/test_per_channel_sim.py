@@ -9,7 +9,6 @@ import pytest
 
 from compiler.driver.compile_model import compile_model
 from compiler.driver.lower_group import LoweringError, lower_group
-from compiler.driver.model import AccelLaunch
 from compiler.driver.per_channel_epilogue import (
     PerChannelError,
     align_steps,
@@ -21,8 +20,9 @@ from compiler.graph.passes.fuse_ops import group_table
 from compiler.graph.pipeline import compile_for_accel
 from compiler.graph.ref.vtac_ops import requantize_array, round_shift_right
 from hw_sim.portability import check_portable
-from runtime.executor import Executor, compare_integer_values, reference_values
+from runtime.executor import compare_integer_values, reference_values
 from tests.graph.alu_steps import run_alu_steps
+from tests.model.helpers import run_keeping_launch_images
 
 
 def _model(rng, c: int):
@@ -79,18 +79,8 @@ def test_per_channel_model_is_bit_exact_and_portable(cfg, rng):
                                     ("conv2d", True), ("dense", False)])  # fmt: skip
     model = compile_model(g, cfg, calib)
     assert not model.meta["fallbacks"] and len(model.accel_launches()) == 5  # + the pool
-    ex = Executor(model)
-    before = {}
-
-    def snapshot(_rec):
-        i = len(before_order) + 1
-        before_order.append(i)
-        if i < len(model.launches) and isinstance(model.launches[i], AccelLaunch):
-            before[i] = ex.dram.copy()
-
-    before_order: list[int] = []
     feed = _samples(g, rng, 1)[0]
-    res = ex.run(feed, keep_values=True, on_launch=snapshot)
+    res, before = run_keeping_launch_images(model, feed)
     assert compare_integer_values(res.values, reference_values(model, feed)) == []
     ints = [v for v in res.values.values() if v.dtype == np.int8]
     assert any(np.count_nonzero(v) > v.size // 4 for v in ints)
